@@ -1,0 +1,26 @@
+//! clean-backup keeps a photo and video library organized by itself.
+//!
+//! Module map (read this first):
+//!
+//! - [`config`]: the TOML config: where it is found, defaults, validation that
+//!   names the key and line, and in-place edits that keep comments.
+//! - [`media`]: what a file is (sniffed from magic bytes) and when it was
+//!   taken (EXIF, QuickTime, file name, mtime, in that order).
+//! - [`fsops`]: the only code that touches user files: rename or
+//!   copy-verify-rename, never overwriting, fsync'd, mtime and mode kept.
+//! - [`store`]: the only code that touches SQLite: schema and migrations,
+//!   sessions and the write-ahead journal of file operations.
+//! - [`journal`]: sessions, ops planned before they happen and done after,
+//!   crash recovery on start-up, and undo.
+//! - [`engine`]: the jobs (organize today) and the progress events they emit.
+//! - [`layout`]: the `layout` template that turns a capture date into a folder.
+//!
+//! The binaries `cbctl` and `clean-backupd` are thin shells over this crate.
+
+pub mod config;
+pub mod engine;
+pub mod fsops;
+pub mod journal;
+pub mod layout;
+pub mod media;
+pub mod store;
