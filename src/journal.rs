@@ -1,1 +1,558 @@
-//! stub
+//! Sessions, write-ahead ops, crash recovery and undo.
+//!
+//! Every file operation goes through [`Journal::run_op`]: the op is written
+//! to SQLite as `planned` (fsync'd) before `fsops` touches the file and
+//! marked `done` after. [`Journal::open`] takes the state lock and repairs
+//! whatever a crash left half-done, so every file is in exactly one place.
+
+use std::path::{Path, PathBuf};
+
+use crate::fsops::{self, Fingerprint, FsError};
+use crate::store::{Action, NewOp, OpRow, OpState, SessionRow, StateLock, Store, StoreError};
+
+/// Journal errors.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// The database.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A file operation.
+    #[error(transparent)]
+    Fs(#[from] FsError),
+    /// `undo N` of a session that does not exist.
+    #[error("no session {0}; `cbctl history` lists them")]
+    NoSuchSession(i64),
+    /// `undo --last` with nothing left to undo.
+    #[error("nothing to undo: no session has files still in place")]
+    NothingToUndo,
+    /// `undo N` of an undo session.
+    #[error("session {0} is itself an undo; run the job again instead of undoing an undo")]
+    UndoOfUndo(i64),
+    /// A journaled hash is not valid hex.
+    #[error("journal op {0} has a bad blake3 value")]
+    BadHash(i64),
+}
+
+/// What recovery did at start-up.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct RecoveryReport {
+    /// Ops found completed on disk and marked done.
+    pub completed: usize,
+    /// Ops that had not happened, marked failed (file left at its source).
+    pub rolled_back: usize,
+    /// Sessions that were running when the process died.
+    pub interrupted_sessions: usize,
+    /// Ops that need a person: each names the paths.
+    pub problems: Vec<String>,
+}
+
+/// The result of one journaled op.
+#[derive(Debug)]
+pub enum OpOutcome {
+    /// Done and durable.
+    Done {
+        /// Op id.
+        op: i64,
+    },
+    /// Failed; nothing changed.
+    Failed(JournalError),
+}
+
+/// What an undo did.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct UndoReport {
+    /// The session undone.
+    pub session: i64,
+    /// The undo's own session id.
+    pub undo_session: i64,
+    /// Files put back (or copies removed).
+    pub reverted: usize,
+    /// Files left where they are, with the reason.
+    pub conflicts: Vec<String>,
+    /// Empty folders removed (only ones the session created).
+    pub dirs_removed: usize,
+}
+
+/// One reverted (or refused) file during an undo, for progress output.
+#[derive(Debug, Clone)]
+pub struct UndoEvent {
+    /// Where the file was (the session's destination).
+    pub from: PathBuf,
+    /// Where it goes back to.
+    pub to: PathBuf,
+    /// `None` when done, else why it was left in place.
+    pub conflict: Option<String>,
+}
+
+/// The journal: the store plus the lock that makes us its only writer.
+pub struct Journal {
+    store: Store,
+    _lock: StateLock,
+}
+
+fn fingerprint_of(op: &OpRow) -> Result<Fingerprint, JournalError> {
+    let hash = blake3::Hash::from_hex(&op.blake3).map_err(|_| JournalError::BadHash(op.id))?;
+    Ok(Fingerprint {
+        size: op.size,
+        hash,
+    })
+}
+
+fn tmp_tag(session: i64, fp: &Fingerprint) -> String {
+    format!("{session}-{}", &fp.hex()[..16])
+}
+
+impl Journal {
+    /// Locks `state_dir`, opens the database and repairs half-done ops.
+    pub fn open(state_dir: &Path) -> Result<(Journal, RecoveryReport), JournalError> {
+        let lock = StateLock::acquire(state_dir)?;
+        let store = Store::open(state_dir)?;
+        let mut journal = Journal { store, _lock: lock };
+        let report = journal.recover()?;
+        Ok((journal, report))
+    }
+
+    /// The underlying store (read-only queries: history, sessions).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Starts a session.
+    pub fn begin(&self, kind: &str, params: &serde_json::Value) -> Result<i64, JournalError> {
+        Ok(self.store.begin_session(kind, params, None)?)
+    }
+
+    /// Ends a session.
+    pub fn finish(&self, session: i64, summary: &serde_json::Value) -> Result<(), JournalError> {
+        Ok(self.store.finish_session(session, "done", summary)?)
+    }
+
+    /// Journals, then performs, a move or copy of `src` (content `fp`) to
+    /// `dst`, creating `dst`'s folder. A failure leaves the file where it
+    /// was and removes any folder this op created.
+    pub fn run_op(
+        &mut self,
+        session: i64,
+        action: Action,
+        src: &Path,
+        dst: &Path,
+        fp: &Fingerprint,
+    ) -> Result<OpOutcome, JournalError> {
+        let dir = dst.parent().unwrap_or(Path::new("."));
+        let dirs_created = fsops::missing_dirs(dir)?;
+        let tmp = fsops::temp_path_for(dst, &tmp_tag(session, fp));
+        let op = self.store.plan_op(&NewOp {
+            session,
+            action,
+            src: src.to_path_buf(),
+            dst: dst.to_path_buf(),
+            tmp: tmp.clone(),
+            size: fp.size,
+            blake3: fp.hex(),
+            dirs_created: dirs_created.clone(),
+            reverts: None,
+        })?;
+        let result = fsops::create_dirs(dir).and_then(|()| match action {
+            Action::Move => fsops::move_file(src, dst, &tmp, fp).map(|_| ()),
+            Action::Copy => fsops::copy_file(src, dst, &tmp, fp),
+            Action::Unlink => fsops::remove_verified(src, fp),
+        });
+        match result {
+            Ok(()) => {
+                self.store.set_op_state(op, OpState::Done, None)?;
+                Ok(OpOutcome::Done { op })
+            }
+            Err(e) => {
+                self.store
+                    .set_op_state(op, OpState::Failed, Some(&e.to_string()))?;
+                remove_empty_dirs(&dirs_created);
+                Ok(OpOutcome::Failed(e.into()))
+            }
+        }
+    }
+
+    /// Resolves every op left `planned` by a crash, from what is on disk.
+    pub fn recover(&mut self) -> Result<RecoveryReport, JournalError> {
+        let mut report = RecoveryReport::default();
+        for op in self.store.unfinished_ops()? {
+            self.recover_op(&op, &mut report)?;
+        }
+        for session in self.store.running_sessions()? {
+            self.store.finish_session(
+                session,
+                "interrupted",
+                &serde_json::json!({"interrupted": true}),
+            )?;
+            report.interrupted_sessions += 1;
+        }
+        if report.completed + report.rolled_back + report.problems.len() > 0 {
+            tracing::warn!(
+                completed = report.completed,
+                rolled_back = report.rolled_back,
+                problems = report.problems.len(),
+                "repaired operations left half-done by an interrupted run"
+            );
+        }
+        for p in &report.problems {
+            tracing::error!("recovery: {p}");
+        }
+        Ok(report)
+    }
+
+    fn mark_done(&mut self, op: &OpRow) -> Result<(), JournalError> {
+        match op.reverts {
+            Some(original) => self.store.complete_revert(op.id, original)?,
+            None => self.store.set_op_state(op.id, OpState::Done, None)?,
+        }
+        Ok(())
+    }
+
+    fn recover_op(&mut self, op: &OpRow, report: &mut RecoveryReport) -> Result<(), JournalError> {
+        let fp = fingerprint_of(op)?;
+        let rolled_back =
+            |this: &mut Self, report: &mut RecoveryReport, why: &str| -> Result<(), JournalError> {
+                this.store.set_op_state(op.id, OpState::Failed, Some(why))?;
+                remove_empty_dirs(&op.dirs_created);
+                report.rolled_back += 1;
+                Ok(())
+            };
+        match op.action {
+            Action::Unlink => {
+                if fsops::exists(&op.src)? {
+                    rolled_back(
+                        self,
+                        report,
+                        "interrupted before the copy was removed; run the undo again",
+                    )?;
+                } else {
+                    self.mark_done(op)?;
+                    report.completed += 1;
+                }
+            }
+            Action::Copy | Action::Move => {
+                let at_dst = fsops::has_content(&op.dst, &fp)?;
+                let at_src = fsops::has_content(&op.src, &fp)?;
+                if at_dst {
+                    if op.action == Action::Move && at_src {
+                        // A cross-filesystem move died after the verified copy
+                        // took its name: finish it by removing the source.
+                        fsops::remove_verified(&op.src, &fp)?;
+                    }
+                    fsops::remove_temp(&op.tmp)?;
+                    self.mark_done(op)?;
+                    report.completed += 1;
+                } else if at_src {
+                    fsops::remove_temp(&op.tmp)?;
+                    rolled_back(
+                        self,
+                        report,
+                        "interrupted before it happened; file left at its source",
+                    )?;
+                } else if fsops::has_content(&op.tmp, &fp)? && !fsops::exists(&op.dst)? {
+                    // Verified copy written but not yet named, source already gone:
+                    // cannot happen in our order of steps, but finish it rather than lose it.
+                    fsops::move_file(&op.tmp, &op.dst, &op.tmp, &fp)?;
+                    self.mark_done(op)?;
+                    report.completed += 1;
+                } else {
+                    let why = format!(
+                        "file with blake3 {} is at neither {} nor {}; it was changed or moved by something else",
+                        op.blake3,
+                        op.src.display(),
+                        op.dst.display()
+                    );
+                    self.store
+                        .set_op_state(op.id, OpState::Failed, Some(&why))?;
+                    report.problems.push(why);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Undoes a session: moves its files back (or removes the copies it
+    /// made) after checking each still has its journaled content, never
+    /// overwriting what is now at the original path, then removes the empty
+    /// folders the session created, and only those.
+    pub fn undo(
+        &mut self,
+        session: i64,
+        mut on_file: impl FnMut(&UndoEvent),
+    ) -> Result<UndoReport, JournalError> {
+        let row = self
+            .store
+            .session(session)?
+            .ok_or(JournalError::NoSuchSession(session))?;
+        if row.kind == "undo" {
+            return Err(JournalError::UndoOfUndo(session));
+        }
+        let undo_session = self.store.begin_session(
+            "undo",
+            &serde_json::json!({ "session": session }),
+            Some(session),
+        )?;
+        let mut report = UndoReport {
+            session,
+            undo_session,
+            ..UndoReport::default()
+        };
+        let ops = self.store.ops_of_session(session)?;
+        for op in ops.iter().rev().filter(|o| o.state == OpState::Done) {
+            let conflict = self.undo_op(undo_session, op)?;
+            on_file(&UndoEvent {
+                from: op.dst.clone(),
+                to: op.src.clone(),
+                conflict: conflict.clone(),
+            });
+            match conflict {
+                None => report.reverted += 1,
+                Some(c) => report.conflicts.push(c),
+            }
+        }
+        // Folders the session created, deepest first; a folder still holding
+        // anything (a conflict, a file the user added) stays.
+        let mut dirs: Vec<PathBuf> = self
+            .store
+            .ops_of_session(session)?
+            .into_iter()
+            .filter(|o| o.state == OpState::Undone)
+            .flat_map(|o| o.dirs_created)
+            .collect();
+        dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+        dirs.dedup();
+        for d in &dirs {
+            if fsops::remove_dir_if_empty(d)? {
+                report.dirs_removed += 1;
+            }
+        }
+        let summary = serde_json::to_value(&report).unwrap_or_default();
+        self.store.finish_session(undo_session, "done", &summary)?;
+        let state = if report.conflicts.is_empty() {
+            "undone"
+        } else {
+            "partly-undone"
+        };
+        self.store.set_session_state(session, state)?;
+        Ok(report)
+    }
+
+    /// Reverts one op; `Ok(Some(reason))` when it was left in place.
+    fn undo_op(&mut self, undo_session: i64, op: &OpRow) -> Result<Option<String>, JournalError> {
+        let fp = fingerprint_of(op)?;
+        if !fsops::has_content(&op.dst, &fp)? {
+            return Ok(Some(format!(
+                "{}: changed or gone since it was filed (expected blake3 {}); left as is",
+                op.dst.display(),
+                op.blake3
+            )));
+        }
+        let (action, src, dst) = match op.action {
+            Action::Move => {
+                if fsops::exists(&op.src)? {
+                    return Ok(Some(format!(
+                        "{}: something else is now at this path; {} left where it is",
+                        op.src.display(),
+                        op.dst.display()
+                    )));
+                }
+                (Action::Move, &op.dst, &op.src)
+            }
+            Action::Copy => {
+                if !fsops::has_content(&op.src, &fp)? {
+                    return Ok(Some(format!(
+                        "{}: the original is gone or changed, so its copy {} is kept",
+                        op.src.display(),
+                        op.dst.display()
+                    )));
+                }
+                (Action::Unlink, &op.dst, &op.src)
+            }
+            Action::Unlink => return Ok(Some(format!("op {} cannot be undone", op.id))),
+        };
+        let parent = dst.parent().unwrap_or(Path::new("."));
+        let dirs_created = if action == Action::Move {
+            fsops::missing_dirs(parent)?
+        } else {
+            Vec::new()
+        };
+        let tmp = fsops::temp_path_for(dst, &tmp_tag(undo_session, &fp));
+        let undo_op = self.store.plan_op(&NewOp {
+            session: undo_session,
+            action,
+            src: src.clone(),
+            dst: dst.clone(),
+            tmp: tmp.clone(),
+            size: fp.size,
+            blake3: fp.hex(),
+            dirs_created,
+            reverts: Some(op.id),
+        })?;
+        let result = match action {
+            Action::Move => fsops::create_dirs(parent)
+                .and_then(|()| fsops::move_file(src, dst, &tmp, &fp).map(|_| ())),
+            _ => fsops::remove_verified(src, &fp),
+        };
+        match result {
+            Ok(()) => {
+                self.store.complete_revert(undo_op, op.id)?;
+                Ok(None)
+            }
+            Err(e) => {
+                self.store
+                    .set_op_state(undo_op, OpState::Failed, Some(&e.to_string()))?;
+                Ok(Some(e.to_string()))
+            }
+        }
+    }
+
+    /// The newest session with files still in place.
+    pub fn last_undoable(&self) -> Result<i64, JournalError> {
+        self.store
+            .last_undoable_session()?
+            .ok_or(JournalError::NothingToUndo)
+    }
+
+    /// Sessions, newest first.
+    pub fn history(&self, limit: i64) -> Result<Vec<SessionRow>, JournalError> {
+        Ok(self.store.sessions(limit)?)
+    }
+}
+
+/// Removes the given folders (outermost first as journaled) deepest first, if empty.
+fn remove_empty_dirs(dirs: &[PathBuf]) {
+    for d in dirs.iter().rev() {
+        if let Err(e) = fsops::remove_dir_if_empty(d) {
+            tracing::warn!("{e}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setup(t: &Path, data: &[u8]) -> (PathBuf, PathBuf, Fingerprint) {
+        let src = t.join("in/a.jpg");
+        std::fs::create_dir_all(src.parent().unwrap()).unwrap();
+        std::fs::write(&src, data).unwrap();
+        let fp = fsops::fingerprint(&src).unwrap();
+        (src, t.join("lib/2021/04/a.jpg"), fp)
+    }
+
+    /// Journals an op as planned, as a process that died right after would have left it.
+    fn plan_only(state: &Path, action: Action, src: &Path, dst: &Path, fp: &Fingerprint) -> i64 {
+        let (j, _) = Journal::open(state).unwrap();
+        let mut store = Store::open(state).unwrap();
+        let session = j.begin("organize", &serde_json::json!({})).unwrap();
+        let dirs = fsops::missing_dirs(dst.parent().unwrap()).unwrap();
+        store
+            .plan_op(&NewOp {
+                session,
+                action,
+                src: src.into(),
+                dst: dst.into(),
+                tmp: fsops::temp_path_for(dst, &tmp_tag(session, fp)),
+                size: fp.size,
+                blake3: fp.hex(),
+                dirs_created: dirs,
+                reverts: None,
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn recovery_rolls_back_an_op_that_never_happened_and_removes_its_new_folders() {
+        let t = tempfile::tempdir().unwrap();
+        let state = t.path().join("state");
+        let (src, dst, fp) = setup(t.path(), b"photo");
+        let op = plan_only(&state, Action::Move, &src, &dst, &fp);
+        std::fs::create_dir_all(dst.parent().unwrap()).unwrap(); // died after mkdir
+        let (j, report) = Journal::open(&state).unwrap();
+        assert_eq!(
+            (
+                report.rolled_back,
+                report.completed,
+                report.interrupted_sessions
+            ),
+            (1, 0, 1)
+        );
+        assert_eq!(j.store().op(op).unwrap().unwrap().state, OpState::Failed);
+        assert!(src.exists());
+        assert!(
+            !t.path().join("lib").exists(),
+            "folders made for the op are removed"
+        );
+    }
+
+    #[test]
+    fn recovery_finishes_a_cross_filesystem_move_that_died_before_removing_the_source() {
+        let t = tempfile::tempdir().unwrap();
+        let state = t.path().join("state");
+        let (src, dst, fp) = setup(t.path(), b"photo");
+        let op = plan_only(&state, Action::Move, &src, &dst, &fp);
+        std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
+        std::fs::copy(&src, &dst).unwrap(); // both copies exist
+        let (j, report) = Journal::open(&state).unwrap();
+        assert_eq!(report.completed, 1);
+        assert!(!src.exists() && dst.exists());
+        assert_eq!(j.store().op(op).unwrap().unwrap().state, OpState::Done);
+    }
+
+    #[test]
+    fn recovery_marks_a_completed_rename_done_and_cleans_a_leftover_temp() {
+        let t = tempfile::tempdir().unwrap();
+        let state = t.path().join("state");
+        let (src, dst, fp) = setup(t.path(), b"photo");
+        let op = plan_only(&state, Action::Copy, &src, &dst, &fp);
+        std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
+        let tmp = fsops::temp_path_for(&dst, &tmp_tag(1, &fp));
+        std::fs::write(&tmp, b"pho").unwrap(); // a half-written temp: died mid-copy
+        let (j, report) = Journal::open(&state).unwrap();
+        assert_eq!(report.rolled_back, 1);
+        assert!(!tmp.exists(), "half-written temp removed");
+        assert!(src.exists() && !dst.exists());
+        assert_eq!(j.store().op(op).unwrap().unwrap().state, OpState::Failed);
+    }
+
+    #[test]
+    fn recovery_never_deletes_a_source_whose_destination_differs() {
+        let t = tempfile::tempdir().unwrap();
+        let state = t.path().join("state");
+        let (src, dst, fp) = setup(t.path(), b"photo");
+        plan_only(&state, Action::Move, &src, &dst, &fp);
+        std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
+        std::fs::write(&dst, b"something else").unwrap();
+        let (_, report) = Journal::open(&state).unwrap();
+        assert_eq!(report.rolled_back, 1);
+        assert_eq!(std::fs::read(&src).unwrap(), b"photo");
+        assert_eq!(std::fs::read(&dst).unwrap(), b"something else");
+    }
+
+    #[test]
+    fn undo_puts_a_moved_file_back_and_removes_only_the_folders_the_session_made() {
+        let t = tempfile::tempdir().unwrap();
+        let state = t.path().join("state");
+        let (src, dst, fp) = setup(t.path(), b"photo");
+        std::fs::create_dir_all(t.path().join("lib")).unwrap(); // existed before
+        let (mut j, _) = Journal::open(&state).unwrap();
+        let s = j.begin("organize", &serde_json::json!({})).unwrap();
+        assert!(matches!(
+            j.run_op(s, Action::Move, &src, &dst, &fp).unwrap(),
+            OpOutcome::Done { .. }
+        ));
+        j.finish(s, &serde_json::json!({})).unwrap();
+        assert!(dst.exists() && !src.exists());
+        let report = j.undo(s, |_| {}).unwrap();
+        assert_eq!((report.reverted, report.dirs_removed), (1, 2));
+        assert_eq!(std::fs::read(&src).unwrap(), b"photo");
+        assert!(
+            t.path().join("lib").is_dir(),
+            "a folder that existed before stays"
+        );
+        assert!(!t.path().join("lib/2021").exists());
+        assert!(matches!(
+            j.last_undoable(),
+            Err(JournalError::NothingToUndo)
+        ));
+    }
+}

@@ -9,8 +9,18 @@ use std::path::PathBuf;
 use chrono::{Datelike, NaiveDateTime};
 
 const MONTHS: [&str; 12] = [
-    "January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-    "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 ];
 
 /// A parsed layout template.
@@ -40,7 +50,10 @@ pub struct LayoutError {
 impl Layout {
     /// Parses a template such as `{year}/{month:02}`.
     pub fn parse(template: &str) -> Result<Layout, LayoutError> {
-        let err = |reason: String| LayoutError { template: template.to_string(), reason };
+        let err = |reason: String| LayoutError {
+            template: template.to_string(),
+            reason,
+        };
         let mut parts = Vec::new();
         let mut rest = template;
         while let Some(open) = rest.find('{') {
@@ -76,7 +89,13 @@ impl Layout {
         }
         let lits: String = parts
             .iter()
-            .filter_map(|p| if let Part::Lit(s) = p { Some(s.as_str()) } else { None })
+            .filter_map(|p| {
+                if let Part::Lit(s) = p {
+                    Some(s.as_str())
+                } else {
+                    None
+                }
+            })
             .collect();
         if template.starts_with('/') || lits.split('/').any(|c| c == "..") {
             return Err(err("must be a relative path without `..`".into()));
@@ -100,14 +119,22 @@ impl Layout {
                 Part::Camera => out.push_str(&safe_component(camera.unwrap_or("Unknown camera"))),
             }
         }
-        out.split('/').filter(|c| !c.is_empty() && *c != ".").collect()
+        out.split('/')
+            .filter(|c| !c.is_empty() && *c != ".")
+            .collect()
     }
 }
 
 fn safe_component(s: &str) -> String {
     let cleaned: String = s
         .chars()
-        .map(|c| if c == '/' || c == '\\' || c.is_control() { '_' } else { c })
+        .map(|c| {
+            if c == '/' || c == '\\' || c.is_control() {
+                '_'
+            } else {
+                c
+            }
+        })
         .collect();
     let trimmed = cleaned.trim().trim_start_matches('.').trim();
     if trimmed.is_empty() {
@@ -128,7 +155,10 @@ mod tests {
     #[test]
     fn default_layout_gives_year_and_padded_month() {
         let l = Layout::parse("{year}/{month:02}").unwrap();
-        assert_eq!(l.render(at("2021-04-11 15:47:53"), None), PathBuf::from("2021/04"));
+        assert_eq!(
+            l.render(at("2021-04-11 15:47:53"), None),
+            PathBuf::from("2021/04")
+        );
     }
 
     #[test]
@@ -138,12 +168,18 @@ mod tests {
             l.render(at("2022-02-06 01:00:00"), Some("Canon/EOS 40D")),
             PathBuf::from("Canon_EOS 40D/2022/February/06")
         );
-        assert_eq!(l.render(at("2022-12-31 01:00:00"), Some("..")), PathBuf::from("Unknown camera/2022/December/31"));
+        assert_eq!(
+            l.render(at("2022-12-31 01:00:00"), Some("..")),
+            PathBuf::from("Unknown camera/2022/December/31")
+        );
     }
 
     #[test]
     fn unknown_fields_and_escapes_are_refused() {
-        assert!(Layout::parse("{yaer}/{month}").unwrap_err().reason.contains("{yaer}"));
+        assert!(Layout::parse("{yaer}/{month}")
+            .unwrap_err()
+            .reason
+            .contains("{yaer}"));
         assert!(Layout::parse("/{year}").is_err());
         assert!(Layout::parse("../{year}").is_err());
         assert!(Layout::parse("{year").is_err());

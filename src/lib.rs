@@ -13,11 +13,13 @@
 //! - [`journal`]: sessions, ops planned before they happen and done after,
 //!   crash recovery on start-up, and undo.
 //! - [`engine`]: the jobs (organize today) and the progress events they emit.
+//! - [`daemon`]: `clean-backupd`: polls the inboxes and files settled media.
 //! - [`layout`]: the `layout` template that turns a capture date into a folder.
 //!
 //! The binaries `cbctl` and `clean-backupd` are thin shells over this crate.
 
 pub mod config;
+pub mod daemon;
 pub mod engine;
 pub mod fsops;
 pub mod journal;

@@ -1,17 +1,30 @@
 //! `cbctl`: the small client people type. Thin: parse, call the library, print.
 
-use std::path::PathBuf;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use clean_backup::config::{self, Config, Mode};
+use clean_backup::engine::{
+    self, EngineError, Event, FileEvent, OrganizeOptions, Outcome, Summary,
+};
+use clean_backup::journal::{Journal, JournalError, RecoveryReport};
+use clean_backup::layout::Layout;
 use clean_backup::media;
+use clean_backup::store::StoreError;
 
 /// Exit codes of the CLI contract.
 const EXIT_FAILED_FILES: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 
 #[derive(Parser, Debug)]
-#[command(name = "cbctl", version, about = "Control clean-backup: organize, undo, inspect")]
+#[command(
+    name = "cbctl",
+    version,
+    about = "Control clean-backup: organize a photo library, undo, inspect"
+)]
 struct Cli {
     /// Config file (default: $XDG_CONFIG_HOME/clean-backup/config.toml if present).
     #[arg(long, global = true)]
@@ -31,11 +44,101 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// File every media file under SRC into DEST/{year}/{month} by capture date.
+    Organize(OrganizeArgs),
+    /// List past sessions (id, kind, time, counts).
+    History {
+        /// How many sessions to show.
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+    },
+    /// Put back the files a session moved (or remove the copies it made).
+    Undo {
+        /// Session id from `cbctl history`.
+        #[arg(conflicts_with = "last", required_unless_present = "last")]
+        session: Option<i64>,
+        /// Undo the newest session that still has files in place.
+        #[arg(long)]
+        last: bool,
+    },
     /// Print each file's capture date and the source that gave it.
     Date {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Read or edit the config file (comments are kept).
+    #[command(subcommand)]
+    Config(ConfigCmd),
+}
+
+#[derive(Args, Debug)]
+struct OrganizeArgs {
+    /// Folder to take media from (recursively).
+    src: PathBuf,
+    /// Library folder to file it into.
+    dest: PathBuf,
+    /// Copy files, leaving the originals in place.
+    #[arg(long, conflicts_with = "move_")]
+    copy: bool,
+    /// Move files (the default).
+    #[arg(long = "move")]
+    move_: bool,
+    /// Show what would happen without touching anything.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum ConfigCmd {
+    /// Print a key's resolved value, or the whole resolved config.
+    Get { key: Option<String> },
+    /// Set a key in the config file, keeping its comments.
+    Set { key: String, value: String },
+}
+
+/// An error with the exit code it maps to.
+struct Failure {
+    code: u8,
+    error: anyhow::Error,
+}
+
+impl<E: Into<anyhow::Error>> From<E> for Failure {
+    fn from(e: E) -> Self {
+        let error = e.into();
+        let code = if is_usage(&error) {
+            EXIT_USAGE
+        } else {
+            EXIT_FAILED_FILES
+        };
+        Failure { code, error }
+    }
+}
+
+fn is_usage(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.is::<config::ConfigError>()
+            || c.is::<clean_backup::layout::LayoutError>()
+            || matches!(
+                c.downcast_ref::<EngineError>(),
+                Some(
+                    EngineError::MissingSource(_)
+                        | EngineError::SourceNotDir(_)
+                        | EngineError::DestInsideSource { .. }
+                )
+            )
+            || matches!(
+                c.downcast_ref::<JournalError>(),
+                Some(
+                    JournalError::NoSuchSession(_)
+                        | JournalError::NothingToUndo
+                        | JournalError::UndoOfUndo(_)
+                )
+            )
+            || matches!(
+                c.downcast_ref::<StoreError>(),
+                Some(StoreError::Locked { .. })
+            )
+    })
 }
 
 fn main() -> ExitCode {
@@ -46,34 +149,108 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { 0 });
         }
     };
-    match cli.command {
-        Command::Date { ref files } => cmd_date(&cli, files),
+    init_logging();
+    match run(&cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => {
+            if cli.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"error": format!("{:#}", f.error), "summary": true})
+                );
+            } else {
+                eprintln!("cbctl: {:#}", f.error);
+            }
+            ExitCode::from(f.code)
+        }
     }
 }
 
-fn cmd_date(cli: &Cli, files: &[PathBuf]) -> ExitCode {
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CLEAN_BACKUP_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+fn run(cli: &Cli) -> Result<u8, Failure> {
+    match &cli.command {
+        Command::Date { files } => Ok(cmd_date(cli, files)),
+        Command::Config(cmd) => cmd_config(cli, cmd),
+        Command::Organize(args) => cmd_organize(cli, args),
+        Command::History { limit } => cmd_history(cli, *limit),
+        Command::Undo { session, last } => cmd_undo(cli, *session, *last),
+    }
+}
+
+fn load_config(cli: &Cli) -> Result<Config, Failure> {
+    let mut cfg = Config::load_or_default(cli.config.as_deref())?;
+    if let Some(dir) = &cli.state_dir {
+        cfg.state_dir = dir.clone();
+    }
+    Ok(cfg)
+}
+
+fn open_journal(cli: &Cli, cfg: &Config) -> Result<Journal, Failure> {
+    let (journal, report) = Journal::open(&cfg.state_dir)?;
+    print_recovery(cli, &report);
+    Ok(journal)
+}
+
+fn print_recovery(cli: &Cli, r: &RecoveryReport) {
+    if r.completed + r.rolled_back + r.interrupted_sessions + r.problems.len() == 0 {
+        return;
+    }
+    if cli.json {
+        println!("{}", serde_json::json!({"event": "recovery", "report": r}));
+    } else {
+        eprintln!(
+            "cbctl: repaired an interrupted run: {} operation(s) completed, {} rolled back (files left at their source), {} session(s) marked interrupted",
+            r.completed, r.rolled_back, r.interrupted_sessions
+        );
+        for p in &r.problems {
+            eprintln!("cbctl: needs attention: {p}");
+        }
+    }
+}
+
+fn json_line(v: &impl serde::Serialize) {
+    match serde_json::to_string(v) {
+        Ok(s) => println!("{s}"),
+        Err(e) => eprintln!("cbctl: cannot encode output: {e}"),
+    }
+}
+
+fn cmd_date(cli: &Cli, files: &[PathBuf]) -> u8 {
     let mut failed = 0usize;
     for path in files {
         match media::probe(path) {
             Ok(info) => {
                 if cli.json {
-                    println!(
-                        "{}",
-                        serde_json::json!({
-                            "path": path.to_string_lossy(),
-                            "taken": info.taken.to_rfc3339(),
-                            "source": info.taken.source.as_str(),
-                            "kind": info.kind.name(),
-                        })
-                    );
+                    json_line(&serde_json::json!({
+                        "path": path.to_string_lossy(),
+                        "taken": info.taken.to_rfc3339(),
+                        "source": info.taken.source.as_str(),
+                        "kind": info.kind.name(),
+                    }));
                 } else {
-                    println!("{}\t{}\t{}", path.display(), info.taken.to_rfc3339(), info.taken.source.as_str());
+                    println!(
+                        "{}\t{}\t{}",
+                        path.display(),
+                        info.taken.to_rfc3339(),
+                        info.taken.source.as_str()
+                    );
                 }
             }
             Err(e) => {
                 failed += 1;
                 if cli.json {
-                    println!("{}", serde_json::json!({"path": path.to_string_lossy(), "error": e.to_string()}));
+                    json_line(
+                        &serde_json::json!({"path": path.to_string_lossy(), "error": e.to_string()}),
+                    );
                 } else {
                     eprintln!("cbctl: {e}");
                 }
@@ -81,11 +258,250 @@ fn cmd_date(cli: &Cli, files: &[PathBuf]) -> ExitCode {
         }
     }
     if cli.json {
-        println!("{}", serde_json::json!({"summary": true, "files": files.len(), "errors": failed}));
+        json_line(&serde_json::json!({"summary": true, "files": files.len(), "errors": failed}));
     }
     if failed > 0 {
-        ExitCode::from(EXIT_FAILED_FILES)
+        EXIT_FAILED_FILES
     } else {
-        ExitCode::SUCCESS
+        0
     }
+}
+
+fn cmd_config(cli: &Cli, cmd: &ConfigCmd) -> Result<u8, Failure> {
+    let path = Config::locate(cli.config.as_deref()).unwrap_or_else(config::user_config_path);
+    match cmd {
+        ConfigCmd::Get { key } => {
+            let value = config::get(&path, key.as_deref())?;
+            if cli.json {
+                json_line(
+                    &serde_json::json!({"key": key, "value": value, "file": path.to_string_lossy(), "summary": true}),
+                );
+            } else {
+                println!("{}", value.trim_end());
+            }
+        }
+        ConfigCmd::Set { key, value } => {
+            config::set(&path, key, value)?;
+            if cli.json {
+                json_line(
+                    &serde_json::json!({"key": key, "value": value, "file": path.to_string_lossy(), "summary": true}),
+                );
+            } else {
+                eprintln!("cbctl: set {key} in {}", path.display());
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// Renders progress: JSON lines, or a bar on a terminal plus one line per
+/// file that needs the user's attention.
+struct Printer {
+    json: bool,
+    bar: Option<indicatif::ProgressBar>,
+    dry_run: bool,
+}
+
+impl Printer {
+    fn new(json: bool, dry_run: bool) -> Printer {
+        Printer {
+            json,
+            bar: None,
+            dry_run,
+        }
+    }
+
+    fn on_event(&mut self, ev: &Event) {
+        match ev {
+            Event::Found { total } => {
+                if !self.json && std::io::stderr().is_terminal() {
+                    let bar = indicatif::ProgressBar::new(*total);
+                    if let Ok(style) = indicatif::ProgressStyle::with_template(
+                        "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} files ({per_sec}, eta {eta})",
+                    ) {
+                        bar.set_style(style);
+                    }
+                    self.bar = Some(bar);
+                }
+            }
+            Event::File(f) => {
+                if self.json {
+                    json_line(f);
+                } else {
+                    self.print_file(f);
+                }
+                if let Some(bar) = &self.bar {
+                    bar.inc(1);
+                }
+            }
+        }
+    }
+
+    fn print_file(&self, f: &FileEvent) {
+        let line = match f.outcome {
+            Outcome::Error => format!("error: {}", f.reason.clone().unwrap_or_default()),
+            Outcome::Duplicate => format!(
+                "duplicate: {} is identical to {}; left in place",
+                f.path.display(),
+                f.dest.as_deref().unwrap_or(Path::new("?")).display()
+            ),
+            Outcome::Planned if self.dry_run => format!(
+                "would file {} -> {}",
+                f.path.display(),
+                f.dest.as_deref().unwrap_or(Path::new("?")).display()
+            ),
+            _ => return,
+        };
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn print_summary(json: bool, verb: &str, s: &Summary) {
+    if json {
+        let mut v = serde_json::to_value(s).unwrap_or_default();
+        v["summary"] = serde_json::Value::Bool(true);
+        json_line(&v);
+    } else {
+        let session = s
+            .session
+            .map(|id| format!(" (session {id}; `cbctl undo {id}` puts them back)"))
+            .unwrap_or_default();
+        eprintln!(
+            "{} files scanned: {} {verb}, {} exact duplicates skipped, {} non-media left alone, {} skipped, {} errors; {} moved{session}",
+            s.scanned,
+            s.filed,
+            s.duplicates,
+            s.non_media,
+            s.skipped,
+            s.errors,
+            human_bytes(s.bytes)
+        );
+    }
+}
+
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i + 1 < UNITS.len() {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[i])
+    }
+}
+
+fn cmd_organize(cli: &Cli, args: &OrganizeArgs) -> Result<u8, Failure> {
+    let cfg = load_config(cli)?;
+    let layout = Layout::parse(&cfg.layout)?;
+    let mut journal = open_journal(cli, &cfg)?;
+    let opts = OrganizeOptions {
+        src: args.src.clone(),
+        dest: args.dest.clone(),
+        mode: if args.copy { Mode::Copy } else { Mode::Move },
+        dry_run: args.dry_run,
+        layout,
+    };
+    let mut printer = Printer::new(cli.json, args.dry_run);
+    let result = engine::organize(&mut journal, &opts, &mut |ev| printer.on_event(ev));
+    printer.finish();
+    let summary = result?;
+    let verb = match (args.dry_run, args.copy) {
+        (true, _) => "would be filed",
+        (false, true) => "copied",
+        (false, false) => "moved",
+    };
+    print_summary(cli.json, verb, &summary);
+    Ok(if summary.errors > 0 {
+        EXIT_FAILED_FILES
+    } else {
+        0
+    })
+}
+
+fn cmd_history(cli: &Cli, limit: i64) -> Result<u8, Failure> {
+    let cfg = load_config(cli)?;
+    let journal = open_journal(cli, &cfg)?;
+    let sessions = journal.history(limit)?;
+    if cli.json {
+        for s in &sessions {
+            json_line(s);
+        }
+        json_line(&serde_json::json!({"summary": true, "sessions": sessions.len()}));
+        return Ok(0);
+    }
+    if sessions.is_empty() {
+        eprintln!("no sessions yet");
+        return Ok(0);
+    }
+    println!(
+        "{:>5}  {:<14} {:<24} {:<14} {:>6} {:>6} {:>6} {:>10}",
+        "ID", "KIND", "STARTED (UTC)", "STATE", "DONE", "UNDONE", "FAILED", "BYTES"
+    );
+    for s in &sessions {
+        println!(
+            "{:>5}  {:<14} {:<24} {:<14} {:>6} {:>6} {:>6} {:>10}",
+            s.id,
+            s.kind,
+            s.started_at,
+            s.state,
+            s.ops_done,
+            s.ops_undone,
+            s.ops_failed,
+            human_bytes(s.bytes.max(0) as u64)
+        );
+    }
+    Ok(0)
+}
+
+fn cmd_undo(cli: &Cli, session: Option<i64>, last: bool) -> Result<u8, Failure> {
+    let cfg = load_config(cli)?;
+    let mut journal = open_journal(cli, &cfg)?;
+    let id = match (session, last) {
+        (Some(id), _) => id,
+        (None, _) => journal.last_undoable().context("undo --last")?,
+    };
+    let json = cli.json;
+    let report = journal.undo(id, |ev| {
+        if json {
+            json_line(&serde_json::json!({
+                "path": ev.from.to_string_lossy(),
+                "restored_to": ev.to.to_string_lossy(),
+                "outcome": if ev.conflict.is_some() { "conflict" } else { "restored" },
+                "reason": ev.conflict,
+            }));
+        } else if let Some(c) = &ev.conflict {
+            eprintln!("conflict: {c}");
+        }
+    })?;
+    if json {
+        let mut v = serde_json::to_value(&report).unwrap_or_default();
+        v["summary"] = serde_json::Value::Bool(true);
+        json_line(&v);
+    } else {
+        eprintln!(
+            "undid session {}: {} files put back, {} conflicts left in place, {} empty folders removed",
+            report.session,
+            report.reverted,
+            report.conflicts.len(),
+            report.dirs_removed
+        );
+    }
+    Ok(if report.conflicts.is_empty() {
+        0
+    } else {
+        EXIT_FAILED_FILES
+    })
 }

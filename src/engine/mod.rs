@@ -1,1 +1,120 @@
-//! stub
+//! The jobs, and the progress events they report.
+//!
+//! A job never prints: it calls `on_event` for each file and once at the
+//! end, and the host (`cbctl` today, the daemon later) renders the events as
+//! text, JSON lines or a progress bar.
+
+use std::path::PathBuf;
+
+pub mod organize;
+pub mod scan;
+
+pub use organize::{organize, organize_found, OrganizeOptions};
+
+/// Errors that stop a job before it touches any file (usage errors).
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The source folder is missing.
+    #[error("{0}: no such folder")]
+    MissingSource(PathBuf),
+    /// The source is not a folder.
+    #[error("{0}: not a folder")]
+    SourceNotDir(PathBuf),
+    /// The destination lies inside the source, so filed files would be found again.
+    #[error("destination {dest} is inside the source {src}; choose a destination outside it")]
+    DestInsideSource { src: PathBuf, dest: PathBuf },
+    /// A file operation outside any one file (resolving paths).
+    #[error(transparent)]
+    Fs(#[from] crate::fsops::FsError),
+    /// The journal.
+    #[error(transparent)]
+    Journal(#[from] crate::journal::JournalError),
+}
+
+/// What happened to one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Moved into the library.
+    Moved,
+    /// Copied into the library.
+    Copied,
+    /// Would be moved or copied (dry run).
+    Planned,
+    /// An identical file is already at the destination; the source is kept.
+    Duplicate,
+    /// Not a media file; left alone.
+    NonMedia,
+    /// Hidden, a sync tool's temp file, or a symlink; left alone.
+    Skipped,
+    /// Could not be handled; left where it was, with the reason.
+    Error,
+}
+
+/// The report for one file.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FileEvent {
+    /// The file as found.
+    #[serde(serialize_with = "lossy")]
+    pub path: PathBuf,
+    /// What happened.
+    pub outcome: Outcome,
+    /// Where it went (or, for a duplicate, the identical file already there).
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "lossy_opt")]
+    pub dest: Option<PathBuf>,
+    /// The capture date used (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub taken: Option<String>,
+    /// The source of that date.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<&'static str>,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// Why it was skipped or failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Counts for the end-of-job summary.
+#[derive(Debug, Clone, Default, serde::Serialize, PartialEq, Eq)]
+pub struct Summary {
+    /// The journal session, when the job changed anything.
+    pub session: Option<i64>,
+    /// Files looked at.
+    pub scanned: u64,
+    /// Files moved or copied into the library (or planned, in a dry run).
+    pub filed: u64,
+    /// Exact duplicates skipped.
+    pub duplicates: u64,
+    /// Non-media files left alone.
+    pub non_media: u64,
+    /// Hidden, temp and symlinked entries left alone.
+    pub skipped: u64,
+    /// Files that failed.
+    pub errors: u64,
+    /// Bytes moved or copied.
+    pub bytes: u64,
+}
+
+/// A progress event.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// The scan found this many files to look at.
+    Found {
+        /// Count of entries that will get a `File` event.
+        total: u64,
+    },
+    /// One file was handled.
+    File(FileEvent),
+}
+
+fn lossy<S: serde::Serializer>(p: &PathBuf, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&p.to_string_lossy())
+}
+
+fn lossy_opt<S: serde::Serializer>(p: &Option<PathBuf>, s: S) -> Result<S::Ok, S::Error> {
+    match p {
+        Some(p) => lossy(p, s),
+        None => s.serialize_none(),
+    }
+}

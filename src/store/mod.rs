@@ -1,1 +1,625 @@
-//! stub
+//! The only code that touches SQLite: schema, migrations, sessions and the
+//! write-ahead journal of file operations, plus the state-dir lock.
+//!
+//! The database lives in `state_dir/clean-backup.db`, in WAL mode with
+//! `synchronous=FULL`: a journal row is on disk before the file operation
+//! it describes starts.
+
+use std::ffi::OsString;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+mod lock;
+
+pub use lock::StateLock;
+
+/// Schema migrations, applied in order; `PRAGMA user_version` counts them.
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_journal.sql")];
+
+/// File name of the database inside `state_dir`.
+pub const DB_FILE: &str = "clean-backup.db";
+
+/// Store errors, naming the database file.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite said no.
+    #[error("journal database {path}: {source}")]
+    Sql {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The state folder could not be created or locked.
+    #[error("state folder {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Another engine holds the state lock.
+    #[error("{path} is locked by another clean-backup process (pid {pid}); stop it or use `cbctl` to talk to it")]
+    Locked { path: PathBuf, pid: String },
+    /// The database was written by a newer clean-backup.
+    #[error("journal database {path} has schema version {found}, newer than this build knows ({known}); upgrade clean-backup")]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    /// A row holds a value this build does not understand.
+    #[error("journal database {path}: bad value {value:?} in {column}")]
+    BadValue {
+        path: PathBuf,
+        column: &'static str,
+        value: String,
+    },
+}
+
+/// What a journaled op does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Move `src` to `dst`.
+    Move,
+    /// Copy `src` to `dst`.
+    Copy,
+    /// Remove `src` (a copy made earlier, whose original is at `dst`).
+    Unlink,
+}
+
+impl Action {
+    /// The name stored in the `ops.action` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Move => "move",
+            Action::Copy => "copy",
+            Action::Unlink => "unlink",
+        }
+    }
+    fn parse(s: &str) -> Option<Action> {
+        Some(match s {
+            "move" => Action::Move,
+            "copy" => Action::Copy,
+            "unlink" => Action::Unlink,
+            _ => return None,
+        })
+    }
+}
+
+/// Where an op stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpState {
+    /// Journaled; the file operation may or may not have happened.
+    Planned,
+    /// Happened and is durable.
+    Done,
+    /// Did not happen (error, or rolled back by recovery).
+    Failed,
+    /// Happened, then was reverted by an undo.
+    Undone,
+}
+
+impl OpState {
+    /// The name stored in the `ops.state` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpState::Planned => "planned",
+            OpState::Done => "done",
+            OpState::Failed => "failed",
+            OpState::Undone => "undone",
+        }
+    }
+    fn parse(s: &str) -> Option<OpState> {
+        Some(match s {
+            "planned" => OpState::Planned,
+            "done" => OpState::Done,
+            "failed" => OpState::Failed,
+            "undone" => OpState::Undone,
+            _ => return None,
+        })
+    }
+}
+
+/// An op to journal before it happens.
+#[derive(Debug, Clone)]
+pub struct NewOp {
+    /// The session it belongs to.
+    pub session: i64,
+    /// What it does.
+    pub action: Action,
+    /// Where the file is now.
+    pub src: PathBuf,
+    /// Where it goes.
+    pub dst: PathBuf,
+    /// Temp name used for a cross-filesystem copy.
+    pub tmp: PathBuf,
+    /// Size in bytes.
+    pub size: u64,
+    /// blake3 hex of the content.
+    pub blake3: String,
+    /// Folders this op will create, outermost first.
+    pub dirs_created: Vec<PathBuf>,
+    /// For undo ops, the op being reverted.
+    pub reverts: Option<i64>,
+}
+
+/// A journaled op as read back.
+#[derive(Debug, Clone)]
+pub struct OpRow {
+    /// Row id.
+    pub id: i64,
+    /// Its session.
+    pub session: i64,
+    /// Order within the session.
+    pub seq: i64,
+    /// What it does.
+    pub action: Action,
+    /// Where the file was.
+    pub src: PathBuf,
+    /// Where it went.
+    pub dst: PathBuf,
+    /// Temp name for a cross-filesystem copy.
+    pub tmp: PathBuf,
+    /// Size in bytes.
+    pub size: u64,
+    /// blake3 hex.
+    pub blake3: String,
+    /// Where it stands.
+    pub state: OpState,
+    /// Why it failed, if it did.
+    pub error: Option<String>,
+    /// The op an undo op reverts.
+    pub reverts: Option<i64>,
+    /// Folders it created, outermost first.
+    pub dirs_created: Vec<PathBuf>,
+}
+
+/// A session as read back, with op counts.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SessionRow {
+    /// Session id (what `cbctl undo ID` takes).
+    pub id: i64,
+    /// ingest | organize | dedup | compress | undo.
+    pub kind: String,
+    /// RFC 3339 UTC.
+    pub started_at: String,
+    /// RFC 3339 UTC, when finished.
+    pub finished_at: Option<String>,
+    /// running | done | interrupted | undone.
+    pub state: String,
+    /// The job's parameters (JSON).
+    pub params: serde_json::Value,
+    /// The job's summary counts (JSON).
+    pub summary: serde_json::Value,
+    /// For an undo session, the session it undid.
+    pub undoes: Option<i64>,
+    /// Ops done and still standing.
+    pub ops_done: i64,
+    /// Ops undone.
+    pub ops_undone: i64,
+    /// Ops failed.
+    pub ops_failed: i64,
+    /// Bytes of the done ops.
+    pub bytes: i64,
+}
+
+/// The journal database.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+fn path_blob(p: &Path) -> &[u8] {
+    p.as_os_str().as_bytes()
+}
+
+fn blob_path(b: Vec<u8>) -> PathBuf {
+    PathBuf::from(OsString::from_vec(b))
+}
+
+/// Now as RFC 3339 UTC with milliseconds.
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+impl Store {
+    /// Opens (creating if needed) the database in `state_dir` and migrates it.
+    pub fn open(state_dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(state_dir).map_err(|source| StoreError::Io {
+            path: state_dir.to_path_buf(),
+            source,
+        })?;
+        let path = state_dir.join(DB_FILE);
+        let sql = |source| StoreError::Sql {
+            path: path.clone(),
+            source,
+        };
+        let conn = Connection::open(&path).map_err(sql)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(sql)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(sql)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(sql)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(sql)?;
+        let mut store = Store { conn, path };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn sql(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        move |source| StoreError::Sql {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let version: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(self.sql())?;
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(StoreError::TooNew {
+                path: self.path.clone(),
+                found: version,
+                known,
+            });
+        }
+        let path = self.path.clone();
+        let sql = move |source| StoreError::Sql {
+            path: path.clone(),
+            source,
+        };
+        for (i, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = self.conn.transaction().map_err(&sql)?;
+            tx.execute_batch(migration).map_err(&sql)?;
+            tx.pragma_update(None, "user_version", i as i64 + 1)
+                .map_err(&sql)?;
+            tx.commit().map_err(&sql)?;
+        }
+        Ok(())
+    }
+
+    /// Starts a session; returns its id.
+    pub fn begin_session(
+        &self,
+        kind: &str,
+        params: &serde_json::Value,
+        undoes: Option<i64>,
+    ) -> Result<i64, StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO sessions (kind, started_at, state, params, undoes) VALUES (?1, ?2, 'running', ?3, ?4)",
+                params![kind, now_rfc3339(), params.to_string(), undoes],
+            )
+            .map_err(self.sql())?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Ends a session with a state and its summary counts.
+    pub fn finish_session(
+        &self,
+        id: i64,
+        state: &str,
+        summary: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE sessions SET finished_at = ?2, state = ?3, summary = ?4 WHERE id = ?1",
+                params![id, now_rfc3339(), state, summary.to_string()],
+            )
+            .map_err(self.sql())?;
+        Ok(())
+    }
+
+    /// Sets a session's state (e.g. `undone`) without touching its summary.
+    pub fn set_session_state(&self, id: i64, state: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE sessions SET state = ?2 WHERE id = ?1",
+                params![id, state],
+            )
+            .map_err(self.sql())?;
+        Ok(())
+    }
+
+    /// Journals an op as planned (durably) and returns its id.
+    pub fn plan_op(&mut self, op: &NewOp) -> Result<i64, StoreError> {
+        let path = self.path.clone();
+        let sql = move |source| StoreError::Sql {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(&sql)?;
+        let seq: i64 = tx
+            .query_row(
+                "SELECT COALESCE(MAX(seq), 0) + 1 FROM ops WHERE session = ?1",
+                [op.session],
+                |r| r.get(0),
+            )
+            .map_err(&sql)?;
+        tx.execute(
+            "INSERT INTO ops (session, seq, action, src, dst, tmp, size, blake3, state, reverts)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'planned', ?9)",
+            params![
+                op.session,
+                seq,
+                op.action.as_str(),
+                path_blob(&op.src),
+                path_blob(&op.dst),
+                path_blob(&op.tmp),
+                op.size as i64,
+                op.blake3,
+                op.reverts
+            ],
+        )
+        .map_err(&sql)?;
+        let id = tx.last_insert_rowid();
+        for (ord, dir) in op.dirs_created.iter().enumerate() {
+            tx.execute(
+                "INSERT INTO op_dirs (op, ord, path) VALUES (?1, ?2, ?3)",
+                params![id, ord as i64, path_blob(dir)],
+            )
+            .map_err(&sql)?;
+        }
+        tx.commit().map_err(&sql)?;
+        Ok(id)
+    }
+
+    /// Sets an op's state (and error text).
+    pub fn set_op_state(
+        &self,
+        op: i64,
+        state: OpState,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE ops SET state = ?2, error = ?3 WHERE id = ?1",
+                params![op, state.as_str(), error],
+            )
+            .map_err(self.sql())?;
+        Ok(())
+    }
+
+    /// Marks an undo op done and the op it reverts undone, in one transaction.
+    pub fn complete_revert(&mut self, undo_op: i64, original: i64) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let sql = move |source| StoreError::Sql {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(&sql)?;
+        tx.execute(
+            "UPDATE ops SET state = 'done', error = NULL WHERE id = ?1",
+            [undo_op],
+        )
+        .map_err(&sql)?;
+        tx.execute("UPDATE ops SET state = 'undone' WHERE id = ?1", [original])
+            .map_err(&sql)?;
+        tx.commit().map_err(&sql)
+    }
+
+    fn read_ops(&self, where_clause: &str, arg: Option<i64>) -> Result<Vec<OpRow>, StoreError> {
+        let query = format!(
+            "SELECT id, session, seq, action, src, dst, tmp, size, blake3, state, error, reverts FROM ops {where_clause} ORDER BY id"
+        );
+        let mut stmt = self.conn.prepare(&query).map_err(self.sql())?;
+        let map = |r: &rusqlite::Row| -> rusqlite::Result<(OpRow, String, String)> {
+            let action: String = r.get(3)?;
+            let state: String = r.get(9)?;
+            Ok((
+                OpRow {
+                    id: r.get(0)?,
+                    session: r.get(1)?,
+                    seq: r.get(2)?,
+                    action: Action::Move,
+                    src: blob_path(r.get(4)?),
+                    dst: blob_path(r.get(5)?),
+                    tmp: blob_path(r.get(6)?),
+                    size: r.get::<_, i64>(7)? as u64,
+                    blake3: r.get(8)?,
+                    state: OpState::Planned,
+                    error: r.get(10)?,
+                    reverts: r.get(11)?,
+                    dirs_created: Vec::new(),
+                },
+                action,
+                state,
+            ))
+        };
+        let rows = match arg {
+            Some(a) => stmt.query_map([a], map),
+            None => stmt.query_map([], map),
+        }
+        .map_err(self.sql())?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (mut op, action, state) = row.map_err(self.sql())?;
+            op.action = Action::parse(&action).ok_or_else(|| StoreError::BadValue {
+                path: self.path.clone(),
+                column: "ops.action",
+                value: action,
+            })?;
+            op.state = OpState::parse(&state).ok_or_else(|| StoreError::BadValue {
+                path: self.path.clone(),
+                column: "ops.state",
+                value: state,
+            })?;
+            op.dirs_created = self.op_dirs(op.id)?;
+            out.push(op);
+        }
+        Ok(out)
+    }
+
+    fn op_dirs(&self, op: i64) -> Result<Vec<PathBuf>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT path FROM op_dirs WHERE op = ?1 ORDER BY ord")
+            .map_err(self.sql())?;
+        let rows = stmt
+            .query_map([op], |r| r.get::<_, Vec<u8>>(0))
+            .map_err(self.sql())?;
+        rows.map(|r| r.map(blob_path).map_err(self.sql())).collect()
+    }
+
+    /// All ops of a session, in order.
+    pub fn ops_of_session(&self, session: i64) -> Result<Vec<OpRow>, StoreError> {
+        self.read_ops("WHERE session = ?1", Some(session))
+    }
+
+    /// One op by id.
+    pub fn op(&self, id: i64) -> Result<Option<OpRow>, StoreError> {
+        Ok(self.read_ops("WHERE id = ?1", Some(id))?.into_iter().next())
+    }
+
+    /// Ops journaled as planned but never marked done or failed: a crash happened.
+    pub fn unfinished_ops(&self) -> Result<Vec<OpRow>, StoreError> {
+        self.read_ops("WHERE state = 'planned'", None)
+    }
+
+    /// Sessions still marked running (their process died).
+    pub fn running_sessions(&self) -> Result<Vec<i64>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id FROM sessions WHERE state = 'running'")
+            .map_err(self.sql())?;
+        let rows = stmt.query_map([], |r| r.get(0)).map_err(self.sql())?;
+        rows.map(|r| r.map_err(self.sql())).collect()
+    }
+
+    fn read_sessions(
+        &self,
+        where_clause: &str,
+        args: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<SessionRow>, StoreError> {
+        let query = format!(
+            "SELECT s.id, s.kind, s.started_at, s.finished_at, s.state, s.params, s.summary, s.undoes,
+                    COALESCE(SUM(o.state = 'done'), 0), COALESCE(SUM(o.state = 'undone'), 0),
+                    COALESCE(SUM(o.state = 'failed'), 0), COALESCE(SUM(CASE WHEN o.state = 'done' THEN o.size END), 0)
+             FROM sessions s LEFT JOIN ops o ON o.session = s.id
+             {where_clause} GROUP BY s.id ORDER BY s.id DESC"
+        );
+        let mut stmt = self.conn.prepare(&query).map_err(self.sql())?;
+        let rows = stmt
+            .query_map(args, |r| {
+                let params: String = r.get(5)?;
+                let summary: String = r.get(6)?;
+                Ok(SessionRow {
+                    id: r.get(0)?,
+                    kind: r.get(1)?,
+                    started_at: r.get(2)?,
+                    finished_at: r.get(3)?,
+                    state: r.get(4)?,
+                    params: serde_json::from_str(&params).unwrap_or(serde_json::Value::Null),
+                    summary: serde_json::from_str(&summary).unwrap_or(serde_json::Value::Null),
+                    undoes: r.get(7)?,
+                    ops_done: r.get(8)?,
+                    ops_undone: r.get(9)?,
+                    ops_failed: r.get(10)?,
+                    bytes: r.get(11)?,
+                })
+            })
+            .map_err(self.sql())?;
+        rows.map(|r| r.map_err(self.sql())).collect()
+    }
+
+    /// Sessions, newest first, at most `limit`.
+    pub fn sessions(&self, limit: i64) -> Result<Vec<SessionRow>, StoreError> {
+        self.read_sessions(
+            "WHERE s.id IN (SELECT id FROM sessions ORDER BY id DESC LIMIT ?1)",
+            &[&limit],
+        )
+    }
+
+    /// One session.
+    pub fn session(&self, id: i64) -> Result<Option<SessionRow>, StoreError> {
+        Ok(self
+            .read_sessions("WHERE s.id = ?1", &[&id])?
+            .into_iter()
+            .next())
+    }
+
+    /// The newest session that is not an undo and still has ops standing: what `undo --last` undoes.
+    pub fn last_undoable_session(&self) -> Result<Option<i64>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT s.id FROM sessions s WHERE s.kind != 'undo'
+                   AND EXISTS (SELECT 1 FROM ops o WHERE o.session = s.id AND o.state = 'done')
+                 ORDER BY s.id DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.sql())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_planned_op_reads_back_with_raw_path_bytes_and_dirs() {
+        let t = tempfile::tempdir().unwrap();
+        let mut s = Store::open(t.path()).unwrap();
+        let sid = s
+            .begin_session("organize", &serde_json::json!({"src": "x"}), None)
+            .unwrap();
+        let weird = PathBuf::from(OsString::from_vec(b"/in/caf\xe9.jpg".to_vec()));
+        let id = s
+            .plan_op(&NewOp {
+                session: sid,
+                action: Action::Move,
+                src: weird.clone(),
+                dst: "/lib/2021/04/caf.jpg".into(),
+                tmp: "/lib/2021/04/.t".into(),
+                size: 3,
+                blake3: "ab".into(),
+                dirs_created: vec!["/lib/2021".into(), "/lib/2021/04".into()],
+                reverts: None,
+            })
+            .unwrap();
+        let ops = s.unfinished_ops().unwrap();
+        assert_eq!(ops.len(), 1);
+        assert_eq!(ops[0].src, weird);
+        assert_eq!(
+            ops[0].dirs_created,
+            vec![PathBuf::from("/lib/2021"), PathBuf::from("/lib/2021/04")]
+        );
+        s.set_op_state(id, OpState::Done, None).unwrap();
+        assert!(s.unfinished_ops().unwrap().is_empty());
+        assert_eq!(s.last_undoable_session().unwrap(), Some(sid));
+        let row = s.session(sid).unwrap().unwrap();
+        assert_eq!(
+            (row.ops_done, row.bytes, row.state.as_str()),
+            (1, 3, "running")
+        );
+    }
+
+    #[test]
+    fn reopening_keeps_data_and_refuses_a_newer_schema() {
+        let t = tempfile::tempdir().unwrap();
+        let sid = Store::open(t.path())
+            .unwrap()
+            .begin_session("organize", &serde_json::json!({}), None)
+            .unwrap();
+        let s = Store::open(t.path()).unwrap();
+        assert!(s.session(sid).unwrap().is_some());
+        s.conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(s);
+        assert!(matches!(
+            Store::open(t.path()),
+            Err(StoreError::TooNew { found: 99, .. })
+        ));
+    }
+}

@@ -1,0 +1,289 @@
+//! `organize SRC DEST`: file every media file under SRC into DEST by capture date.
+//!
+//! Three phases: scan the tree; probe (kind, date, camera) and fingerprint
+//! (blake3) every candidate in parallel; then file them one by one through
+//! the journal. Nothing is touched before the third phase, so a dry run is
+//! the first two phases plus the naming logic.
+
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use chrono::FixedOffset;
+use rayon::prelude::*;
+
+use super::scan::{scan, Found};
+use super::{EngineError, Event, FileEvent, Outcome, Summary};
+use crate::config::Mode;
+use crate::fsops::{self, Fingerprint, Slot};
+use crate::journal::{Journal, OpOutcome};
+use crate::layout::Layout;
+use crate::media::{self, MediaError, MediaInfo};
+use crate::store::Action;
+
+/// What to organize, where, and how.
+#[derive(Debug, Clone)]
+pub struct OrganizeOptions {
+    /// The folder to take files from (recursively).
+    pub src: PathBuf,
+    /// The library root to file them into.
+    pub dest: PathBuf,
+    /// Move (default) or copy.
+    pub mode: Mode,
+    /// Report what would happen; touch nothing.
+    pub dry_run: bool,
+    /// Folder template under `dest`.
+    pub layout: Layout,
+}
+
+/// A candidate after probing.
+struct Probed {
+    path: PathBuf,
+    result: Result<(MediaInfo, Fingerprint), MediaError>,
+}
+
+fn event(path: &Path, outcome: Outcome, reason: Option<String>) -> FileEvent {
+    FileEvent {
+        path: path.to_path_buf(),
+        outcome,
+        dest: None,
+        taken: None,
+        source: None,
+        bytes: 0,
+        reason,
+    }
+}
+
+/// Checks SRC and DEST before anything is read.
+fn check_paths(opts: &OrganizeOptions) -> Result<(PathBuf, PathBuf), EngineError> {
+    let meta =
+        std::fs::metadata(&opts.src).map_err(|_| EngineError::MissingSource(opts.src.clone()))?;
+    if !meta.is_dir() {
+        return Err(EngineError::SourceNotDir(opts.src.clone()));
+    }
+    let src = fsops::canonical_lenient(&opts.src)?;
+    let dest = fsops::canonical_lenient(&opts.dest)?;
+    if dest.starts_with(&src) {
+        return Err(EngineError::DestInsideSource { src, dest });
+    }
+    Ok((src, dest))
+}
+
+/// Runs an organize job. Per-file problems are reported as events and
+/// counted; only usage errors (bad paths) and journal failures return `Err`.
+pub fn organize(
+    journal: &mut Journal,
+    opts: &OrganizeOptions,
+    on_event: &mut dyn FnMut(&Event),
+) -> Result<Summary, EngineError> {
+    let (src, _) = check_paths(opts)?;
+    let found = scan(&src);
+    organize_found(journal, opts, found, on_event)
+}
+
+/// Files the given scan results (all under `opts.src`): what the daemon
+/// calls with the files of an inbox that have settled.
+pub fn organize_found(
+    journal: &mut Journal,
+    opts: &OrganizeOptions,
+    found: Vec<Found>,
+    on_event: &mut dyn FnMut(&Event),
+) -> Result<Summary, EngineError> {
+    let (src, dest) = check_paths(opts)?;
+    let mut summary = Summary {
+        scanned: found.len() as u64,
+        ..Summary::default()
+    };
+    on_event(&Event::Found {
+        total: found.len() as u64,
+    });
+
+    let mut candidates = Vec::new();
+    for f in found {
+        match f {
+            Found::File(p) => candidates.push(p),
+            Found::Skipped(p, why) => {
+                summary.skipped += 1;
+                on_event(&Event::File(event(
+                    &p,
+                    Outcome::Skipped,
+                    Some(why.to_string()),
+                )));
+            }
+            Found::Error(p, why) => {
+                summary.errors += 1;
+                on_event(&Event::File(event(&p, Outcome::Error, Some(why))));
+            }
+        }
+    }
+
+    let probed: Vec<Probed> = candidates
+        .into_par_iter()
+        .map(|path| {
+            let result = media::probe(&path).and_then(|info| {
+                let fp = fsops::fingerprint(&path).map_err(|e| MediaError::Corrupt {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?;
+                Ok((info, fp))
+            });
+            Probed { path, result }
+        })
+        .collect();
+
+    let siblings = live_photo_offsets(&probed);
+    let session = if opts.dry_run {
+        None
+    } else {
+        let params = serde_json::json!({
+            "src": src.to_string_lossy(),
+            "dest": dest.to_string_lossy(),
+            "mode": if opts.mode == Mode::Copy { "copy" } else { "move" },
+        });
+        Some(journal.begin(
+            if opts.mode == Mode::Copy {
+                "organize-copy"
+            } else {
+                "organize"
+            },
+            &params,
+        )?)
+    };
+    summary.session = session;
+    let mut reserved: HashSet<PathBuf> = HashSet::new();
+
+    for p in probed {
+        let ev = match p.result {
+            Err(MediaError::NotMedia { .. }) if !media::looks_like_media_name(&p.path) => {
+                summary.non_media += 1;
+                event(&p.path, Outcome::NonMedia, None)
+            }
+            Err(e) => {
+                summary.errors += 1;
+                event(&p.path, Outcome::Error, Some(e.to_string()))
+            }
+            Ok((info, fp)) => file_one(
+                journal,
+                opts,
+                &dest,
+                session,
+                &p.path,
+                &info,
+                &fp,
+                &siblings,
+                &mut reserved,
+                &mut summary,
+            )?,
+        };
+        on_event(&Event::File(ev));
+    }
+    if let Some(s) = session {
+        journal.finish(s, &serde_json::to_value(&summary).unwrap_or_default())?;
+    }
+    Ok(summary)
+}
+
+/// Offsets of photos by (folder, lower-case stem), so a Live Photo's video,
+/// whose container only knows UTC, is filed on its photo's local day.
+fn live_photo_offsets(probed: &[Probed]) -> HashMap<(PathBuf, OsString), FixedOffset> {
+    let mut map = HashMap::new();
+    for p in probed {
+        if let Ok((info, _)) = &p.result {
+            if let (false, Some(off)) = (info.kind.is_video(), info.taken.offset) {
+                if !info.taken.utc_only {
+                    map.insert(sibling_key(&p.path), off);
+                }
+            }
+        }
+    }
+    map
+}
+
+fn sibling_key(path: &Path) -> (PathBuf, OsString) {
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_ascii_lowercase())
+        .unwrap_or_default();
+    (dir, stem)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn file_one(
+    journal: &mut Journal,
+    opts: &OrganizeOptions,
+    dest: &Path,
+    session: Option<i64>,
+    path: &Path,
+    info: &MediaInfo,
+    fp: &Fingerprint,
+    siblings: &HashMap<(PathBuf, OsString), FixedOffset>,
+    reserved: &mut HashSet<PathBuf>,
+    summary: &mut Summary,
+) -> Result<FileEvent, EngineError> {
+    let mut taken = info.taken;
+    if taken.utc_only {
+        if let Some(off) = siblings.get(&sibling_key(path)) {
+            taken = taken.at_offset(*off);
+        }
+    }
+    let folder = dest.join(opts.layout.render(taken.local, info.camera.as_deref()));
+    let mut ev = FileEvent {
+        path: path.to_path_buf(),
+        outcome: Outcome::Error,
+        dest: None,
+        taken: Some(info.taken.to_rfc3339()),
+        source: Some(info.taken.source.as_str()),
+        bytes: fp.size,
+        reason: None,
+    };
+    let name = path.file_name().unwrap_or_default();
+    let slot = match fsops::choose_slot(&folder, name, fp, &|p| reserved.contains(p)) {
+        Ok(slot) => slot,
+        Err(e) => {
+            summary.errors += 1;
+            ev.reason = Some(e.to_string());
+            return Ok(ev);
+        }
+    };
+    let target = match slot {
+        Slot::Identical(existing) => {
+            summary.duplicates += 1;
+            ev.outcome = Outcome::Duplicate;
+            ev.reason = Some("an identical file is already there; source kept".into());
+            ev.dest = Some(existing);
+            return Ok(ev);
+        }
+        Slot::Free(target) => target,
+    };
+    ev.dest = Some(target.clone());
+    let Some(session) = session else {
+        reserved.insert(target);
+        summary.filed += 1;
+        summary.bytes += fp.size;
+        ev.outcome = Outcome::Planned;
+        return Ok(ev);
+    };
+    let action = if opts.mode == Mode::Copy {
+        Action::Copy
+    } else {
+        Action::Move
+    };
+    match journal.run_op(session, action, path, &target, fp)? {
+        OpOutcome::Done { .. } => {
+            summary.filed += 1;
+            summary.bytes += fp.size;
+            ev.outcome = if action == Action::Copy {
+                Outcome::Copied
+            } else {
+                Outcome::Moved
+            };
+        }
+        OpOutcome::Failed(e) => {
+            summary.errors += 1;
+            ev.dest = None;
+            ev.reason = Some(e.to_string());
+        }
+    }
+    Ok(ev)
+}

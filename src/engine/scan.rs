@@ -1,0 +1,121 @@
+//! Walking a source folder: which entries are candidates, which are skipped.
+
+use std::path::{Path, PathBuf};
+
+/// An entry found under the source.
+#[derive(Debug, Clone)]
+pub enum Found {
+    /// A regular file to look at.
+    File(PathBuf),
+    /// Left alone, with the reason (hidden, sync temp file, symlink).
+    Skipped(PathBuf, &'static str),
+    /// Could not be read (a folder without permission, ...).
+    Error(PathBuf, String),
+}
+
+/// Why a file name is never touched, or `None` if it may be.
+///
+/// Hidden files, and the temp files of sync tools that are still being
+/// written: Syncthing `.syncthing.*.tmp`, browsers' and rsync's `*.part`,
+/// Chrome's `*.crdownload`, Office's `~$*`, and our own `.clean-backup-*`.
+pub fn skip_reason(name: &[u8]) -> Option<&'static str> {
+    let ends = |suffix: &[u8]| {
+        name.len() >= suffix.len() && name[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+    };
+    if name.starts_with(b".syncthing.") || name.starts_with(b"~syncthing~") {
+        Some("a Syncthing temp file")
+    } else if name.starts_with(b".") {
+        Some("a hidden file")
+    } else if ends(b".part") || ends(b".partial") || ends(b".crdownload") || ends(b".tmp") {
+        Some("a partial download or temp file")
+    } else if name.starts_with(b"~$") {
+        Some("an editor's lock file")
+    } else {
+        None
+    }
+}
+
+/// Lists the entries under `root`, never following symlinks and skipping
+/// hidden folders. Results are sorted for a stable order.
+pub fn scan(root: &Path) -> Vec<Found> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut out = Vec::new();
+    let walker = walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| {
+            e.depth() == 0 || !e.file_type().is_dir() || !e.file_name().as_bytes().starts_with(b".")
+        });
+    for entry in walker {
+        match entry {
+            Ok(e) => {
+                let ft = e.file_type();
+                if ft.is_dir() {
+                    continue;
+                }
+                let path = e.into_path();
+                let name = path.file_name().map(|n| n.as_bytes()).unwrap_or_default();
+                if ft.is_symlink() {
+                    out.push(Found::Skipped(path, "a symbolic link (never followed)"));
+                } else if !ft.is_file() {
+                    out.push(Found::Skipped(path, "not a regular file"));
+                } else if let Some(why) = skip_reason(name) {
+                    out.push(Found::Skipped(path, why));
+                } else {
+                    out.push(Found::File(path));
+                }
+            }
+            Err(e) => {
+                let path = e
+                    .path()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| root.to_path_buf());
+                let why = match e.io_error() {
+                    Some(io) if io.kind() == std::io::ErrorKind::PermissionDenied => {
+                        "permission denied; its files were not looked at (fix its permissions and run again)".to_string()
+                    }
+                    Some(io) => io.to_string(),
+                    None => e.to_string(),
+                };
+                out.push(Found::Error(path, why));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sync_tool_temp_files_and_hidden_files_are_skipped() {
+        for name in [
+            ".syncthing.IMG_1.jpg.tmp",
+            ".DS_Store",
+            "IMG_1.jpg.part",
+            "v.mp4.crdownload",
+            "~$doc.docx",
+            "x.TMP",
+        ] {
+            assert!(skip_reason(name.as_bytes()).is_some(), "{name}");
+        }
+        for name in ["IMG_1.jpg", "party.jpg", "tmp.jpg"] {
+            assert!(skip_reason(name.as_bytes()).is_none(), "{name}");
+        }
+    }
+
+    #[test]
+    fn symlinks_are_reported_not_followed() {
+        let t = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret.jpg"), b"x").unwrap();
+        std::os::unix::fs::symlink(outside.path(), t.path().join("link")).unwrap();
+        std::fs::write(t.path().join("a.jpg"), b"y").unwrap();
+        let found = scan(t.path());
+        assert_eq!(found.len(), 2);
+        assert!(matches!(&found[0], Found::File(p) if p.ends_with("a.jpg")));
+        assert!(matches!(&found[1], Found::Skipped(p, _) if p.ends_with("link")));
+    }
+}

@@ -1,0 +1,129 @@
+//! Shared helpers for the integration tests: the corpus, its manifest,
+//! running the real `cbctl`, and snapshots of folder trees.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The shared corpus, or `None` (with a message) when it is absent outside CI.
+/// Under `CI=true` its absence fails the test.
+pub fn corpus() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    if dir.join("MANIFEST.tsv").is_file() {
+        return Some(dir);
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!(
+            "corpus missing at {}: CI must have ../shared/corpus",
+            dir.display()
+        );
+    }
+    eprintln!(
+        "SKIP: corpus not found at {}; these tests need ../shared/corpus",
+        dir.display()
+    );
+    None
+}
+
+/// One row of MANIFEST.tsv.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub path: String,
+    pub mime: String,
+    pub date_time_original: Option<String>,
+    pub offset: Option<String>,
+    pub create_date: Option<String>,
+}
+
+/// Reads MANIFEST.tsv.
+pub fn manifest(corpus: &Path) -> Vec<Entry> {
+    let text = std::fs::read_to_string(corpus.join("MANIFEST.tsv")).expect("read MANIFEST.tsv");
+    let opt = |s: &str| {
+        if s == "-" || s.is_empty() {
+            None
+        } else {
+            Some(s.to_string())
+        }
+    };
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let c: Vec<&str> = line.split('\t').collect();
+            (c.len() >= 8).then(|| Entry {
+                path: c[0].to_string(),
+                mime: c[3].to_string(),
+                date_time_original: opt(c[4]),
+                offset: opt(c[5]),
+                create_date: opt(c[6]),
+            })
+        })
+        .collect()
+}
+
+/// The real cbctl with a private state dir and no user config.
+pub fn cbctl(state: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_cbctl"));
+    c.arg("--state-dir")
+        .arg(state)
+        .env_remove("CLEAN_BACKUP_CONFIG")
+        .env("XDG_CONFIG_HOME", state.join("no-config"));
+    c
+}
+
+/// Runs and returns output, printing stderr on the way for debugging.
+pub fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("run cbctl");
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+/// The JSON lines of an output.
+pub fn json_lines(out: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l:?}: {e}")))
+        .collect()
+}
+
+/// The final summary object of a `--json` run.
+pub fn summary(lines: &[serde_json::Value]) -> serde_json::Value {
+    let last = lines.last().expect("some output").clone();
+    assert_eq!(last["summary"], true, "last line is the summary: {last}");
+    last
+}
+
+/// blake3 of a file.
+pub fn b3(path: &Path) -> String {
+    blake3::hash(&std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+        .to_hex()
+        .to_string()
+}
+
+/// Every file under `root` (relative path → blake3); folders listed with "dir".
+pub fn tree(root: &Path) -> BTreeMap<PathBuf, String> {
+    let mut out = BTreeMap::new();
+    if !root.exists() {
+        return out;
+    }
+    for e in walkdir::WalkDir::new(root).min_depth(1) {
+        let e = e.expect("walk");
+        let rel = e.path().strip_prefix(root).expect("prefix").to_path_buf();
+        let v = if e.file_type().is_dir() {
+            "dir".to_string()
+        } else {
+            b3(e.path())
+        };
+        out.insert(rel, v);
+    }
+    out
+}
+
+/// Copies corpus files (relative paths) into `dst`, keeping their relative paths.
+pub fn copy_corpus(corpus: &Path, rels: &[&str], dst: &Path) {
+    for rel in rels {
+        let to = dst.join(rel);
+        std::fs::create_dir_all(to.parent().expect("parent")).expect("mkdir");
+        std::fs::copy(corpus.join(rel), &to).unwrap_or_else(|e| panic!("copy {rel}: {e}"));
+    }
+}

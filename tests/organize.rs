@@ -1,0 +1,365 @@
+//! `cbctl organize`, `history` and `undo` on copies of the real corpus.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use common::*;
+
+/// Corpus files with a DateTimeOriginal, and the folder each must land in.
+fn dated(corpus: &Path) -> Vec<(String, String)> {
+    manifest(corpus)
+        .into_iter()
+        .filter_map(|e| {
+            let dto = e.date_time_original?;
+            // "2021:04:11 15:47:53" -> "2021/04"
+            Some((e.path, format!("{}/{}", &dto[0..4], &dto[5..7])))
+        })
+        .collect()
+}
+
+fn organize(
+    state: &Path,
+    src: &Path,
+    dest: &Path,
+    extra: &[&str],
+) -> (std::process::Output, Vec<serde_json::Value>) {
+    let out = run(cbctl(state)
+        .arg("--json")
+        .arg("organize")
+        .arg(src)
+        .arg(dest)
+        .args(extra));
+    let lines = json_lines(&out);
+    (out, lines)
+}
+
+/// Maps each source path to the event reported for it.
+fn by_path(lines: &[serde_json::Value]) -> BTreeMap<PathBuf, serde_json::Value> {
+    lines
+        .iter()
+        .filter(|l| l.get("path").is_some())
+        .map(|l| (PathBuf::from(l["path"].as_str().unwrap()), l.clone()))
+        .collect()
+}
+
+#[test]
+fn every_corpus_file_with_a_date_original_lands_in_its_month_with_bytes_unchanged() {
+    let Some(corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let (src, dest, state) = (
+        t.path().join("src"),
+        t.path().join("lib"),
+        t.path().join("state"),
+    );
+    let files = dated(&corpus);
+    let rels: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
+    copy_corpus(&corpus, &rels, &src);
+    let src = src.canonicalize().unwrap();
+    let before: BTreeMap<String, String> = rels
+        .iter()
+        .map(|r| (r.to_string(), b3(&src.join(r))))
+        .collect();
+
+    let (out, lines) = organize(&state, &src, &dest, &[]);
+    let events = by_path(&lines);
+    let mut wrong = Vec::new();
+    for (rel, month) in &files {
+        let ev = &events[&src.join(rel)];
+        if ev["outcome"] != "moved" {
+            wrong.push(format!("{rel}: {ev}"));
+            continue;
+        }
+        let landed = PathBuf::from(ev["dest"].as_str().unwrap());
+        let folder = landed
+            .parent()
+            .unwrap()
+            .strip_prefix(dest.canonicalize().unwrap())
+            .unwrap();
+        if folder != Path::new(month) {
+            wrong.push(format!(
+                "{rel}: in {} not {month} ({})",
+                folder.display(),
+                ev["taken"]
+            ));
+        }
+        assert_eq!(b3(&landed), before[rel.as_str()], "{rel} changed bytes");
+        assert!(
+            !src.join(rel).exists(),
+            "{rel} still at source after a move"
+        );
+    }
+    assert!(wrong.is_empty(), "misfiled:\n{}", wrong.join("\n"));
+    assert_eq!(out.status.code(), Some(0));
+    let s = summary(&lines);
+    assert_eq!(s["filed"], files.len() as u64);
+    assert_eq!(s["errors"], 0);
+}
+
+#[test]
+fn undo_restores_the_original_tree_exactly_and_leaves_no_empty_folders() {
+    let Some(corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let (src, dest, state) = (
+        t.path().join("src"),
+        t.path().join("lib"),
+        t.path().join("state"),
+    );
+    let all: Vec<String> = manifest(&corpus).into_iter().map(|e| e.path).collect();
+    let rels: Vec<&str> = all.iter().map(String::as_str).collect();
+    copy_corpus(&corpus, &rels, &src);
+    let before = tree(&src);
+
+    let (_, lines) = organize(&state, &src, &dest, &["--move"]);
+    let s = summary(&lines);
+    assert!(s["filed"].as_u64().unwrap() > 100, "{s}");
+    assert!(
+        s["non_media"].as_u64().unwrap() >= 5,
+        "READMEs are non-media: {s}"
+    );
+    assert_ne!(tree(&src), before);
+    let session = s["session"].as_i64().unwrap();
+
+    let out = run(cbctl(&state).args(["--json", "undo", "--last"]));
+    assert_eq!(out.status.code(), Some(0));
+    let u = summary(&json_lines(&out));
+    assert_eq!(u["session"], session);
+    assert_eq!(u["reverted"], s["filed"]);
+    assert_eq!(tree(&src), before, "undo must restore every path and byte");
+    assert!(
+        !dest.exists(),
+        "the library folders the session created are removed: {:?}",
+        tree(&dest)
+    );
+
+    // History shows both sessions and their counts.
+    let out = run(cbctl(&state).args(["--json", "history"]));
+    let h = json_lines(&out);
+    assert_eq!(h[0]["kind"], "undo");
+    assert_eq!(h[1]["id"], session);
+    assert_eq!(h[1]["state"], "undone");
+    assert_eq!(h[1]["ops_undone"], s["filed"]);
+}
+
+#[test]
+fn copy_keeps_sources_and_undo_removes_only_the_copies_and_their_folders() {
+    let Some(corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let (src, dest, state) = (
+        t.path().join("src"),
+        t.path().join("lib"),
+        t.path().join("state"),
+    );
+    let files = dated(&corpus);
+    let rels: Vec<&str> = files.iter().take(25).map(|(p, _)| p.as_str()).collect();
+    copy_corpus(&corpus, &rels, &src);
+    std::fs::create_dir_all(dest.join("2001")).unwrap();
+    std::fs::write(dest.join("2001/keep.txt"), b"the user's own file").unwrap();
+    let before_src = tree(&src);
+    let before_dest = tree(&dest);
+
+    let (out, lines) = organize(&state, &src, &dest, &["--copy"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(tree(&src), before_src, "copy leaves the source untouched");
+    for ev in lines.iter().filter(|l| l["outcome"] == "copied") {
+        assert_eq!(
+            b3(Path::new(ev["dest"].as_str().unwrap())),
+            b3(Path::new(ev["path"].as_str().unwrap()))
+        );
+    }
+    assert_eq!(summary(&lines)["filed"], 25);
+
+    // The same files again are exact duplicates: reported, skipped, source kept.
+    let (out, lines) = organize(&state, &src, &dest, &[]);
+    assert_eq!(out.status.code(), Some(0));
+    let s = summary(&lines);
+    assert_eq!(
+        (s["duplicates"].as_u64(), s["filed"].as_u64()),
+        (Some(25), Some(0)),
+        "{s}"
+    );
+    assert!(lines
+        .iter()
+        .filter(|l| l.get("outcome").is_some())
+        .all(|l| l["outcome"] == "duplicate"));
+    assert_eq!(tree(&src), before_src);
+
+    let out = run(cbctl(&state).args(["--json", "undo", "--last"]));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "the duplicate-only session has nothing to undo, so --last is the copy"
+    );
+    assert_eq!(tree(&src), before_src);
+    assert_eq!(
+        tree(&dest),
+        before_dest,
+        "only the copies and the folders they needed are gone"
+    );
+}
+
+#[test]
+fn dry_run_touches_nothing_and_reports_the_plan() {
+    let Some(corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let (src, dest, state) = (
+        t.path().join("src"),
+        t.path().join("lib"),
+        t.path().join("state"),
+    );
+    copy_corpus(
+        &corpus,
+        &[
+            "exif-samples/jpg/Canon_40D.jpg",
+            "exif-samples/heic/IMG_5195.HEIC",
+        ],
+        &src,
+    );
+    let before = tree(&src);
+    let (out, lines) = organize(&state, &src, &dest, &["--dry-run"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(tree(&src), before);
+    assert!(!dest.exists());
+    let planned: Vec<String> = lines
+        .iter()
+        .filter(|l| l["outcome"] == "planned")
+        .map(|l| l["dest"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(planned.len(), 2);
+    assert!(
+        planned.iter().any(|d| d.ends_with("2008/05/Canon_40D.jpg")),
+        "{planned:?}"
+    );
+    assert!(
+        planned.iter().any(|d| d.ends_with("2021/04/IMG_5195.HEIC")),
+        "{planned:?}"
+    );
+    assert_eq!(summary(&lines)["session"], serde_json::Value::Null);
+}
+
+#[test]
+fn a_name_clash_with_other_content_gets_a_number_and_nothing_is_overwritten() {
+    let Some(corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let (src, dest, state) = (
+        t.path().join("src"),
+        t.path().join("lib"),
+        t.path().join("state"),
+    );
+    copy_corpus(&corpus, &["exif-samples/jpg/Canon_40D.jpg"], &src);
+    // Same name, same month, different bytes already in the library.
+    std::fs::create_dir_all(dest.join("2008/05")).unwrap();
+    let mut other = std::fs::read(corpus.join("exif-samples/jpg/Canon_40D.jpg")).unwrap();
+    other.extend_from_slice(b"trailing bytes make it different");
+    std::fs::write(dest.join("2008/05/Canon_40D.jpg"), &other).unwrap();
+    let (_, lines) = organize(&state, &src, &dest, &[]);
+    let ev = lines
+        .iter()
+        .find(|l| l["outcome"] == "moved")
+        .expect("moved");
+    assert!(
+        ev["dest"]
+            .as_str()
+            .unwrap()
+            .ends_with("2008/05/Canon_40D (1).jpg"),
+        "{ev}"
+    );
+    assert_eq!(
+        std::fs::read(dest.join("2008/05/Canon_40D.jpg")).unwrap(),
+        other
+    );
+}
+
+#[test]
+fn undo_never_overwrites_what_is_now_at_the_original_path_and_checks_the_hash() {
+    let Some(corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let (src, dest, state) = (
+        t.path().join("src"),
+        t.path().join("lib"),
+        t.path().join("state"),
+    );
+    copy_corpus(
+        &corpus,
+        &[
+            "exif-samples/jpg/Canon_40D.jpg",
+            "exif-samples/jpg/Nikon_D70.jpg",
+            "exif-samples/jpg/Pentax_K10D.jpg",
+        ],
+        &src,
+    );
+    let (_, lines) = organize(&state, &src, &dest, &[]);
+    let session = summary(&lines)["session"].as_i64().unwrap();
+    // Something new now sits at one original path; another filed file was edited.
+    std::fs::write(
+        src.join("exif-samples/jpg/Canon_40D.jpg"),
+        b"a new file the user made",
+    )
+    .unwrap();
+    let edited = dest.join("2008/03/Nikon_D70.jpg");
+    std::fs::write(&edited, b"edited in the library").unwrap();
+
+    let out = run(cbctl(&state).args(["--json", "undo", &session.to_string()]));
+    assert_eq!(out.status.code(), Some(1), "conflicts make undo exit 1");
+    let lines = json_lines(&out);
+    let u = summary(&lines);
+    assert_eq!(u["reverted"], 1);
+    assert_eq!(u["conflicts"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        std::fs::read(src.join("exif-samples/jpg/Canon_40D.jpg")).unwrap(),
+        b"a new file the user made"
+    );
+    assert!(
+        dest.join("2008/05/Canon_40D.jpg").exists(),
+        "the conflicting file stays in the library"
+    );
+    assert_eq!(std::fs::read(&edited).unwrap(), b"edited in the library");
+    assert!(
+        src.join("exif-samples/jpg/Pentax_K10D.jpg").exists(),
+        "the clean one went back"
+    );
+    assert!(!dest.join("2008/05/Pentax_K10D.jpg").exists());
+}
+
+#[test]
+fn hidden_temp_and_symlinked_entries_are_left_alone_and_counted() {
+    let Some(corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let (src, dest, state) = (
+        t.path().join("src"),
+        t.path().join("lib"),
+        t.path().join("state"),
+    );
+    let outside = t.path().join("outside");
+    copy_corpus(&corpus, &["exif-samples/jpg/Canon_40D.jpg"], &outside);
+    std::fs::create_dir_all(&src).unwrap();
+    let jpg = outside.join("exif-samples/jpg/Canon_40D.jpg");
+    for name in [
+        ".syncthing.a.jpg.tmp",
+        "b.jpg.part",
+        "c.jpg.crdownload",
+        "~$d.jpg",
+        ".hidden.jpg",
+    ] {
+        std::fs::copy(&jpg, src.join(name)).unwrap();
+    }
+    std::os::unix::fs::symlink(&outside, src.join("link-out")).unwrap();
+    std::os::unix::fs::symlink(&jpg, src.join("link.jpg")).unwrap();
+    std::fs::write(src.join("notes.txt"), b"not media").unwrap();
+    let before = tree(&src);
+    let (out, lines) = organize(&state, &src, &dest, &[]);
+    assert_eq!(out.status.code(), Some(0));
+    let s = summary(&lines);
+    assert_eq!(
+        (
+            s["filed"].as_u64(),
+            s["skipped"].as_u64(),
+            s["non_media"].as_u64()
+        ),
+        (Some(0), Some(7), Some(1)),
+        "{s}"
+    );
+    assert_eq!(tree(&src), before);
+    assert!(outside.join("exif-samples/jpg/Canon_40D.jpg").exists());
+}
