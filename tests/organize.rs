@@ -363,3 +363,65 @@ fn hidden_temp_and_symlinked_entries_are_left_alone_and_counted() {
     assert_eq!(tree(&src), before);
     assert!(outside.join("exif-samples/jpg/Canon_40D.jpg").exists());
 }
+
+#[test]
+fn a_live_photo_video_with_only_a_utc_time_is_filed_on_its_photos_local_day() {
+    let Some(corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let (src, dest, state) = (t.path().join("src"), t.path().join("lib"), t.path().join("state"));
+    std::fs::create_dir_all(&src).unwrap();
+    // The photo: 2021-04-11 15:47:53 -05:00 (exiftool's reading of IMG_5195.HEIC).
+    std::fs::copy(corpus.join("exif-samples/heic/IMG_5195.HEIC"), src.join("IMG_5195.HEIC")).unwrap();
+    // Its video, with only an mvhd time, late enough that UTC is the next day.
+    for name in ["IMG_5195.MOV", "LONE_VIDEO.MOV"] {
+        let status = std::process::Command::new("ffmpeg")
+            .args(["-loglevel", "error", "-f", "lavfi", "-i", "testsrc=duration=1:size=64x64:rate=5", "-metadata"])
+            .arg("creation_time=2021-04-12T02:00:00Z")
+            .arg(src.join(name))
+            .status()
+            .expect("ffmpeg must be installed (scripts/setup.sh installs it)");
+        assert!(status.success());
+    }
+    let config = t.path().join("config.toml");
+    std::fs::write(&config, "layout = \"{year}/{month:02}/{day:02}\"\n").unwrap();
+    let out = run(cbctl(&state).arg("--config").arg(&config).arg("--json").arg("organize").arg(&src).arg(&dest));
+    assert_eq!(out.status.code(), Some(0));
+    let lines = json_lines(&out);
+    let dest_of = |name: &str| {
+        let ev = lines.iter().find(|l| l["path"].as_str().is_some_and(|p| p.ends_with(name))).unwrap();
+        PathBuf::from(ev["dest"].as_str().unwrap()).parent().unwrap().strip_prefix(dest.canonicalize().unwrap()).unwrap().to_path_buf()
+    };
+    assert_eq!(dest_of("IMG_5195.HEIC"), Path::new("2021/04/11"));
+    assert_eq!(dest_of("IMG_5195.MOV"), Path::new("2021/04/11"), "the video joins its photo's local day");
+    assert_eq!(dest_of("LONE_VIDEO.MOV"), Path::new("2021/04/12"), "a video without a sibling is filed by UTC");
+    let lone = lines.iter().find(|l| l["path"].as_str().is_some_and(|p| p.ends_with("LONE_VIDEO.MOV"))).unwrap();
+    assert_eq!(lone["taken"], "2021-04-12T02:00:00Z");
+    assert_eq!(lone["source"], "mvhd");
+}
+
+#[test]
+fn on_a_terminal_a_progress_bar_is_drawn_and_the_summary_printed() {
+    let Some(corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let (src, dest, state) = (t.path().join("src"), t.path().join("lib"), t.path().join("state"));
+    let files = dated(&corpus);
+    let rels: Vec<&str> = files.iter().take(40).map(|(p, _)| p.as_str()).collect();
+    copy_corpus(&corpus, &rels, &src);
+    // `script` gives the child a pseudo-terminal, as a person's shell would.
+    let cmdline = format!(
+        "{} --state-dir '{}' organize '{}' '{}'",
+        env!("CARGO_BIN_EXE_cbctl"),
+        state.display(),
+        src.display(),
+        dest.display()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qefc", &cmdline, "/dev/null"])
+        .env("XDG_CONFIG_HOME", state.join("no-config"))
+        .output()
+        .expect("script (util-linux) runs");
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{screen}");
+    assert!(screen.contains("/40 files"), "a progress bar counting the 40 files: {screen:?}");
+    assert!(screen.contains("40 files scanned: 40 moved"), "summary: {screen:?}");
+}

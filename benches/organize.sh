@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Throughput of `cbctl organize` (release build) on generated photo sets:
+#   - N small JPEGs (a corpus camera photo with unique trailing bytes), move, same filesystem
+#   - the same, copy mode
+#   - the corpus's large phone/camera JPEGs (1.5-4.5 MB) x copies, move across filesystems (/dev/shm -> disk)
+#   - `cbctl date` over every corpus file
+# Usage: benches/organize.sh [N]   (default N=2000). Prints one line per case.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-2000}
+CORPUS=../shared/corpus
+cargo build --release --quiet
+BIN=target/release/cbctl
+work=$(mktemp -d /var/tmp/cb-bench.XXXXXX)
+trap 'rm -rf "$work" /dev/shm/cb-bench-*' EXIT
+
+gen_small() { # dir count
+  python3 - "$1" "$2" "$CORPUS/exif-samples/jpg/Canon_40D.jpg" <<'PY'
+import os, sys
+d, n, src = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+base = open(src, "rb").read()
+for i in range(n):
+    sub = os.path.join(d, f"d{i % 50:02}")
+    os.makedirs(sub, exist_ok=True)
+    open(os.path.join(sub, f"IMG_{i:06}.jpg"), "wb").write(base + f"trailer {i}".encode())
+PY
+}
+
+timeit() { # label files bytes cmd...
+  local label=$1 files=$2 bytes=$3; shift 3
+  sync
+  local t0 t1
+  t0=$(date +%s.%N)
+  "$@" >/dev/null 2>&1 || true
+  t1=$(date +%s.%N)
+  python3 -c "import sys; t=float(sys.argv[2])-float(sys.argv[1]); f=int(sys.argv[3]); b=int(sys.argv[4]); print(f'{sys.argv[5]:<48} {f:>6} files {b/1e6:8.1f} MB {t:7.2f} s {f/t:8.0f} files/s {b/1e6/t:7.1f} MB/s')" "$t0" "$t1" "$files" "$bytes" "$label"
+}
+
+gen_small "$work/small" "$N"
+bytes=$(du -sb "$work/small" | cut -f1)
+timeit "organize --move, $N small JPEGs, same fs" "$N" "$bytes" "$BIN" --state-dir "$work/st1" --json organize "$work/small" "$work/lib1"
+mv "$work/lib1" "$work/small2"
+timeit "organize --copy, $N small JPEGs, same fs" "$N" "$bytes" "$BIN" --state-dir "$work/st2" --json organize --copy "$work/small2" "$work/lib2"
+
+big=/dev/shm/cb-bench-big
+mkdir -p "$big"
+count=0
+for rep in 1 2 3 4 5; do
+  for f in "$CORPUS"/metadata-extractor/jpg/*.jpg; do
+    mkdir -p "$big/r$rep"; cp "$f" "$big/r$rep/"; count=$((count+1))
+  done
+done
+bytes=$(du -sb "$big" | cut -f1)
+timeit "organize --move, $count large JPEGs, /dev/shm -> disk" "$count" "$bytes" "$BIN" --state-dir "$work/st3" --json organize "$big" "$work/lib3"
+
+mapfile -t all < <(tail -n +2 "$CORPUS/MANIFEST.tsv" | cut -f1 | sed "s|^|$CORPUS/|")
+bytes=$(cat "${all[@]}" | wc -c)
+timeit "date, every corpus file" "${#all[@]}" "$bytes" "$BIN" --json date "${all[@]}"

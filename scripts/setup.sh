@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the system packages clean-backup needs to build and test, if any
+# are missing, then builds. Safe to run again: it installs only what is absent.
+#   scripts/setup.sh            debug build (what the tests use)
+#   scripts/setup.sh --release  release build (what the daemon runs)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# gcc/make: the bundled SQLite; pkg-config: -sys crates; ffmpeg: test videos;
+# exiftool: reference reader for dates; util-linux: setpriv for the permission test.
+packages=(build-essential pkg-config ffmpeg libimage-exiftool-perl util-linux ca-certificates curl)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}" >&2
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  if [ -x "$HOME/.cargo/bin/cargo" ]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+  else
+    echo "setup: installing the Rust toolchain with rustup" >&2
+    curl -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal --component clippy,rustfmt
+    export PATH="$HOME/.cargo/bin:$PATH"
+  fi
+fi
+
+cargo build --locked --all-targets "$@"
