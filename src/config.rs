@@ -1,8 +1,14 @@
 //! The TOML config: where it is found, defaults, validation, in-place edits.
 //!
-//! (Stub: being written. Public API below is fixed; bodies are filled in.)
+//! The file is parsed with `toml_edit`, which keeps the span of every key,
+//! so each error names the file, the line and the dotted key. Edits
+//! (`cbctl config set`) go through the same document, keeping comments and
+//! formatting, and are validated before anything is written.
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
+
+use toml_edit::{DocumentMut, ImDocument, Item, TableLike};
 
 /// Config errors; each names the file, and the key and line where there is one.
 #[derive(Debug, thiserror::Error)]
@@ -23,37 +29,73 @@ pub enum ConfigError {
         message: String,
     },
     /// `config get/set` on a key that does not exist.
-    #[error("unknown config key `{0}` (see config.example.toml for the keys)")]
+    #[error("unknown config key `{0}`; known keys: {known}", known = KEYS.join(", "))]
     NoSuchKey(String),
 }
+
+/// Every settable key, dotted. `inbox.N.path` / `inbox.N.mode` address the Nth (0-based) inbox.
+pub const KEYS: &[&str] = &[
+    "library",
+    "state_dir",
+    "layout",
+    "inbox.N.path",
+    "inbox.N.mode",
+    "watch.settle_seconds",
+    "dedup.perceptual",
+    "dedup.threshold",
+    "dedup.names",
+    "dedup.on_duplicate",
+    "compress.enabled",
+    "compress.level",
+    "control.dbus",
+];
 
 /// Inbox mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
+    /// Move files out of the inbox into the library.
     Move,
+    /// Copy them, leaving the inbox as it is.
     Copy,
+}
+
+impl Mode {
+    /// The config spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Move => "move",
+            Mode::Copy => "copy",
+        }
+    }
 }
 
 /// One `[[inbox]]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Inbox {
+    /// The folder watched.
     pub path: PathBuf,
+    /// Move or copy.
     pub mode: Mode,
 }
 
 /// What to do with a duplicate arriving in an inbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnDuplicate {
+    /// Leave it in the inbox and remember it.
     Skip,
+    /// Move it to a duplicates folder, journaled.
     Quarantine,
 }
 
 /// D-Bus bus choice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DbusMode {
+    /// The user's session bus.
     Session,
+    /// The system bus.
     System,
+    /// No D-Bus.
     Off,
 }
 
@@ -62,62 +104,491 @@ pub enum DbusMode {
 pub struct Config {
     /// The file it was loaded from, if any.
     pub source: Option<PathBuf>,
+    /// Where filed media lives.
     pub library: PathBuf,
+    /// SQLite journal, lock, socket.
     pub state_dir: PathBuf,
+    /// Folder template under the library.
     pub layout: String,
+    /// Watched inboxes.
     pub inbox: Vec<Inbox>,
+    /// Seconds a file must stay unchanged before it is filed.
     pub settle_seconds: u64,
+    /// Use perceptual hashes for duplicates.
     pub dedup_perceptual: bool,
+    /// Hamming distance threshold.
     pub dedup_threshold: u32,
+    /// Use OS copy-name patterns for duplicates.
     pub dedup_names: bool,
+    /// Skip or quarantine duplicates.
     pub on_duplicate: OnDuplicate,
+    /// Compress on ingest.
     pub compress_enabled: bool,
+    /// Compression level 1..=3.
     pub compress_level: u8,
+    /// D-Bus bus.
     pub dbus: DbusMode,
+}
+
+fn home() -> PathBuf {
+    std::env::var_os("HOME").filter(|h| !h.is_empty()).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/"))
+}
+
+fn xdg(var: &str, fallback: &str) -> PathBuf {
+    match std::env::var_os(var) {
+        Some(v) if Path::new(&v).is_absolute() => PathBuf::from(v),
+        _ => home().join(fallback),
+    }
+}
+
+/// Where `config set` writes when no file exists yet: $XDG_CONFIG_HOME/clean-backup/config.toml.
+pub fn user_config_path() -> PathBuf {
+    xdg("XDG_CONFIG_HOME", ".config").join("clean-backup/config.toml")
+}
+
+/// Expands `~` and resolves a relative path against the config file's folder.
+fn expand(raw: &str, base: &Path) -> PathBuf {
+    if raw == "~" {
+        home()
+    } else if let Some(rest) = raw.strip_prefix("~/") {
+        home().join(rest)
+    } else {
+        base.join(raw)
+    }
 }
 
 impl Config {
     /// Defaults for the current user (XDG paths, ~/Pictures).
     pub fn defaults() -> Config {
-        todo!()
+        Config {
+            source: None,
+            library: home().join("Pictures/Library"),
+            state_dir: xdg("XDG_STATE_HOME", ".local/state").join("clean-backup"),
+            layout: "{year}/{month:02}".to_string(),
+            inbox: vec![Inbox { path: home().join("Pictures/Inbox"), mode: Mode::Move }],
+            settle_seconds: 5,
+            dedup_perceptual: true,
+            dedup_threshold: 6,
+            dedup_names: true,
+            on_duplicate: OnDuplicate::Skip,
+            compress_enabled: false,
+            compress_level: 2,
+            dbus: DbusMode::Session,
+        }
     }
+
     /// Loads and validates `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let _ = path;
-        todo!()
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: path.to_path_buf(), source })?;
+        Config::parse(&text, path)
     }
+
+    /// Validates config text as if read from `path` (relative paths resolve against its folder).
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let doc = ImDocument::parse(text).map_err(|e| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            line: line_of(text, e.span().map(|s| s.start).unwrap_or(0)),
+            key: "(syntax)".into(),
+            message: e.message().trim().to_string(),
+        })?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let base = if base.as_os_str().is_empty() { PathBuf::from(".") } else { base };
+        let base = std::path::absolute(&base).unwrap_or(base);
+        let v = Validator { path, text };
+        let mut cfg = Config::defaults();
+        cfg.source = Some(path.to_path_buf());
+        cfg.inbox.clear();
+        let root = doc.as_table();
+        for (key, item) in root.iter() {
+            match key {
+                "library" => cfg.library = expand(&v.string(root, key, key)?, &base),
+                "state_dir" => cfg.state_dir = expand(&v.string(root, key, key)?, &base),
+                "layout" => {
+                    let s = v.string(root, key, key)?;
+                    crate::layout::Layout::parse(&s).map_err(|e| v.err(root, key, key, e.reason))?;
+                    cfg.layout = s;
+                }
+                "inbox" => {
+                    let Some(list) = item.as_array_of_tables() else {
+                        return Err(v.err(root, key, key, "must be [[inbox]] tables, each with `path` and `mode`".into()));
+                    };
+                    for (i, t) in list.iter().enumerate() {
+                        cfg.inbox.push(v.inbox(t, i, &base)?);
+                    }
+                }
+                "watch" | "dedup" | "compress" | "control" => {
+                    let table = item
+                        .as_table_like()
+                        .ok_or_else(|| v.err(root, key, key, format!("must be a table ([{key}])")))?;
+                    v.section(key, table, &mut cfg)?;
+                }
+                other => return Err(v.err(root, other, other, format!("unknown key; known keys: {}", KEYS.join(", ")))),
+            }
+        }
+        if cfg.library == cfg.state_dir {
+            return Err(v.err(root, "state_dir", "state_dir", "must differ from `library`".into()));
+        }
+        for (i, inbox) in cfg.inbox.iter().enumerate() {
+            if inbox.path.starts_with(&cfg.library) || cfg.library.starts_with(&inbox.path) {
+                return Err(ConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    line: v.inbox_line(root, i),
+                    key: format!("inbox[{i}].path"),
+                    message: format!(
+                        "{} and the library {} must not contain one another",
+                        inbox.path.display(),
+                        cfg.library.display()
+                    ),
+                });
+            }
+        }
+        Ok(cfg)
+    }
+
     /// The config file to use: `explicit`, else $CLEAN_BACKUP_CONFIG, else
     /// $XDG_CONFIG_HOME/clean-backup/config.toml if it exists, else /etc/clean-backup/config.toml
     /// if it exists. `None` = no file; run on defaults.
     pub fn locate(explicit: Option<&Path>) -> Option<PathBuf> {
-        let _ = explicit;
-        todo!()
+        if let Some(p) = explicit {
+            return Some(p.to_path_buf());
+        }
+        if let Some(p) = std::env::var_os("CLEAN_BACKUP_CONFIG").filter(|p| !p.is_empty()) {
+            return Some(PathBuf::from(p));
+        }
+        [user_config_path(), PathBuf::from("/etc/clean-backup/config.toml")].into_iter().find(|p| p.is_file())
     }
+
     /// `locate` then `load`, or defaults when there is no file.
     pub fn load_or_default(explicit: Option<&Path>) -> Result<Config, ConfigError> {
-        let _ = explicit;
-        todo!()
+        match Config::locate(explicit) {
+            Some(p) => Config::load(&p),
+            None => Ok(Config::defaults()),
+        }
     }
+
+    /// The resolved value of a dotted key, as printed by `config get`.
+    pub fn value_of(&self, key: &str) -> Result<String, ConfigError> {
+        let parts: Vec<&str> = key.split('.').collect();
+        Ok(match parts.as_slice() {
+            ["library"] => self.library.display().to_string(),
+            ["state_dir"] => self.state_dir.display().to_string(),
+            ["layout"] => self.layout.clone(),
+            ["watch", "settle_seconds"] => self.settle_seconds.to_string(),
+            ["dedup", "perceptual"] => self.dedup_perceptual.to_string(),
+            ["dedup", "threshold"] => self.dedup_threshold.to_string(),
+            ["dedup", "names"] => self.dedup_names.to_string(),
+            ["dedup", "on_duplicate"] => on_dup_str(self.on_duplicate).to_string(),
+            ["compress", "enabled"] => self.compress_enabled.to_string(),
+            ["compress", "level"] => self.compress_level.to_string(),
+            ["control", "dbus"] => dbus_str(self.dbus).to_string(),
+            ["inbox", i, field] => {
+                let inbox = i.parse::<usize>().ok().and_then(|i| self.inbox.get(i));
+                match (inbox, *field) {
+                    (Some(b), "path") => b.path.display().to_string(),
+                    (Some(b), "mode") => b.mode.as_str().to_string(),
+                    _ => return Err(ConfigError::NoSuchKey(key.to_string())),
+                }
+            }
+            _ => return Err(ConfigError::NoSuchKey(key.to_string())),
+        })
+    }
+
+    /// The whole resolved config as TOML.
+    pub fn to_toml(&self) -> String {
+        let mut doc = DocumentMut::new();
+        doc["library"] = toml_edit::value(self.library.display().to_string());
+        doc["state_dir"] = toml_edit::value(self.state_dir.display().to_string());
+        doc["layout"] = toml_edit::value(self.layout.clone());
+        let mut inboxes = toml_edit::ArrayOfTables::new();
+        for b in &self.inbox {
+            let mut t = toml_edit::Table::new();
+            t["path"] = toml_edit::value(b.path.display().to_string());
+            t["mode"] = toml_edit::value(b.mode.as_str());
+            inboxes.push(t);
+        }
+        doc["inbox"] = Item::ArrayOfTables(inboxes);
+        doc["watch"]["settle_seconds"] = toml_edit::value(self.settle_seconds as i64);
+        doc["dedup"]["perceptual"] = toml_edit::value(self.dedup_perceptual);
+        doc["dedup"]["threshold"] = toml_edit::value(i64::from(self.dedup_threshold));
+        doc["dedup"]["names"] = toml_edit::value(self.dedup_names);
+        doc["dedup"]["on_duplicate"] = toml_edit::value(on_dup_str(self.on_duplicate));
+        doc["compress"]["enabled"] = toml_edit::value(self.compress_enabled);
+        doc["compress"]["level"] = toml_edit::value(i64::from(self.compress_level));
+        doc["control"]["dbus"] = toml_edit::value(dbus_str(self.dbus));
+        doc.to_string()
+    }
+}
+
+fn on_dup_str(o: OnDuplicate) -> &'static str {
+    match o {
+        OnDuplicate::Skip => "skip",
+        OnDuplicate::Quarantine => "quarantine",
+    }
+}
+
+fn dbus_str(d: DbusMode) -> &'static str {
+    match d {
+        DbusMode::Session => "session",
+        DbusMode::System => "system",
+        DbusMode::Off => "off",
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())].iter().filter(|&&b| b == b'\n').count() + 1
+}
+
+/// Checks values, turning spans into line numbers.
+struct Validator<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Validator<'_> {
+    fn span_line(&self, span: Option<Range<usize>>) -> usize {
+        line_of(self.text, span.map(|s| s.start).unwrap_or(0))
+    }
+
+    /// An error at `key` of `table`, reported as `dotted`.
+    fn err(&self, table: &dyn TableLike, key: &str, dotted: &str, message: String) -> ConfigError {
+        let span = table.get_key_value(key).and_then(|(k, item)| k.span().or_else(|| item.span()));
+        ConfigError::Invalid { path: self.path.to_path_buf(), line: self.span_line(span), key: dotted.to_string(), message }
+    }
+
+    fn item<'t>(&self, table: &'t dyn TableLike, key: &str) -> &'t Item {
+        table.get(key).unwrap_or(&Item::None)
+    }
+
+    fn string(&self, table: &dyn TableLike, key: &str, dotted: &str) -> Result<String, ConfigError> {
+        match self.item(table, key).as_str() {
+            Some(s) if !s.is_empty() => Ok(s.to_string()),
+            _ => Err(self.err(table, key, dotted, "must be a non-empty string".into())),
+        }
+    }
+
+    fn boolean(&self, table: &dyn TableLike, key: &str, dotted: &str) -> Result<bool, ConfigError> {
+        self.item(table, key).as_bool().ok_or_else(|| self.err(table, key, dotted, "must be true or false".into()))
+    }
+
+    fn int(&self, table: &dyn TableLike, key: &str, dotted: &str, range: Range<i64>) -> Result<i64, ConfigError> {
+        match self.item(table, key).as_integer() {
+            Some(n) if range.contains(&n) => Ok(n),
+            _ => Err(self.err(
+                table,
+                key,
+                dotted,
+                format!("must be a whole number from {} to {}", range.start, range.end - 1),
+            )),
+        }
+    }
+
+    fn choice(&self, table: &dyn TableLike, key: &str, dotted: &str, allowed: &[&str]) -> Result<String, ConfigError> {
+        match self.item(table, key).as_str() {
+            Some(s) if allowed.contains(&s) => Ok(s.to_string()),
+            _ => Err(self.err(table, key, dotted, format!("must be one of {}", quoted(allowed)))),
+        }
+    }
+
+    fn inbox(&self, t: &toml_edit::Table, i: usize, base: &Path) -> Result<Inbox, ConfigError> {
+        let mut inbox = Inbox { path: PathBuf::new(), mode: Mode::Move };
+        for (key, _) in t.iter() {
+            let dotted = format!("inbox[{i}].{key}");
+            match key {
+                "path" => inbox.path = expand(&self.string(t, key, &dotted)?, base),
+                "mode" => {
+                    inbox.mode = match self.choice(t, key, &dotted, &["move", "copy"])?.as_str() {
+                        "copy" => Mode::Copy,
+                        _ => Mode::Move,
+                    }
+                }
+                other => return Err(self.err(t, other, &dotted, "unknown key; an inbox has `path` and `mode`".into())),
+            }
+        }
+        if inbox.path.as_os_str().is_empty() {
+            return Err(ConfigError::Invalid {
+                path: self.path.to_path_buf(),
+                line: self.span_line(t.span()),
+                key: format!("inbox[{i}].path"),
+                message: "every [[inbox]] needs a `path`".into(),
+            });
+        }
+        Ok(inbox)
+    }
+
+    fn inbox_line(&self, root: &toml_edit::Table, i: usize) -> usize {
+        let span = root
+            .get("inbox")
+            .and_then(Item::as_array_of_tables)
+            .and_then(|a| a.get(i))
+            .and_then(|t| t.get_key_value("path").and_then(|(k, _)| k.span()).or_else(|| t.span()));
+        self.span_line(span)
+    }
+
+    fn section(&self, name: &str, table: &dyn TableLike, cfg: &mut Config) -> Result<(), ConfigError> {
+        for (key, _) in table.iter() {
+            let dotted = format!("{name}.{key}");
+            let d = dotted.as_str();
+            match (name, key) {
+                ("watch", "settle_seconds") => cfg.settle_seconds = self.int(table, key, d, 1..3601)? as u64,
+                ("dedup", "perceptual") => cfg.dedup_perceptual = self.boolean(table, key, d)?,
+                ("dedup", "names") => cfg.dedup_names = self.boolean(table, key, d)?,
+                ("dedup", "threshold") => {
+                    cfg.dedup_threshold = match self.item(table, key).as_str() {
+                        Some("exact") => 2,
+                        Some("standard") => 6,
+                        Some("aggressive") => 10,
+                        Some(_) => {
+                            return Err(self.err(
+                                table,
+                                key,
+                                d,
+                                "must be 0 to 32, or \"exact\", \"standard\" or \"aggressive\"".into(),
+                            ))
+                        }
+                        None => self.int(table, key, d, 0..33)? as u32,
+                    }
+                }
+                ("dedup", "on_duplicate") => {
+                    cfg.on_duplicate = match self.choice(table, key, d, &["skip", "quarantine"])?.as_str() {
+                        "quarantine" => OnDuplicate::Quarantine,
+                        _ => OnDuplicate::Skip,
+                    }
+                }
+                ("compress", "enabled") => cfg.compress_enabled = self.boolean(table, key, d)?,
+                ("compress", "level") => cfg.compress_level = self.int(table, key, d, 1..4)? as u8,
+                ("control", "dbus") => {
+                    cfg.dbus = match self.choice(table, key, d, &["session", "system", "off"])?.as_str() {
+                        "system" => DbusMode::System,
+                        "off" => DbusMode::Off,
+                        _ => DbusMode::Session,
+                    }
+                }
+                _ => {
+                    let known: Vec<&str> =
+                        KEYS.iter().filter_map(|k| k.strip_prefix(name).and_then(|k| k.strip_prefix('.'))).collect();
+                    return Err(self.err(table, key, d, format!("unknown key; [{name}] has {}", quoted(&known))));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn quoted(items: &[&str]) -> String {
+    items.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", ")
 }
 
 /// `cbctl config get [KEY]`: the resolved value of a dotted key (`dedup.threshold`),
 /// or with `None` the whole resolved config, as TOML text.
 /// Reads `path` if it exists, else the defaults.
 pub fn get(path: &Path, key: Option<&str>) -> Result<String, ConfigError> {
-    let _ = (path, key);
-    todo!()
+    let cfg = if path.is_file() { Config::load(path)? } else { Config::defaults() };
+    match key {
+        Some(k) => cfg.value_of(k),
+        None => Ok(cfg.to_toml()),
+    }
+}
+
+/// Checks a dotted key names a setting; returns its parts.
+fn key_parts(key: &str) -> Result<Vec<&str>, ConfigError> {
+    let parts: Vec<&str> = key.split('.').collect();
+    let pattern: Vec<&str> = parts.iter().map(|p| if p.parse::<usize>().is_ok() { "N" } else { p }).collect();
+    if KEYS.contains(&pattern.join(".").as_str()) {
+        Ok(parts)
+    } else {
+        Err(ConfigError::NoSuchKey(key.to_string()))
+    }
 }
 
 /// `cbctl config set KEY VALUE`: edits `path` in place keeping comments and
 /// layout (toml_edit), creating the file if needed. The value is parsed as a
 /// TOML value when it parses, else taken as a string; the edited file must
 /// validate before it is written (atomically, via fsops).
+///
+/// Inbox keys are `inbox.N.path` / `inbox.N.mode`, N counting from 0;
+/// `inbox.N` one past the last adds an inbox.
 pub fn set(path: &Path, key: &str, value: &str) -> Result<(), ConfigError> {
-    let _ = (path, key, value);
-    todo!()
+    let parts = key_parts(key)?;
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(source) => return Err(ConfigError::Io { path: path.to_path_buf(), source }),
+    };
+    let mut doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        line: line_of(&text, e.span().map(|s| s.start).unwrap_or(0)),
+        key: "(syntax)".into(),
+        message: e.message().trim().to_string(),
+    })?;
+    let parsed = format!("v = {value}")
+        .parse::<DocumentMut>()
+        .ok()
+        .and_then(|d| d.get("v").and_then(Item::as_value).cloned())
+        .unwrap_or_else(|| toml_edit::Value::from(value));
+    let bad_index = || ConfigError::NoSuchKey(key.to_string());
+    match parts.as_slice() {
+        [k] => set_value(doc.as_table_mut(), k, parsed),
+        ["inbox", i, field] => {
+            let i: usize = i.parse().map_err(|_| bad_index())?;
+            let list = doc
+                .entry("inbox")
+                .or_insert_with(|| Item::ArrayOfTables(toml_edit::ArrayOfTables::new()))
+                .as_array_of_tables_mut()
+                .ok_or_else(bad_index)?;
+            if i == list.len() {
+                list.push(toml_edit::Table::new());
+            }
+            let table = list.get_mut(i).ok_or_else(bad_index)?;
+            set_value(table, field, parsed);
+        }
+        [section, k] => {
+            let table = doc
+                .entry(section)
+                .or_insert_with(toml_edit::table)
+                .as_table_like_mut()
+                .ok_or_else(bad_index)?;
+            match table.get_mut(k) {
+                Some(item) => set_item_keep_decor(item, parsed),
+                None => {
+                    table.insert(k, toml_edit::value(parsed));
+                }
+            }
+        }
+        _ => return Err(bad_index()),
+    }
+    let new_text = doc.to_string();
+    Config::parse(&new_text, path)?;
+    crate::fsops::write_atomic(path, new_text.as_bytes()).map_err(|e| ConfigError::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(e.to_string()),
+    })
 }
 
-/// Where `config set` writes when no file exists yet: $XDG_CONFIG_HOME/clean-backup/config.toml.
-pub fn user_config_path() -> PathBuf {
-    todo!()
+fn set_value(table: &mut toml_edit::Table, key: &str, v: toml_edit::Value) {
+    match table.get_mut(key) {
+        Some(item) => set_item_keep_decor(item, v),
+        None => {
+            table.insert(key, toml_edit::value(v));
+        }
+    }
+}
+
+/// Replaces a value keeping its trailing comment (`threshold = 6  # ...`).
+fn set_item_keep_decor(item: &mut Item, mut v: toml_edit::Value) {
+    if let Some(old) = item.as_value() {
+        *v.decor_mut() = old.decor().clone();
+    }
+    *item = Item::Value(v);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_numbers_count_from_one() {
+        assert_eq!(line_of("a\nb\nc", 0), 1);
+        assert_eq!(line_of("a\nb\nc", 2), 2);
+        assert_eq!(line_of("a\nb\nc", 99), 3);
+    }
 }

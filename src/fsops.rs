@@ -370,6 +370,33 @@ pub fn remove_temp(tmp: &Path) -> Result<(), FsError> {
     }
 }
 
+/// Replaces a small file (the config) atomically: write a temp file in the
+/// same folder, fsync it, rename it over, fsync the folder. Creates the
+/// folder if needed. The old content is never half-overwritten.
+pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), FsError> {
+    let dir = parent(path);
+    fs::create_dir_all(dir).map_err(io_err("create folder", dir))?;
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        std::process::id()
+    ));
+    let write = || -> io::Result<()> {
+        let mut f = fs::OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
+        if let Ok(meta) = fs::metadata(path) {
+            f.set_permissions(meta.permissions())?;
+        }
+        f.write_all(data)?;
+        f.sync_all()
+    };
+    if let Err(e) = write() {
+        let _ = fs::remove_file(&tmp);
+        return Err(io_err("write", &tmp)(e));
+    }
+    fs::rename(&tmp, path).map_err(io_err("replace", path))?;
+    sync_dir(dir)
+}
+
 /// Resolves the longest existing prefix of `path` through symlinks and
 /// appends the rest: a canonical form for paths that may not exist yet.
 pub fn canonical_lenient(path: &Path) -> Result<PathBuf, FsError> {

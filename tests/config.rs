@@ -1,0 +1,127 @@
+//! Config: defaults, validation errors that name key and line, and
+//! `cbctl config get/set` keeping comments.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use clean_backup::config::{self, Config, ConfigError, DbusMode, Mode, OnDuplicate};
+
+fn write(dir: &Path, text: &str) -> PathBuf {
+    let p = dir.join("config.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn invalid(text: &str) -> (usize, String, String) {
+    let t = tempfile::tempdir().unwrap();
+    match Config::load(&write(t.path(), text)) {
+        Err(ConfigError::Invalid { line, key, message, .. }) => (line, key, message),
+        other => panic!("expected an error for {text:?}, got {other:?}"),
+    }
+}
+
+#[test]
+fn the_example_config_is_valid_and_documents_every_key() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
+    let cfg = Config::load(&example).unwrap();
+    assert!(cfg.library.ends_with("example/Library") && cfg.library.is_absolute());
+    assert_eq!(cfg.inbox.len(), 1);
+    let text = std::fs::read_to_string(&example).unwrap();
+    for key in config::KEYS {
+        let leaf = key.rsplit('.').next().unwrap();
+        assert!(text.contains(&format!("{leaf} ")), "config.example.toml does not document `{key}`");
+        if !key.contains(".N.") {
+            assert!(cfg.value_of(key).is_ok(), "{key}");
+        }
+    }
+}
+
+#[test]
+fn unknown_keys_and_bad_values_name_the_key_and_line() {
+    assert_eq!(invalid("library = \"/l\"\nlibary = \"x\"\n").0, 2);
+    assert_eq!(invalid("library = \"/l\"\nlibary = \"x\"\n").1, "libary");
+    let (line, key, msg) = invalid("[dedup]\nthreshold = 99\n");
+    assert_eq!((line, key.as_str()), (2, "dedup.threshold"));
+    assert!(msg.contains("0 to 32"), "{msg}");
+    let (line, key, msg) = invalid("[[inbox]]\npath = \"/in\"\nmode = \"teleport\"\n");
+    assert_eq!((line, key.as_str()), (3, "inbox[0].mode"));
+    assert!(msg.contains("\"move\", \"copy\""), "{msg}");
+    let (line, key, _) = invalid("[watch]\nsettle_seconds = 5\nsettle = 3\n");
+    assert_eq!((line, key.as_str()), (3, "watch.settle"));
+    let (line, key, msg) = invalid("layout = \"{yaer}/{month}\"\n");
+    assert_eq!((line, key.as_str()), (1, "layout"));
+    assert!(msg.contains("{yaer}"), "{msg}");
+    let (line, key, _) = invalid("[control]\n\ndbus = true\n");
+    assert_eq!((line, key.as_str()), (3, "control.dbus"));
+    let (line, key, _) = invalid("library = \"/l\"\n[[inbox]]\npath = \"/l/in\"\n");
+    assert_eq!((line, key.as_str()), (3, "inbox[0].path"));
+    let (line, key, _) = invalid("a = \n");
+    assert_eq!((line, key.as_str()), (1, "(syntax)"));
+    // The message a person sees names the file too.
+    let t = tempfile::tempdir().unwrap();
+    let p = write(t.path(), "[dedup]\nthreshold = -1\n");
+    let shown = Config::load(&p).unwrap_err().to_string();
+    assert!(shown.starts_with(&format!("{}:2: `dedup.threshold`", p.display())), "{shown}");
+}
+
+#[test]
+fn defaults_apply_and_paths_expand() {
+    let t = tempfile::tempdir().unwrap();
+    let p = write(t.path(), "library = \"lib\"\n[[inbox]]\npath = \"~/in\"\nmode = \"copy\"\n[dedup]\nthreshold = \"aggressive\"\n");
+    let cfg = Config::load(&p).unwrap();
+    assert_eq!(cfg.library, t.path().join("lib"));
+    let home = PathBuf::from(std::env::var_os("HOME").unwrap());
+    assert_eq!(cfg.inbox[0].path, home.join("in"));
+    assert_eq!(cfg.inbox[0].mode, Mode::Copy);
+    assert_eq!(cfg.dedup_threshold, 10);
+    assert_eq!((cfg.settle_seconds, cfg.on_duplicate, cfg.dbus), (5, OnDuplicate::Skip, DbusMode::Session));
+    assert_eq!(cfg.layout, "{year}/{month:02}");
+    let d = Config::defaults();
+    assert!(d.library.ends_with("Pictures/Library") && d.inbox[0].path.ends_with("Pictures/Inbox"));
+    assert!(d.state_dir.ends_with("clean-backup"));
+}
+
+#[test]
+fn set_keeps_comments_and_round_trips_with_get() {
+    let t = tempfile::tempdir().unwrap();
+    let text = "# my library\nlibrary = \"/photos\" # where it lives\n\n[dedup]\n# be strict\nthreshold = 6 # default\n";
+    let p = write(t.path(), text);
+    config::set(&p, "dedup.threshold", "3").unwrap();
+    config::set(&p, "dedup.on_duplicate", "quarantine").unwrap();
+    config::set(&p, "watch.settle_seconds", "10").unwrap();
+    config::set(&p, "inbox.0.path", "/phone").unwrap();
+    let after = std::fs::read_to_string(&p).unwrap();
+    for line in ["# my library", "library = \"/photos\" # where it lives", "# be strict", "threshold = 3 # default"] {
+        assert!(after.contains(line), "lost {line:?}:\n{after}");
+    }
+    assert_eq!(config::get(&p, Some("dedup.threshold")).unwrap(), "3");
+    assert_eq!(config::get(&p, Some("dedup.on_duplicate")).unwrap(), "quarantine");
+    assert_eq!(config::get(&p, Some("watch.settle_seconds")).unwrap(), "10");
+    assert_eq!(config::get(&p, Some("inbox.0.path")).unwrap(), "/phone");
+    assert!(config::get(&p, None).unwrap().contains("threshold = 3"));
+}
+
+#[test]
+fn set_of_a_bad_value_or_unknown_key_leaves_the_file_unchanged() {
+    let t = tempfile::tempdir().unwrap();
+    let text = "# keep me\n[dedup]\nthreshold = 6\n";
+    let p = write(t.path(), text);
+    assert!(matches!(config::set(&p, "dedup.threshold", "99"), Err(ConfigError::Invalid { .. })));
+    assert!(matches!(config::set(&p, "dedup.treshold", "3"), Err(ConfigError::NoSuchKey(_))));
+    assert!(matches!(config::get(&p, Some("nope")), Err(ConfigError::NoSuchKey(_))));
+    assert_eq!(std::fs::read_to_string(&p).unwrap(), text);
+}
+
+#[test]
+fn cbctl_config_set_creates_the_file_and_get_reads_it() {
+    let t = tempfile::tempdir().unwrap();
+    let p = t.path().join("sub/config.toml");
+    let out = common::run(common::cbctl(t.path()).arg("--config").arg(&p).args(["config", "set", "layout", "{year}/{month_name}"]));
+    assert_eq!(out.status.code(), Some(0));
+    let out = common::run(common::cbctl(t.path()).arg("--config").arg(&p).args(["config", "get", "layout"]));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "{year}/{month_name}");
+    let out = common::run(common::cbctl(t.path()).arg("--config").arg(&p).args(["config", "set", "dedup.threshold", "banana"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("dedup.threshold"));
+}
