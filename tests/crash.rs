@@ -6,6 +6,7 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -116,8 +117,9 @@ fn calibrate(corpus: &Path, src_parent: &Path, base: &Path) -> Duration {
 fn kill_and_recover(corpus: &Path, src_parent: &Path, work: &Path, seeds: &[u64]) {
     let full = calibrate(corpus, src_parent, work);
     eprintln!("an uninterrupted run of {FILES} files takes {full:?}");
+    let (mut interrupted, mut repaired, mut rounds) = (0u64, 0u64, 0u64);
     for &seed in seeds {
-        let mut rng = Rng(seed * 0x9E37_79B9_7F4A_7C15 + 1);
+        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
         let src = src_parent.join(format!("src-{seed}"));
         let (dest, state) = (
             work.join(format!("lib-{seed}")),
@@ -125,19 +127,49 @@ fn kill_and_recover(corpus: &Path, src_parent: &Path, work: &Path, seeds: &[u64]
         );
         let expect = make_files(corpus, &src);
         for round in 0..4 {
-            let mut child = organize_cmd(&state, &src, &dest).spawn().unwrap();
-            let at = Duration::from_micros(rng.below(full.as_micros() as u64 * 9 / 10));
-            std::thread::sleep(at);
+            let remaining = census(&[&src]).len() as u64;
+            let mut cmd = organize_cmd(&state, &src, &dest);
+            let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
+            let at = if round == 0 {
+                // Anywhere in the run, scanning and hashing included.
+                let at = Duration::from_micros(rng.below(full.as_micros() as u64 * 9 / 10));
+                std::thread::sleep(at);
+                format!("{at:?}")
+            } else {
+                // While filing: after the k-th file is reported, plus up to
+                // 3 ms, so the kill falls anywhere inside an operation.
+                let k = rng.below(remaining.max(1));
+                let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+                for _ in 0..=k {
+                    if lines.next().is_none() {
+                        break;
+                    }
+                }
+                std::thread::sleep(Duration::from_micros(rng.below(3000)));
+                format!("file {k} of {remaining}")
+            };
             let _ = child.kill(); // SIGKILL
             let _ = child.wait();
             // Restart: opening the journal repairs half-done operations.
             let out = run(cbctl(&state).args(["--json", "history"]));
             assert_eq!(out.status.code(), Some(0), "seed {seed} round {round}");
+            rounds += 1;
+            if let Some(r) = json_lines(&out).iter().find(|l| l["event"] == "recovery") {
+                interrupted += r["report"]["interrupted_sessions"].as_u64().unwrap_or(0);
+                repaired += r["report"]["completed"].as_u64().unwrap_or(0)
+                    + r["report"]["rolled_back"].as_u64().unwrap_or(0);
+                assert!(
+                    r["report"]["problems"]
+                        .as_array()
+                        .is_some_and(|p| p.is_empty()),
+                    "seed {seed}: {r}"
+                );
+            }
             assert_each_exactly_once(
                 &expect,
                 &src,
                 &dest,
-                &format!("seed {seed} round {round} (killed at {at:?})"),
+                &format!("seed {seed} round {round} (killed at {at})"),
             );
         }
         // Finish the job: every file ends in the library, bytes intact.
@@ -153,6 +185,12 @@ fn kill_and_recover(corpus: &Path, src_parent: &Path, work: &Path, seeds: &[u64]
             "seed {seed}: every file back at its source"
         );
     }
+    eprintln!("{rounds} kills: {interrupted} interrupted sessions, {repaired} half-done operations repaired");
+    // The kills must land mid-run for the test to mean anything.
+    assert!(
+        interrupted * 2 >= rounds,
+        "only {interrupted} of {rounds} kills interrupted a run"
+    );
 }
 
 #[test]

@@ -11,6 +11,7 @@ use common::*;
 fn dated(corpus: &Path) -> Vec<(String, String)> {
     manifest(corpus)
         .into_iter()
+        .filter(|e| !PROPRIETARY_ONLY.iter().any(|(p, _)| *p == e.path))
         .filter_map(|e| {
             let dto = e.date_time_original?;
             // "2021:04:11 15:47:53" -> "2021/04"
@@ -368,14 +369,30 @@ fn hidden_temp_and_symlinked_entries_are_left_alone_and_counted() {
 fn a_live_photo_video_with_only_a_utc_time_is_filed_on_its_photos_local_day() {
     let Some(corpus) = corpus() else { return };
     let t = tempfile::tempdir().unwrap();
-    let (src, dest, state) = (t.path().join("src"), t.path().join("lib"), t.path().join("state"));
+    let (src, dest, state) = (
+        t.path().join("src"),
+        t.path().join("lib"),
+        t.path().join("state"),
+    );
     std::fs::create_dir_all(&src).unwrap();
     // The photo: 2021-04-11 15:47:53 -05:00 (exiftool's reading of IMG_5195.HEIC).
-    std::fs::copy(corpus.join("exif-samples/heic/IMG_5195.HEIC"), src.join("IMG_5195.HEIC")).unwrap();
+    std::fs::copy(
+        corpus.join("exif-samples/heic/IMG_5195.HEIC"),
+        src.join("IMG_5195.HEIC"),
+    )
+    .unwrap();
     // Its video, with only an mvhd time, late enough that UTC is the next day.
     for name in ["IMG_5195.MOV", "LONE_VIDEO.MOV"] {
         let status = std::process::Command::new("ffmpeg")
-            .args(["-loglevel", "error", "-f", "lavfi", "-i", "testsrc=duration=1:size=64x64:rate=5", "-metadata"])
+            .args([
+                "-loglevel",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc=duration=1:size=64x64:rate=5",
+                "-metadata",
+            ])
             .arg("creation_time=2021-04-12T02:00:00Z")
             .arg(src.join(name))
             .status()
@@ -384,17 +401,46 @@ fn a_live_photo_video_with_only_a_utc_time_is_filed_on_its_photos_local_day() {
     }
     let config = t.path().join("config.toml");
     std::fs::write(&config, "layout = \"{year}/{month:02}/{day:02}\"\n").unwrap();
-    let out = run(cbctl(&state).arg("--config").arg(&config).arg("--json").arg("organize").arg(&src).arg(&dest));
+    let out = run(cbctl(&state)
+        .arg("--config")
+        .arg(&config)
+        .arg("--json")
+        .arg("organize")
+        .arg(&src)
+        .arg(&dest));
     assert_eq!(out.status.code(), Some(0));
     let lines = json_lines(&out);
     let dest_of = |name: &str| {
-        let ev = lines.iter().find(|l| l["path"].as_str().is_some_and(|p| p.ends_with(name))).unwrap();
-        PathBuf::from(ev["dest"].as_str().unwrap()).parent().unwrap().strip_prefix(dest.canonicalize().unwrap()).unwrap().to_path_buf()
+        let ev = lines
+            .iter()
+            .find(|l| l["path"].as_str().is_some_and(|p| p.ends_with(name)))
+            .unwrap();
+        PathBuf::from(ev["dest"].as_str().unwrap())
+            .parent()
+            .unwrap()
+            .strip_prefix(dest.canonicalize().unwrap())
+            .unwrap()
+            .to_path_buf()
     };
     assert_eq!(dest_of("IMG_5195.HEIC"), Path::new("2021/04/11"));
-    assert_eq!(dest_of("IMG_5195.MOV"), Path::new("2021/04/11"), "the video joins its photo's local day");
-    assert_eq!(dest_of("LONE_VIDEO.MOV"), Path::new("2021/04/12"), "a video without a sibling is filed by UTC");
-    let lone = lines.iter().find(|l| l["path"].as_str().is_some_and(|p| p.ends_with("LONE_VIDEO.MOV"))).unwrap();
+    assert_eq!(
+        dest_of("IMG_5195.MOV"),
+        Path::new("2021/04/11"),
+        "the video joins its photo's local day"
+    );
+    assert_eq!(
+        dest_of("LONE_VIDEO.MOV"),
+        Path::new("2021/04/12"),
+        "a video without a sibling is filed by UTC"
+    );
+    let lone = lines
+        .iter()
+        .find(|l| {
+            l["path"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("LONE_VIDEO.MOV"))
+        })
+        .unwrap();
     assert_eq!(lone["taken"], "2021-04-12T02:00:00Z");
     assert_eq!(lone["source"], "mvhd");
 }
@@ -403,7 +449,11 @@ fn a_live_photo_video_with_only_a_utc_time_is_filed_on_its_photos_local_day() {
 fn on_a_terminal_a_progress_bar_is_drawn_and_the_summary_printed() {
     let Some(corpus) = corpus() else { return };
     let t = tempfile::tempdir().unwrap();
-    let (src, dest, state) = (t.path().join("src"), t.path().join("lib"), t.path().join("state"));
+    let (src, dest, state) = (
+        t.path().join("src"),
+        t.path().join("lib"),
+        t.path().join("state"),
+    );
     let files = dated(&corpus);
     let rels: Vec<&str> = files.iter().take(40).map(|(p, _)| p.as_str()).collect();
     copy_corpus(&corpus, &rels, &src);
@@ -422,6 +472,12 @@ fn on_a_terminal_a_progress_bar_is_drawn_and_the_summary_printed() {
         .expect("script (util-linux) runs");
     let screen = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{screen}");
-    assert!(screen.contains("/40 files"), "a progress bar counting the 40 files: {screen:?}");
-    assert!(screen.contains("40 files scanned: 40 moved"), "summary: {screen:?}");
+    assert!(
+        screen.contains("/40 files"),
+        "a progress bar counting the 40 files: {screen:?}"
+    );
+    assert!(
+        screen.contains("40 files scanned: 40 moved"),
+        "summary: {screen:?}"
+    );
 }

@@ -88,6 +88,7 @@ pub fn run(
         tracing::warn!(?report, "repaired an interrupted run before watching");
     }
     log_start(&cfg);
+    create_missing_inboxes(&cfg);
     let mut seen: HashMap<PathBuf, Seen> = HashMap::new();
     let poll = Duration::from_millis(500).min(Duration::from_secs(cfg.settle_seconds.max(1)));
     while !signals.stop.load(Ordering::Relaxed) {
@@ -98,6 +99,7 @@ pub fn run(
                     layout = l;
                     tracing::info!("config reloaded");
                     log_start(&cfg);
+                    create_missing_inboxes(&cfg);
                 }
                 Ok(_) => tracing::error!(
                     "config reload: state_dir cannot change while running; restart the daemon"
@@ -124,6 +126,20 @@ fn log_start(cfg: &Config) {
     }
 }
 
+/// At start (and reload) an inbox that does not exist yet is created, so a
+/// first run on a fresh machine has somewhere to drop files. One that
+/// disappears later is waited for, not re-created.
+fn create_missing_inboxes(cfg: &Config) {
+    for inbox in &cfg.inbox {
+        if !inbox.path.exists() {
+            match crate::fsops::create_dirs(&inbox.path) {
+                Ok(()) => tracing::info!(path = %inbox.path.display(), "created inbox"),
+                Err(e) => tracing::warn!(path = %inbox.path.display(), "cannot create inbox: {e}"),
+            }
+        }
+    }
+}
+
 fn sleep_unless_stopped(total: Duration, stop: &AtomicBool) {
     let step = Duration::from_millis(50);
     let end = Instant::now() + total;
@@ -141,10 +157,9 @@ fn poll_inbox(
     seen: &mut HashMap<PathBuf, Seen>,
 ) {
     if !inbox.path.is_dir() {
-        if std::fs::create_dir_all(&inbox.path).is_err() {
-            tracing::warn!(path = %inbox.path.display(), "inbox is missing; waiting for it");
-            return;
-        }
+        // An unmounted disk or a gone share: wait for it, never read it as empty.
+        tracing::debug!(path = %inbox.path.display(), "inbox is missing; waiting for it");
+        return;
     }
     let settle = Duration::from_secs(cfg.settle_seconds);
     let now = Instant::now();

@@ -4,7 +4,7 @@
 //! end, and the host (`cbctl` today, the daemon later) renders the events as
 //! text, JSON lines or a progress bar.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub mod organize;
 pub mod scan;
@@ -108,7 +108,7 @@ pub enum Event {
     File(FileEvent),
 }
 
-fn lossy<S: serde::Serializer>(p: &PathBuf, s: S) -> Result<S::Ok, S::Error> {
+fn lossy<S: serde::Serializer>(p: &Path, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&p.to_string_lossy())
 }
 

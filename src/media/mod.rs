@@ -6,9 +6,21 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod bmff;
+pub mod container;
 pub mod date;
+pub mod exif;
+pub mod jpeg;
+pub mod sniff;
+pub mod xmp;
+
+use std::fs::File;
+use std::io::Read;
+
+use chrono::{FixedOffset, NaiveDateTime};
 
 pub use date::{CaptureDate, DateSource};
+pub use sniff::sniff_bytes;
 
 /// Errors reading a media file. Every variant names the path.
 #[derive(Debug, thiserror::Error)]
@@ -82,7 +94,14 @@ impl Kind {
     pub fn is_video(self) -> bool {
         matches!(
             self,
-            Kind::Mp4 | Kind::Mov | Kind::ThreeGp | Kind::Matroska | Kind::M2ts | Kind::Avi | Kind::Asf | Kind::Flv
+            Kind::Mp4
+                | Kind::Mov
+                | Kind::ThreeGp
+                | Kind::Matroska
+                | Kind::M2ts
+                | Kind::Avi
+                | Kind::Asf
+                | Kind::Flv
         )
     }
 
@@ -90,13 +109,45 @@ impl Kind {
     pub fn is_raw(self) -> bool {
         matches!(
             self,
-            Kind::Raf | Kind::Cr2 | Kind::Cr3 | Kind::Nef | Kind::Arw | Kind::Dng | Kind::Rw2 | Kind::Orf
+            Kind::Raf
+                | Kind::Cr2
+                | Kind::Cr3
+                | Kind::Nef
+                | Kind::Arw
+                | Kind::Dng
+                | Kind::Rw2
+                | Kind::Orf
         )
     }
 
     /// Short lowercase name ("jpeg", "heif", "mov", ...), as stored in the index.
     pub fn name(self) -> &'static str {
-        todo!("media helper")
+        match self {
+            Kind::Jpeg => "jpeg",
+            Kind::Png => "png",
+            Kind::Gif => "gif",
+            Kind::Bmp => "bmp",
+            Kind::Tiff => "tiff",
+            Kind::Webp => "webp",
+            Kind::Heif => "heif",
+            Kind::Avif => "avif",
+            Kind::Raf => "raf",
+            Kind::Cr2 => "cr2",
+            Kind::Cr3 => "cr3",
+            Kind::Nef => "nef",
+            Kind::Arw => "arw",
+            Kind::Dng => "dng",
+            Kind::Rw2 => "rw2",
+            Kind::Orf => "orf",
+            Kind::Mp4 => "mp4",
+            Kind::Mov => "mov",
+            Kind::ThreeGp => "3gp",
+            Kind::Matroska => "matroska",
+            Kind::M2ts => "m2ts",
+            Kind::Avi => "avi",
+            Kind::Asf => "asf",
+            Kind::Flv => "flv",
+        }
     }
 }
 
@@ -111,32 +162,197 @@ pub struct MediaInfo {
     pub camera: Option<String>,
 }
 
-/// Sniffs the kind from the first bytes of a file (at least 64 are best).
-/// `None` means "not a media kind we handle".
-pub fn sniff_bytes(head: &[u8]) -> Option<Kind> {
-    let _ = head;
-    todo!("media helper")
+/// Extensions we treat as media: a file named so whose content is something
+/// else is an error, not a silently skipped "non-media" file.
+const MEDIA_EXTENSIONS: &[&str] = &[
+    "jpg", "jpeg", "jpe", "jfif", "png", "gif", "bmp", "tif", "tiff", "webp", "heic", "heif",
+    "hif", "avif", "raf", "cr2", "cr3", "nef", "nrw", "arw", "srf", "sr2", "dng", "rw2", "orf",
+    "pef", "srw", "mp4", "m4v", "mov", "qt", "3gp", "3g2", "mkv", "webm", "mts", "m2ts", "ts",
+    "avi", "wmv", "asf", "flv",
+];
+
+/// True if the file name has an extension we treat as media (jpg, heic, mov, ...).
+pub fn looks_like_media_name(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| MEDIA_EXTENSIONS.iter().any(|m| m.eq_ignore_ascii_case(e)))
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> MediaError + '_ {
+    move |source| MediaError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn read_head(file: &mut File, path: &Path) -> Result<Vec<u8>, MediaError> {
+    let mut head = Vec::with_capacity(sniff::HEAD_LEN);
+    file.take(sniff::HEAD_LEN as u64)
+        .read_to_end(&mut head)
+        .map_err(io_error(path))?;
+    Ok(head)
 }
 
 /// Reads a file's head and sniffs its kind. `Ok(None)` = readable, not media.
 pub fn sniff(path: &Path) -> Result<Option<Kind>, MediaError> {
-    let _ = path;
-    todo!("media helper")
+    let mut file = File::open(path).map_err(io_error(path))?;
+    Ok(sniff_bytes(&read_head(&mut file, path)?))
 }
 
 /// Sniffs, checks the file is whole, and reads its capture date and camera.
 ///
 /// Errors: unreadable, empty, a media extension whose content is something
-/// else (a PDF named .jpg), or a damaged file (a truncated JPEG).
-/// A readable file that is not media and not named like media gives
-/// `MediaError::NotMedia` too; callers tell the two apart with [`looks_like_media_name`].
+/// else (a PDF named .jpg), or a damaged file (a truncated JPEG, a movie
+/// without its header). A readable file that is not media and not named
+/// like media gives `MediaError::NotMedia` too; callers tell the two apart
+/// with [`looks_like_media_name`].
 pub fn probe(path: &Path) -> Result<MediaInfo, MediaError> {
-    let _ = path;
-    todo!("media helper")
+    let mut file = File::open(path).map_err(io_error(path))?;
+    let meta = file.metadata().map_err(io_error(path))?;
+    let len = meta.len();
+    if len == 0 {
+        return Err(MediaError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    let head = read_head(&mut file, path)?;
+    let Some(mut kind) = sniff_bytes(&head) else {
+        let what = sniff::describe(&head);
+        let reason = match path.extension().filter(|_| looks_like_media_name(path)) {
+            Some(ext) => format!(
+                "named .{} but the content is {what}, not a photo or video; left in place",
+                ext.to_string_lossy()
+            ),
+            None => format!("not a photo or video ({what})"),
+        };
+        return Err(MediaError::NotMedia {
+            path: path.to_path_buf(),
+            reason,
+        });
+    };
+    let corrupt = |reason: String| MediaError::Corrupt {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if kind == Kind::Jpeg {
+        let mut data = head.clone();
+        file.read_to_end(&mut data).map_err(io_error(path))?;
+        if let Some(why) = jpeg::damage(&data) {
+            return Err(corrupt(format!("JPEG {why}; left in place")));
+        }
+    }
+
+    let exif = exif::read(&mut file, kind, len).unwrap_or_default();
+    if kind == Kind::Tiff {
+        kind = refine_tiff(&exif);
+    }
+    let camera = exif.camera();
+    let found = |local: NaiveDateTime, offset: Option<FixedOffset>, source| CaptureDate {
+        local,
+        offset,
+        utc_only: false,
+        source,
+    };
+    let utc = |t: NaiveDateTime, source| CaptureDate {
+        local: t,
+        offset: FixedOffset::east_opt(0),
+        utc_only: true,
+        source,
+    };
+    let mut taken = exif.original.map(|(t, o)| found(t, o, DateSource::Exif));
+    if taken.is_none() && !kind.is_video() {
+        let head = read_prefix(&mut file, path, 1 << 20)?;
+        taken = xmp::xmp_date(&head).map(|(t, o)| CaptureDate {
+            local: t,
+            offset: o,
+            utc_only: o.is_some_and(|o| o.local_minus_utc() == 0),
+            source: DateSource::Xmp,
+        });
+    }
+    taken = taken.or_else(|| {
+        exif.create
+            .map(|(t, o)| found(t, o, DateSource::ExifCreate))
+    });
+    if taken.is_none() {
+        taken = match kind {
+            Kind::Mp4 | Kind::Mov | Kind::ThreeGp => {
+                let Some(m) = bmff::movie_dates(&mut file, len).map_err(io_error(path))? else {
+                    return Err(corrupt(
+                        "has no movie header (moov box): the video is incomplete or still being written; left in place"
+                            .into(),
+                    ));
+                };
+                m.apple_creation
+                    .or(m.day)
+                    .map(|(t, o)| found(t, o, DateSource::Quicktime))
+                    .or_else(|| m.mvhd_utc.map(|t| utc(t, DateSource::Mvhd)))
+            }
+            Kind::Matroska => {
+                let head = read_prefix(&mut file, path, 1 << 20)?;
+                container::matroska_date(&head).map(|t| utc(t, DateSource::Container))
+            }
+            Kind::M2ts => {
+                let head = read_prefix(&mut file, path, 4 << 20)?;
+                container::avchd_date(&head).map(|(t, o)| found(t, o, DateSource::Container))
+            }
+            _ => None,
+        };
+    }
+    let taken = match taken {
+        Some(t) => t,
+        None => name_or_mtime(path, &meta),
+    };
+    Ok(MediaInfo {
+        kind,
+        taken,
+        camera,
+    })
 }
 
-/// True if the file name has an extension we treat as media (jpg, heic, mov, ...).
-pub fn looks_like_media_name(path: &Path) -> bool {
-    let _ = path;
-    todo!("media helper")
+fn read_prefix(file: &mut File, path: &Path, max: u64) -> Result<Vec<u8>, MediaError> {
+    use std::io::{Seek, SeekFrom};
+    file.seek(SeekFrom::Start(0)).map_err(io_error(path))?;
+    let mut buf = Vec::new();
+    file.take(max)
+        .read_to_end(&mut buf)
+        .map_err(io_error(path))?;
+    Ok(buf)
+}
+
+/// TIFF-based RAW files share TIFF's magic; the make and DNGVersion tell them apart.
+fn refine_tiff(exif: &exif::ExifFields) -> Kind {
+    let make = exif.make.as_deref().unwrap_or("").to_ascii_uppercase();
+    if exif.dng {
+        Kind::Dng
+    } else if make.starts_with("NIKON") {
+        Kind::Nef
+    } else if make.starts_with("SONY") {
+        Kind::Arw
+    } else {
+        Kind::Tiff
+    }
+}
+
+/// The last resorts: a date in the file name, else the file's mtime in the
+/// machine's local time.
+fn name_or_mtime(path: &Path, meta: &std::fs::Metadata) -> CaptureDate {
+    if let Some(t) = path
+        .file_name()
+        .and_then(|n| date::date_from_name(&n.to_string_lossy()))
+    {
+        return CaptureDate {
+            local: t,
+            offset: None,
+            utc_only: false,
+            source: DateSource::Filename,
+        };
+    }
+    let mtime = meta.modified().unwrap_or(std::time::SystemTime::UNIX_EPOCH);
+    let local: chrono::DateTime<chrono::Local> = mtime.into();
+    CaptureDate {
+        local: local.naive_local(),
+        offset: Some(*local.offset()),
+        utc_only: false,
+        source: DateSource::Mtime,
+    }
 }

@@ -26,6 +26,28 @@ pub fn corpus() -> Option<PathBuf> {
     None
 }
 
+/// Files whose only capture date sits in a maker's private block that we do
+/// not parse (exiftool reads them from maker notes / vendor segments). They
+/// fall back to the file name or mtime.
+pub const PROPRIETARY_ONLY: &[(&str, &str)] = &[
+    (
+        "exif-samples/jpg/Reconyx_HC500_Hyperfire.jpg",
+        "Reconyx maker note",
+    ),
+    (
+        "exif-samples/jpg/exif-org/olympus-d320l.jpg",
+        "Olympus [picture info] APP segment",
+    ),
+    (
+        "exif-samples/jpg/exif-org/sony-powershota5.jpg",
+        "Canon CIFF block in APP0",
+    ),
+    (
+        "metadata-extractor/jpg/FLIR iPhone device.jpg",
+        "FLIR thermal-camera segment",
+    ),
+];
+
 /// One row of MANIFEST.tsv.
 #[derive(Debug, Clone)]
 pub struct Entry {
@@ -109,7 +131,12 @@ pub fn tree(root: &Path) -> BTreeMap<PathBuf, String> {
     for e in walkdir::WalkDir::new(root).min_depth(1) {
         let e = e.expect("walk");
         let rel = e.path().strip_prefix(root).expect("prefix").to_path_buf();
-        let v = if e.file_type().is_dir() {
+        let v = if e.file_type().is_symlink() {
+            format!(
+                "link -> {}",
+                std::fs::read_link(e.path()).expect("readlink").display()
+            )
+        } else if e.file_type().is_dir() {
             "dir".to_string()
         } else {
             b3(e.path())

@@ -1,0 +1,177 @@
+//! EXIF from every container we handle: JPEG, TIFF and TIFF-like RAW, PNG,
+//! WebP, HEIF/AVIF (via kamadak-exif), Fujifilm RAF (its embedded JPEG),
+//! Panasonic RW2 and Olympus ORF (TIFF with a private magic), Canon CR3
+//! (TIFF blocks in ISO-BMFF boxes).
+
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+
+use chrono::{FixedOffset, NaiveDateTime};
+
+use super::bmff;
+use super::date::{parse_exif_datetime, parse_offset};
+use super::Kind;
+
+/// The EXIF fields we use.
+#[derive(Debug, Default, Clone)]
+pub struct ExifFields {
+    /// DateTimeOriginal (+ OffsetTimeOriginal).
+    pub original: Option<(NaiveDateTime, Option<FixedOffset>)>,
+    /// CreateDate / DateTimeDigitized (+ OffsetTimeDigitized), else DateTime (+ OffsetTime).
+    pub create: Option<(NaiveDateTime, Option<FixedOffset>)>,
+    /// Make.
+    pub make: Option<String>,
+    /// Model.
+    pub model: Option<String>,
+    /// DNGVersion present.
+    pub dng: bool,
+}
+
+impl ExifFields {
+    /// "Make Model", without repeating the make when the model already says it.
+    pub fn camera(&self) -> Option<String> {
+        match (&self.make, &self.model) {
+            (Some(make), Some(model)) => {
+                let first = make
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or(make)
+                    .to_ascii_lowercase();
+                if model.to_ascii_lowercase().starts_with(&first) {
+                    Some(model.clone())
+                } else {
+                    Some(format!("{make} {model}"))
+                }
+            }
+            (None, Some(model)) => Some(model.clone()),
+            (Some(make), None) => Some(make.clone()),
+            (None, None) => None,
+        }
+    }
+
+    fn merge(&mut self, other: ExifFields) {
+        self.original = self.original.or(other.original);
+        self.create = self.create.or(other.create);
+        self.make = self.make.take().or(other.make);
+        self.model = self.model.take().or(other.model);
+        self.dng |= other.dng;
+    }
+}
+
+fn ascii(v: &exif::Value) -> Option<String> {
+    match v {
+        exif::Value::Ascii(parts) => {
+            let s: String = parts
+                .iter()
+                .flat_map(|p| p.iter())
+                .map(|&b| b as char)
+                .collect::<String>()
+                .trim_matches(|c: char| c == '\0' || c.is_whitespace())
+                .to_string();
+            (!s.is_empty()).then_some(s)
+        }
+        _ => None,
+    }
+}
+
+/// Picks our fields out of a parsed EXIF block (primary image only; fields
+/// are matched by tag number so blocks whose tags sit in IFD0 work too).
+fn fields_of(exif: &exif::Exif) -> ExifFields {
+    let mut strings = std::collections::HashMap::new();
+    let mut out = ExifFields::default();
+    for f in exif.fields().filter(|f| f.ifd_num == exif::In::PRIMARY) {
+        let n = f.tag.number();
+        if n == 0xC612 {
+            out.dng = true;
+        }
+        if let Some(s) = ascii(&f.value) {
+            strings.entry(n).or_insert(s);
+        }
+    }
+    let date = |dt: u16, off: u16| -> Option<(NaiveDateTime, Option<FixedOffset>)> {
+        let t = parse_exif_datetime(strings.get(&dt)?)?;
+        Some((t, strings.get(&off).and_then(|o| parse_offset(o))))
+    };
+    out.original = date(0x9003, 0x9011);
+    out.create = date(0x9004, 0x9012).or_else(|| date(0x0132, 0x9010));
+    out.make = strings.get(&0x010F).cloned();
+    out.model = strings.get(&0x0110).cloned();
+    out
+}
+
+const MAX_RAW_READ: u64 = 256 << 20;
+
+/// A reader that keeps whatever fields it could parse from a damaged EXIF
+/// block (many cameras write a bad field or two next to a good date).
+fn reader() -> exif::Reader {
+    let mut r = exif::Reader::new();
+    r.continue_on_error(true);
+    r
+}
+
+fn lenient(result: Result<exif::Exif, exif::Error>) -> Option<exif::Exif> {
+    result.or_else(|e| e.distill_partial_result(|_| {})).ok()
+}
+
+fn read_range(file: &mut File, offset: u64, len: u64) -> Option<Vec<u8>> {
+    if len > MAX_RAW_READ {
+        return None;
+    }
+    file.seek(SeekFrom::Start(offset)).ok()?;
+    let mut buf = Vec::with_capacity(len as usize);
+    file.take(len).read_to_end(&mut buf).ok()?;
+    (buf.len() as u64 == len).then_some(buf)
+}
+
+/// Reads the EXIF fields of a file of `kind`, or `None` when it has none we can read.
+pub fn read(file: &mut File, kind: Kind, file_len: u64) -> Option<ExifFields> {
+    match kind {
+        Kind::Jpeg
+        | Kind::Tiff
+        | Kind::Cr2
+        | Kind::Nef
+        | Kind::Arw
+        | Kind::Dng
+        | Kind::Png
+        | Kind::Webp
+        | Kind::Heif
+        | Kind::Avif => {
+            file.seek(SeekFrom::Start(0)).ok()?;
+            let exif = lenient(reader().read_from_container(&mut BufReader::new(&mut *file)))?;
+            Some(fields_of(&exif))
+        }
+        Kind::Raf => {
+            // RAF header: big-endian offset (byte 84) and length (byte 88) of the embedded JPEG.
+            let head = read_range(file, 0, 92)?;
+            let off = u32::from_be_bytes(head.get(84..88)?.try_into().ok()?) as u64;
+            let len = u32::from_be_bytes(head.get(88..92)?.try_into().ok()?) as u64;
+            if off.checked_add(len)? > file_len {
+                return None;
+            }
+            let jpeg = read_range(file, off, len)?;
+            let exif = lenient(reader().read_from_container(&mut std::io::Cursor::new(jpeg)))?;
+            Some(fields_of(&exif))
+        }
+        Kind::Rw2 | Kind::Orf => {
+            let mut data = read_range(file, 0, file_len)?;
+            let magic: &[u8] = if data.starts_with(b"MM") {
+                b"MM\0*"
+            } else {
+                b"II*\0"
+            };
+            data.get_mut(..4)?.copy_from_slice(magic);
+            let exif = lenient(reader().read_raw(data))?;
+            Some(fields_of(&exif))
+        }
+        Kind::Cr3 => {
+            let mut out = ExifFields::default();
+            for block in bmff::canon_cmt_blocks(file, file_len)? {
+                if let Some(exif) = lenient(reader().read_raw(block)) {
+                    out.merge(fields_of(&exif));
+                }
+            }
+            Some(out)
+        }
+        _ => None,
+    }
+}
