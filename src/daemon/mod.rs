@@ -211,7 +211,12 @@ fn poll_inbox(
                     seen.remove(&f.path);
                 }
                 Outcome::Error | Outcome::Duplicate | Outcome::NonMedia | Outcome::Skipped => {
-                    tracing::warn!(path = %f.path.display(), outcome = ?f.outcome, reason = f.reason.as_deref().unwrap_or(""), "left in inbox");
+                    let reason = f.reason.as_deref().unwrap_or("");
+                    if matches!(f.outcome, Outcome::Error | Outcome::Duplicate) {
+                        tracing::warn!(path = %f.path.display(), outcome = ?f.outcome, reason, "left in inbox");
+                    } else {
+                        tracing::info!(path = %f.path.display(), outcome = ?f.outcome, reason, "left in inbox");
+                    }
                     // Remembered until it changes, so it is reported once, not every poll.
                     if let Some(s) = seen.get_mut(&f.path) {
                         s.parked = true;

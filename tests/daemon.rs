@@ -1,0 +1,124 @@
+//! `clean-backupd` as a process: files settled media from its inbox into the
+//! library, leaves a file alone while it is still being written, and stops
+//! cleanly on SIGTERM.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ok() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn the_daemon_files_settled_inbox_files_and_stops_cleanly_on_sigterm() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let t = tempfile::tempdir().unwrap();
+    let config = t.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "library = \"lib\"\nstate_dir = \"state\"\n[[inbox]]\npath = \"inbox\"\n[watch]\nsettle_seconds = 2\n",
+    )
+    .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_clean-backupd"))
+        .arg("--config")
+        .arg(&config)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut daemon = Daemon(child);
+    let inbox = t.path().join("inbox");
+    wait_for("the inbox to be created", Duration::from_secs(10), || {
+        inbox.is_dir()
+    });
+
+    let jpg = std::fs::read(corpus.join("exif-samples/jpg/Canon_40D.jpg")).unwrap();
+    std::fs::write(inbox.join("Canon_40D.jpg"), &jpg).unwrap();
+    // A file still being written in chunks must not be moved half-written.
+    let heic = std::fs::read(corpus.join("exif-samples/heic/IMG_5195.HEIC")).unwrap();
+    let slow = inbox.join("IMG_5195.HEIC");
+    let chunk = heic.len() / 5 + 1;
+    for (i, part) in heic.chunks(chunk).enumerate() {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&slow)
+            .unwrap();
+        f.write_all(part).unwrap();
+        drop(f);
+        if i + 1 < heic.len().div_ceil(chunk) {
+            std::thread::sleep(Duration::from_millis(900));
+            assert!(
+                slow.exists(),
+                "moved while still being written (after chunk {i})"
+            );
+        }
+    }
+    let filed_jpg = t.path().join("lib/2008/05/Canon_40D.jpg");
+    let filed_heic = t.path().join("lib/2021/04/IMG_5195.HEIC");
+    wait_for("both files to be filed", Duration::from_secs(20), || {
+        filed_jpg.exists() && filed_heic.exists()
+    });
+    assert_eq!(std::fs::read(&filed_jpg).unwrap(), jpg);
+    assert_eq!(
+        std::fs::read(&filed_heic).unwrap(),
+        heic,
+        "filed whole, byte for byte"
+    );
+
+    // SIGTERM: exit 0 within a few seconds.
+    let pid = libc::pid_t::try_from(daemon.0.id()).unwrap();
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = daemon.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "did not stop within 5 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+
+    // The imports are journaled: undo puts them back into the inbox.
+    let out = common::run(
+        common::cbctl(&t.path().join("state"))
+            .arg("--config")
+            .arg(&config)
+            .args(["--json", "history"]),
+    );
+    let sessions = common::json_lines(&out);
+    assert!(
+        sessions
+            .iter()
+            .any(|s| s["kind"] == "organize" && s["ops_done"].as_i64() > Some(0)),
+        "{sessions:?}"
+    );
+    while common::run(common::cbctl(&t.path().join("state")).args(["undo", "--last"]))
+        .status
+        .success()
+    {}
+    assert!(inbox.join("Canon_40D.jpg").exists() && slow.exists());
+    assert!(!Path::new(&t.path().join("lib/2008")).exists());
+}
