@@ -112,7 +112,7 @@ fn the_daemon_files_settled_inbox_files_and_stops_cleanly_on_sigterm() {
     assert!(
         sessions
             .iter()
-            .any(|s| s["kind"] == "organize" && s["ops_done"].as_i64() > Some(0)),
+            .any(|s| s["kind"] == "ingest" && s["ops_done"].as_i64() > Some(0)),
         "{sessions:?}"
     );
     while common::run(common::cbctl(&t.path().join("state")).args(["undo", "--last"]))

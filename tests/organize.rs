@@ -481,3 +481,43 @@ fn on_a_terminal_a_progress_bar_is_drawn_and_the_summary_printed() {
         "summary: {screen:?}"
     );
 }
+
+#[test]
+fn the_layout_template_can_use_camera_and_english_month_names() {
+    let Some(corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let (src, dest, state) = (
+        t.path().join("src"),
+        t.path().join("lib"),
+        t.path().join("state"),
+    );
+    copy_corpus(
+        &corpus,
+        &[
+            "exif-samples/jpg/Canon_40D.jpg",
+            "exif-samples/heic/mobile/iphone_13_pro_max.HEIC",
+        ],
+        &src,
+    );
+    let config = t.path().join("config.toml");
+    std::fs::write(&config, "layout = \"{camera}/{year}/{month_name}\"\n").unwrap();
+    let out = run(cbctl(&state)
+        .arg("--config")
+        .arg(&config)
+        .env("LC_ALL", "fr_FR.UTF-8")
+        .arg("organize")
+        .arg(&src)
+        .arg(&dest));
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        dest.join("Canon EOS 40D/2008/May/Canon_40D.jpg").is_file(),
+        "{:?}",
+        tree(&dest)
+    );
+    assert!(
+        dest.join("Apple iPhone 13 Pro Max/2022/February/iphone_13_pro_max.HEIC")
+            .is_file(),
+        "{:?}",
+        tree(&dest)
+    );
+}

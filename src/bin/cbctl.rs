@@ -413,6 +413,7 @@ fn cmd_organize(cli: &Cli, args: &OrganizeArgs) -> Result<u8, Failure> {
         mode: if args.copy { Mode::Copy } else { Mode::Move },
         dry_run: args.dry_run,
         layout,
+        session_kind: "organize",
     };
     let mut printer = Printer::new(cli.json, args.dry_run);
     let result = engine::organize(&mut journal, &opts, &mut |ev| printer.on_event(ev));

@@ -202,6 +202,7 @@ fn poll_inbox(
         mode: inbox.mode,
         dry_run: false,
         layout: layout.clone(),
+        session_kind: "ingest",
     };
     let mut on_event = |ev: &Event| {
         if let Event::File(f) = ev {

@@ -34,6 +34,8 @@ pub struct OrganizeOptions {
     pub dry_run: bool,
     /// Folder template under `dest`.
     pub layout: Layout,
+    /// The journal session kind: "organize" for `cbctl organize`, "ingest" for the daemon.
+    pub session_kind: &'static str,
 }
 
 /// A candidate after probing.
@@ -140,14 +142,7 @@ pub fn organize_found(
             "dest": dest.to_string_lossy(),
             "mode": if opts.mode == Mode::Copy { "copy" } else { "move" },
         });
-        Some(journal.begin(
-            if opts.mode == Mode::Copy {
-                "organize-copy"
-            } else {
-                "organize"
-            },
-            &params,
-        )?)
+        Some(journal.begin(opts.session_kind, &params)?)
     };
     summary.session = session;
     let mut reserved: HashSet<PathBuf> = HashSet::new();
