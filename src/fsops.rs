@@ -168,16 +168,20 @@ pub enum Slot {
 /// Picks the destination for a file named `name` in `dir`: the name itself,
 /// else `stem (1).ext`, `stem (2).ext`, ... A taken name whose content is
 /// identical to `fp` is reported as an exact duplicate instead.
-/// `reserved` marks names already promised to other files (a dry run's plan).
+/// `reserved` gives the content promised to a name by an operation not yet
+/// carried out (a batch, a dry run's plan).
 pub fn choose_slot(
     dir: &Path,
     name: &std::ffi::OsStr,
     fp: &Fingerprint,
-    reserved: &dyn Fn(&Path) -> bool,
+    reserved: &dyn Fn(&Path) -> Option<Fingerprint>,
 ) -> Result<Slot, FsError> {
     for n in 0u32..10_000 {
         let candidate = dir.join(numbered_name(name, n));
-        if reserved(&candidate) {
+        if let Some(promised) = reserved(&candidate) {
+            if promised == *fp {
+                return Ok(Slot::Identical(candidate));
+            }
             continue;
         }
         if !exists(&candidate)? {
@@ -312,14 +316,42 @@ fn copy_verified(src: &Path, tmp: &Path, dst: &Path, fp: &Fingerprint) -> Result
         let _ = fs::remove_file(tmp);
         return Err(e);
     }
-    sync_dir(parent(dst))
+    Ok(())
+}
+
+/// Folders whose entries changed and must be fsync'd before the journal may
+/// call the operations done. Batching them turns many fsyncs of one folder
+/// into one.
+#[derive(Debug, Default)]
+pub struct PendingSyncs(std::collections::BTreeSet<PathBuf>);
+
+impl PendingSyncs {
+    /// Remembers that `dir` changed.
+    pub fn add(&mut self, dir: &Path) {
+        self.0.insert(dir.to_path_buf());
+    }
+
+    /// fsyncs every remembered folder.
+    pub fn flush(&mut self) -> Result<(), FsError> {
+        for dir in std::mem::take(&mut self.0) {
+            sync_dir(&dir)?;
+        }
+        Ok(())
+    }
 }
 
 /// Moves `src` to `dst` (which must not exist), on one filesystem by rename,
 /// across filesystems by verified copy then removal of the source.
 /// `fp` is the content the caller journaled; a source that no longer has it
-/// is refused. Returns whether a copy was needed.
-pub fn move_file(src: &Path, dst: &Path, tmp: &Path, fp: &Fingerprint) -> Result<bool, FsError> {
+/// is refused. Returns whether a copy was needed. The folders to fsync
+/// before the move counts as durable are added to `syncs`.
+pub fn move_file(
+    src: &Path,
+    dst: &Path,
+    tmp: &Path,
+    fp: &Fingerprint,
+    syncs: &mut PendingSyncs,
+) -> Result<bool, FsError> {
     if same_filesystem(src, dst)? {
         let meta = fs::symlink_metadata(src).map_err(io_err("stat", src))?;
         if meta.len() != fp.size {
@@ -330,25 +362,39 @@ pub fn move_file(src: &Path, dst: &Path, tmp: &Path, fp: &Fingerprint) -> Result
             });
         }
         rename_noreplace(src, dst)?;
-        sync_dir(parent(dst))?;
-        sync_dir(parent(src))?;
+        syncs.add(parent(dst));
+        syncs.add(parent(src));
         Ok(false)
     } else {
         copy_verified(src, tmp, dst, fp)?;
+        // The copy's name must be durable before the original goes.
+        sync_dir(parent(dst))?;
         fs::remove_file(src).map_err(io_err("remove", src))?;
-        sync_dir(parent(src))?;
+        syncs.add(parent(src));
         Ok(true)
     }
 }
 
 /// Copies `src` to `dst` (which must not exist), verified, mode and times kept.
-pub fn copy_file(src: &Path, dst: &Path, tmp: &Path, fp: &Fingerprint) -> Result<(), FsError> {
-    copy_verified(src, tmp, dst, fp)
+pub fn copy_file(
+    src: &Path,
+    dst: &Path,
+    tmp: &Path,
+    fp: &Fingerprint,
+    syncs: &mut PendingSyncs,
+) -> Result<(), FsError> {
+    copy_verified(src, tmp, dst, fp)?;
+    syncs.add(parent(dst));
+    Ok(())
 }
 
 /// Removes a file after checking it still has content `fp` (used to undo a
 /// copy, whose original is known to exist elsewhere).
-pub fn remove_verified(path: &Path, fp: &Fingerprint) -> Result<(), FsError> {
+pub fn remove_verified(
+    path: &Path,
+    fp: &Fingerprint,
+    syncs: &mut PendingSyncs,
+) -> Result<(), FsError> {
     let found = fingerprint(path)?;
     if found != *fp {
         return Err(FsError::Changed {
@@ -358,7 +404,8 @@ pub fn remove_verified(path: &Path, fp: &Fingerprint) -> Result<(), FsError> {
         });
     }
     fs::remove_file(path).map_err(io_err("remove", path))?;
-    sync_dir(parent(path))
+    syncs.add(parent(path));
+    Ok(())
 }
 
 /// Removes a leftover temp file of ours (named by [`temp_path_for`]).
@@ -458,12 +505,12 @@ mod tests {
         let fp_a = write(&t.path().join("a.jpg"), b"aaa");
         write(&t.path().join("x.jpg"), b"bbb");
         assert_eq!(
-            choose_slot(t.path(), OsStr::new("x.jpg"), &fp_a, &|_| false).unwrap(),
+            choose_slot(t.path(), OsStr::new("x.jpg"), &fp_a, &|_| None).unwrap(),
             Slot::Free(t.path().join("x (1).jpg"))
         );
         write(&t.path().join("x (1).jpg"), b"aaa");
         assert_eq!(
-            choose_slot(t.path(), OsStr::new("x.jpg"), &fp_a, &|_| false).unwrap(),
+            choose_slot(t.path(), OsStr::new("x.jpg"), &fp_a, &|_| None).unwrap(),
             Slot::Identical(t.path().join("x (1).jpg"))
         );
     }
@@ -474,7 +521,14 @@ mod tests {
         let (a, b) = (t.path().join("a"), t.path().join("b"));
         let fp = write(&a, b"one");
         write(&b, b"two");
-        let err = move_file(&a, &b, &temp_path_for(&b, "t"), &fp).unwrap_err();
+        let err = move_file(
+            &a,
+            &b,
+            &temp_path_for(&b, "t"),
+            &fp,
+            &mut PendingSyncs::default(),
+        )
+        .unwrap_err();
         assert!(matches!(err, FsError::Exists(_)), "{err}");
         assert_eq!(fs::read(&a).unwrap(), b"one");
         assert_eq!(fs::read(&b).unwrap(), b"two");
@@ -494,7 +548,14 @@ mod tests {
             .unwrap()
             .set_modified(old)
             .unwrap();
-        copy_file(&a, &b, &temp_path_for(&b, "t"), &fp).unwrap();
+        copy_file(
+            &a,
+            &b,
+            &temp_path_for(&b, "t"),
+            &fp,
+            &mut PendingSyncs::default(),
+        )
+        .unwrap();
         let m = fs::metadata(&b).unwrap();
         assert_eq!(m.modified().unwrap(), old);
         assert_eq!(m.permissions().mode() & 0o777, 0o640);
@@ -505,7 +566,13 @@ mod tests {
         };
         let c = t.path().join("c");
         assert!(matches!(
-            copy_file(&a, &c, &temp_path_for(&c, "t"), &stale),
+            copy_file(
+                &a,
+                &c,
+                &temp_path_for(&c, "t"),
+                &stale,
+                &mut PendingSyncs::default()
+            ),
             Err(FsError::Changed { .. })
         ));
         assert!(!c.exists());

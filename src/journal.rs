@@ -73,6 +73,19 @@ pub struct UndoReport {
     pub dirs_removed: usize,
 }
 
+/// One file operation for [`Journal::run_batch`].
+#[derive(Debug, Clone)]
+pub struct BatchItem {
+    /// Move, copy or unlink.
+    pub action: Action,
+    /// Where the file is.
+    pub src: PathBuf,
+    /// Where it goes (its folder is created if needed).
+    pub dst: PathBuf,
+    /// Its size and blake3, checked on the way.
+    pub fp: Fingerprint,
+}
+
 /// One reverted (or refused) file during an undo, for progress output.
 #[derive(Debug, Clone)]
 pub struct UndoEvent {
@@ -138,37 +151,82 @@ impl Journal {
         dst: &Path,
         fp: &Fingerprint,
     ) -> Result<OpOutcome, JournalError> {
-        let dir = dst.parent().unwrap_or(Path::new("."));
-        let dirs_created = fsops::missing_dirs(dir)?;
-        let tmp = fsops::temp_path_for(dst, &tmp_tag(session, fp));
-        let op = self.store.plan_op(&NewOp {
-            session,
+        let item = BatchItem {
             action,
             src: src.to_path_buf(),
             dst: dst.to_path_buf(),
-            tmp: tmp.clone(),
-            size: fp.size,
-            blake3: fp.hex(),
-            dirs_created: dirs_created.clone(),
-            reverts: None,
-        })?;
-        let result = fsops::create_dirs(dir).and_then(|()| match action {
-            Action::Move => fsops::move_file(src, dst, &tmp, fp).map(|_| ()),
-            Action::Copy => fsops::copy_file(src, dst, &tmp, fp),
-            Action::Unlink => fsops::remove_verified(src, fp),
-        });
-        match result {
-            Ok(()) => {
-                self.store.set_op_state(op, OpState::Done, None)?;
-                Ok(OpOutcome::Done { op })
-            }
-            Err(e) => {
-                self.store
-                    .set_op_state(op, OpState::Failed, Some(&e.to_string()))?;
-                remove_empty_dirs(&dirs_created);
-                Ok(OpOutcome::Failed(e.into()))
-            }
+            fp: *fp,
+        };
+        let mut out = self.run_batch(session, std::slice::from_ref(&item))?;
+        out.pop().ok_or(JournalError::BadHash(0))
+    }
+
+    /// Journals a batch of ops as planned in one transaction, performs them,
+    /// fsyncs every folder they touched once, then marks them done (or
+    /// failed) in one transaction. Group commit: a crash anywhere in between
+    /// is repaired by [`Journal::recover`] from what is on disk, op by op.
+    pub fn run_batch(
+        &mut self,
+        session: i64,
+        items: &[BatchItem],
+    ) -> Result<Vec<OpOutcome>, JournalError> {
+        let mut new_ops = Vec::with_capacity(items.len());
+        for it in items {
+            let dir = it.dst.parent().unwrap_or(Path::new("."));
+            new_ops.push(NewOp {
+                session,
+                action: it.action,
+                src: it.src.clone(),
+                dst: it.dst.clone(),
+                tmp: fsops::temp_path_for(&it.dst, &tmp_tag(session, &it.fp)),
+                size: it.fp.size,
+                blake3: it.fp.hex(),
+                dirs_created: fsops::missing_dirs(dir)?,
+                reverts: None,
+            });
         }
+        let ids = self.store.plan_ops(&new_ops)?;
+        let mut syncs = fsops::PendingSyncs::default();
+        let mut results = Vec::with_capacity(items.len());
+        for (it, op) in items.iter().zip(&new_ops) {
+            let dir = it.dst.parent().unwrap_or(Path::new("."));
+            let r = fsops::create_dirs(dir).and_then(|()| {
+                for created in &op.dirs_created {
+                    syncs.add(created.parent().unwrap_or(created));
+                }
+                match it.action {
+                    Action::Move => {
+                        fsops::move_file(&it.src, &it.dst, &op.tmp, &it.fp, &mut syncs).map(|_| ())
+                    }
+                    Action::Copy => fsops::copy_file(&it.src, &it.dst, &op.tmp, &it.fp, &mut syncs),
+                    Action::Unlink => fsops::remove_verified(&it.src, &it.fp, &mut syncs),
+                }
+            });
+            results.push(r);
+        }
+        // Durable on disk before the journal says so; if this fails the ops
+        // stay planned and the next start resolves them.
+        syncs.flush()?;
+        let updates: Vec<(i64, OpState, Option<String>)> = ids
+            .iter()
+            .zip(&results)
+            .map(|(id, r)| match r {
+                Ok(()) => (*id, OpState::Done, None),
+                Err(e) => (*id, OpState::Failed, Some(e.to_string())),
+            })
+            .collect();
+        self.store.set_op_states(&updates)?;
+        let mut out = Vec::with_capacity(items.len());
+        for ((id, r), op) in ids.into_iter().zip(results).zip(&new_ops) {
+            out.push(match r {
+                Ok(()) => OpOutcome::Done { op: id },
+                Err(e) => {
+                    remove_empty_dirs(&op.dirs_created);
+                    OpOutcome::Failed(e.into())
+                }
+            });
+        }
+        Ok(out)
     }
 
     /// Resolves every op left `planned` by a crash, from what is on disk.
@@ -236,7 +294,9 @@ impl Journal {
                     if op.action == Action::Move && at_src {
                         // A cross-filesystem move died after the verified copy
                         // took its name: finish it by removing the source.
-                        fsops::remove_verified(&op.src, &fp)?;
+                        let mut syncs = fsops::PendingSyncs::default();
+                        fsops::remove_verified(&op.src, &fp, &mut syncs)?;
+                        syncs.flush()?;
                     }
                     fsops::remove_temp(&op.tmp)?;
                     self.mark_done(op)?;
@@ -251,7 +311,9 @@ impl Journal {
                 } else if fsops::has_content(&op.tmp, &fp)? && !fsops::exists(&op.dst)? {
                     // Verified copy written but not yet named, source already gone:
                     // cannot happen in our order of steps, but finish it rather than lose it.
-                    fsops::move_file(&op.tmp, &op.dst, &op.tmp, &fp)?;
+                    let mut syncs = fsops::PendingSyncs::default();
+                    fsops::move_file(&op.tmp, &op.dst, &op.tmp, &fp, &mut syncs)?;
+                    syncs.flush()?;
                     self.mark_done(op)?;
                     report.completed += 1;
                 } else {
@@ -387,11 +449,13 @@ impl Journal {
             dirs_created,
             reverts: Some(op.id),
         })?;
+        let mut syncs = fsops::PendingSyncs::default();
         let result = match action {
             Action::Move => fsops::create_dirs(parent)
-                .and_then(|()| fsops::move_file(src, dst, &tmp, &fp).map(|_| ())),
-            _ => fsops::remove_verified(src, &fp),
-        };
+                .and_then(|()| fsops::move_file(src, dst, &tmp, &fp, &mut syncs).map(|_| ())),
+            _ => fsops::remove_verified(src, &fp, &mut syncs),
+        }
+        .and_then(|()| syncs.flush());
         match result {
             Ok(()) => {
                 self.store.complete_revert(undo_op, op.id)?;

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-const FILES: usize = 300;
+const FILES: usize = 1000;
 
 /// A small deterministic generator (xorshift64*), so a failing seed can be replayed.
 struct Rng(u64);
@@ -136,16 +136,19 @@ fn kill_and_recover(corpus: &Path, src_parent: &Path, work: &Path, seeds: &[u64]
                 std::thread::sleep(at);
                 format!("{at:?}")
             } else {
-                // While filing: after the k-th file is reported, plus up to
-                // 3 ms, so the kill falls anywhere inside an operation.
-                let k = rng.below(remaining.max(1));
+                // While filing: after the k-th file is reported (events come
+                // a batch at a time), plus up to one batch's time, so the kill falls
+                // anywhere inside the next batch of operations.
+                let k = rng.below(remaining.clamp(1, 256));
                 let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
                 for _ in 0..=k {
                     if lines.next().is_none() {
                         break;
                     }
                 }
-                std::thread::sleep(Duration::from_micros(rng.below(3000)));
+                std::thread::sleep(Duration::from_micros(
+                    rng.below(full.as_micros() as u64 * 128 / FILES as u64),
+                ));
                 format!("file {k} of {remaining}")
             };
             let _ = child.kill(); // SIGKILL

@@ -5,7 +5,7 @@
 //! the journal. Nothing is touched before the third phase, so a dry run is
 //! the first two phases plus the naming logic.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
@@ -16,7 +16,7 @@ use super::scan::{scan, Found};
 use super::{EngineError, Event, FileEvent, Outcome, Summary};
 use crate::config::Mode;
 use crate::fsops::{self, Fingerprint, Slot};
-use crate::journal::{Journal, OpOutcome};
+use crate::journal::{BatchItem, Journal, OpOutcome};
 use crate::layout::Layout;
 use crate::media::{self, MediaError, MediaInfo};
 use crate::store::Action;
@@ -145,37 +145,111 @@ pub fn organize_found(
         Some(journal.begin(opts.session_kind, &params)?)
     };
     summary.session = session;
-    let mut reserved: HashSet<PathBuf> = HashSet::new();
+    let action = if opts.mode == Mode::Copy {
+        Action::Copy
+    } else {
+        Action::Move
+    };
+    let mut batch = Batch {
+        session,
+        action,
+        reserved: HashMap::new(),
+        pending: Vec::new(),
+    };
 
     for p in probed {
-        let ev = match p.result {
+        match p.result {
             Err(MediaError::NotMedia { .. }) if !media::looks_like_media_name(&p.path) => {
                 summary.non_media += 1;
-                event(&p.path, Outcome::NonMedia, None)
+                on_event(&Event::File(event(&p.path, Outcome::NonMedia, None)));
             }
             Err(e) => {
                 summary.errors += 1;
-                event(&p.path, Outcome::Error, Some(e.to_string()))
+                on_event(&Event::File(event(
+                    &p.path,
+                    Outcome::Error,
+                    Some(e.to_string()),
+                )));
             }
-            Ok((info, fp)) => file_one(
-                journal,
-                opts,
-                &dest,
-                session,
-                &p.path,
-                &info,
-                &fp,
-                &siblings,
-                &mut reserved,
-                &mut summary,
-            )?,
-        };
-        on_event(&Event::File(ev));
+            Ok((info, fp)) => {
+                if let Some(ev) = plan_one(
+                    opts,
+                    &dest,
+                    &p.path,
+                    &info,
+                    &fp,
+                    &siblings,
+                    &mut batch,
+                    &mut summary,
+                ) {
+                    on_event(&Event::File(ev));
+                }
+                if batch.pending.len() >= BATCH {
+                    batch.run(journal, &mut summary, on_event)?;
+                }
+            }
+        }
     }
+    batch.run(journal, &mut summary, on_event)?;
     if let Some(s) = session {
         journal.finish(s, &serde_json::to_value(&summary).unwrap_or_default())?;
     }
     Ok(summary)
+}
+
+/// How many file operations share one journal transaction and one fsync
+/// per folder (group commit). Recovery is per op, so the size only trades
+/// latency of progress events against fsyncs.
+const BATCH: usize = 128;
+
+/// Operations chosen but not yet carried out.
+struct Batch {
+    session: Option<i64>,
+    action: Action,
+    /// Destination names promised to pending (or, in a dry run, planned) files.
+    reserved: HashMap<PathBuf, Fingerprint>,
+    pending: Vec<(BatchItem, FileEvent)>,
+}
+
+impl Batch {
+    /// Carries out the pending operations through the journal and reports them.
+    fn run(
+        &mut self,
+        journal: &mut Journal,
+        summary: &mut Summary,
+        on_event: &mut dyn FnMut(&Event),
+    ) -> Result<(), EngineError> {
+        let pending = std::mem::take(&mut self.pending);
+        self.reserved.clear();
+        let Some(session) = self.session else {
+            return Ok(());
+        };
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let items: Vec<BatchItem> = pending.iter().map(|(it, _)| it.clone()).collect();
+        let outcomes = journal.run_batch(session, &items)?;
+        for ((item, mut ev), outcome) in pending.into_iter().zip(outcomes) {
+            match outcome {
+                OpOutcome::Done { .. } => {
+                    summary.filed += 1;
+                    summary.bytes += item.fp.size;
+                    ev.outcome = if item.action == Action::Copy {
+                        Outcome::Copied
+                    } else {
+                        Outcome::Moved
+                    };
+                }
+                OpOutcome::Failed(e) => {
+                    summary.errors += 1;
+                    ev.dest = None;
+                    ev.reason = Some(e.to_string());
+                }
+            }
+            on_event(&Event::File(ev));
+        }
+        Ok(())
+    }
 }
 
 /// Offsets of photos by (folder, lower-case stem), so a Live Photo's video,
@@ -203,19 +277,19 @@ fn sibling_key(path: &Path) -> (PathBuf, OsString) {
     (dir, stem)
 }
 
+/// Decides where one file goes. Returns its event now when nothing is to
+/// be done (duplicate, error, dry run); otherwise queues the operation.
 #[allow(clippy::too_many_arguments)]
-fn file_one(
-    journal: &mut Journal,
+fn plan_one(
     opts: &OrganizeOptions,
     dest: &Path,
-    session: Option<i64>,
     path: &Path,
     info: &MediaInfo,
     fp: &Fingerprint,
     siblings: &HashMap<(PathBuf, OsString), FixedOffset>,
-    reserved: &mut HashSet<PathBuf>,
+    batch: &mut Batch,
     summary: &mut Summary,
-) -> Result<FileEvent, EngineError> {
+) -> Option<FileEvent> {
     let mut taken = info.taken;
     if taken.utc_only {
         if let Some(off) = siblings.get(&sibling_key(path)) {
@@ -233,52 +307,36 @@ fn file_one(
         reason: None,
     };
     let name = path.file_name().unwrap_or_default();
-    let slot = match fsops::choose_slot(&folder, name, fp, &|p| reserved.contains(p)) {
-        Ok(slot) => slot,
-        Err(e) => {
-            summary.errors += 1;
-            ev.reason = Some(e.to_string());
-            return Ok(ev);
-        }
-    };
-    let target = match slot {
-        Slot::Identical(existing) => {
+    let reserved = &batch.reserved;
+    let target = match fsops::choose_slot(&folder, name, fp, &|p| reserved.get(p).copied()) {
+        Ok(Slot::Free(target)) => target,
+        Ok(Slot::Identical(existing)) => {
             summary.duplicates += 1;
             ev.outcome = Outcome::Duplicate;
             ev.reason = Some("an identical file is already there; source kept".into());
             ev.dest = Some(existing);
-            return Ok(ev);
+            return Some(ev);
         }
-        Slot::Free(target) => target,
+        Err(e) => {
+            summary.errors += 1;
+            ev.reason = Some(e.to_string());
+            return Some(ev);
+        }
     };
     ev.dest = Some(target.clone());
-    let Some(session) = session else {
-        reserved.insert(target);
+    batch.reserved.insert(target.clone(), *fp);
+    if batch.session.is_none() {
         summary.filed += 1;
         summary.bytes += fp.size;
         ev.outcome = Outcome::Planned;
-        return Ok(ev);
-    };
-    let action = if opts.mode == Mode::Copy {
-        Action::Copy
-    } else {
-        Action::Move
-    };
-    match journal.run_op(session, action, path, &target, fp)? {
-        OpOutcome::Done { .. } => {
-            summary.filed += 1;
-            summary.bytes += fp.size;
-            ev.outcome = if action == Action::Copy {
-                Outcome::Copied
-            } else {
-                Outcome::Moved
-            };
-        }
-        OpOutcome::Failed(e) => {
-            summary.errors += 1;
-            ev.dest = None;
-            ev.reason = Some(e.to_string());
-        }
+        return Some(ev);
     }
-    Ok(ev)
+    let item = BatchItem {
+        action: batch.action,
+        src: path.to_path_buf(),
+        dst: target,
+        fp: *fp,
+    };
+    batch.pending.push((item, ev));
+    None
 }

@@ -334,45 +334,76 @@ impl Store {
 
     /// Journals an op as planned (durably) and returns its id.
     pub fn plan_op(&mut self, op: &NewOp) -> Result<i64, StoreError> {
+        Ok(self.plan_ops(std::slice::from_ref(op))?[0])
+    }
+
+    /// Journals several ops as planned in one transaction (one fsync) and
+    /// returns their ids, in order.
+    pub fn plan_ops(&mut self, ops: &[NewOp]) -> Result<Vec<i64>, StoreError> {
         let path = self.path.clone();
         let sql = move |source| StoreError::Sql {
             path: path.clone(),
             source,
         };
         let tx = self.conn.transaction().map_err(&sql)?;
-        let seq: i64 = tx
-            .query_row(
-                "SELECT COALESCE(MAX(seq), 0) + 1 FROM ops WHERE session = ?1",
-                [op.session],
-                |r| r.get(0),
+        let mut ids = Vec::with_capacity(ops.len());
+        for op in ops {
+            let seq: i64 = tx
+                .query_row(
+                    "SELECT COALESCE(MAX(seq), 0) + 1 FROM ops WHERE session = ?1",
+                    [op.session],
+                    |r| r.get(0),
+                )
+                .map_err(&sql)?;
+            tx.execute(
+                "INSERT INTO ops (session, seq, action, src, dst, tmp, size, blake3, state, reverts)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'planned', ?9)",
+                params![
+                    op.session,
+                    seq,
+                    op.action.as_str(),
+                    path_blob(&op.src),
+                    path_blob(&op.dst),
+                    path_blob(&op.tmp),
+                    op.size as i64,
+                    op.blake3,
+                    op.reverts
+                ],
             )
             .map_err(&sql)?;
-        tx.execute(
-            "INSERT INTO ops (session, seq, action, src, dst, tmp, size, blake3, state, reverts)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'planned', ?9)",
-            params![
-                op.session,
-                seq,
-                op.action.as_str(),
-                path_blob(&op.src),
-                path_blob(&op.dst),
-                path_blob(&op.tmp),
-                op.size as i64,
-                op.blake3,
-                op.reverts
-            ],
-        )
-        .map_err(&sql)?;
-        let id = tx.last_insert_rowid();
-        for (ord, dir) in op.dirs_created.iter().enumerate() {
+            let id = tx.last_insert_rowid();
+            for (ord, dir) in op.dirs_created.iter().enumerate() {
+                tx.execute(
+                    "INSERT INTO op_dirs (op, ord, path) VALUES (?1, ?2, ?3)",
+                    params![id, ord as i64, path_blob(dir)],
+                )
+                .map_err(&sql)?;
+            }
+            ids.push(id);
+        }
+        tx.commit().map_err(&sql)?;
+        Ok(ids)
+    }
+
+    /// Sets the states of several ops in one transaction.
+    pub fn set_op_states(
+        &mut self,
+        updates: &[(i64, OpState, Option<String>)],
+    ) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let sql = move |source| StoreError::Sql {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(&sql)?;
+        for (op, state, error) in updates {
             tx.execute(
-                "INSERT INTO op_dirs (op, ord, path) VALUES (?1, ?2, ?3)",
-                params![id, ord as i64, path_blob(dir)],
+                "UPDATE ops SET state = ?2, error = ?3 WHERE id = ?1",
+                params![op, state.as_str(), error],
             )
             .map_err(&sql)?;
         }
-        tx.commit().map_err(&sql)?;
-        Ok(id)
+        tx.commit().map_err(&sql)
     }
 
     /// Sets an op's state (and error text).
