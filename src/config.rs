@@ -22,12 +22,7 @@ pub enum ConfigError {
     },
     /// Bad TOML, an unknown key or a bad value.
     #[error("{path}:{line}: `{key}`: {message}")]
-    Invalid {
-        path: PathBuf,
-        line: usize,
-        key: String,
-        message: String,
-    },
+    Invalid { path: PathBuf, line: usize, key: String, message: String },
     /// `config get/set` on a key that does not exist.
     #[error("unknown config key `{0}`; known keys: {known}", known = KEYS.join(", "))]
     NoSuchKey(String),
@@ -131,10 +126,7 @@ pub struct Config {
 }
 
 fn home() -> PathBuf {
-    std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/"))
+    std::env::var_os("HOME").filter(|h| !h.is_empty()).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/"))
 }
 
 fn xdg(var: &str, fallback: &str) -> PathBuf {
@@ -168,10 +160,7 @@ impl Config {
             library: home().join("Pictures/Library"),
             state_dir: xdg("XDG_STATE_HOME", ".local/state").join("clean-backup"),
             layout: "{year}/{month:02}".to_string(),
-            inbox: vec![Inbox {
-                path: home().join("Pictures/Inbox"),
-                mode: Mode::Move,
-            }],
+            inbox: vec![Inbox { path: home().join("Pictures/Inbox"), mode: Mode::Move }],
             settle_seconds: 5,
             dedup_perceptual: true,
             dedup_threshold: 6,
@@ -185,10 +174,8 @@ impl Config {
 
     /// Loads and validates `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: path.to_path_buf(), source })?;
         Config::parse(&text, path)
     }
 
@@ -201,11 +188,7 @@ impl Config {
             message: e.message().trim().to_string(),
         })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let base = if base.as_os_str().is_empty() {
-            PathBuf::from(".")
-        } else {
-            base
-        };
+        let base = if base.as_os_str().is_empty() { PathBuf::from(".") } else { base };
         let base = std::path::absolute(&base).unwrap_or(base);
         let v = Validator { path, text };
         let mut cfg = Config::defaults();
@@ -218,8 +201,7 @@ impl Config {
                 "state_dir" => cfg.state_dir = expand(&v.string(root, key, key)?, &base),
                 "layout" => {
                     let s = v.string(root, key, key)?;
-                    crate::layout::Layout::parse(&s)
-                        .map_err(|e| v.err(root, key, key, e.reason))?;
+                    crate::layout::Layout::parse(&s).map_err(|e| v.err(root, key, key, e.reason))?;
                     cfg.layout = s;
                 }
                 "inbox" => {
@@ -236,28 +218,18 @@ impl Config {
                     }
                 }
                 "watch" | "dedup" | "compress" | "control" => {
-                    let table = item.as_table_like().ok_or_else(|| {
-                        v.err(root, key, key, format!("must be a table ([{key}])"))
-                    })?;
+                    let table = item
+                        .as_table_like()
+                        .ok_or_else(|| v.err(root, key, key, format!("must be a table ([{key}])")))?;
                     v.section(key, table, &mut cfg)?;
                 }
                 other => {
-                    return Err(v.err(
-                        root,
-                        other,
-                        other,
-                        format!("unknown key; known keys: {}", KEYS.join(", ")),
-                    ))
+                    return Err(v.err(root, other, other, format!("unknown key; known keys: {}", KEYS.join(", "))))
                 }
             }
         }
         if cfg.library == cfg.state_dir {
-            return Err(v.err(
-                root,
-                "state_dir",
-                "state_dir",
-                "must differ from `library`".into(),
-            ));
+            return Err(v.err(root, "state_dir", "state_dir", "must differ from `library`".into()));
         }
         for (i, inbox) in cfg.inbox.iter().enumerate() {
             if inbox.path.starts_with(&cfg.library) || cfg.library.starts_with(&inbox.path) {
@@ -286,12 +258,7 @@ impl Config {
         if let Some(p) = std::env::var_os("CLEAN_BACKUP_CONFIG").filter(|p| !p.is_empty()) {
             return Some(PathBuf::from(p));
         }
-        [
-            user_config_path(),
-            PathBuf::from("/etc/clean-backup/config.toml"),
-        ]
-        .into_iter()
-        .find(|p| p.is_file())
+        [user_config_path(), PathBuf::from("/etc/clean-backup/config.toml")].into_iter().find(|p| p.is_file())
     }
 
     /// `locate` then `load`, or defaults when there is no file.
@@ -371,11 +338,7 @@ fn dbus_str(d: DbusMode) -> &'static str {
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
+    text.as_bytes()[..offset.min(text.len())].iter().filter(|&&b| b == b'\n').count() + 1
 }
 
 /// Checks values, turning spans into line numbers.
@@ -391,9 +354,7 @@ impl Validator<'_> {
 
     /// An error at `key` of `table`, reported as `dotted`.
     fn err(&self, table: &dyn TableLike, key: &str, dotted: &str, message: String) -> ConfigError {
-        let span = table
-            .get_key_value(key)
-            .and_then(|(k, item)| k.span().or_else(|| item.span()));
+        let span = table.get_key_value(key).and_then(|(k, item)| k.span().or_else(|| item.span()));
         ConfigError::Invalid {
             path: self.path.to_path_buf(),
             line: self.span_line(span),
@@ -406,12 +367,7 @@ impl Validator<'_> {
         table.get(key).unwrap_or(&Item::None)
     }
 
-    fn string(
-        &self,
-        table: &dyn TableLike,
-        key: &str,
-        dotted: &str,
-    ) -> Result<String, ConfigError> {
+    fn string(&self, table: &dyn TableLike, key: &str, dotted: &str) -> Result<String, ConfigError> {
         match self.item(table, key).as_str() {
             Some(s) if !s.is_empty() => Ok(s.to_string()),
             _ => Err(self.err(table, key, dotted, "must be a non-empty string".into())),
@@ -419,56 +375,30 @@ impl Validator<'_> {
     }
 
     fn boolean(&self, table: &dyn TableLike, key: &str, dotted: &str) -> Result<bool, ConfigError> {
-        self.item(table, key)
-            .as_bool()
-            .ok_or_else(|| self.err(table, key, dotted, "must be true or false".into()))
+        self.item(table, key).as_bool().ok_or_else(|| self.err(table, key, dotted, "must be true or false".into()))
     }
 
-    fn int(
-        &self,
-        table: &dyn TableLike,
-        key: &str,
-        dotted: &str,
-        range: Range<i64>,
-    ) -> Result<i64, ConfigError> {
+    fn int(&self, table: &dyn TableLike, key: &str, dotted: &str, range: Range<i64>) -> Result<i64, ConfigError> {
         match self.item(table, key).as_integer() {
             Some(n) if range.contains(&n) => Ok(n),
             _ => Err(self.err(
                 table,
                 key,
                 dotted,
-                format!(
-                    "must be a whole number from {} to {}",
-                    range.start,
-                    range.end - 1
-                ),
+                format!("must be a whole number from {} to {}", range.start, range.end - 1),
             )),
         }
     }
 
-    fn choice(
-        &self,
-        table: &dyn TableLike,
-        key: &str,
-        dotted: &str,
-        allowed: &[&str],
-    ) -> Result<String, ConfigError> {
+    fn choice(&self, table: &dyn TableLike, key: &str, dotted: &str, allowed: &[&str]) -> Result<String, ConfigError> {
         match self.item(table, key).as_str() {
             Some(s) if allowed.contains(&s) => Ok(s.to_string()),
-            _ => Err(self.err(
-                table,
-                key,
-                dotted,
-                format!("must be one of {}", quoted(allowed)),
-            )),
+            _ => Err(self.err(table, key, dotted, format!("must be one of {}", quoted(allowed)))),
         }
     }
 
     fn inbox(&self, t: &toml_edit::Table, i: usize, base: &Path) -> Result<Inbox, ConfigError> {
-        let mut inbox = Inbox {
-            path: PathBuf::new(),
-            mode: Mode::Move,
-        };
+        let mut inbox = Inbox { path: PathBuf::new(), mode: Mode::Move };
         for (key, _) in t.iter() {
             let dotted = format!("inbox[{i}].{key}");
             match key {
@@ -479,14 +409,7 @@ impl Validator<'_> {
                         _ => Mode::Move,
                     }
                 }
-                other => {
-                    return Err(self.err(
-                        t,
-                        other,
-                        &dotted,
-                        "unknown key; an inbox has `path` and `mode`".into(),
-                    ))
-                }
+                other => return Err(self.err(t, other, &dotted, "unknown key; an inbox has `path` and `mode`".into())),
             }
         }
         if inbox.path.as_os_str().is_empty() {
@@ -505,27 +428,16 @@ impl Validator<'_> {
             .get("inbox")
             .and_then(Item::as_array_of_tables)
             .and_then(|a| a.get(i))
-            .and_then(|t| {
-                t.get_key_value("path")
-                    .and_then(|(k, _)| k.span())
-                    .or_else(|| t.span())
-            });
+            .and_then(|t| t.get_key_value("path").and_then(|(k, _)| k.span()).or_else(|| t.span()));
         self.span_line(span)
     }
 
-    fn section(
-        &self,
-        name: &str,
-        table: &dyn TableLike,
-        cfg: &mut Config,
-    ) -> Result<(), ConfigError> {
+    fn section(&self, name: &str, table: &dyn TableLike, cfg: &mut Config) -> Result<(), ConfigError> {
         for (key, _) in table.iter() {
             let dotted = format!("{name}.{key}");
             let d = dotted.as_str();
             match (name, key) {
-                ("watch", "settle_seconds") => {
-                    cfg.settle_seconds = self.int(table, key, d, 1..3601)? as u64
-                }
+                ("watch", "settle_seconds") => cfg.settle_seconds = self.int(table, key, d, 1..3601)? as u64,
                 ("dedup", "perceptual") => cfg.dedup_perceptual = self.boolean(table, key, d)?,
                 ("dedup", "names") => cfg.dedup_names = self.boolean(table, key, d)?,
                 ("dedup", "threshold") => {
@@ -538,18 +450,14 @@ impl Validator<'_> {
                                 table,
                                 key,
                                 d,
-                                "must be 0 to 32, or \"exact\", \"standard\" or \"aggressive\""
-                                    .into(),
+                                "must be 0 to 32, or \"exact\", \"standard\" or \"aggressive\"".into(),
                             ))
                         }
                         None => self.int(table, key, d, 0..33)? as u32,
                     }
                 }
                 ("dedup", "on_duplicate") => {
-                    cfg.on_duplicate = match self
-                        .choice(table, key, d, &["skip", "quarantine"])?
-                        .as_str()
-                    {
+                    cfg.on_duplicate = match self.choice(table, key, d, &["skip", "quarantine"])?.as_str() {
                         "quarantine" => OnDuplicate::Quarantine,
                         _ => OnDuplicate::Skip,
                     }
@@ -557,26 +465,16 @@ impl Validator<'_> {
                 ("compress", "enabled") => cfg.compress_enabled = self.boolean(table, key, d)?,
                 ("compress", "level") => cfg.compress_level = self.int(table, key, d, 1..4)? as u8,
                 ("control", "dbus") => {
-                    cfg.dbus = match self
-                        .choice(table, key, d, &["session", "system", "off"])?
-                        .as_str()
-                    {
+                    cfg.dbus = match self.choice(table, key, d, &["session", "system", "off"])?.as_str() {
                         "system" => DbusMode::System,
                         "off" => DbusMode::Off,
                         _ => DbusMode::Session,
                     }
                 }
                 _ => {
-                    let known: Vec<&str> = KEYS
-                        .iter()
-                        .filter_map(|k| k.strip_prefix(name).and_then(|k| k.strip_prefix('.')))
-                        .collect();
-                    return Err(self.err(
-                        table,
-                        key,
-                        d,
-                        format!("unknown key; [{name}] has {}", quoted(&known)),
-                    ));
+                    let known: Vec<&str> =
+                        KEYS.iter().filter_map(|k| k.strip_prefix(name).and_then(|k| k.strip_prefix('.'))).collect();
+                    return Err(self.err(table, key, d, format!("unknown key; [{name}] has {}", quoted(&known))));
                 }
             }
         }
@@ -585,22 +483,14 @@ impl Validator<'_> {
 }
 
 fn quoted(items: &[&str]) -> String {
-    items
-        .iter()
-        .map(|s| format!("\"{s}\""))
-        .collect::<Vec<_>>()
-        .join(", ")
+    items.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", ")
 }
 
 /// `cbctl config get [KEY]`: the resolved value of a dotted key (`dedup.threshold`),
 /// or with `None` the whole resolved config, as TOML text.
 /// Reads `path` if it exists, else the defaults.
 pub fn get(path: &Path, key: Option<&str>) -> Result<String, ConfigError> {
-    let cfg = if path.is_file() {
-        Config::load(path)?
-    } else {
-        Config::defaults()
-    };
+    let cfg = if path.is_file() { Config::load(path)? } else { Config::defaults() };
     match key {
         Some(k) => cfg.value_of(k),
         None => Ok(cfg.to_toml()),
@@ -610,10 +500,7 @@ pub fn get(path: &Path, key: Option<&str>) -> Result<String, ConfigError> {
 /// Checks a dotted key names a setting; returns its parts.
 fn key_parts(key: &str) -> Result<Vec<&str>, ConfigError> {
     let parts: Vec<&str> = key.split('.').collect();
-    let pattern: Vec<&str> = parts
-        .iter()
-        .map(|p| if p.parse::<usize>().is_ok() { "N" } else { p })
-        .collect();
+    let pattern: Vec<&str> = parts.iter().map(|p| if p.parse::<usize>().is_ok() { "N" } else { p }).collect();
     if KEYS.contains(&pattern.join(".").as_str()) {
         Ok(parts)
     } else {
@@ -633,21 +520,14 @@ pub fn set(path: &Path, key: &str, value: &str) -> Result<(), ConfigError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(source) => {
-            return Err(ConfigError::Io {
-                path: path.to_path_buf(),
-                source,
-            })
-        }
+        Err(source) => return Err(ConfigError::Io { path: path.to_path_buf(), source }),
     };
-    let mut doc: DocumentMut =
-        text.parse()
-            .map_err(|e: toml_edit::TomlError| ConfigError::Invalid {
-                path: path.to_path_buf(),
-                line: line_of(&text, e.span().map(|s| s.start).unwrap_or(0)),
-                key: "(syntax)".into(),
-                message: e.message().trim().to_string(),
-            })?;
+    let mut doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        line: line_of(&text, e.span().map(|s| s.start).unwrap_or(0)),
+        key: "(syntax)".into(),
+        message: e.message().trim().to_string(),
+    })?;
     let parsed = format!("v = {value}")
         .parse::<DocumentMut>()
         .ok()
@@ -670,11 +550,8 @@ pub fn set(path: &Path, key: &str, value: &str) -> Result<(), ConfigError> {
             set_value(table, field, parsed);
         }
         [section, k] => {
-            let table = doc
-                .entry(section)
-                .or_insert_with(toml_edit::table)
-                .as_table_like_mut()
-                .ok_or_else(bad_index)?;
+            let table =
+                doc.entry(section).or_insert_with(toml_edit::table).as_table_like_mut().ok_or_else(bad_index)?;
             match table.get_mut(k) {
                 Some(item) => set_item_keep_decor(item, parsed),
                 None => {
@@ -686,10 +563,8 @@ pub fn set(path: &Path, key: &str, value: &str) -> Result<(), ConfigError> {
     }
     let new_text = doc.to_string();
     Config::parse(&new_text, path)?;
-    crate::fsops::write_atomic(path, new_text.as_bytes()).map_err(|e| ConfigError::Io {
-        path: path.to_path_buf(),
-        source: std::io::Error::other(e.to_string()),
-    })
+    crate::fsops::write_atomic(path, new_text.as_bytes())
+        .map_err(|e| ConfigError::Io { path: path.to_path_buf(), source: std::io::Error::other(e.to_string()) })
 }
 
 fn set_value(table: &mut toml_edit::Table, key: &str, v: toml_edit::Value) {

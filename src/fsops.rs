@@ -28,19 +28,11 @@ pub enum FsError {
     Exists(PathBuf),
     /// A file's content is not what the journal says it should be.
     #[error("{path}: content changed (expected blake3 {expected}, found {found})")]
-    Changed {
-        path: PathBuf,
-        expected: String,
-        found: String,
-    },
+    Changed { path: PathBuf, expected: String, found: String },
 }
 
 fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> FsError + 'a {
-    move |source| FsError::Io {
-        op,
-        path: path.to_path_buf(),
-        source,
-    }
+    move |source| FsError::Io { op, path: path.to_path_buf(), source }
 }
 
 /// Size and blake3 of a file's content: what the journal records and checks.
@@ -79,18 +71,13 @@ fn fingerprint_reader(reader: &mut impl Read) -> io::Result<Fingerprint> {
         hasher.update(&buf[..n]);
         size += n as u64;
     }
-    Ok(Fingerprint {
-        size,
-        hash: hasher.finalize(),
-    })
+    Ok(Fingerprint { size, hash: hasher.finalize() })
 }
 
 /// True when `path` exists and has exactly this content.
 pub fn has_content(path: &Path, expected: &Fingerprint) -> Result<bool, FsError> {
     match fs::symlink_metadata(path) {
-        Ok(meta) if meta.is_file() && meta.len() == expected.size => {
-            Ok(fingerprint(path)?.hash == expected.hash)
-        }
+        Ok(meta) if meta.is_file() && meta.len() == expected.size => Ok(fingerprint(path)?.hash == expected.hash),
         Ok(_) => Ok(false),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
         Err(e) => Err(io_err("stat", path)(e)),
@@ -131,10 +118,7 @@ pub fn remove_dir_if_empty(dir: &Path) -> Result<bool, FsError> {
     match fs::remove_dir(dir) {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-        Err(e)
-            if e.kind() == io::ErrorKind::DirectoryNotEmpty
-                || e.raw_os_error() == Some(libc::ENOTEMPTY) =>
-        {
+        Err(e) if e.kind() == io::ErrorKind::DirectoryNotEmpty || e.raw_os_error() == Some(libc::ENOTEMPTY) => {
             Ok(false)
         }
         Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => Ok(false),
@@ -145,13 +129,8 @@ pub fn remove_dir_if_empty(dir: &Path) -> Result<bool, FsError> {
 /// True when both paths' folders are on one filesystem (so a rename works).
 pub fn same_filesystem(a: &Path, b: &Path) -> Result<bool, FsError> {
     let dev = |p: &Path| -> Result<u64, FsError> {
-        let probe = p
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        fs::metadata(probe)
-            .map(|m| m.dev())
-            .map_err(io_err("stat", probe))
+        let probe = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        fs::metadata(probe).map(|m| m.dev()).map_err(io_err("stat", probe))
     };
     Ok(dev(a)? == dev(b)?)
 }
@@ -225,19 +204,11 @@ fn rename_noreplace(src: &Path, dst: &Path) -> Result<(), FsError> {
     {
         use std::ffi::CString;
         use std::os::unix::ffi::OsStrExt;
-        let c = |p: &Path| {
-            CString::new(p.as_os_str().as_bytes()).map_err(|e| io_err("rename", p)(e.into()))
-        };
+        let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).map_err(|e| io_err("rename", p)(e.into()));
         let (csrc, cdst) = (c(src)?, c(dst)?);
         // SAFETY: both are valid NUL-terminated strings that outlive the call.
         let rc = unsafe {
-            libc::renameat2(
-                libc::AT_FDCWD,
-                csrc.as_ptr(),
-                libc::AT_FDCWD,
-                cdst.as_ptr(),
-                libc::RENAME_NOREPLACE,
-            )
+            libc::renameat2(libc::AT_FDCWD, csrc.as_ptr(), libc::AT_FDCWD, cdst.as_ptr(), libc::RENAME_NOREPLACE)
         };
         if rc == 0 {
             return Ok(());
@@ -252,9 +223,7 @@ fn rename_noreplace(src: &Path, dst: &Path) -> Result<(), FsError> {
     }
     match fs::hard_link(src, dst) {
         Ok(()) => fs::remove_file(src).map_err(io_err("remove", src)),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-            Err(FsError::Exists(dst.to_path_buf()))
-        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(FsError::Exists(dst.to_path_buf())),
         Err(_) => {
             // No hard links either (FAT, some network shares): check, then
             // rename. The window is tiny and we are the only writer by lock.
@@ -268,14 +237,8 @@ fn rename_noreplace(src: &Path, dst: &Path) -> Result<(), FsError> {
 
 /// fsyncs a directory so a rename or create in it is durable.
 pub fn sync_dir(dir: &Path) -> Result<(), FsError> {
-    let dir = if dir.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        dir
-    };
-    File::open(dir)
-        .and_then(|f| f.sync_all())
-        .map_err(io_err("sync folder", dir))
+    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    File::open(dir).and_then(|f| f.sync_all()).map_err(io_err("sync folder", dir))
 }
 
 fn parent(p: &Path) -> &Path {
@@ -288,15 +251,10 @@ fn copy_verified(src: &Path, tmp: &Path, dst: &Path, fp: &Fingerprint) -> Result
     let meta = fs::metadata(src).map_err(io_err("stat", src))?;
     {
         let mut input = File::open(src).map_err(io_err("open", src))?;
-        let mut out = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(tmp)
-            .map_err(io_err("create", tmp))?;
+        let mut out = fs::OpenOptions::new().write(true).create_new(true).open(tmp).map_err(io_err("create", tmp))?;
         io::copy(&mut input, &mut out).map_err(io_err("copy to", tmp))?;
         out.flush().map_err(io_err("write", tmp))?;
-        out.set_permissions(meta.permissions())
-            .map_err(io_err("set permissions on", tmp))?;
+        out.set_permissions(meta.permissions()).map_err(io_err("set permissions on", tmp))?;
         let times = FileTimes::new()
             .set_modified(meta.modified().map_err(io_err("stat", src))?)
             .set_accessed(meta.accessed().map_err(io_err("stat", src))?);
@@ -306,11 +264,7 @@ fn copy_verified(src: &Path, tmp: &Path, dst: &Path, fp: &Fingerprint) -> Result
     let got = fingerprint(tmp)?;
     if got != *fp {
         let _ = fs::remove_file(tmp);
-        return Err(FsError::Changed {
-            path: src.to_path_buf(),
-            expected: fp.hex(),
-            found: got.hex(),
-        });
+        return Err(FsError::Changed { path: src.to_path_buf(), expected: fp.hex(), found: got.hex() });
     }
     if let Err(e) = rename_noreplace(tmp, dst) {
         let _ = fs::remove_file(tmp);
@@ -390,18 +344,10 @@ pub fn copy_file(
 
 /// Removes a file after checking it still has content `fp` (used to undo a
 /// copy, whose original is known to exist elsewhere).
-pub fn remove_verified(
-    path: &Path,
-    fp: &Fingerprint,
-    syncs: &mut PendingSyncs,
-) -> Result<(), FsError> {
+pub fn remove_verified(path: &Path, fp: &Fingerprint, syncs: &mut PendingSyncs) -> Result<(), FsError> {
     let found = fingerprint(path)?;
     if found != *fp {
-        return Err(FsError::Changed {
-            path: path.to_path_buf(),
-            expected: fp.hex(),
-            found: found.hex(),
-        });
+        return Err(FsError::Changed { path: path.to_path_buf(), expected: fp.hex(), found: found.hex() });
     }
     fs::remove_file(path).map_err(io_err("remove", path))?;
     syncs.add(parent(path));
@@ -425,17 +371,11 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), FsError> {
     fs::create_dir_all(dir).map_err(io_err("create folder", dir))?;
     let tmp = dir.join(format!(
         ".{}.{}.tmp",
-        path.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
+        path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
         std::process::id()
     ));
     let write = || -> io::Result<()> {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)?;
+        let mut f = fs::OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
         if let Ok(meta) = fs::metadata(path) {
             f.set_permissions(meta.permissions())?;
         }
@@ -456,9 +396,7 @@ pub fn canonical_lenient(path: &Path) -> Result<PathBuf, FsError> {
     let abs = if path.is_absolute() {
         path.to_path_buf()
     } else {
-        std::env::current_dir()
-            .map_err(io_err("find current folder for", path))?
-            .join(path)
+        std::env::current_dir().map_err(io_err("find current folder for", path))?.join(path)
     };
     let mut tail = Vec::new();
     let mut cur = abs.as_path();
@@ -521,14 +459,7 @@ mod tests {
         let (a, b) = (t.path().join("a"), t.path().join("b"));
         let fp = write(&a, b"one");
         write(&b, b"two");
-        let err = move_file(
-            &a,
-            &b,
-            &temp_path_for(&b, "t"),
-            &fp,
-            &mut PendingSyncs::default(),
-        )
-        .unwrap_err();
+        let err = move_file(&a, &b, &temp_path_for(&b, "t"), &fp, &mut PendingSyncs::default()).unwrap_err();
         assert!(matches!(err, FsError::Exists(_)), "{err}");
         assert_eq!(fs::read(&a).unwrap(), b"one");
         assert_eq!(fs::read(&b).unwrap(), b"two");
@@ -542,37 +473,16 @@ mod tests {
         let fp = write(&a, b"content");
         fs::set_permissions(&a, fs::Permissions::from_mode(0o640)).unwrap();
         let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
-        File::options()
-            .write(true)
-            .open(&a)
-            .unwrap()
-            .set_modified(old)
-            .unwrap();
-        copy_file(
-            &a,
-            &b,
-            &temp_path_for(&b, "t"),
-            &fp,
-            &mut PendingSyncs::default(),
-        )
-        .unwrap();
+        File::options().write(true).open(&a).unwrap().set_modified(old).unwrap();
+        copy_file(&a, &b, &temp_path_for(&b, "t"), &fp, &mut PendingSyncs::default()).unwrap();
         let m = fs::metadata(&b).unwrap();
         assert_eq!(m.modified().unwrap(), old);
         assert_eq!(m.permissions().mode() & 0o777, 0o640);
         assert_eq!(fingerprint(&b).unwrap(), fp);
-        let stale = Fingerprint {
-            size: 7,
-            hash: blake3::hash(b"other!!"),
-        };
+        let stale = Fingerprint { size: 7, hash: blake3::hash(b"other!!") };
         let c = t.path().join("c");
         assert!(matches!(
-            copy_file(
-                &a,
-                &c,
-                &temp_path_for(&c, "t"),
-                &stale,
-                &mut PendingSyncs::default()
-            ),
+            copy_file(&a, &c, &temp_path_for(&c, "t"), &stale, &mut PendingSyncs::default()),
             Err(FsError::Changed { .. })
         ));
         assert!(!c.exists());
@@ -583,10 +493,7 @@ mod tests {
     fn missing_dirs_lists_only_what_does_not_exist_outermost_first() {
         let t = tempfile::tempdir().unwrap();
         let d = t.path().join("2021/04");
-        assert_eq!(
-            missing_dirs(&d).unwrap(),
-            vec![t.path().join("2021"), d.clone()]
-        );
+        assert_eq!(missing_dirs(&d).unwrap(), vec![t.path().join("2021"), d.clone()]);
         create_dirs(&d).unwrap();
         assert!(missing_dirs(&d).unwrap().is_empty());
         fs::write(d.join("f"), b"x").unwrap();

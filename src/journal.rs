@@ -105,10 +105,7 @@ pub struct Journal {
 
 fn fingerprint_of(op: &OpRow) -> Result<Fingerprint, JournalError> {
     let hash = blake3::Hash::from_hex(&op.blake3).map_err(|_| JournalError::BadHash(op.id))?;
-    Ok(Fingerprint {
-        size: op.size,
-        hash,
-    })
+    Ok(Fingerprint { size: op.size, hash })
 }
 
 fn tmp_tag(session: i64, fp: &Fingerprint) -> String {
@@ -151,12 +148,7 @@ impl Journal {
         dst: &Path,
         fp: &Fingerprint,
     ) -> Result<OpOutcome, JournalError> {
-        let item = BatchItem {
-            action,
-            src: src.to_path_buf(),
-            dst: dst.to_path_buf(),
-            fp: *fp,
-        };
+        let item = BatchItem { action, src: src.to_path_buf(), dst: dst.to_path_buf(), fp: *fp };
         let mut out = self.run_batch(session, std::slice::from_ref(&item))?;
         out.pop().ok_or(JournalError::BadHash(0))
     }
@@ -165,11 +157,7 @@ impl Journal {
     /// fsyncs every folder they touched once, then marks them done (or
     /// failed) in one transaction. Group commit: a crash anywhere in between
     /// is repaired by [`Journal::recover`] from what is on disk, op by op.
-    pub fn run_batch(
-        &mut self,
-        session: i64,
-        items: &[BatchItem],
-    ) -> Result<Vec<OpOutcome>, JournalError> {
+    pub fn run_batch(&mut self, session: i64, items: &[BatchItem]) -> Result<Vec<OpOutcome>, JournalError> {
         let mut new_ops = Vec::with_capacity(items.len());
         for it in items {
             let dir = it.dst.parent().unwrap_or(Path::new("."));
@@ -195,9 +183,7 @@ impl Journal {
                     syncs.add(created.parent().unwrap_or(created));
                 }
                 match it.action {
-                    Action::Move => {
-                        fsops::move_file(&it.src, &it.dst, &op.tmp, &it.fp, &mut syncs).map(|_| ())
-                    }
+                    Action::Move => fsops::move_file(&it.src, &it.dst, &op.tmp, &it.fp, &mut syncs).map(|_| ()),
                     Action::Copy => fsops::copy_file(&it.src, &it.dst, &op.tmp, &it.fp, &mut syncs),
                     Action::Unlink => fsops::remove_verified(&it.src, &it.fp, &mut syncs),
                 }
@@ -236,11 +222,7 @@ impl Journal {
             self.recover_op(&op, &mut report)?;
         }
         for session in self.store.running_sessions()? {
-            self.store.finish_session(
-                session,
-                "interrupted",
-                &serde_json::json!({"interrupted": true}),
-            )?;
+            self.store.finish_session(session, "interrupted", &serde_json::json!({"interrupted": true}))?;
             report.interrupted_sessions += 1;
         }
         if report.completed + report.rolled_back + report.problems.len() > 0 {
@@ -267,21 +249,16 @@ impl Journal {
 
     fn recover_op(&mut self, op: &OpRow, report: &mut RecoveryReport) -> Result<(), JournalError> {
         let fp = fingerprint_of(op)?;
-        let rolled_back =
-            |this: &mut Self, report: &mut RecoveryReport, why: &str| -> Result<(), JournalError> {
-                this.store.set_op_state(op.id, OpState::Failed, Some(why))?;
-                remove_empty_dirs(&op.dirs_created);
-                report.rolled_back += 1;
-                Ok(())
-            };
+        let rolled_back = |this: &mut Self, report: &mut RecoveryReport, why: &str| -> Result<(), JournalError> {
+            this.store.set_op_state(op.id, OpState::Failed, Some(why))?;
+            remove_empty_dirs(&op.dirs_created);
+            report.rolled_back += 1;
+            Ok(())
+        };
         match op.action {
             Action::Unlink => {
                 if fsops::exists(&op.src)? {
-                    rolled_back(
-                        self,
-                        report,
-                        "interrupted before the copy was removed; run the undo again",
-                    )?;
+                    rolled_back(self, report, "interrupted before the copy was removed; run the undo again")?;
                 } else {
                     self.mark_done(op)?;
                     report.completed += 1;
@@ -303,11 +280,7 @@ impl Journal {
                     report.completed += 1;
                 } else if at_src {
                     fsops::remove_temp(&op.tmp)?;
-                    rolled_back(
-                        self,
-                        report,
-                        "interrupted before it happened; file left at its source",
-                    )?;
+                    rolled_back(self, report, "interrupted before it happened; file left at its source")?;
                 } else if fsops::has_content(&op.tmp, &fp)? && !fsops::exists(&op.dst)? {
                     // Verified copy written but not yet named, source already gone:
                     // cannot happen in our order of steps, but finish it rather than lose it.
@@ -323,8 +296,7 @@ impl Journal {
                         op.src.display(),
                         op.dst.display()
                     );
-                    self.store
-                        .set_op_state(op.id, OpState::Failed, Some(&why))?;
+                    self.store.set_op_state(op.id, OpState::Failed, Some(&why))?;
                     report.problems.push(why);
                 }
             }
@@ -336,36 +308,18 @@ impl Journal {
     /// made) after checking each still has its journaled content, never
     /// overwriting what is now at the original path, then removes the empty
     /// folders the session created, and only those.
-    pub fn undo(
-        &mut self,
-        session: i64,
-        mut on_file: impl FnMut(&UndoEvent),
-    ) -> Result<UndoReport, JournalError> {
-        let row = self
-            .store
-            .session(session)?
-            .ok_or(JournalError::NoSuchSession(session))?;
+    pub fn undo(&mut self, session: i64, mut on_file: impl FnMut(&UndoEvent)) -> Result<UndoReport, JournalError> {
+        let row = self.store.session(session)?.ok_or(JournalError::NoSuchSession(session))?;
         if row.kind == "undo" {
             return Err(JournalError::UndoOfUndo(session));
         }
-        let undo_session = self.store.begin_session(
-            "undo",
-            &serde_json::json!({ "session": session }),
-            Some(session),
-        )?;
-        let mut report = UndoReport {
-            session,
-            undo_session,
-            ..UndoReport::default()
-        };
+        let undo_session =
+            self.store.begin_session("undo", &serde_json::json!({ "session": session }), Some(session))?;
+        let mut report = UndoReport { session, undo_session, ..UndoReport::default() };
         let ops = self.store.ops_of_session(session)?;
         for op in ops.iter().rev().filter(|o| o.state == OpState::Done) {
             let conflict = self.undo_op(undo_session, op)?;
-            on_file(&UndoEvent {
-                from: op.dst.clone(),
-                to: op.src.clone(),
-                conflict: conflict.clone(),
-            });
+            on_file(&UndoEvent { from: op.dst.clone(), to: op.src.clone(), conflict: conflict.clone() });
             match conflict {
                 None => report.reverted += 1,
                 Some(c) => report.conflicts.push(c),
@@ -389,11 +343,7 @@ impl Journal {
         }
         let summary = serde_json::to_value(&report).unwrap_or_default();
         self.store.finish_session(undo_session, "done", &summary)?;
-        let state = if report.conflicts.is_empty() {
-            "undone"
-        } else {
-            "partly-undone"
-        };
+        let state = if report.conflicts.is_empty() { "undone" } else { "partly-undone" };
         self.store.set_session_state(session, state)?;
         Ok(report)
     }
@@ -432,11 +382,7 @@ impl Journal {
             Action::Unlink => return Ok(Some(format!("op {} cannot be undone", op.id))),
         };
         let parent = dst.parent().unwrap_or(Path::new("."));
-        let dirs_created = if action == Action::Move {
-            fsops::missing_dirs(parent)?
-        } else {
-            Vec::new()
-        };
+        let dirs_created = if action == Action::Move { fsops::missing_dirs(parent)? } else { Vec::new() };
         let tmp = fsops::temp_path_for(dst, &tmp_tag(undo_session, &fp));
         let undo_op = self.store.plan_op(&NewOp {
             session: undo_session,
@@ -451,8 +397,9 @@ impl Journal {
         })?;
         let mut syncs = fsops::PendingSyncs::default();
         let result = match action {
-            Action::Move => fsops::create_dirs(parent)
-                .and_then(|()| fsops::move_file(src, dst, &tmp, &fp, &mut syncs).map(|_| ())),
+            Action::Move => {
+                fsops::create_dirs(parent).and_then(|()| fsops::move_file(src, dst, &tmp, &fp, &mut syncs).map(|_| ()))
+            }
             _ => fsops::remove_verified(src, &fp, &mut syncs),
         }
         .and_then(|()| syncs.flush());
@@ -462,8 +409,7 @@ impl Journal {
                 Ok(None)
             }
             Err(e) => {
-                self.store
-                    .set_op_state(undo_op, OpState::Failed, Some(&e.to_string()))?;
+                self.store.set_op_state(undo_op, OpState::Failed, Some(&e.to_string()))?;
                 Ok(Some(e.to_string()))
             }
         }
@@ -471,9 +417,7 @@ impl Journal {
 
     /// The newest session with files still in place.
     pub fn last_undoable(&self) -> Result<i64, JournalError> {
-        self.store
-            .last_undoable_session()?
-            .ok_or(JournalError::NothingToUndo)
+        self.store.last_undoable_session()?.ok_or(JournalError::NothingToUndo)
     }
 
     /// Sessions, newest first.
@@ -532,20 +476,10 @@ mod tests {
         let op = plan_only(&state, Action::Move, &src, &dst, &fp);
         std::fs::create_dir_all(dst.parent().unwrap()).unwrap(); // died after mkdir
         let (j, report) = Journal::open(&state).unwrap();
-        assert_eq!(
-            (
-                report.rolled_back,
-                report.completed,
-                report.interrupted_sessions
-            ),
-            (1, 0, 1)
-        );
+        assert_eq!((report.rolled_back, report.completed, report.interrupted_sessions), (1, 0, 1));
         assert_eq!(j.store().op(op).unwrap().unwrap().state, OpState::Failed);
         assert!(src.exists());
-        assert!(
-            !t.path().join("lib").exists(),
-            "folders made for the op are removed"
-        );
+        assert!(!t.path().join("lib").exists(), "folders made for the op are removed");
     }
 
     #[test]
@@ -600,23 +534,14 @@ mod tests {
         std::fs::create_dir_all(t.path().join("lib")).unwrap(); // existed before
         let (mut j, _) = Journal::open(&state).unwrap();
         let s = j.begin("organize", &serde_json::json!({})).unwrap();
-        assert!(matches!(
-            j.run_op(s, Action::Move, &src, &dst, &fp).unwrap(),
-            OpOutcome::Done { .. }
-        ));
+        assert!(matches!(j.run_op(s, Action::Move, &src, &dst, &fp).unwrap(), OpOutcome::Done { .. }));
         j.finish(s, &serde_json::json!({})).unwrap();
         assert!(dst.exists() && !src.exists());
         let report = j.undo(s, |_| {}).unwrap();
         assert_eq!((report.reverted, report.dirs_removed), (1, 2));
         assert_eq!(std::fs::read(&src).unwrap(), b"photo");
-        assert!(
-            t.path().join("lib").is_dir(),
-            "a folder that existed before stays"
-        );
+        assert!(t.path().join("lib").is_dir(), "a folder that existed before stays");
         assert!(!t.path().join("lib/2021").exists());
-        assert!(matches!(
-            j.last_undoable(),
-            Err(JournalError::NothingToUndo)
-        ));
+        assert!(matches!(j.last_undoable(), Err(JournalError::NothingToUndo)));
     }
 }

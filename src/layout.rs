@@ -50,20 +50,14 @@ pub struct LayoutError {
 impl Layout {
     /// Parses a template such as `{year}/{month:02}`.
     pub fn parse(template: &str) -> Result<Layout, LayoutError> {
-        let err = |reason: String| LayoutError {
-            template: template.to_string(),
-            reason,
-        };
+        let err = |reason: String| LayoutError { template: template.to_string(), reason };
         let mut parts = Vec::new();
         let mut rest = template;
         while let Some(open) = rest.find('{') {
             if open > 0 {
                 parts.push(Part::Lit(rest[..open].to_string()));
             }
-            let close = rest[open..]
-                .find('}')
-                .ok_or_else(|| err("a `{` is never closed".into()))?
-                + open;
+            let close = rest[open..].find('}').ok_or_else(|| err("a `{` is never closed".into()))? + open;
             let field = &rest[open + 1..close];
             parts.push(match field {
                 "year" => Part::Year,
@@ -73,11 +67,9 @@ impl Layout {
                 "day" => Part::Day { pad: false },
                 "day:02" => Part::Day { pad: true },
                 "camera" => Part::Camera,
-                other => {
-                    return Err(err(format!(
-                        "unknown field `{{{other}}}`; use {{year}}, {{month:02}}, {{month_name}}, {{day:02}} or {{camera}}"
-                    )))
-                }
+                other => return Err(err(format!(
+                    "unknown field `{{{other}}}`; use {{year}}, {{month:02}}, {{month_name}}, {{day:02}} or {{camera}}"
+                ))),
             });
             rest = &rest[close + 1..];
         }
@@ -87,16 +79,8 @@ impl Layout {
         if !rest.is_empty() {
             parts.push(Part::Lit(rest.to_string()));
         }
-        let lits: String = parts
-            .iter()
-            .filter_map(|p| {
-                if let Part::Lit(s) = p {
-                    Some(s.as_str())
-                } else {
-                    None
-                }
-            })
-            .collect();
+        let lits: String =
+            parts.iter().filter_map(|p| if let Part::Lit(s) = p { Some(s.as_str()) } else { None }).collect();
         if template.starts_with('/') || lits.split('/').any(|c| c == "..") {
             return Err(err("must be a relative path without `..`".into()));
         }
@@ -119,23 +103,12 @@ impl Layout {
                 Part::Camera => out.push_str(&safe_component(camera.unwrap_or("Unknown camera"))),
             }
         }
-        out.split('/')
-            .filter(|c| !c.is_empty() && *c != ".")
-            .collect()
+        out.split('/').filter(|c| !c.is_empty() && *c != ".").collect()
     }
 }
 
 fn safe_component(s: &str) -> String {
-    let cleaned: String = s
-        .chars()
-        .map(|c| {
-            if c == '/' || c == '\\' || c.is_control() {
-                '_'
-            } else {
-                c
-            }
-        })
-        .collect();
+    let cleaned: String = s.chars().map(|c| if c == '/' || c == '\\' || c.is_control() { '_' } else { c }).collect();
     let trimmed = cleaned.trim().trim_start_matches('.').trim();
     if trimmed.is_empty() {
         "Unknown camera".to_string()
@@ -155,10 +128,7 @@ mod tests {
     #[test]
     fn default_layout_gives_year_and_padded_month() {
         let l = Layout::parse("{year}/{month:02}").unwrap();
-        assert_eq!(
-            l.render(at("2021-04-11 15:47:53"), None),
-            PathBuf::from("2021/04")
-        );
+        assert_eq!(l.render(at("2021-04-11 15:47:53"), None), PathBuf::from("2021/04"));
     }
 
     #[test]
@@ -168,18 +138,12 @@ mod tests {
             l.render(at("2022-02-06 01:00:00"), Some("Canon/EOS 40D")),
             PathBuf::from("Canon_EOS 40D/2022/February/06")
         );
-        assert_eq!(
-            l.render(at("2022-12-31 01:00:00"), Some("..")),
-            PathBuf::from("Unknown camera/2022/December/31")
-        );
+        assert_eq!(l.render(at("2022-12-31 01:00:00"), Some("..")), PathBuf::from("Unknown camera/2022/December/31"));
     }
 
     #[test]
     fn unknown_fields_and_escapes_are_refused() {
-        assert!(Layout::parse("{yaer}/{month}")
-            .unwrap_err()
-            .reason
-            .contains("{yaer}"));
+        assert!(Layout::parse("{yaer}/{month}").unwrap_err().reason.contains("{yaer}"));
         assert!(Layout::parse("/{year}").is_err());
         assert!(Layout::parse("../{year}").is_err());
         assert!(Layout::parse("{year").is_err());

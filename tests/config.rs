@@ -16,9 +16,7 @@ fn write(dir: &Path, text: &str) -> PathBuf {
 fn invalid(text: &str) -> (usize, String, String) {
     let t = tempfile::tempdir().unwrap();
     match Config::load(&write(t.path(), text)) {
-        Err(ConfigError::Invalid {
-            line, key, message, ..
-        }) => (line, key, message),
+        Err(ConfigError::Invalid { line, key, message, .. }) => (line, key, message),
         other => panic!("expected an error for {text:?}, got {other:?}"),
     }
 }
@@ -32,10 +30,7 @@ fn the_example_config_is_valid_and_documents_every_key() {
     let text = std::fs::read_to_string(&example).unwrap();
     for key in config::KEYS {
         let leaf = key.rsplit('.').next().unwrap();
-        assert!(
-            text.contains(&format!("{leaf} ")),
-            "config.example.toml does not document `{key}`"
-        );
+        assert!(text.contains(&format!("{leaf} ")), "config.example.toml does not document `{key}`");
         if !key.contains(".N.") {
             assert!(cfg.value_of(key).is_ok(), "{key}");
         }
@@ -67,26 +62,23 @@ fn unknown_keys_and_bad_values_name_the_key_and_line() {
     let t = tempfile::tempdir().unwrap();
     let p = write(t.path(), "[dedup]\nthreshold = -1\n");
     let shown = Config::load(&p).unwrap_err().to_string();
-    assert!(
-        shown.starts_with(&format!("{}:2: `dedup.threshold`", p.display())),
-        "{shown}"
-    );
+    assert!(shown.starts_with(&format!("{}:2: `dedup.threshold`", p.display())), "{shown}");
 }
 
 #[test]
 fn defaults_apply_and_paths_expand() {
     let t = tempfile::tempdir().unwrap();
-    let p = write(t.path(), "library = \"lib\"\n[[inbox]]\npath = \"~/in\"\nmode = \"copy\"\n[dedup]\nthreshold = \"aggressive\"\n");
+    let p = write(
+        t.path(),
+        "library = \"lib\"\n[[inbox]]\npath = \"~/in\"\nmode = \"copy\"\n[dedup]\nthreshold = \"aggressive\"\n",
+    );
     let cfg = Config::load(&p).unwrap();
     assert_eq!(cfg.library, t.path().join("lib"));
     let home = PathBuf::from(std::env::var_os("HOME").unwrap());
     assert_eq!(cfg.inbox[0].path, home.join("in"));
     assert_eq!(cfg.inbox[0].mode, Mode::Copy);
     assert_eq!(cfg.dedup_threshold, 10);
-    assert_eq!(
-        (cfg.settle_seconds, cfg.on_duplicate, cfg.dbus),
-        (5, OnDuplicate::Skip, DbusMode::Session)
-    );
+    assert_eq!((cfg.settle_seconds, cfg.on_duplicate, cfg.dbus), (5, OnDuplicate::Skip, DbusMode::Session));
     assert_eq!(cfg.layout, "{year}/{month:02}");
     let d = Config::defaults();
     assert!(d.library.ends_with("Pictures/Library") && d.inbox[0].path.ends_with("Pictures/Inbox"));
@@ -96,26 +88,19 @@ fn defaults_apply_and_paths_expand() {
 #[test]
 fn set_keeps_comments_and_round_trips_with_get() {
     let t = tempfile::tempdir().unwrap();
-    let text = "# my library\nlibrary = \"/photos\" # where it lives\n\n[dedup]\n# be strict\nthreshold = 6 # default\n";
+    let text =
+        "# my library\nlibrary = \"/photos\" # where it lives\n\n[dedup]\n# be strict\nthreshold = 6 # default\n";
     let p = write(t.path(), text);
     config::set(&p, "dedup.threshold", "3").unwrap();
     config::set(&p, "dedup.on_duplicate", "quarantine").unwrap();
     config::set(&p, "watch.settle_seconds", "10").unwrap();
     config::set(&p, "inbox.0.path", "/phone").unwrap();
     let after = std::fs::read_to_string(&p).unwrap();
-    for line in [
-        "# my library",
-        "library = \"/photos\" # where it lives",
-        "# be strict",
-        "threshold = 3 # default",
-    ] {
+    for line in ["# my library", "library = \"/photos\" # where it lives", "# be strict", "threshold = 3 # default"] {
         assert!(after.contains(line), "lost {line:?}:\n{after}");
     }
     assert_eq!(config::get(&p, Some("dedup.threshold")).unwrap(), "3");
-    assert_eq!(
-        config::get(&p, Some("dedup.on_duplicate")).unwrap(),
-        "quarantine"
-    );
+    assert_eq!(config::get(&p, Some("dedup.on_duplicate")).unwrap(), "quarantine");
     assert_eq!(config::get(&p, Some("watch.settle_seconds")).unwrap(), "10");
     assert_eq!(config::get(&p, Some("inbox.0.path")).unwrap(), "/phone");
     assert!(config::get(&p, None).unwrap().contains("threshold = 3"));
@@ -126,18 +111,9 @@ fn set_of_a_bad_value_or_unknown_key_leaves_the_file_unchanged() {
     let t = tempfile::tempdir().unwrap();
     let text = "# keep me\n[dedup]\nthreshold = 6\n";
     let p = write(t.path(), text);
-    assert!(matches!(
-        config::set(&p, "dedup.threshold", "99"),
-        Err(ConfigError::Invalid { .. })
-    ));
-    assert!(matches!(
-        config::set(&p, "dedup.treshold", "3"),
-        Err(ConfigError::NoSuchKey(_))
-    ));
-    assert!(matches!(
-        config::get(&p, Some("nope")),
-        Err(ConfigError::NoSuchKey(_))
-    ));
+    assert!(matches!(config::set(&p, "dedup.threshold", "99"), Err(ConfigError::Invalid { .. })));
+    assert!(matches!(config::set(&p, "dedup.treshold", "3"), Err(ConfigError::NoSuchKey(_))));
+    assert!(matches!(config::get(&p, Some("nope")), Err(ConfigError::NoSuchKey(_))));
     assert_eq!(std::fs::read_to_string(&p).unwrap(), text);
 }
 
@@ -152,16 +128,8 @@ fn cbctl_config_set_creates_the_file_and_get_reads_it() {
         "{year}/{month_name}",
     ]));
     assert_eq!(out.status.code(), Some(0));
-    let out = common::run(
-        common::cbctl(t.path())
-            .arg("--config")
-            .arg(&p)
-            .args(["config", "get", "layout"]),
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "{year}/{month_name}"
-    );
+    let out = common::run(common::cbctl(t.path()).arg("--config").arg(&p).args(["config", "get", "layout"]));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "{year}/{month_name}");
     let out = common::run(common::cbctl(t.path()).arg("--config").arg(&p).args([
         "config",
         "set",

@@ -57,9 +57,7 @@ fn census(roots: &[&Path]) -> BTreeMap<String, Vec<PathBuf>> {
         for e in walkdir::WalkDir::new(root) {
             let e = e.unwrap();
             if e.file_type().is_file() {
-                out.entry(b3(e.path()))
-                    .or_default()
-                    .push(e.path().to_path_buf());
+                out.entry(b3(e.path())).or_default().push(e.path().to_path_buf());
             }
         }
     }
@@ -70,43 +68,24 @@ fn assert_each_exactly_once(expect: &BTreeMap<String, String>, src: &Path, dest:
     let found = census(&[src, dest]);
     for (hash, name) in expect {
         match found.get(hash).map(Vec::as_slice) {
-            Some([one]) => assert!(
-                one.ends_with(name),
-                "{ctx}: {name} has a different name: {}",
-                one.display()
-            ),
+            Some([one]) => assert!(one.ends_with(name), "{ctx}: {name} has a different name: {}", one.display()),
             Some(many) => panic!("{ctx}: {name} exists {} times: {many:?}", many.len()),
             None => panic!("{ctx}: {name} is LOST"),
         }
     }
-    let stray: Vec<_> = found
-        .iter()
-        .filter(|(h, _)| !expect.contains_key(*h))
-        .collect();
-    assert!(
-        stray.is_empty(),
-        "{ctx}: unexpected files (temp leftovers?): {stray:?}"
-    );
+    let stray: Vec<_> = found.iter().filter(|(h, _)| !expect.contains_key(*h)).collect();
+    assert!(stray.is_empty(), "{ctx}: unexpected files (temp leftovers?): {stray:?}");
 }
 
 fn organize_cmd(state: &Path, src: &Path, dest: &Path) -> std::process::Command {
     let mut c = cbctl(state);
-    c.arg("--json")
-        .arg("organize")
-        .arg(src)
-        .arg(dest)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+    c.arg("--json").arg("organize").arg(src).arg(dest).stdout(Stdio::null()).stderr(Stdio::null());
     c
 }
 
 /// Time of an uninterrupted run, to spread the kills over a real run.
 fn calibrate(corpus: &Path, src_parent: &Path, base: &Path) -> Duration {
-    let (src, dest, state) = (
-        src_parent.join("cal-src"),
-        base.join("cal-lib"),
-        base.join("cal-state"),
-    );
+    let (src, dest, state) = (src_parent.join("cal-src"), base.join("cal-lib"), base.join("cal-state"));
     make_files(corpus, &src);
     let start = Instant::now();
     let status = organize_cmd(&state, &src, &dest).status().unwrap();
@@ -121,10 +100,7 @@ fn kill_and_recover(corpus: &Path, src_parent: &Path, work: &Path, seeds: &[u64]
     for &seed in seeds {
         let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
         let src = src_parent.join(format!("src-{seed}"));
-        let (dest, state) = (
-            work.join(format!("lib-{seed}")),
-            work.join(format!("state-{seed}")),
-        );
+        let (dest, state) = (work.join(format!("lib-{seed}")), work.join(format!("state-{seed}")));
         let expect = make_files(corpus, &src);
         for round in 0..4 {
             let remaining = census(&[&src]).len() as u64;
@@ -146,9 +122,7 @@ fn kill_and_recover(corpus: &Path, src_parent: &Path, work: &Path, seeds: &[u64]
                         break;
                     }
                 }
-                std::thread::sleep(Duration::from_micros(
-                    rng.below(full.as_micros() as u64 * 128 / FILES as u64),
-                ));
+                std::thread::sleep(Duration::from_micros(rng.below(full.as_micros() as u64 * 128 / FILES as u64)));
                 format!("file {k} of {remaining}")
             };
             let _ = child.kill(); // SIGKILL
@@ -159,21 +133,11 @@ fn kill_and_recover(corpus: &Path, src_parent: &Path, work: &Path, seeds: &[u64]
             rounds += 1;
             if let Some(r) = json_lines(&out).iter().find(|l| l["event"] == "recovery") {
                 interrupted += r["report"]["interrupted_sessions"].as_u64().unwrap_or(0);
-                repaired += r["report"]["completed"].as_u64().unwrap_or(0)
-                    + r["report"]["rolled_back"].as_u64().unwrap_or(0);
-                assert!(
-                    r["report"]["problems"]
-                        .as_array()
-                        .is_some_and(|p| p.is_empty()),
-                    "seed {seed}: {r}"
-                );
+                repaired +=
+                    r["report"]["completed"].as_u64().unwrap_or(0) + r["report"]["rolled_back"].as_u64().unwrap_or(0);
+                assert!(r["report"]["problems"].as_array().is_some_and(|p| p.is_empty()), "seed {seed}: {r}");
             }
-            assert_each_exactly_once(
-                &expect,
-                &src,
-                &dest,
-                &format!("seed {seed} round {round} (killed at {at})"),
-            );
+            assert_each_exactly_once(&expect, &src, &dest, &format!("seed {seed} round {round} (killed at {at})"));
         }
         // Finish the job: every file ends in the library, bytes intact.
         let status = organize_cmd(&state, &src, &dest).status().unwrap();
@@ -183,17 +147,11 @@ fn kill_and_recover(corpus: &Path, src_parent: &Path, work: &Path, seeds: &[u64]
         // And the journal can put them all back, across every interrupted session.
         while run(cbctl(&state).args(["undo", "--last"])).status.success() {}
         assert_each_exactly_once(&expect, &src, &dest, &format!("seed {seed} after undo"));
-        assert!(
-            census(&[&dest]).is_empty(),
-            "seed {seed}: every file back at its source"
-        );
+        assert!(census(&[&dest]).is_empty(), "seed {seed}: every file back at its source");
     }
     eprintln!("{rounds} kills: {interrupted} interrupted sessions, {repaired} half-done operations repaired");
     // The kills must land mid-run for the test to mean anything.
-    assert!(
-        interrupted * 2 >= rounds,
-        "only {interrupted} of {rounds} kills interrupted a run"
-    );
+    assert!(interrupted * 2 >= rounds, "only {interrupted} of {rounds} kills interrupted a run");
 }
 
 #[test]
@@ -209,8 +167,7 @@ fn kill_9_at_random_moments_never_loses_or_duplicates_a_file_across_filesystems(
     let t = tempfile::tempdir().unwrap();
     let shm = Path::new("/dev/shm");
     let other_fs = shm.is_dir()
-        && std::fs::metadata(shm).map(|m| m.dev()).ok()
-            != std::fs::metadata(t.path()).map(|m| m.dev()).ok();
+        && std::fs::metadata(shm).map(|m| m.dev()).ok() != std::fs::metadata(t.path()).map(|m| m.dev()).ok();
     if !other_fs {
         eprintln!("SKIP: /dev/shm is missing or on the same filesystem as {}; the cross-filesystem path is covered by unit tests", t.path().display());
         return;

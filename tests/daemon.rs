@@ -45,9 +45,7 @@ fn the_daemon_files_settled_inbox_files_and_stops_cleanly_on_sigterm() {
         .unwrap();
     let mut daemon = Daemon(child);
     let inbox = t.path().join("inbox");
-    wait_for("the inbox to be created", Duration::from_secs(10), || {
-        inbox.is_dir()
-    });
+    wait_for("the inbox to be created", Duration::from_secs(10), || inbox.is_dir());
 
     let jpg = std::fs::read(corpus.join("exif-samples/jpg/Canon_40D.jpg")).unwrap();
     std::fs::write(inbox.join("Canon_40D.jpg"), &jpg).unwrap();
@@ -57,32 +55,19 @@ fn the_daemon_files_settled_inbox_files_and_stops_cleanly_on_sigterm() {
     let chunk = heic.len() / 5 + 1;
     for (i, part) in heic.chunks(chunk).enumerate() {
         use std::io::Write;
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&slow)
-            .unwrap();
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&slow).unwrap();
         f.write_all(part).unwrap();
         drop(f);
         if i + 1 < heic.len().div_ceil(chunk) {
             std::thread::sleep(Duration::from_millis(900));
-            assert!(
-                slow.exists(),
-                "moved while still being written (after chunk {i})"
-            );
+            assert!(slow.exists(), "moved while still being written (after chunk {i})");
         }
     }
     let filed_jpg = t.path().join("lib/2008/05/Canon_40D.jpg");
     let filed_heic = t.path().join("lib/2021/04/IMG_5195.HEIC");
-    wait_for("both files to be filed", Duration::from_secs(20), || {
-        filed_jpg.exists() && filed_heic.exists()
-    });
+    wait_for("both files to be filed", Duration::from_secs(20), || filed_jpg.exists() && filed_heic.exists());
     assert_eq!(std::fs::read(&filed_jpg).unwrap(), jpg);
-    assert_eq!(
-        std::fs::read(&filed_heic).unwrap(),
-        heic,
-        "filed whole, byte for byte"
-    );
+    assert_eq!(std::fs::read(&filed_heic).unwrap(), heic, "filed whole, byte for byte");
 
     // SIGTERM: exit 0 within a few seconds.
     let pid = libc::pid_t::try_from(daemon.0.id()).unwrap();
@@ -93,32 +78,17 @@ fn the_daemon_files_settled_inbox_files_and_stops_cleanly_on_sigterm() {
         if let Some(s) = daemon.0.try_wait().unwrap() {
             break s;
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "did not stop within 5 s of SIGTERM"
-        );
+        assert!(start.elapsed() < Duration::from_secs(5), "did not stop within 5 s of SIGTERM");
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "{status:?}");
 
     // The imports are journaled: undo puts them back into the inbox.
-    let out = common::run(
-        common::cbctl(&t.path().join("state"))
-            .arg("--config")
-            .arg(&config)
-            .args(["--json", "history"]),
-    );
+    let out =
+        common::run(common::cbctl(&t.path().join("state")).arg("--config").arg(&config).args(["--json", "history"]));
     let sessions = common::json_lines(&out);
-    assert!(
-        sessions
-            .iter()
-            .any(|s| s["kind"] == "ingest" && s["ops_done"].as_i64() > Some(0)),
-        "{sessions:?}"
-    );
-    while common::run(common::cbctl(&t.path().join("state")).args(["undo", "--last"]))
-        .status
-        .success()
-    {}
+    assert!(sessions.iter().any(|s| s["kind"] == "ingest" && s["ops_done"].as_i64() > Some(0)), "{sessions:?}");
+    while common::run(common::cbctl(&t.path().join("state")).args(["undo", "--last"])).status.success() {}
     assert!(inbox.join("Canon_40D.jpg").exists() && slow.exists());
     assert!(!Path::new(&t.path().join("lib/2008")).exists());
 }

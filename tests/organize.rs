@@ -20,18 +20,8 @@ fn dated(corpus: &Path) -> Vec<(String, String)> {
         .collect()
 }
 
-fn organize(
-    state: &Path,
-    src: &Path,
-    dest: &Path,
-    extra: &[&str],
-) -> (std::process::Output, Vec<serde_json::Value>) {
-    let out = run(cbctl(state)
-        .arg("--json")
-        .arg("organize")
-        .arg(src)
-        .arg(dest)
-        .args(extra));
+fn organize(state: &Path, src: &Path, dest: &Path, extra: &[&str]) -> (std::process::Output, Vec<serde_json::Value>) {
+    let out = run(cbctl(state).arg("--json").arg("organize").arg(src).arg(dest).args(extra));
     let lines = json_lines(&out);
     (out, lines)
 }
@@ -49,19 +39,12 @@ fn by_path(lines: &[serde_json::Value]) -> BTreeMap<PathBuf, serde_json::Value> 
 fn every_corpus_file_with_a_date_original_lands_in_its_month_with_bytes_unchanged() {
     let Some(corpus) = corpus() else { return };
     let t = tempfile::tempdir().unwrap();
-    let (src, dest, state) = (
-        t.path().join("src"),
-        t.path().join("lib"),
-        t.path().join("state"),
-    );
+    let (src, dest, state) = work_dirs(t.path());
     let files = dated(&corpus);
     let rels: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
     copy_corpus(&corpus, &rels, &src);
     let src = src.canonicalize().unwrap();
-    let before: BTreeMap<String, String> = rels
-        .iter()
-        .map(|r| (r.to_string(), b3(&src.join(r))))
-        .collect();
+    let before: BTreeMap<String, String> = rels.iter().map(|r| (r.to_string(), b3(&src.join(r)))).collect();
 
     let (out, lines) = organize(&state, &src, &dest, &[]);
     let events = by_path(&lines);
@@ -73,23 +56,12 @@ fn every_corpus_file_with_a_date_original_lands_in_its_month_with_bytes_unchange
             continue;
         }
         let landed = PathBuf::from(ev["dest"].as_str().unwrap());
-        let folder = landed
-            .parent()
-            .unwrap()
-            .strip_prefix(dest.canonicalize().unwrap())
-            .unwrap();
+        let folder = landed.parent().unwrap().strip_prefix(dest.canonicalize().unwrap()).unwrap();
         if folder != Path::new(month) {
-            wrong.push(format!(
-                "{rel}: in {} not {month} ({})",
-                folder.display(),
-                ev["taken"]
-            ));
+            wrong.push(format!("{rel}: in {} not {month} ({})", folder.display(), ev["taken"]));
         }
         assert_eq!(b3(&landed), before[rel.as_str()], "{rel} changed bytes");
-        assert!(
-            !src.join(rel).exists(),
-            "{rel} still at source after a move"
-        );
+        assert!(!src.join(rel).exists(), "{rel} still at source after a move");
     }
     assert!(wrong.is_empty(), "misfiled:\n{}", wrong.join("\n"));
     assert_eq!(out.status.code(), Some(0));
@@ -102,11 +74,7 @@ fn every_corpus_file_with_a_date_original_lands_in_its_month_with_bytes_unchange
 fn undo_restores_the_original_tree_exactly_and_leaves_no_empty_folders() {
     let Some(corpus) = corpus() else { return };
     let t = tempfile::tempdir().unwrap();
-    let (src, dest, state) = (
-        t.path().join("src"),
-        t.path().join("lib"),
-        t.path().join("state"),
-    );
+    let (src, dest, state) = work_dirs(t.path());
     let all: Vec<String> = manifest(&corpus).into_iter().map(|e| e.path).collect();
     let rels: Vec<&str> = all.iter().map(String::as_str).collect();
     copy_corpus(&corpus, &rels, &src);
@@ -115,10 +83,7 @@ fn undo_restores_the_original_tree_exactly_and_leaves_no_empty_folders() {
     let (_, lines) = organize(&state, &src, &dest, &["--move"]);
     let s = summary(&lines);
     assert!(s["filed"].as_u64().unwrap() > 100, "{s}");
-    assert!(
-        s["non_media"].as_u64().unwrap() >= 5,
-        "READMEs are non-media: {s}"
-    );
+    assert!(s["non_media"].as_u64().unwrap() >= 5, "READMEs are non-media: {s}");
     assert_ne!(tree(&src), before);
     let session = s["session"].as_i64().unwrap();
 
@@ -128,11 +93,7 @@ fn undo_restores_the_original_tree_exactly_and_leaves_no_empty_folders() {
     assert_eq!(u["session"], session);
     assert_eq!(u["reverted"], s["filed"]);
     assert_eq!(tree(&src), before, "undo must restore every path and byte");
-    assert!(
-        !dest.exists(),
-        "the library folders the session created are removed: {:?}",
-        tree(&dest)
-    );
+    assert!(!dest.exists(), "the library folders the session created are removed: {:?}", tree(&dest));
 
     // History shows both sessions and their counts.
     let out = run(cbctl(&state).args(["--json", "history"]));
@@ -147,11 +108,7 @@ fn undo_restores_the_original_tree_exactly_and_leaves_no_empty_folders() {
 fn copy_keeps_sources_and_undo_removes_only_the_copies_and_their_folders() {
     let Some(corpus) = corpus() else { return };
     let t = tempfile::tempdir().unwrap();
-    let (src, dest, state) = (
-        t.path().join("src"),
-        t.path().join("lib"),
-        t.path().join("state"),
-    );
+    let (src, dest, state) = work_dirs(t.path());
     let files = dated(&corpus);
     let rels: Vec<&str> = files.iter().take(25).map(|(p, _)| p.as_str()).collect();
     copy_corpus(&corpus, &rels, &src);
@@ -164,10 +121,7 @@ fn copy_keeps_sources_and_undo_removes_only_the_copies_and_their_folders() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(tree(&src), before_src, "copy leaves the source untouched");
     for ev in lines.iter().filter(|l| l["outcome"] == "copied") {
-        assert_eq!(
-            b3(Path::new(ev["dest"].as_str().unwrap())),
-            b3(Path::new(ev["path"].as_str().unwrap()))
-        );
+        assert_eq!(b3(Path::new(ev["dest"].as_str().unwrap())), b3(Path::new(ev["path"].as_str().unwrap())));
     }
     assert_eq!(summary(&lines)["filed"], 25);
 
@@ -175,67 +129,32 @@ fn copy_keeps_sources_and_undo_removes_only_the_copies_and_their_folders() {
     let (out, lines) = organize(&state, &src, &dest, &[]);
     assert_eq!(out.status.code(), Some(0));
     let s = summary(&lines);
-    assert_eq!(
-        (s["duplicates"].as_u64(), s["filed"].as_u64()),
-        (Some(25), Some(0)),
-        "{s}"
-    );
-    assert!(lines
-        .iter()
-        .filter(|l| l.get("outcome").is_some())
-        .all(|l| l["outcome"] == "duplicate"));
+    assert_eq!((s["duplicates"].as_u64(), s["filed"].as_u64()), (Some(25), Some(0)), "{s}");
+    assert!(lines.iter().filter(|l| l.get("outcome").is_some()).all(|l| l["outcome"] == "duplicate"));
     assert_eq!(tree(&src), before_src);
 
     let out = run(cbctl(&state).args(["--json", "undo", "--last"]));
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "the duplicate-only session has nothing to undo, so --last is the copy"
-    );
+    assert_eq!(out.status.code(), Some(0), "the duplicate-only session has nothing to undo, so --last is the copy");
     assert_eq!(tree(&src), before_src);
-    assert_eq!(
-        tree(&dest),
-        before_dest,
-        "only the copies and the folders they needed are gone"
-    );
+    assert_eq!(tree(&dest), before_dest, "only the copies and the folders they needed are gone");
 }
 
 #[test]
 fn dry_run_touches_nothing_and_reports_the_plan() {
     let Some(corpus) = corpus() else { return };
     let t = tempfile::tempdir().unwrap();
-    let (src, dest, state) = (
-        t.path().join("src"),
-        t.path().join("lib"),
-        t.path().join("state"),
-    );
-    copy_corpus(
-        &corpus,
-        &[
-            "exif-samples/jpg/Canon_40D.jpg",
-            "exif-samples/heic/IMG_5195.HEIC",
-        ],
-        &src,
-    );
+    let (src, dest, state) = work_dirs(t.path());
+    copy_corpus(&corpus, &["exif-samples/jpg/Canon_40D.jpg", "exif-samples/heic/IMG_5195.HEIC"], &src);
     let before = tree(&src);
     let (out, lines) = organize(&state, &src, &dest, &["--dry-run"]);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(tree(&src), before);
     assert!(!dest.exists());
-    let planned: Vec<String> = lines
-        .iter()
-        .filter(|l| l["outcome"] == "planned")
-        .map(|l| l["dest"].as_str().unwrap().to_string())
-        .collect();
+    let planned: Vec<String> =
+        lines.iter().filter(|l| l["outcome"] == "planned").map(|l| l["dest"].as_str().unwrap().to_string()).collect();
     assert_eq!(planned.len(), 2);
-    assert!(
-        planned.iter().any(|d| d.ends_with("2008/05/Canon_40D.jpg")),
-        "{planned:?}"
-    );
-    assert!(
-        planned.iter().any(|d| d.ends_with("2021/04/IMG_5195.HEIC")),
-        "{planned:?}"
-    );
+    assert!(planned.iter().any(|d| d.ends_with("2008/05/Canon_40D.jpg")), "{planned:?}");
+    assert!(planned.iter().any(|d| d.ends_with("2021/04/IMG_5195.HEIC")), "{planned:?}");
     assert_eq!(summary(&lines)["session"], serde_json::Value::Null);
 }
 
@@ -243,11 +162,7 @@ fn dry_run_touches_nothing_and_reports_the_plan() {
 fn a_name_clash_with_other_content_gets_a_number_and_nothing_is_overwritten() {
     let Some(corpus) = corpus() else { return };
     let t = tempfile::tempdir().unwrap();
-    let (src, dest, state) = (
-        t.path().join("src"),
-        t.path().join("lib"),
-        t.path().join("state"),
-    );
+    let (src, dest, state) = work_dirs(t.path());
     copy_corpus(&corpus, &["exif-samples/jpg/Canon_40D.jpg"], &src);
     // Same name, same month, different bytes already in the library.
     std::fs::create_dir_all(dest.join("2008/05")).unwrap();
@@ -255,49 +170,25 @@ fn a_name_clash_with_other_content_gets_a_number_and_nothing_is_overwritten() {
     other.extend_from_slice(b"trailing bytes make it different");
     std::fs::write(dest.join("2008/05/Canon_40D.jpg"), &other).unwrap();
     let (_, lines) = organize(&state, &src, &dest, &[]);
-    let ev = lines
-        .iter()
-        .find(|l| l["outcome"] == "moved")
-        .expect("moved");
-    assert!(
-        ev["dest"]
-            .as_str()
-            .unwrap()
-            .ends_with("2008/05/Canon_40D (1).jpg"),
-        "{ev}"
-    );
-    assert_eq!(
-        std::fs::read(dest.join("2008/05/Canon_40D.jpg")).unwrap(),
-        other
-    );
+    let ev = lines.iter().find(|l| l["outcome"] == "moved").expect("moved");
+    assert!(ev["dest"].as_str().unwrap().ends_with("2008/05/Canon_40D (1).jpg"), "{ev}");
+    assert_eq!(std::fs::read(dest.join("2008/05/Canon_40D.jpg")).unwrap(), other);
 }
 
 #[test]
 fn undo_never_overwrites_what_is_now_at_the_original_path_and_checks_the_hash() {
     let Some(corpus) = corpus() else { return };
     let t = tempfile::tempdir().unwrap();
-    let (src, dest, state) = (
-        t.path().join("src"),
-        t.path().join("lib"),
-        t.path().join("state"),
-    );
+    let (src, dest, state) = work_dirs(t.path());
     copy_corpus(
         &corpus,
-        &[
-            "exif-samples/jpg/Canon_40D.jpg",
-            "exif-samples/jpg/Nikon_D70.jpg",
-            "exif-samples/jpg/Pentax_K10D.jpg",
-        ],
+        &["exif-samples/jpg/Canon_40D.jpg", "exif-samples/jpg/Nikon_D70.jpg", "exif-samples/jpg/Pentax_K10D.jpg"],
         &src,
     );
     let (_, lines) = organize(&state, &src, &dest, &[]);
     let session = summary(&lines)["session"].as_i64().unwrap();
     // Something new now sits at one original path; another filed file was edited.
-    std::fs::write(
-        src.join("exif-samples/jpg/Canon_40D.jpg"),
-        b"a new file the user made",
-    )
-    .unwrap();
+    std::fs::write(src.join("exif-samples/jpg/Canon_40D.jpg"), b"a new file the user made").unwrap();
     let edited = dest.join("2008/03/Nikon_D70.jpg");
     std::fs::write(&edited, b"edited in the library").unwrap();
 
@@ -307,19 +198,10 @@ fn undo_never_overwrites_what_is_now_at_the_original_path_and_checks_the_hash() 
     let u = summary(&lines);
     assert_eq!(u["reverted"], 1);
     assert_eq!(u["conflicts"].as_array().unwrap().len(), 2);
-    assert_eq!(
-        std::fs::read(src.join("exif-samples/jpg/Canon_40D.jpg")).unwrap(),
-        b"a new file the user made"
-    );
-    assert!(
-        dest.join("2008/05/Canon_40D.jpg").exists(),
-        "the conflicting file stays in the library"
-    );
+    assert_eq!(std::fs::read(src.join("exif-samples/jpg/Canon_40D.jpg")).unwrap(), b"a new file the user made");
+    assert!(dest.join("2008/05/Canon_40D.jpg").exists(), "the conflicting file stays in the library");
     assert_eq!(std::fs::read(&edited).unwrap(), b"edited in the library");
-    assert!(
-        src.join("exif-samples/jpg/Pentax_K10D.jpg").exists(),
-        "the clean one went back"
-    );
+    assert!(src.join("exif-samples/jpg/Pentax_K10D.jpg").exists(), "the clean one went back");
     assert!(!dest.join("2008/05/Pentax_K10D.jpg").exists());
 }
 
@@ -327,22 +209,12 @@ fn undo_never_overwrites_what_is_now_at_the_original_path_and_checks_the_hash() 
 fn hidden_temp_and_symlinked_entries_are_left_alone_and_counted() {
     let Some(corpus) = corpus() else { return };
     let t = tempfile::tempdir().unwrap();
-    let (src, dest, state) = (
-        t.path().join("src"),
-        t.path().join("lib"),
-        t.path().join("state"),
-    );
+    let (src, dest, state) = work_dirs(t.path());
     let outside = t.path().join("outside");
     copy_corpus(&corpus, &["exif-samples/jpg/Canon_40D.jpg"], &outside);
     std::fs::create_dir_all(&src).unwrap();
     let jpg = outside.join("exif-samples/jpg/Canon_40D.jpg");
-    for name in [
-        ".syncthing.a.jpg.tmp",
-        "b.jpg.part",
-        "c.jpg.crdownload",
-        "~$d.jpg",
-        ".hidden.jpg",
-    ] {
+    for name in [".syncthing.a.jpg.tmp", "b.jpg.part", "c.jpg.crdownload", "~$d.jpg", ".hidden.jpg"] {
         std::fs::copy(&jpg, src.join(name)).unwrap();
     }
     std::os::unix::fs::symlink(&outside, src.join("link-out")).unwrap();
@@ -353,11 +225,7 @@ fn hidden_temp_and_symlinked_entries_are_left_alone_and_counted() {
     assert_eq!(out.status.code(), Some(0));
     let s = summary(&lines);
     assert_eq!(
-        (
-            s["filed"].as_u64(),
-            s["skipped"].as_u64(),
-            s["non_media"].as_u64()
-        ),
+        (s["filed"].as_u64(), s["skipped"].as_u64(), s["non_media"].as_u64()),
         (Some(0), Some(7), Some(1)),
         "{s}"
     );
@@ -369,30 +237,14 @@ fn hidden_temp_and_symlinked_entries_are_left_alone_and_counted() {
 fn a_live_photo_video_with_only_a_utc_time_is_filed_on_its_photos_local_day() {
     let Some(corpus) = corpus() else { return };
     let t = tempfile::tempdir().unwrap();
-    let (src, dest, state) = (
-        t.path().join("src"),
-        t.path().join("lib"),
-        t.path().join("state"),
-    );
+    let (src, dest, state) = work_dirs(t.path());
     std::fs::create_dir_all(&src).unwrap();
     // The photo: 2021-04-11 15:47:53 -05:00 (exiftool's reading of IMG_5195.HEIC).
-    std::fs::copy(
-        corpus.join("exif-samples/heic/IMG_5195.HEIC"),
-        src.join("IMG_5195.HEIC"),
-    )
-    .unwrap();
+    std::fs::copy(corpus.join("exif-samples/heic/IMG_5195.HEIC"), src.join("IMG_5195.HEIC")).unwrap();
     // Its video, with only an mvhd time, late enough that UTC is the next day.
     for name in ["IMG_5195.MOV", "LONE_VIDEO.MOV"] {
         let status = std::process::Command::new("ffmpeg")
-            .args([
-                "-loglevel",
-                "error",
-                "-f",
-                "lavfi",
-                "-i",
-                "testsrc=duration=1:size=64x64:rate=5",
-                "-metadata",
-            ])
+            .args(["-loglevel", "error", "-f", "lavfi", "-i", "testsrc=duration=1:size=64x64:rate=5", "-metadata"])
             .arg("creation_time=2021-04-12T02:00:00Z")
             .arg(src.join(name))
             .status()
@@ -401,20 +253,11 @@ fn a_live_photo_video_with_only_a_utc_time_is_filed_on_its_photos_local_day() {
     }
     let config = t.path().join("config.toml");
     std::fs::write(&config, "layout = \"{year}/{month:02}/{day:02}\"\n").unwrap();
-    let out = run(cbctl(&state)
-        .arg("--config")
-        .arg(&config)
-        .arg("--json")
-        .arg("organize")
-        .arg(&src)
-        .arg(&dest));
+    let out = run(cbctl(&state).arg("--config").arg(&config).arg("--json").arg("organize").arg(&src).arg(&dest));
     assert_eq!(out.status.code(), Some(0));
     let lines = json_lines(&out);
     let dest_of = |name: &str| {
-        let ev = lines
-            .iter()
-            .find(|l| l["path"].as_str().is_some_and(|p| p.ends_with(name)))
-            .unwrap();
+        let ev = lines.iter().find(|l| l["path"].as_str().is_some_and(|p| p.ends_with(name))).unwrap();
         PathBuf::from(ev["dest"].as_str().unwrap())
             .parent()
             .unwrap()
@@ -423,24 +266,9 @@ fn a_live_photo_video_with_only_a_utc_time_is_filed_on_its_photos_local_day() {
             .to_path_buf()
     };
     assert_eq!(dest_of("IMG_5195.HEIC"), Path::new("2021/04/11"));
-    assert_eq!(
-        dest_of("IMG_5195.MOV"),
-        Path::new("2021/04/11"),
-        "the video joins its photo's local day"
-    );
-    assert_eq!(
-        dest_of("LONE_VIDEO.MOV"),
-        Path::new("2021/04/12"),
-        "a video without a sibling is filed by UTC"
-    );
-    let lone = lines
-        .iter()
-        .find(|l| {
-            l["path"]
-                .as_str()
-                .is_some_and(|p| p.ends_with("LONE_VIDEO.MOV"))
-        })
-        .unwrap();
+    assert_eq!(dest_of("IMG_5195.MOV"), Path::new("2021/04/11"), "the video joins its photo's local day");
+    assert_eq!(dest_of("LONE_VIDEO.MOV"), Path::new("2021/04/12"), "a video without a sibling is filed by UTC");
+    let lone = lines.iter().find(|l| l["path"].as_str().is_some_and(|p| p.ends_with("LONE_VIDEO.MOV"))).unwrap();
     assert_eq!(lone["taken"], "2021-04-12T02:00:00Z");
     assert_eq!(lone["source"], "mvhd");
 }
@@ -449,11 +277,7 @@ fn a_live_photo_video_with_only_a_utc_time_is_filed_on_its_photos_local_day() {
 fn on_a_terminal_a_progress_bar_is_drawn_and_the_summary_printed() {
     let Some(corpus) = corpus() else { return };
     let t = tempfile::tempdir().unwrap();
-    let (src, dest, state) = (
-        t.path().join("src"),
-        t.path().join("lib"),
-        t.path().join("state"),
-    );
+    let (src, dest, state) = work_dirs(t.path());
     let files = dated(&corpus);
     let rels: Vec<&str> = files.iter().take(40).map(|(p, _)| p.as_str()).collect();
     copy_corpus(&corpus, &rels, &src);
@@ -472,33 +296,16 @@ fn on_a_terminal_a_progress_bar_is_drawn_and_the_summary_printed() {
         .expect("script (util-linux) runs");
     let screen = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{screen}");
-    assert!(
-        screen.contains("/40 files"),
-        "a progress bar counting the 40 files: {screen:?}"
-    );
-    assert!(
-        screen.contains("40 files scanned: 40 moved"),
-        "summary: {screen:?}"
-    );
+    assert!(screen.contains("/40 files"), "a progress bar counting the 40 files: {screen:?}");
+    assert!(screen.contains("40 files scanned: 40 moved"), "summary: {screen:?}");
 }
 
 #[test]
 fn the_layout_template_can_use_camera_and_english_month_names() {
     let Some(corpus) = corpus() else { return };
     let t = tempfile::tempdir().unwrap();
-    let (src, dest, state) = (
-        t.path().join("src"),
-        t.path().join("lib"),
-        t.path().join("state"),
-    );
-    copy_corpus(
-        &corpus,
-        &[
-            "exif-samples/jpg/Canon_40D.jpg",
-            "exif-samples/heic/mobile/iphone_13_pro_max.HEIC",
-        ],
-        &src,
-    );
+    let (src, dest, state) = work_dirs(t.path());
+    copy_corpus(&corpus, &["exif-samples/jpg/Canon_40D.jpg", "exif-samples/heic/mobile/iphone_13_pro_max.HEIC"], &src);
     let config = t.path().join("config.toml");
     std::fs::write(&config, "layout = \"{camera}/{year}/{month_name}\"\n").unwrap();
     let out = run(cbctl(&state)
@@ -509,15 +316,6 @@ fn the_layout_template_can_use_camera_and_english_month_names() {
         .arg(&src)
         .arg(&dest));
     assert_eq!(out.status.code(), Some(0));
-    assert!(
-        dest.join("Canon EOS 40D/2008/May/Canon_40D.jpg").is_file(),
-        "{:?}",
-        tree(&dest)
-    );
-    assert!(
-        dest.join("Apple iPhone 13 Pro Max/2022/February/iphone_13_pro_max.HEIC")
-            .is_file(),
-        "{:?}",
-        tree(&dest)
-    );
+    assert!(dest.join("Canon EOS 40D/2008/May/Canon_40D.jpg").is_file(), "{:?}", tree(&dest));
+    assert!(dest.join("Apple iPhone 13 Pro Max/2022/February/iphone_13_pro_max.HEIC").is_file(), "{:?}", tree(&dest));
 }

@@ -7,9 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use clean_backup::config::{self, Config, Mode};
-use clean_backup::engine::{
-    self, EngineError, Event, FileEvent, OrganizeOptions, Outcome, Summary,
-};
+use clean_backup::engine::{self, EngineError, Event, FileEvent, OrganizeOptions, Outcome, Summary};
 use clean_backup::journal::{Journal, JournalError, RecoveryReport};
 use clean_backup::layout::Layout;
 use clean_backup::media;
@@ -20,11 +18,7 @@ const EXIT_FAILED_FILES: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "cbctl",
-    version,
-    about = "Control clean-backup: organize a photo library, undo, inspect"
-)]
+#[command(name = "cbctl", version, about = "Control clean-backup: organize a photo library, undo, inspect")]
 struct Cli {
     /// Config file (default: $XDG_CONFIG_HOME/clean-backup/config.toml if present).
     #[arg(long, global = true)]
@@ -105,11 +99,7 @@ struct Failure {
 impl<E: Into<anyhow::Error>> From<E> for Failure {
     fn from(e: E) -> Self {
         let error = e.into();
-        let code = if is_usage(&error) {
-            EXIT_USAGE
-        } else {
-            EXIT_FAILED_FILES
-        };
+        let code = if is_usage(&error) { EXIT_USAGE } else { EXIT_FAILED_FILES };
         Failure { code, error }
     }
 }
@@ -121,23 +111,14 @@ fn is_usage(e: &anyhow::Error) -> bool {
             || matches!(
                 c.downcast_ref::<EngineError>(),
                 Some(
-                    EngineError::MissingSource(_)
-                        | EngineError::SourceNotDir(_)
-                        | EngineError::DestInsideSource { .. }
+                    EngineError::MissingSource(_) | EngineError::SourceNotDir(_) | EngineError::DestInsideSource { .. }
                 )
             )
             || matches!(
                 c.downcast_ref::<JournalError>(),
-                Some(
-                    JournalError::NoSuchSession(_)
-                        | JournalError::NothingToUndo
-                        | JournalError::UndoOfUndo(_)
-                )
+                Some(JournalError::NoSuchSession(_) | JournalError::NothingToUndo | JournalError::UndoOfUndo(_))
             )
-            || matches!(
-                c.downcast_ref::<StoreError>(),
-                Some(StoreError::Locked { .. })
-            )
+            || matches!(c.downcast_ref::<StoreError>(), Some(StoreError::Locked { .. }))
     })
 }
 
@@ -154,10 +135,7 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(f) => {
             if cli.json {
-                println!(
-                    "{}",
-                    serde_json::json!({"error": format!("{:#}", f.error), "summary": true})
-                );
+                println!("{}", serde_json::json!({"error": format!("{:#}", f.error), "summary": true}));
             } else {
                 eprintln!("cbctl: {:#}", f.error);
             }
@@ -169,11 +147,8 @@ fn main() -> ExitCode {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CLEAN_BACKUP_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
 }
 
 fn run(cli: &Cli) -> Result<u8, Failure> {
@@ -237,20 +212,13 @@ fn cmd_date(cli: &Cli, files: &[PathBuf]) -> u8 {
                         "kind": info.kind.name(),
                     }));
                 } else {
-                    println!(
-                        "{}\t{}\t{}",
-                        path.display(),
-                        info.taken.to_rfc3339(),
-                        info.taken.source.as_str()
-                    );
+                    println!("{}\t{}\t{}", path.display(), info.taken.to_rfc3339(), info.taken.source.as_str());
                 }
             }
             Err(e) => {
                 failed += 1;
                 if cli.json {
-                    json_line(
-                        &serde_json::json!({"path": path.to_string_lossy(), "error": e.to_string()}),
-                    );
+                    json_line(&serde_json::json!({"path": path.to_string_lossy(), "error": e.to_string()}));
                 } else {
                     eprintln!("cbctl: {e}");
                 }
@@ -304,11 +272,7 @@ struct Printer {
 
 impl Printer {
     fn new(json: bool, dry_run: bool) -> Printer {
-        Printer {
-            json,
-            bar: None,
-            dry_run,
-        }
+        Printer { json, bar: None, dry_run }
     }
 
     fn on_event(&mut self, ev: &Event) {
@@ -345,11 +309,9 @@ impl Printer {
                 f.path.display(),
                 f.dest.as_deref().unwrap_or(Path::new("?")).display()
             ),
-            Outcome::Planned if self.dry_run => format!(
-                "would file {} -> {}",
-                f.path.display(),
-                f.dest.as_deref().unwrap_or(Path::new("?")).display()
-            ),
+            Outcome::Planned if self.dry_run => {
+                format!("would file {} -> {}", f.path.display(), f.dest.as_deref().unwrap_or(Path::new("?")).display())
+            }
             _ => return,
         };
         match &self.bar {
@@ -371,10 +333,8 @@ fn print_summary(json: bool, verb: &str, s: &Summary) {
         v["summary"] = serde_json::Value::Bool(true);
         json_line(&v);
     } else {
-        let session = s
-            .session
-            .map(|id| format!(" (session {id}; `cbctl undo {id}` puts them back)"))
-            .unwrap_or_default();
+        let session =
+            s.session.map(|id| format!(" (session {id}; `cbctl undo {id}` puts them back)")).unwrap_or_default();
         eprintln!(
             "{} files scanned: {} {verb}, {} exact duplicates skipped, {} non-media left alone, {} skipped, {} errors; {} moved{session}",
             s.scanned,
@@ -425,11 +385,7 @@ fn cmd_organize(cli: &Cli, args: &OrganizeArgs) -> Result<u8, Failure> {
         (false, false) => "moved",
     };
     print_summary(cli.json, verb, &summary);
-    Ok(if summary.errors > 0 {
-        EXIT_FAILED_FILES
-    } else {
-        0
-    })
+    Ok(if summary.errors > 0 { EXIT_FAILED_FILES } else { 0 })
 }
 
 fn cmd_history(cli: &Cli, limit: i64) -> Result<u8, Failure> {
@@ -500,9 +456,5 @@ fn cmd_undo(cli: &Cli, session: Option<i64>, last: bool) -> Result<u8, Failure> 
             report.dirs_removed
         );
     }
-    Ok(if report.conflicts.is_empty() {
-        0
-    } else {
-        EXIT_FAILED_FILES
-    })
+    Ok(if report.conflicts.is_empty() { 0 } else { EXIT_FAILED_FILES })
 }

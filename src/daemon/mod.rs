@@ -69,11 +69,7 @@ impl Signals {
 }
 
 /// Runs the daemon until a stop signal. `config_path` is re-read on SIGHUP.
-pub fn run(
-    config_path: Option<&Path>,
-    state_override: Option<&Path>,
-    signals: &Signals,
-) -> Result<(), DaemonError> {
+pub fn run(config_path: Option<&Path>, state_override: Option<&Path>, signals: &Signals) -> Result<(), DaemonError> {
     let load = || -> Result<(Config, Layout), DaemonError> {
         let mut cfg = Config::load_or_default(config_path)?;
         if let Some(s) = state_override {
@@ -101,9 +97,7 @@ pub fn run(
                     log_start(&cfg);
                     create_missing_inboxes(&cfg);
                 }
-                Ok(_) => tracing::error!(
-                    "config reload: state_dir cannot change while running; restart the daemon"
-                ),
+                Ok(_) => tracing::error!("config reload: state_dir cannot change while running; restart the daemon"),
                 Err(e) => tracing::error!("config reload failed, keeping the old config: {e}"),
             }
         }
@@ -149,13 +143,7 @@ fn sleep_unless_stopped(total: Duration, stop: &AtomicBool) {
 }
 
 /// Scans one inbox, updates what has settled, and files the settled batch.
-fn poll_inbox(
-    journal: &mut Journal,
-    cfg: &Config,
-    layout: &Layout,
-    inbox: &Inbox,
-    seen: &mut HashMap<PathBuf, Seen>,
-) {
+fn poll_inbox(journal: &mut Journal, cfg: &Config, layout: &Layout, inbox: &Inbox, seen: &mut HashMap<PathBuf, Seen>) {
     if !inbox.path.is_dir() {
         // An unmounted disk or a gone share: wait for it, never read it as empty.
         tracing::debug!(path = %inbox.path.display(), "inbox is missing; waiting for it");
@@ -180,15 +168,7 @@ fn poll_inbox(
             }
             // New, or changed since last look: (re)start its settle clock.
             _ => {
-                seen.insert(
-                    path,
-                    Seen {
-                        size,
-                        mtime,
-                        since: now,
-                        parked: false,
-                    },
-                );
+                seen.insert(path, Seen { size, mtime, since: now, parked: false });
             }
         }
     }
@@ -229,10 +209,9 @@ fn poll_inbox(
     };
     match organize_found(journal, &opts, batch, &mut on_event) {
         Ok(summary) => tracing::info!(?summary, "batch filed"),
-        Err(EngineError::DestInsideSource { .. }) => tracing::error!(
-            "library is inside inbox {}; fix the config",
-            inbox.path.display()
-        ),
+        Err(EngineError::DestInsideSource { .. }) => {
+            tracing::error!("library is inside inbox {}; fix the config", inbox.path.display())
+        }
         Err(e) => tracing::error!("inbox {}: {e}", inbox.path.display()),
     }
 }

@@ -45,21 +45,12 @@ struct Probed {
 }
 
 fn event(path: &Path, outcome: Outcome, reason: Option<String>) -> FileEvent {
-    FileEvent {
-        path: path.to_path_buf(),
-        outcome,
-        dest: None,
-        taken: None,
-        source: None,
-        bytes: 0,
-        reason,
-    }
+    FileEvent { path: path.to_path_buf(), outcome, dest: None, taken: None, source: None, bytes: 0, reason }
 }
 
 /// Checks SRC and DEST before anything is read.
 fn check_paths(opts: &OrganizeOptions) -> Result<(PathBuf, PathBuf), EngineError> {
-    let meta =
-        std::fs::metadata(&opts.src).map_err(|_| EngineError::MissingSource(opts.src.clone()))?;
+    let meta = std::fs::metadata(&opts.src).map_err(|_| EngineError::MissingSource(opts.src.clone()))?;
     if !meta.is_dir() {
         return Err(EngineError::SourceNotDir(opts.src.clone()));
     }
@@ -92,13 +83,8 @@ pub fn organize_found(
     on_event: &mut dyn FnMut(&Event),
 ) -> Result<Summary, EngineError> {
     let (src, dest) = check_paths(opts)?;
-    let mut summary = Summary {
-        scanned: found.len() as u64,
-        ..Summary::default()
-    };
-    on_event(&Event::Found {
-        total: found.len() as u64,
-    });
+    let mut summary = Summary { scanned: found.len() as u64, ..Summary::default() };
+    on_event(&Event::Found { total: found.len() as u64 });
 
     let mut candidates = Vec::new();
     for f in found {
@@ -106,11 +92,7 @@ pub fn organize_found(
             Found::File(p) => candidates.push(p),
             Found::Skipped(p, why) => {
                 summary.skipped += 1;
-                on_event(&Event::File(event(
-                    &p,
-                    Outcome::Skipped,
-                    Some(why.to_string()),
-                )));
+                on_event(&Event::File(event(&p, Outcome::Skipped, Some(why.to_string()))));
             }
             Found::Error(p, why) => {
                 summary.errors += 1;
@@ -123,10 +105,8 @@ pub fn organize_found(
         .into_par_iter()
         .map(|path| {
             let result = media::probe(&path).and_then(|info| {
-                let fp = fsops::fingerprint(&path).map_err(|e| MediaError::Corrupt {
-                    path: path.clone(),
-                    reason: e.to_string(),
-                })?;
+                let fp = fsops::fingerprint(&path)
+                    .map_err(|e| MediaError::Corrupt { path: path.clone(), reason: e.to_string() })?;
                 Ok((info, fp))
             });
             Probed { path, result }
@@ -145,17 +125,8 @@ pub fn organize_found(
         Some(journal.begin(opts.session_kind, &params)?)
     };
     summary.session = session;
-    let action = if opts.mode == Mode::Copy {
-        Action::Copy
-    } else {
-        Action::Move
-    };
-    let mut batch = Batch {
-        session,
-        action,
-        reserved: HashMap::new(),
-        pending: Vec::new(),
-    };
+    let action = if opts.mode == Mode::Copy { Action::Copy } else { Action::Move };
+    let mut batch = Batch { session, action, reserved: HashMap::new(), pending: Vec::new() };
 
     for p in probed {
         match p.result {
@@ -165,23 +136,10 @@ pub fn organize_found(
             }
             Err(e) => {
                 summary.errors += 1;
-                on_event(&Event::File(event(
-                    &p.path,
-                    Outcome::Error,
-                    Some(e.to_string()),
-                )));
+                on_event(&Event::File(event(&p.path, Outcome::Error, Some(e.to_string()))));
             }
             Ok((info, fp)) => {
-                if let Some(ev) = plan_one(
-                    opts,
-                    &dest,
-                    &p.path,
-                    &info,
-                    &fp,
-                    &siblings,
-                    &mut batch,
-                    &mut summary,
-                ) {
+                if let Some(ev) = plan_one(opts, &dest, &p.path, &info, &fp, &siblings, &mut batch, &mut summary) {
                     on_event(&Event::File(ev));
                 }
                 if batch.pending.len() >= BATCH {
@@ -234,11 +192,7 @@ impl Batch {
                 OpOutcome::Done { .. } => {
                     summary.filed += 1;
                     summary.bytes += item.fp.size;
-                    ev.outcome = if item.action == Action::Copy {
-                        Outcome::Copied
-                    } else {
-                        Outcome::Moved
-                    };
+                    ev.outcome = if item.action == Action::Copy { Outcome::Copied } else { Outcome::Moved };
                 }
                 OpOutcome::Failed(e) => {
                     summary.errors += 1;
@@ -270,10 +224,7 @@ fn live_photo_offsets(probed: &[Probed]) -> HashMap<(PathBuf, OsString), FixedOf
 
 fn sibling_key(path: &Path) -> (PathBuf, OsString) {
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_ascii_lowercase())
-        .unwrap_or_default();
+    let stem = path.file_stem().map(|s| s.to_ascii_lowercase()).unwrap_or_default();
     (dir, stem)
 }
 
@@ -331,12 +282,7 @@ fn plan_one(
         ev.outcome = Outcome::Planned;
         return Some(ev);
     }
-    let item = BatchItem {
-        action: batch.action,
-        src: path.to_path_buf(),
-        dst: target,
-        fp: *fp,
-    };
+    let item = BatchItem { action: batch.action, src: path.to_path_buf(), dst: target, fp: *fp };
     batch.pending.push((item, ev));
     None
 }

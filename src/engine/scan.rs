@@ -19,9 +19,8 @@ pub enum Found {
 /// written: Syncthing `.syncthing.*.tmp`, browsers' and rsync's `*.part`,
 /// Chrome's `*.crdownload`, Office's `~$*`, and our own `.clean-backup-*`.
 pub fn skip_reason(name: &[u8]) -> Option<&'static str> {
-    let ends = |suffix: &[u8]| {
-        name.len() >= suffix.len() && name[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
-    };
+    let ends =
+        |suffix: &[u8]| name.len() >= suffix.len() && name[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix);
     if name.starts_with(b".syncthing.") || name.starts_with(b"~syncthing~") {
         Some("a Syncthing temp file")
     } else if name.starts_with(b".") {
@@ -44,9 +43,7 @@ pub fn scan(root: &Path) -> Vec<Found> {
         .follow_links(false)
         .sort_by_file_name()
         .into_iter()
-        .filter_entry(|e| {
-            e.depth() == 0 || !e.file_type().is_dir() || !e.file_name().as_bytes().starts_with(b".")
-        });
+        .filter_entry(|e| e.depth() == 0 || !e.file_type().is_dir() || !e.file_name().as_bytes().starts_with(b"."));
     for entry in walker {
         match entry {
             Ok(e) => {
@@ -67,13 +64,11 @@ pub fn scan(root: &Path) -> Vec<Found> {
                 }
             }
             Err(e) => {
-                let path = e
-                    .path()
-                    .map(Path::to_path_buf)
-                    .unwrap_or_else(|| root.to_path_buf());
+                let path = e.path().map(Path::to_path_buf).unwrap_or_else(|| root.to_path_buf());
                 let why = match e.io_error() {
                     Some(io) if io.kind() == std::io::ErrorKind::PermissionDenied => {
-                        "permission denied; its files were not looked at (fix its permissions and run again)".to_string()
+                        "permission denied; its files were not looked at (fix its permissions and run again)"
+                            .to_string()
                     }
                     Some(io) => io.to_string(),
                     None => e.to_string(),
@@ -91,14 +86,9 @@ mod tests {
 
     #[test]
     fn sync_tool_temp_files_and_hidden_files_are_skipped() {
-        for name in [
-            ".syncthing.IMG_1.jpg.tmp",
-            ".DS_Store",
-            "IMG_1.jpg.part",
-            "v.mp4.crdownload",
-            "~$doc.docx",
-            "x.TMP",
-        ] {
+        for name in
+            [".syncthing.IMG_1.jpg.tmp", ".DS_Store", "IMG_1.jpg.part", "v.mp4.crdownload", "~$doc.docx", "x.TMP"]
+        {
             assert!(skip_reason(name.as_bytes()).is_some(), "{name}");
         }
         for name in ["IMG_1.jpg", "party.jpg", "tmp.jpg"] {

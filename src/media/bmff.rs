@@ -55,11 +55,7 @@ fn child<'a>(data: &'a [u8], kind: &[u8; 4]) -> Option<&'a [u8]> {
 
 /// Reads the payload of the top-level box `want` from a file, seeking past
 /// the others. `Ok(None)` when the file has no such box.
-pub fn read_top_box(
-    file: &mut File,
-    file_len: u64,
-    want: &[u8; 4],
-) -> std::io::Result<Option<Vec<u8>>> {
+pub fn read_top_box(file: &mut File, file_len: u64, want: &[u8; 4]) -> std::io::Result<Option<Vec<u8>>> {
     let mut pos = 0u64;
     while pos + 8 <= file_len {
         file.seek(SeekFrom::Start(pos))?;
@@ -71,13 +67,7 @@ pub fn read_top_box(
             0 => (8, file_len - pos),
             1 => {
                 file.read_exact(&mut head[8..16])?;
-                (
-                    16,
-                    u64::from_be_bytes([
-                        head[8], head[9], head[10], head[11], head[12], head[13], head[14],
-                        head[15],
-                    ]),
-                )
+                (16, u64::from_be_bytes([head[8], head[9], head[10], head[11], head[12], head[13], head[14], head[15]]))
             }
             n => (8, n),
         };
@@ -172,9 +162,7 @@ fn udta_day(udta: &[u8]) -> Option<(NaiveDateTime, Option<FixedOffset>)> {
         }
     }
     // Android/Samsung write a plain `date` box holding ISO text.
-    if let Some(d) =
-        child(udta, b"date").and_then(|p| parse_iso_datetime(&String::from_utf8_lossy(p)))
-    {
+    if let Some(d) = child(udta, b"date").and_then(|p| parse_iso_datetime(&String::from_utf8_lossy(p))) {
         return Some(d);
     }
     let ilst = child(meta_children(child(udta, b"meta")?), b"ilst")?;
@@ -205,16 +193,13 @@ pub fn movie_dates(file: &mut File, file_len: u64) -> std::io::Result<Option<Mov
 }
 
 /// Canon's CR3 metadata box: moov/uuid 85c0b687-820f-11e0-8111-f4ce462b6a48.
-const CANON_UUID: [u8; 16] = [
-    0x85, 0xc0, 0xb6, 0x87, 0x82, 0x0f, 0x11, 0xe0, 0x81, 0x11, 0xf4, 0xce, 0x46, 0x2b, 0x6a, 0x48,
-];
+const CANON_UUID: [u8; 16] =
+    [0x85, 0xc0, 0xb6, 0x87, 0x82, 0x0f, 0x11, 0xe0, 0x81, 0x11, 0xf4, 0xce, 0x46, 0x2b, 0x6a, 0x48];
 
 /// The TIFF blocks of a CR3 (CMT1: IFD0, CMT2: Exif IFD), each a complete TIFF.
 pub fn canon_cmt_blocks(file: &mut File, file_len: u64) -> Option<Vec<Vec<u8>>> {
     let moov = read_top_box(file, file_len, b"moov").ok()??;
-    let canon = boxes(&moov)
-        .find(|(k, p)| k == b"uuid" && p.get(..16) == Some(&CANON_UUID[..]))?
-        .1;
+    let canon = boxes(&moov).find(|(k, p)| k == b"uuid" && p.get(..16) == Some(&CANON_UUID[..]))?.1;
     let blocks = boxes(canon.get(16..)?)
         .filter(|(k, _)| k == b"CMT1" || k == b"CMT2")
         .map(|(_, p)| p.to_vec())
@@ -255,12 +240,7 @@ mod tests {
         let mut data = vec![0, 0, 0, 1, 0, 0, 0, 0];
         data.extend_from_slice(b"2021-04-11T15:47:53-0500");
         let ilst = bx(&2u32.to_be_bytes(), &bx(b"data", &data));
-        let meta = [
-            bx(b"hdlr", &[0; 24]),
-            bx(b"keys", &keys),
-            bx(b"ilst", &ilst),
-        ]
-        .concat();
+        let meta = [bx(b"hdlr", &[0; 24]), bx(b"keys", &keys), bx(b"ilst", &ilst)].concat();
         let (t, o) = apple_creation(&meta).unwrap();
         assert_eq!(t.to_string(), "2021-04-11 15:47:53");
         assert_eq!(o, FixedOffset::west_opt(5 * 3600));
@@ -270,9 +250,6 @@ mod tests {
     fn malformed_boxes_end_the_walk_without_panicking() {
         assert_eq!(boxes(&[0, 0, 0, 4, b'a', b'b', b'c', b'd']).count(), 0);
         assert_eq!(boxes(&[0, 0, 1, 0, b'm', b'o', b'o', b'v', 1]).count(), 0);
-        assert_eq!(
-            boxes(&[0, 0, 0, 1, b'm', b'o', b'o', b'v', 0, 0]).count(),
-            0
-        );
+        assert_eq!(boxes(&[0, 0, 0, 1, b'm', b'o', b'o', b'v', 0, 0]).count(), 0);
     }
 }

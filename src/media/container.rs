@@ -10,11 +10,7 @@ fn vint(data: &[u8], pos: usize, keep_marker: bool) -> Option<(u64, usize)> {
     if len > 8 {
         return None;
     }
-    let mut v = if keep_marker {
-        first as u64
-    } else {
-        (first as u64) & ((1u64 << (8 - len)) - 1)
-    };
+    let mut v = if keep_marker { first as u64 } else { (first as u64) & ((1u64 << (8 - len)) - 1) };
     for i in 1..len {
         v = (v << 8) | *data.get(pos + i)? as u64;
     }

@@ -71,10 +71,7 @@ impl CaptureDate {
     /// This UTC-only time seen at another offset (a Live Photo's sibling photo).
     pub fn at_offset(&self, offset: FixedOffset) -> CaptureDate {
         let utc = self.local
-            - self
-                .offset
-                .map(|o| chrono::Duration::seconds(i64::from(o.local_minus_utc())))
-                .unwrap_or_default();
+            - self.offset.map(|o| chrono::Duration::seconds(i64::from(o.local_minus_utc()))).unwrap_or_default();
         CaptureDate {
             local: utc + chrono::Duration::seconds(i64::from(offset.local_minus_utc())),
             offset: Some(offset),
@@ -118,10 +115,7 @@ pub fn parse_offset(s: &str) -> Option<FixedOffset> {
     let digits: String = rest.chars().filter(char::is_ascii_digit).collect();
     let (h, m) = match digits.len() {
         2 => (digits.parse::<i32>().ok()?, 0),
-        4 => (
-            digits[..2].parse::<i32>().ok()?,
-            digits[2..].parse::<i32>().ok()?,
-        ),
+        4 => (digits[..2].parse::<i32>().ok()?, digits[2..].parse::<i32>().ok()?),
         _ => return None,
     };
     if h > 14 || m > 59 {
@@ -143,11 +137,7 @@ pub fn parse_iso_datetime(s: &str) -> Option<(NaiveDateTime, Option<FixedOffset>
     if let Some(r) = rest.strip_prefix('.') {
         rest = r.trim_start_matches(|c: char| c.is_ascii_digit());
     }
-    let offset = if rest.is_empty() {
-        None
-    } else {
-        Some(parse_offset(rest)?)
-    };
+    let offset = if rest.is_empty() { None } else { Some(parse_offset(rest)?) };
     Some((local, offset))
 }
 
@@ -158,9 +148,7 @@ pub fn date_from_name(name: &str) -> Option<NaiveDateTime> {
     let b = name.as_bytes();
     let digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
     let num = |i: usize, n: usize| -> Option<u32> {
-        (0..n)
-            .all(|k| digit(i + k))
-            .then(|| std::str::from_utf8(&b[i..i + n]).ok()?.parse().ok())?
+        (0..n).all(|k| digit(i + k)).then(|| std::str::from_utf8(&b[i..i + n]).ok()?.parse().ok())?
     };
     let is_sep = |i: usize, seps: &[u8]| b.get(i).is_some_and(|c| seps.contains(c));
     for start in 0..b.len() {
@@ -234,14 +222,8 @@ mod tests {
 
     #[test]
     fn exif_dates_parse_and_blank_or_zero_dates_do_not() {
-        assert_eq!(
-            parse_exif_datetime("2021:04:11 15:47:53"),
-            Some(dt("2021-04-11 15:47:53"))
-        );
-        assert_eq!(
-            parse_exif_datetime("2021-04-11T15:47:53.123"),
-            Some(dt("2021-04-11 15:47:53"))
-        );
+        assert_eq!(parse_exif_datetime("2021:04:11 15:47:53"), Some(dt("2021-04-11 15:47:53")));
+        assert_eq!(parse_exif_datetime("2021-04-11T15:47:53.123"), Some(dt("2021-04-11 15:47:53")));
         assert_eq!(parse_exif_datetime("0000:00:00 00:00:00"), None);
         assert_eq!(parse_exif_datetime("    :  :     :  :  "), None);
         assert_eq!(parse_exif_datetime("2021:02:30 10:00:00"), None);
@@ -259,10 +241,7 @@ mod tests {
     #[test]
     fn quicktime_iso_dates_need_a_time() {
         let (t, o) = parse_iso_datetime("2019-07-24T11:25:40+0300").unwrap();
-        assert_eq!(
-            (t, o),
-            (dt("2019-07-24 11:25:40"), FixedOffset::east_opt(3 * 3600))
-        );
+        assert_eq!((t, o), (dt("2019-07-24 11:25:40"), FixedOffset::east_opt(3 * 3600)));
         assert_eq!(parse_iso_datetime("2010"), None);
         assert_eq!(parse_iso_datetime("2020-11-20T15:04:02").unwrap().1, None);
     }
@@ -275,10 +254,7 @@ mod tests {
             ("IMG-20230514-WA0001.jpg", "2023-05-14 00:00:00"),
             ("VID_20230514_123456.mp4", "2023-05-14 12:34:56"),
             ("Screenshot_2023-05-14-12-34-56.png", "2023-05-14 12:34:56"),
-            (
-                "Screenshot 2023-05-14 at 12.34.56.png",
-                "2023-05-14 12:34:56",
-            ),
+            ("Screenshot 2023-05-14 at 12.34.56.png", "2023-05-14 12:34:56"),
             ("2023-05-14 12.34.56.jpg", "2023-05-14 12:34:56"),
             ("20230514_123456.jpg", "2023-05-14 12:34:56"),
             ("signal-2023-05-14-123456.jpg", "2023-05-14 12:34:56"),

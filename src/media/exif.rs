@@ -32,11 +32,7 @@ impl ExifFields {
     pub fn camera(&self) -> Option<String> {
         match (&self.make, &self.model) {
             (Some(make), Some(model)) => {
-                let first = make
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or(make)
-                    .to_ascii_lowercase();
+                let first = make.split_whitespace().next().unwrap_or(make).to_ascii_lowercase();
                 if model.to_ascii_lowercase().starts_with(&first) {
                     Some(model.clone())
                 } else {
@@ -154,11 +150,7 @@ pub fn read(file: &mut File, kind: Kind, file_len: u64) -> Option<ExifFields> {
         }
         Kind::Rw2 | Kind::Orf => {
             let mut data = read_range(file, 0, file_len)?;
-            let magic: &[u8] = if data.starts_with(b"MM") {
-                b"MM\0*"
-            } else {
-                b"II*\0"
-            };
+            let magic: &[u8] = if data.starts_with(b"MM") { b"MM\0*" } else { b"II*\0" };
             data.get_mut(..4)?.copy_from_slice(magic);
             let exif = lenient(reader().read_raw(data))?;
             Some(fields_of(&exif))

@@ -32,16 +32,12 @@ pub fn damage(data: &[u8]) -> Option<String> {
         pos += 2;
         match marker {
             0xD9 => {
-                return (scans == 0)
-                    .then(|| "has no image data (no scan before end-of-image)".to_string());
+                return (scans == 0).then(|| "has no image data (no scan before end-of-image)".to_string());
             }
             0xD0..=0xD7 | 0x01 => continue,
             _ => {}
         }
-        let Some(len) = data
-            .get(pos..pos + 2)
-            .map(|b| u16::from_be_bytes([b[0], b[1]]) as usize)
-        else {
+        let Some(len) = data.get(pos..pos + 2).map(|b| u16::from_be_bytes([b[0], b[1]]) as usize) else {
             return Some("is truncated: it ends inside a marker segment".into());
         };
         if len < 2 {
@@ -65,13 +61,9 @@ pub fn damage(data: &[u8]) -> Option<String> {
 /// The position of the next real marker at or after `pos` (skipping stuffed
 /// `FF 00` and restart markers), or the truncation message.
 fn next_marker(data: &[u8], mut pos: usize) -> Result<usize, String> {
-    let truncated =
-        || "is truncated: its image data ends before the end-of-image marker".to_string();
+    let truncated = || "is truncated: its image data ends before the end-of-image marker".to_string();
     loop {
-        let off = data
-            .get(pos..)
-            .and_then(|d| d.iter().position(|&b| b == 0xFF))
-            .ok_or_else(truncated)?;
+        let off = data.get(pos..).and_then(|d| d.iter().position(|&b| b == 0xFF)).ok_or_else(truncated)?;
         pos += off;
         match data.get(pos + 1) {
             None => return Err(truncated()),
@@ -88,8 +80,8 @@ mod tests {
     fn tiny() -> Vec<u8> {
         // SOI, APP0 (len 4), SOS (len 3 + 1 byte), data with a stuffed FF and an RST, EOI.
         vec![
-            0xFF, 0xD8, 0xFF, 0xE0, 0, 4, 1, 2, 0xFF, 0xDA, 0, 3, 9, 0x12, 0xFF, 0x00, 0x34, 0xFF,
-            0xD0, 0x56, 0xFF, 0xD9,
+            0xFF, 0xD8, 0xFF, 0xE0, 0, 4, 1, 2, 0xFF, 0xDA, 0, 3, 9, 0x12, 0xFF, 0x00, 0x34, 0xFF, 0xD0, 0x56, 0xFF,
+            0xD9,
         ]
     }
 

@@ -94,30 +94,13 @@ impl Kind {
     pub fn is_video(self) -> bool {
         matches!(
             self,
-            Kind::Mp4
-                | Kind::Mov
-                | Kind::ThreeGp
-                | Kind::Matroska
-                | Kind::M2ts
-                | Kind::Avi
-                | Kind::Asf
-                | Kind::Flv
+            Kind::Mp4 | Kind::Mov | Kind::ThreeGp | Kind::Matroska | Kind::M2ts | Kind::Avi | Kind::Asf | Kind::Flv
         )
     }
 
     /// True for camera RAW formats.
     pub fn is_raw(self) -> bool {
-        matches!(
-            self,
-            Kind::Raf
-                | Kind::Cr2
-                | Kind::Cr3
-                | Kind::Nef
-                | Kind::Arw
-                | Kind::Dng
-                | Kind::Rw2
-                | Kind::Orf
-        )
+        matches!(self, Kind::Raf | Kind::Cr2 | Kind::Cr3 | Kind::Nef | Kind::Arw | Kind::Dng | Kind::Rw2 | Kind::Orf)
     }
 
     /// Short lowercase name ("jpeg", "heif", "mov", ...), as stored in the index.
@@ -165,10 +148,9 @@ pub struct MediaInfo {
 /// Extensions we treat as media: a file named so whose content is something
 /// else is an error, not a silently skipped "non-media" file.
 const MEDIA_EXTENSIONS: &[&str] = &[
-    "jpg", "jpeg", "jpe", "jfif", "png", "gif", "bmp", "tif", "tiff", "webp", "heic", "heif",
-    "hif", "avif", "raf", "cr2", "cr3", "nef", "nrw", "arw", "srf", "sr2", "dng", "rw2", "orf",
-    "pef", "srw", "mp4", "m4v", "mov", "qt", "3gp", "3g2", "mkv", "webm", "mts", "m2ts", "ts",
-    "avi", "wmv", "asf", "flv",
+    "jpg", "jpeg", "jpe", "jfif", "png", "gif", "bmp", "tif", "tiff", "webp", "heic", "heif", "hif", "avif", "raf",
+    "cr2", "cr3", "nef", "nrw", "arw", "srf", "sr2", "dng", "rw2", "orf", "pef", "srw", "mp4", "m4v", "mov", "qt",
+    "3gp", "3g2", "mkv", "webm", "mts", "m2ts", "ts", "avi", "wmv", "asf", "flv",
 ];
 
 /// True if the file name has an extension we treat as media (jpg, heic, mov, ...).
@@ -179,17 +161,12 @@ pub fn looks_like_media_name(path: &Path) -> bool {
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> MediaError + '_ {
-    move |source| MediaError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
+    move |source| MediaError::Io { path: path.to_path_buf(), source }
 }
 
 fn read_head(file: &mut File, path: &Path) -> Result<Vec<u8>, MediaError> {
     let mut head = Vec::with_capacity(sniff::HEAD_LEN);
-    file.take(sniff::HEAD_LEN as u64)
-        .read_to_end(&mut head)
-        .map_err(io_error(path))?;
+    file.take(sniff::HEAD_LEN as u64).read_to_end(&mut head).map_err(io_error(path))?;
     Ok(head)
 }
 
@@ -211,9 +188,7 @@ pub fn probe(path: &Path) -> Result<MediaInfo, MediaError> {
     let meta = file.metadata().map_err(io_error(path))?;
     let len = meta.len();
     if len == 0 {
-        return Err(MediaError::Empty {
-            path: path.to_path_buf(),
-        });
+        return Err(MediaError::Empty { path: path.to_path_buf() });
     }
     let head = read_head(&mut file, path)?;
     let Some(mut kind) = sniff_bytes(&head) else {
@@ -225,15 +200,9 @@ pub fn probe(path: &Path) -> Result<MediaInfo, MediaError> {
             ),
             None => format!("not a photo or video ({what})"),
         };
-        return Err(MediaError::NotMedia {
-            path: path.to_path_buf(),
-            reason,
-        });
+        return Err(MediaError::NotMedia { path: path.to_path_buf(), reason });
     };
-    let corrupt = |reason: String| MediaError::Corrupt {
-        path: path.to_path_buf(),
-        reason,
-    };
+    let corrupt = |reason: String| MediaError::Corrupt { path: path.to_path_buf(), reason };
     if kind == Kind::Jpeg {
         let mut data = head.clone();
         file.read_to_end(&mut data).map_err(io_error(path))?;
@@ -253,12 +222,8 @@ pub fn probe(path: &Path) -> Result<MediaInfo, MediaError> {
         utc_only: false,
         source,
     };
-    let utc = |t: NaiveDateTime, source| CaptureDate {
-        local: t,
-        offset: FixedOffset::east_opt(0),
-        utc_only: true,
-        source,
-    };
+    let utc =
+        |t: NaiveDateTime, source| CaptureDate { local: t, offset: FixedOffset::east_opt(0), utc_only: true, source };
     let mut taken = exif.original.map(|(t, o)| found(t, o, DateSource::Exif));
     if taken.is_none() && !kind.is_video() {
         let head = read_prefix(&mut file, path, 1 << 20)?;
@@ -269,10 +234,7 @@ pub fn probe(path: &Path) -> Result<MediaInfo, MediaError> {
             source: DateSource::Xmp,
         });
     }
-    taken = taken.or_else(|| {
-        exif.create
-            .map(|(t, o)| found(t, o, DateSource::ExifCreate))
-    });
+    taken = taken.or_else(|| exif.create.map(|(t, o)| found(t, o, DateSource::ExifCreate)));
     if taken.is_none() {
         taken = match kind {
             Kind::Mp4 | Kind::Mov | Kind::ThreeGp => {
@@ -302,20 +264,14 @@ pub fn probe(path: &Path) -> Result<MediaInfo, MediaError> {
         Some(t) => t,
         None => name_or_mtime(path, &meta),
     };
-    Ok(MediaInfo {
-        kind,
-        taken,
-        camera,
-    })
+    Ok(MediaInfo { kind, taken, camera })
 }
 
 fn read_prefix(file: &mut File, path: &Path, max: u64) -> Result<Vec<u8>, MediaError> {
     use std::io::{Seek, SeekFrom};
     file.seek(SeekFrom::Start(0)).map_err(io_error(path))?;
     let mut buf = Vec::new();
-    file.take(max)
-        .read_to_end(&mut buf)
-        .map_err(io_error(path))?;
+    file.take(max).read_to_end(&mut buf).map_err(io_error(path))?;
     Ok(buf)
 }
 
@@ -336,16 +292,8 @@ fn refine_tiff(exif: &exif::ExifFields) -> Kind {
 /// The last resorts: a date in the file name, else the file's mtime in the
 /// machine's local time.
 fn name_or_mtime(path: &Path, meta: &std::fs::Metadata) -> CaptureDate {
-    if let Some(t) = path
-        .file_name()
-        .and_then(|n| date::date_from_name(&n.to_string_lossy()))
-    {
-        return CaptureDate {
-            local: t,
-            offset: None,
-            utc_only: false,
-            source: DateSource::Filename,
-        };
+    if let Some(t) = path.file_name().and_then(|n| date::date_from_name(&n.to_string_lossy())) {
+        return CaptureDate { local: t, offset: None, utc_only: false, source: DateSource::Filename };
     }
     let mtime = meta.modified().unwrap_or(std::time::SystemTime::UNIX_EPOCH);
     let local: chrono::DateTime<chrono::Local> = mtime.into();

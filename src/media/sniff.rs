@@ -6,8 +6,7 @@ use super::Kind;
 pub const HEAD_LEN: usize = 512;
 
 fn be32(b: &[u8], at: usize) -> Option<u32> {
-    b.get(at..at + 4)
-        .map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
+    b.get(at..at + 4).map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
 }
 
 /// Sniffs the kind from the first bytes of a file (`HEAD_LEN` are best).
@@ -50,19 +49,13 @@ pub fn sniff_bytes(h: &[u8]) -> Option<Kind> {
     if starts(b"FLV\x01") {
         return Some(Kind::Flv);
     }
-    if starts(b"BM")
-        && h.len() >= 18
-        && matches!(h[14], 12 | 40 | 52 | 56 | 64 | 108 | 124)
-        && h[15..18] == [0, 0, 0]
-    {
+    if starts(b"BM") && h.len() >= 18 && matches!(h[14], 12 | 40 | 52 | 56 | 64 | 108 | 124) && h[15..18] == [0, 0, 0] {
         return Some(Kind::Bmp);
     }
     if at(4, b"ftyp") {
         return ftyp_kind(h);
     }
-    if [b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"]
-        .iter()
-        .any(|t| at(4, *t))
+    if [b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"].iter().any(|t| at(4, *t))
         && be32(h, 0).is_some_and(|n| n >= 8 || n == 1)
     {
         return Some(Kind::Mov);
@@ -88,22 +81,15 @@ fn ftyp_kind(h: &[u8]) -> Option<Kind> {
     for b in brands {
         let k = match b {
             b"avif" | b"avis" => Some(Kind::Avif),
-            b"heic" | b"heix" | b"hevc" | b"hevx" | b"heim" | b"heis" | b"hevm" | b"hevs" => {
-                Some(Kind::Heif)
-            }
+            b"heic" | b"heix" | b"hevc" | b"hevx" | b"heim" | b"heis" | b"hevm" | b"hevs" => Some(Kind::Heif),
             b"crx " => Some(Kind::Cr3),
             b"qt  " => Some(Kind::Mov),
             b"mif1" | b"msf1" => Some(Kind::Heif),
-            _ if b.starts_with(b"3gp")
-                || b.starts_with(b"3g2")
-                || b.starts_with(b"3ge")
-                || b.starts_with(b"3gg") =>
-            {
+            _ if b.starts_with(b"3gp") || b.starts_with(b"3g2") || b.starts_with(b"3ge") || b.starts_with(b"3gg") => {
                 Some(Kind::ThreeGp)
             }
-            b"isom" | b"iso2" | b"iso4" | b"iso5" | b"iso6" | b"mp41" | b"mp42" | b"M4V "
-            | b"M4VH" | b"M4VP" | b"avc1" | b"dash" | b"mmp4" | b"MSNV" | b"XAVC" | b"f4v "
-            | b"kddi" => Some(Kind::Mp4),
+            b"isom" | b"iso2" | b"iso4" | b"iso5" | b"iso6" | b"mp41" | b"mp42" | b"M4V " | b"M4VH" | b"M4VP"
+            | b"avc1" | b"dash" | b"mmp4" | b"MSNV" | b"XAVC" | b"f4v " | b"kddi" => Some(Kind::Mp4),
             _ => None,
         };
         match (kind, k) {
@@ -141,8 +127,7 @@ pub fn describe(h: &[u8]) -> &'static str {
     } else if starts(b"<!DOCTYPE") || starts(b"<html") || starts(b"<?xml") {
         "an HTML or XML document"
     } else if !h.is_empty()
-        && std::str::from_utf8(h)
-            .is_ok_and(|s| s.chars().all(|c| !c.is_control() || c.is_whitespace()))
+        && std::str::from_utf8(h).is_ok_and(|s| s.chars().all(|c| !c.is_control() || c.is_whitespace()))
     {
         "text"
     } else {
@@ -173,26 +158,13 @@ mod tests {
         assert_eq!(sniff_bytes(b"MM\0*\0\0\0\x08"), Some(Kind::Tiff));
         assert_eq!(sniff_bytes(b"RIFF\0\0\0\0WEBPVP8 "), Some(Kind::Webp));
         assert_eq!(sniff_bytes(b"FUJIFILMCCD-RAW 0201"), Some(Kind::Raf));
-        assert_eq!(
-            sniff_bytes(&ftyp(b"heic", &[b"mif1", b"heic"])),
-            Some(Kind::Heif)
-        );
-        assert_eq!(
-            sniff_bytes(&ftyp(b"mif1", &[b"avif", b"mif1"])),
-            Some(Kind::Avif)
-        );
+        assert_eq!(sniff_bytes(&ftyp(b"heic", &[b"mif1", b"heic"])), Some(Kind::Heif));
+        assert_eq!(sniff_bytes(&ftyp(b"mif1", &[b"avif", b"mif1"])), Some(Kind::Avif));
         assert_eq!(sniff_bytes(&ftyp(b"qt  ", &[b"qt  "])), Some(Kind::Mov));
         assert_eq!(sniff_bytes(&ftyp(b"3gp5", &[b"isom"])), Some(Kind::ThreeGp));
         assert_eq!(sniff_bytes(&ftyp(b"crx ", &[b"isom"])), Some(Kind::Cr3));
-        assert_eq!(
-            sniff_bytes(&ftyp(b"M4A ", &[b"M4A "])),
-            None,
-            "audio is not media here"
-        );
-        assert_eq!(
-            sniff_bytes(b"\0\0\0\x08wide\0\0\0\x10mdat"),
-            Some(Kind::Mov)
-        );
+        assert_eq!(sniff_bytes(&ftyp(b"M4A ", &[b"M4A "])), None, "audio is not media here");
+        assert_eq!(sniff_bytes(b"\0\0\0\x08wide\0\0\0\x10mdat"), Some(Kind::Mov));
         assert_eq!(sniff_bytes(b"%PDF-1.4"), None);
         assert_eq!(sniff_bytes(b""), None);
         assert_eq!(sniff_bytes(b"BM"), None, "two letters are not a bitmap");

@@ -13,9 +13,7 @@ pub fn xmp_date(data: &[u8]) -> Option<(NaiveDateTime, Option<FixedOffset>)> {
     let start = find(data, b"<x:xmpmeta")?;
     let end = find(&data[start..], b"</x:xmpmeta>").map_or(data.len(), |e| start + e);
     let packet = String::from_utf8_lossy(&data[start..end]);
-    PROPERTIES
-        .iter()
-        .find_map(|p| value_of(&packet, p).and_then(|v| parse_iso_datetime(&v)))
+    PROPERTIES.iter().find_map(|p| value_of(&packet, p).and_then(|v| parse_iso_datetime(&v)))
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -42,16 +40,10 @@ mod tests {
     fn attribute_and_element_forms_are_read() {
         let a = b"junk<x:xmpmeta><rdf:Description exif:DateTimeOriginal=\"2013-07-05T03:18:27Z\"/></x:xmpmeta>";
         let (t, o) = xmp_date(a).unwrap();
-        assert_eq!(
-            (t.to_string().as_str(), o),
-            ("2013-07-05 03:18:27", FixedOffset::east_opt(0))
-        );
+        assert_eq!((t.to_string().as_str(), o), ("2013-07-05 03:18:27", FixedOffset::east_opt(0)));
         let e = b"<x:xmpmeta><photoshop:DateCreated>2020-01-02T03:04:05+02:00</photoshop:DateCreated></x:xmpmeta>";
         assert_eq!(xmp_date(e).unwrap().1, FixedOffset::east_opt(7200));
-        assert_eq!(
-            xmp_date(b"<x:xmpmeta><exif:DateTimeOriginal>2013</exif:DateTimeOriginal>"),
-            None
-        );
+        assert_eq!(xmp_date(b"<x:xmpmeta><exif:DateTimeOriginal>2013</exif:DateTimeOriginal>"), None);
         assert_eq!(xmp_date(b"no packet"), None);
     }
 }

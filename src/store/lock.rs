@@ -18,31 +18,18 @@ pub struct StateLock {
 impl StateLock {
     /// Takes the lock or says who holds it.
     pub fn acquire(state_dir: &Path) -> Result<StateLock, StoreError> {
-        std::fs::create_dir_all(state_dir).map_err(|source| StoreError::Io {
-            path: state_dir.to_path_buf(),
-            source,
-        })?;
+        std::fs::create_dir_all(state_dir)
+            .map_err(|source| StoreError::Io { path: state_dir.to_path_buf(), source })?;
         let path = state_dir.join("lock");
-        let io = |source| StoreError::Io {
-            path: path.clone(),
-            source,
-        };
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(io)?;
+        let io = |source| StoreError::Io { path: path.clone(), source };
+        let mut file =
+            OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
         // SAFETY: flock on a file descriptor we own.
         let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
         if rc != 0 {
             let mut pid = String::new();
             let _ = file.read_to_string(&mut pid);
-            return Err(StoreError::Locked {
-                path,
-                pid: pid.trim().to_string(),
-            });
+            return Err(StoreError::Locked { path, pid: pid.trim().to_string() });
         }
         file.set_len(0).map_err(io)?;
         file.seek(SeekFrom::Start(0)).map_err(io)?;

@@ -43,18 +43,10 @@ pub enum StoreError {
     Locked { path: PathBuf, pid: String },
     /// The database was written by a newer clean-backup.
     #[error("journal database {path} has schema version {found}, newer than this build knows ({known}); upgrade clean-backup")]
-    TooNew {
-        path: PathBuf,
-        found: i64,
-        known: i64,
-    },
+    TooNew { path: PathBuf, found: i64, known: i64 },
     /// A row holds a value this build does not understand.
     #[error("journal database {path}: bad value {value:?} in {column}")]
-    BadValue {
-        path: PathBuf,
-        column: &'static str,
-        value: String,
-    },
+    BadValue { path: PathBuf, column: &'static str, value: String },
 }
 
 /// What a journaled op does.
@@ -226,24 +218,15 @@ pub fn now_rfc3339() -> String {
 impl Store {
     /// Opens (creating if needed) the database in `state_dir` and migrates it.
     pub fn open(state_dir: &Path) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(state_dir).map_err(|source| StoreError::Io {
-            path: state_dir.to_path_buf(),
-            source,
-        })?;
+        std::fs::create_dir_all(state_dir)
+            .map_err(|source| StoreError::Io { path: state_dir.to_path_buf(), source })?;
         let path = state_dir.join(DB_FILE);
-        let sql = |source| StoreError::Sql {
-            path: path.clone(),
-            source,
-        };
+        let sql = |source| StoreError::Sql { path: path.clone(), source };
         let conn = Connection::open(&path).map_err(sql)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(sql)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(sql)?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(sql)?;
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(sql)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(sql)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(sql)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(sql)?;
         let mut store = Store { conn, path };
         store.migrate()?;
         Ok(store)
@@ -255,35 +238,21 @@ impl Store {
     }
 
     fn sql(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
-        move |source| StoreError::Sql {
-            path: self.path.clone(),
-            source,
-        }
+        move |source| StoreError::Sql { path: self.path.clone(), source }
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
-        let version: i64 = self
-            .conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(self.sql())?;
+        let version: i64 = self.conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(self.sql())?;
         let known = MIGRATIONS.len() as i64;
         if version > known {
-            return Err(StoreError::TooNew {
-                path: self.path.clone(),
-                found: version,
-                known,
-            });
+            return Err(StoreError::TooNew { path: self.path.clone(), found: version, known });
         }
         let path = self.path.clone();
-        let sql = move |source| StoreError::Sql {
-            path: path.clone(),
-            source,
-        };
+        let sql = move |source| StoreError::Sql { path: path.clone(), source };
         for (i, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             let tx = self.conn.transaction().map_err(&sql)?;
             tx.execute_batch(migration).map_err(&sql)?;
-            tx.pragma_update(None, "user_version", i as i64 + 1)
-                .map_err(&sql)?;
+            tx.pragma_update(None, "user_version", i as i64 + 1).map_err(&sql)?;
             tx.commit().map_err(&sql)?;
         }
         Ok(())
@@ -306,12 +275,7 @@ impl Store {
     }
 
     /// Ends a session with a state and its summary counts.
-    pub fn finish_session(
-        &self,
-        id: i64,
-        state: &str,
-        summary: &serde_json::Value,
-    ) -> Result<(), StoreError> {
+    pub fn finish_session(&self, id: i64, state: &str, summary: &serde_json::Value) -> Result<(), StoreError> {
         self.conn
             .execute(
                 "UPDATE sessions SET finished_at = ?2, state = ?3, summary = ?4 WHERE id = ?1",
@@ -323,12 +287,7 @@ impl Store {
 
     /// Sets a session's state (e.g. `undone`) without touching its summary.
     pub fn set_session_state(&self, id: i64, state: &str) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "UPDATE sessions SET state = ?2 WHERE id = ?1",
-                params![id, state],
-            )
-            .map_err(self.sql())?;
+        self.conn.execute("UPDATE sessions SET state = ?2 WHERE id = ?1", params![id, state]).map_err(self.sql())?;
         Ok(())
     }
 
@@ -341,19 +300,12 @@ impl Store {
     /// returns their ids, in order.
     pub fn plan_ops(&mut self, ops: &[NewOp]) -> Result<Vec<i64>, StoreError> {
         let path = self.path.clone();
-        let sql = move |source| StoreError::Sql {
-            path: path.clone(),
-            source,
-        };
+        let sql = move |source| StoreError::Sql { path: path.clone(), source };
         let tx = self.conn.transaction().map_err(&sql)?;
         let mut ids = Vec::with_capacity(ops.len());
         for op in ops {
             let seq: i64 = tx
-                .query_row(
-                    "SELECT COALESCE(MAX(seq), 0) + 1 FROM ops WHERE session = ?1",
-                    [op.session],
-                    |r| r.get(0),
-                )
+                .query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM ops WHERE session = ?1", [op.session], |r| r.get(0))
                 .map_err(&sql)?;
             tx.execute(
                 "INSERT INTO ops (session, seq, action, src, dst, tmp, size, blake3, state, reverts)
@@ -386,38 +338,21 @@ impl Store {
     }
 
     /// Sets the states of several ops in one transaction.
-    pub fn set_op_states(
-        &mut self,
-        updates: &[(i64, OpState, Option<String>)],
-    ) -> Result<(), StoreError> {
+    pub fn set_op_states(&mut self, updates: &[(i64, OpState, Option<String>)]) -> Result<(), StoreError> {
         let path = self.path.clone();
-        let sql = move |source| StoreError::Sql {
-            path: path.clone(),
-            source,
-        };
+        let sql = move |source| StoreError::Sql { path: path.clone(), source };
         let tx = self.conn.transaction().map_err(&sql)?;
         for (op, state, error) in updates {
-            tx.execute(
-                "UPDATE ops SET state = ?2, error = ?3 WHERE id = ?1",
-                params![op, state.as_str(), error],
-            )
-            .map_err(&sql)?;
+            tx.execute("UPDATE ops SET state = ?2, error = ?3 WHERE id = ?1", params![op, state.as_str(), error])
+                .map_err(&sql)?;
         }
         tx.commit().map_err(&sql)
     }
 
     /// Sets an op's state (and error text).
-    pub fn set_op_state(
-        &self,
-        op: i64,
-        state: OpState,
-        error: Option<&str>,
-    ) -> Result<(), StoreError> {
+    pub fn set_op_state(&self, op: i64, state: OpState, error: Option<&str>) -> Result<(), StoreError> {
         self.conn
-            .execute(
-                "UPDATE ops SET state = ?2, error = ?3 WHERE id = ?1",
-                params![op, state.as_str(), error],
-            )
+            .execute("UPDATE ops SET state = ?2, error = ?3 WHERE id = ?1", params![op, state.as_str(), error])
             .map_err(self.sql())?;
         Ok(())
     }
@@ -425,18 +360,10 @@ impl Store {
     /// Marks an undo op done and the op it reverts undone, in one transaction.
     pub fn complete_revert(&mut self, undo_op: i64, original: i64) -> Result<(), StoreError> {
         let path = self.path.clone();
-        let sql = move |source| StoreError::Sql {
-            path: path.clone(),
-            source,
-        };
+        let sql = move |source| StoreError::Sql { path: path.clone(), source };
         let tx = self.conn.transaction().map_err(&sql)?;
-        tx.execute(
-            "UPDATE ops SET state = 'done', error = NULL WHERE id = ?1",
-            [undo_op],
-        )
-        .map_err(&sql)?;
-        tx.execute("UPDATE ops SET state = 'undone' WHERE id = ?1", [original])
-            .map_err(&sql)?;
+        tx.execute("UPDATE ops SET state = 'done', error = NULL WHERE id = ?1", [undo_op]).map_err(&sql)?;
+        tx.execute("UPDATE ops SET state = 'undone' WHERE id = ?1", [original]).map_err(&sql)?;
         tx.commit().map_err(&sql)
     }
 
@@ -493,13 +420,9 @@ impl Store {
     }
 
     fn op_dirs(&self, op: i64) -> Result<Vec<PathBuf>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT path FROM op_dirs WHERE op = ?1 ORDER BY ord")
-            .map_err(self.sql())?;
-        let rows = stmt
-            .query_map([op], |r| r.get::<_, Vec<u8>>(0))
-            .map_err(self.sql())?;
+        let mut stmt =
+            self.conn.prepare_cached("SELECT path FROM op_dirs WHERE op = ?1 ORDER BY ord").map_err(self.sql())?;
+        let rows = stmt.query_map([op], |r| r.get::<_, Vec<u8>>(0)).map_err(self.sql())?;
         rows.map(|r| r.map(blob_path).map_err(self.sql())).collect()
     }
 
@@ -520,19 +443,12 @@ impl Store {
 
     /// Sessions still marked running (their process died).
     pub fn running_sessions(&self) -> Result<Vec<i64>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id FROM sessions WHERE state = 'running'")
-            .map_err(self.sql())?;
+        let mut stmt = self.conn.prepare("SELECT id FROM sessions WHERE state = 'running'").map_err(self.sql())?;
         let rows = stmt.query_map([], |r| r.get(0)).map_err(self.sql())?;
         rows.map(|r| r.map_err(self.sql())).collect()
     }
 
-    fn read_sessions(
-        &self,
-        where_clause: &str,
-        args: &[&dyn rusqlite::ToSql],
-    ) -> Result<Vec<SessionRow>, StoreError> {
+    fn read_sessions(&self, where_clause: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<SessionRow>, StoreError> {
         let query = format!(
             "SELECT s.id, s.kind, s.started_at, s.finished_at, s.state, s.params, s.summary, s.undoes,
                     COALESCE(SUM(o.state = 'done'), 0), COALESCE(SUM(o.state = 'undone'), 0),
@@ -566,18 +482,12 @@ impl Store {
 
     /// Sessions, newest first, at most `limit`.
     pub fn sessions(&self, limit: i64) -> Result<Vec<SessionRow>, StoreError> {
-        self.read_sessions(
-            "WHERE s.id IN (SELECT id FROM sessions ORDER BY id DESC LIMIT ?1)",
-            &[&limit],
-        )
+        self.read_sessions("WHERE s.id IN (SELECT id FROM sessions ORDER BY id DESC LIMIT ?1)", &[&limit])
     }
 
     /// One session.
     pub fn session(&self, id: i64) -> Result<Option<SessionRow>, StoreError> {
-        Ok(self
-            .read_sessions("WHERE s.id = ?1", &[&id])?
-            .into_iter()
-            .next())
+        Ok(self.read_sessions("WHERE s.id = ?1", &[&id])?.into_iter().next())
     }
 
     /// The newest session that is not an undo and still has ops standing: what `undo --last` undoes.
@@ -603,9 +513,7 @@ mod tests {
     fn a_planned_op_reads_back_with_raw_path_bytes_and_dirs() {
         let t = tempfile::tempdir().unwrap();
         let mut s = Store::open(t.path()).unwrap();
-        let sid = s
-            .begin_session("organize", &serde_json::json!({"src": "x"}), None)
-            .unwrap();
+        let sid = s.begin_session("organize", &serde_json::json!({"src": "x"}), None).unwrap();
         let weird = PathBuf::from(OsString::from_vec(b"/in/caf\xe9.jpg".to_vec()));
         let id = s
             .plan_op(&NewOp {
@@ -623,34 +531,22 @@ mod tests {
         let ops = s.unfinished_ops().unwrap();
         assert_eq!(ops.len(), 1);
         assert_eq!(ops[0].src, weird);
-        assert_eq!(
-            ops[0].dirs_created,
-            vec![PathBuf::from("/lib/2021"), PathBuf::from("/lib/2021/04")]
-        );
+        assert_eq!(ops[0].dirs_created, vec![PathBuf::from("/lib/2021"), PathBuf::from("/lib/2021/04")]);
         s.set_op_state(id, OpState::Done, None).unwrap();
         assert!(s.unfinished_ops().unwrap().is_empty());
         assert_eq!(s.last_undoable_session().unwrap(), Some(sid));
         let row = s.session(sid).unwrap().unwrap();
-        assert_eq!(
-            (row.ops_done, row.bytes, row.state.as_str()),
-            (1, 3, "running")
-        );
+        assert_eq!((row.ops_done, row.bytes, row.state.as_str()), (1, 3, "running"));
     }
 
     #[test]
     fn reopening_keeps_data_and_refuses_a_newer_schema() {
         let t = tempfile::tempdir().unwrap();
-        let sid = Store::open(t.path())
-            .unwrap()
-            .begin_session("organize", &serde_json::json!({}), None)
-            .unwrap();
+        let sid = Store::open(t.path()).unwrap().begin_session("organize", &serde_json::json!({}), None).unwrap();
         let s = Store::open(t.path()).unwrap();
         assert!(s.session(sid).unwrap().is_some());
         s.conn.pragma_update(None, "user_version", 99).unwrap();
         drop(s);
-        assert!(matches!(
-            Store::open(t.path()),
-            Err(StoreError::TooNew { found: 99, .. })
-        ));
+        assert!(matches!(Store::open(t.path()), Err(StoreError::TooNew { found: 99, .. })));
     }
 }

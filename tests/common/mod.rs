@@ -14,15 +14,9 @@ pub fn corpus() -> Option<PathBuf> {
         return Some(dir);
     }
     if std::env::var("CI").as_deref() == Ok("true") {
-        panic!(
-            "corpus missing at {}: CI must have ../shared/corpus",
-            dir.display()
-        );
+        panic!("corpus missing at {}: CI must have ../shared/corpus", dir.display());
     }
-    eprintln!(
-        "SKIP: corpus not found at {}; these tests need ../shared/corpus",
-        dir.display()
-    );
+    eprintln!("SKIP: corpus not found at {}; these tests need ../shared/corpus", dir.display());
     None
 }
 
@@ -30,22 +24,10 @@ pub fn corpus() -> Option<PathBuf> {
 /// not parse (exiftool reads them from maker notes / vendor segments). They
 /// fall back to the file name or mtime.
 pub const PROPRIETARY_ONLY: &[(&str, &str)] = &[
-    (
-        "exif-samples/jpg/Reconyx_HC500_Hyperfire.jpg",
-        "Reconyx maker note",
-    ),
-    (
-        "exif-samples/jpg/exif-org/olympus-d320l.jpg",
-        "Olympus [picture info] APP segment",
-    ),
-    (
-        "exif-samples/jpg/exif-org/sony-powershota5.jpg",
-        "Canon CIFF block in APP0",
-    ),
-    (
-        "metadata-extractor/jpg/FLIR iPhone device.jpg",
-        "FLIR thermal-camera segment",
-    ),
+    ("exif-samples/jpg/Reconyx_HC500_Hyperfire.jpg", "Reconyx maker note"),
+    ("exif-samples/jpg/exif-org/olympus-d320l.jpg", "Olympus [picture info] APP segment"),
+    ("exif-samples/jpg/exif-org/sony-powershota5.jpg", "Canon CIFF block in APP0"),
+    ("metadata-extractor/jpg/FLIR iPhone device.jpg", "FLIR thermal-camera segment"),
 ];
 
 /// One row of MANIFEST.tsv.
@@ -83,13 +65,15 @@ pub fn manifest(corpus: &Path) -> Vec<Entry> {
         .collect()
 }
 
+/// The source, library and state folders of a test, under `root`.
+pub fn work_dirs(root: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    (root.join("src"), root.join("lib"), root.join("state"))
+}
+
 /// The real cbctl with a private state dir and no user config.
 pub fn cbctl(state: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_cbctl"));
-    c.arg("--state-dir")
-        .arg(state)
-        .env_remove("CLEAN_BACKUP_CONFIG")
-        .env("XDG_CONFIG_HOME", state.join("no-config"));
+    c.arg("--state-dir").arg(state).env_remove("CLEAN_BACKUP_CONFIG").env("XDG_CONFIG_HOME", state.join("no-config"));
     c
 }
 
@@ -117,9 +101,7 @@ pub fn summary(lines: &[serde_json::Value]) -> serde_json::Value {
 
 /// blake3 of a file.
 pub fn b3(path: &Path) -> String {
-    blake3::hash(&std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
-        .to_hex()
-        .to_string()
+    blake3::hash(&std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).to_hex().to_string()
 }
 
 /// Every file under `root` (relative path → blake3); folders listed with "dir".
@@ -132,10 +114,7 @@ pub fn tree(root: &Path) -> BTreeMap<PathBuf, String> {
         let e = e.expect("walk");
         let rel = e.path().strip_prefix(root).expect("prefix").to_path_buf();
         let v = if e.file_type().is_symlink() {
-            format!(
-                "link -> {}",
-                std::fs::read_link(e.path()).expect("readlink").display()
-            )
+            format!("link -> {}", std::fs::read_link(e.path()).expect("readlink").display())
         } else if e.file_type().is_dir() {
             "dir".to_string()
         } else {
