@@ -67,9 +67,7 @@ impl Layout {
                 "day" => Part::Day { pad: false },
                 "day:02" => Part::Day { pad: true },
                 "camera" => Part::Camera,
-                other => return Err(err(format!(
-                    "unknown field `{{{other}}}`; use {{year}}, {{month:02}}, {{month_name}}, {{day:02}} or {{camera}}"
-                ))),
+                other => return Err(err(unknown_field(other))),
             });
             rest = &rest[close + 1..];
         }
@@ -105,6 +103,10 @@ impl Layout {
         }
         out.split('/').filter(|c| !c.is_empty() && *c != ".").collect()
     }
+}
+
+fn unknown_field(name: &str) -> String {
+    format!("unknown field `{{{name}}}`; use {{year}}, {{month:02}}, {{month_name}}, {{day:02}} or {{camera}}")
 }
 
 fn safe_component(s: &str) -> String {
