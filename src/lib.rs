@@ -6,6 +6,7 @@
 //!   names the key and line, and in-place edits that keep comments.
 //! - [`media`]: what a file is (sniffed from magic bytes) and when it was
 //!   taken (EXIF, QuickTime, file name, mtime, in that order).
+//! - [`phash`]: the 64-bit DCT perceptual hash (imagehash-compatible) and its distance.
 //! - [`fsops`]: the only code that touches user files: rename or
 //!   copy-verify-rename, never overwriting, fsync'd, mtime and mode kept.
 //! - [`store`]: the only code that touches SQLite: schema and migrations,
@@ -25,4 +26,5 @@ pub mod fsops;
 pub mod journal;
 pub mod layout;
 pub mod media;
+pub mod phash;
 pub mod store;

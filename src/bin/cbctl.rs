@@ -60,6 +60,11 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Print each image's perceptual hash (16 hex digits, imagehash's order).
+    Hash {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Read or edit the config file (comments are kept).
     #[command(subcommand)]
     Config(ConfigCmd),
@@ -154,6 +159,7 @@ fn init_logging() {
 fn run(cli: &Cli) -> Result<u8, Failure> {
     match &cli.command {
         Command::Date { files } => Ok(cmd_date(cli, files)),
+        Command::Hash { files } => Ok(cmd_hash(cli, files)),
         Command::Config(cmd) => cmd_config(cli, cmd),
         Command::Organize(args) => cmd_organize(cli, args),
         Command::History { limit } => cmd_history(cli, *limit),
@@ -215,6 +221,36 @@ fn cmd_date(cli: &Cli, files: &[PathBuf]) -> u8 {
                     println!("{}\t{}\t{}", path.display(), info.taken.to_rfc3339(), info.taken.source.as_str());
                 }
             }
+            Err(e) => {
+                failed += 1;
+                if cli.json {
+                    json_line(&serde_json::json!({"path": path.to_string_lossy(), "error": e.to_string()}));
+                } else {
+                    eprintln!("cbctl: {e}");
+                }
+            }
+        }
+    }
+    if cli.json {
+        json_line(&serde_json::json!({"summary": true, "files": files.len(), "errors": failed}));
+    }
+    if failed > 0 {
+        EXIT_FAILED_FILES
+    } else {
+        0
+    }
+}
+
+fn cmd_hash(cli: &Cli, files: &[PathBuf]) -> u8 {
+    use rayon::prelude::*;
+    let results: Vec<_> = files.par_iter().map(|p| (p, media::perceptual_hash(p))).collect();
+    let mut failed = 0usize;
+    for (path, result) in results {
+        match result {
+            Ok(h) if cli.json => {
+                json_line(&serde_json::json!({"path": path.to_string_lossy(), "phash": h.to_string()}))
+            }
+            Ok(h) => println!("{h}\t{}", path.display()),
             Err(e) => {
                 failed += 1;
                 if cli.json {

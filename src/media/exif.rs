@@ -25,6 +25,8 @@ pub struct ExifFields {
     pub model: Option<String>,
     /// DNGVersion present.
     pub dng: bool,
+    /// Orientation (1–8), when recorded.
+    pub orientation: Option<u16>,
 }
 
 impl ExifFields {
@@ -51,6 +53,7 @@ impl ExifFields {
         self.make = self.make.take().or(other.make);
         self.model = self.model.take().or(other.model);
         self.dng |= other.dng;
+        self.orientation = self.orientation.or(other.orientation);
     }
 }
 
@@ -79,6 +82,9 @@ fn fields_of(exif: &exif::Exif) -> ExifFields {
         let n = f.tag.number();
         if n == 0xC612 {
             out.dng = true;
+        }
+        if n == 0x0112 {
+            out.orientation = f.value.get_uint(0).and_then(|v| u16::try_from(v).ok()).filter(|v| (1..=8).contains(v));
         }
         if let Some(s) = ascii(&f.value) {
             strings.entry(n).or_insert(s);

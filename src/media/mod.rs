@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 pub mod bmff;
 pub mod container;
 pub mod date;
+pub mod decode;
 pub mod exif;
 pub mod jpeg;
 pub mod sniff;
@@ -303,4 +304,12 @@ fn name_or_mtime(path: &Path, meta: &std::fs::Metadata) -> CaptureDate {
         utc_only: false,
         source: DateSource::Mtime,
     }
+}
+
+/// The perceptual hash of an image file: sniff, decode upright, hash.
+pub fn perceptual_hash(path: &Path) -> Result<crate::phash::PHash, MediaError> {
+    let kind = sniff(path)?
+        .ok_or_else(|| MediaError::NotMedia { path: path.to_path_buf(), reason: "not a photo or video".into() })?;
+    let gray = decode::load_gray(path, kind)?;
+    Ok(crate::phash::phash(&gray))
 }

@@ -1,0 +1,246 @@
+//! The perceptual hash (pHash) and its Hamming distance.
+//!
+//! As Python's `imagehash.phash`: a grayscale image resized to 32×32 with
+//! Pillow's Lanczos filter, a 2-D DCT-II, the top-left 8×8 coefficients, and
+//! one bit per coefficient: greater than their median. 64 bits, printed as 16
+//! hex digits in imagehash's order (row-major, first bit most significant),
+//! so our hashes can be checked against that library.
+
+use std::fmt;
+
+/// A 64-bit perceptual hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PHash(pub u64);
+
+impl PHash {
+    /// Bits that differ: 0 for the same picture, ≤ 6 for the same photo resized or re-encoded.
+    pub fn distance(self, other: PHash) -> u32 {
+        (self.0 ^ other.0).count_ones()
+    }
+
+    /// Parses 16 hex digits.
+    pub fn from_hex(s: &str) -> Option<PHash> {
+        (s.len() == 16).then(|| u64::from_str_radix(s, 16).ok().map(PHash)).flatten()
+    }
+}
+
+impl fmt::Display for PHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
+}
+
+/// Side of the image the DCT runs on.
+pub const HASH_INPUT: usize = 32;
+
+/// A grayscale image, row-major, one byte per pixel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gray {
+    /// Width in pixels.
+    pub width: usize,
+    /// Height in pixels.
+    pub height: usize,
+    /// `width * height` luma values.
+    pub pixels: Vec<u8>,
+}
+
+impl Gray {
+    /// The image turned by an EXIF orientation (1–8), so a rotated copy of a
+    /// photo hashes like its original.
+    pub fn oriented(self, orientation: u16) -> Gray {
+        let (w, h) = (self.width, self.height);
+        let swap = matches!(orientation, 5..=8);
+        let (ow, oh) = if swap { (h, w) } else { (w, h) };
+        if !(2..=8).contains(&orientation) {
+            return self;
+        }
+        let mut out = vec![0u8; w * h];
+        for y in 0..oh {
+            for x in 0..ow {
+                // Where output (x, y) comes from in the stored image.
+                let (sx, sy) = match orientation {
+                    2 => (w - 1 - x, y),
+                    3 => (w - 1 - x, h - 1 - y),
+                    4 => (x, h - 1 - y),
+                    5 => (y, x),
+                    6 => (y, h - 1 - x),
+                    7 => (w - 1 - y, h - 1 - x),
+                    _ => (w - 1 - y, x),
+                };
+                out[y * ow + x] = self.pixels[sy * w + sx];
+            }
+        }
+        Gray { width: ow, height: oh, pixels: out }
+    }
+}
+
+/// Pillow's Lanczos kernel (a = 3).
+fn lanczos(x: f64) -> f64 {
+    fn sinc(x: f64) -> f64 {
+        if x == 0.0 {
+            1.0
+        } else {
+            let px = std::f64::consts::PI * x;
+            px.sin() / px
+        }
+    }
+    if (-3.0..3.0).contains(&x) {
+        sinc(x) * sinc(x / 3.0)
+    } else {
+        0.0
+    }
+}
+
+/// Pillow's resampling weights for one axis: for each output index, the
+/// first input index and the normalised weights (Resample.c, precompute_coeffs).
+fn coefficients(in_size: usize, out_size: usize) -> Vec<(usize, Vec<f64>)> {
+    let scale = in_size as f64 / out_size as f64;
+    let filterscale = scale.max(1.0);
+    let support = 3.0 * filterscale;
+    (0..out_size)
+        .map(|xx| {
+            let center = (xx as f64 + 0.5) * scale;
+            let xmin = ((center - support + 0.5).floor().max(0.0)) as usize;
+            let xmax = ((center + support + 0.5).floor() as usize).min(in_size);
+            let mut w: Vec<f64> = (xmin..xmax).map(|x| lanczos((x as f64 - center + 0.5) / filterscale)).collect();
+            let total: f64 = w.iter().sum();
+            if total != 0.0 {
+                w.iter_mut().for_each(|v| *v /= total);
+            }
+            (xmin, w)
+        })
+        .collect()
+}
+
+fn clip8(v: f64) -> u8 {
+    v.round().clamp(0.0, 255.0) as u8
+}
+
+/// Resizes as Pillow's `Image.resize(size, LANCZOS)` does on an "L" image:
+/// horizontal pass, rounded to 8 bits, then vertical pass.
+pub fn resize(img: &Gray, out_w: usize, out_h: usize) -> Gray {
+    let (w, h) = (img.width, img.height);
+    let horizontal = if w == out_w {
+        img.pixels.clone()
+    } else {
+        let coeffs = coefficients(w, out_w);
+        let mut out = vec![0u8; out_w * h];
+        for y in 0..h {
+            let row = &img.pixels[y * w..(y + 1) * w];
+            for (x, (start, ws)) in coeffs.iter().enumerate() {
+                let s: f64 = ws.iter().zip(&row[*start..]).map(|(k, &p)| k * f64::from(p)).sum();
+                out[y * out_w + x] = clip8(s);
+            }
+        }
+        out
+    };
+    if h == out_h {
+        return Gray { width: out_w, height: h, pixels: horizontal };
+    }
+    let coeffs = coefficients(h, out_h);
+    let mut out = vec![0u8; out_w * out_h];
+    for (y, (start, ws)) in coeffs.iter().enumerate() {
+        for x in 0..out_w {
+            let s: f64 = ws.iter().enumerate().map(|(i, k)| k * f64::from(horizontal[(start + i) * out_w + x])).sum();
+            out[y * out_w + x] = clip8(s);
+        }
+    }
+    Gray { width: out_w, height: out_h, pixels: out }
+}
+
+/// pHash of a 32×32 grayscale image.
+pub fn phash_32(img: &Gray) -> PHash {
+    debug_assert_eq!((img.width, img.height), (HASH_INPUT, HASH_INPUT));
+    let n = HASH_INPUT;
+    let dct = rustdct::DctPlanner::new().plan_dct2(n);
+    let mut m: Vec<f64> = img.pixels.iter().map(|&p| f64::from(p)).collect();
+    // Along axis 0 (columns), then axis 1 (rows), as scipy.fftpack.dct twice.
+    let mut col = vec![0.0; n];
+    for x in 0..n {
+        for y in 0..n {
+            col[y] = m[y * n + x];
+        }
+        dct.process_dct2(&mut col);
+        for y in 0..n {
+            m[y * n + x] = col[y];
+        }
+    }
+    for row in m.chunks_exact_mut(n) {
+        dct.process_dct2(row);
+    }
+    let low: Vec<f64> = (0..8).flat_map(|y| (0..8).map(move |x| (y, x))).map(|(y, x)| m[y * n + x]).collect();
+    let mut sorted = low.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = (sorted[31] + sorted[32]) / 2.0;
+    PHash(low.iter().fold(0u64, |acc, &v| (acc << 1) | u64::from(v > median)))
+}
+
+/// pHash of a grayscale image of any size.
+pub fn phash(img: &Gray) -> PHash {
+    if img.width == HASH_INPUT && img.height == HASH_INPUT {
+        phash_32(img)
+    } else {
+        phash_32(&resize(img, HASH_INPUT, HASH_INPUT))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gradient(w: usize, h: usize) -> Gray {
+        // A smooth picture of a few bright and dark blobs, as a photo has:
+        // no pattern that aliases, no coefficients that are all near zero.
+        let blobs = [(0.2, 0.3, 0.15, 90.0), (0.7, 0.6, 0.2, -70.0), (0.5, 0.1, 0.1, 60.0), (0.85, 0.9, 0.12, 50.0)];
+        let f = move |x: usize, y: usize| {
+            let (u, v) = (x as f64 / w as f64, y as f64 / h as f64);
+            let b: f64 =
+                blobs.iter().map(|(cx, cy, r, a)| a * (-((u - cx).powi(2) + (v - cy).powi(2)) / (r * r)).exp()).sum();
+            (110.0 + b).clamp(0.0, 255.0)
+        };
+        let pixels = (0..h).flat_map(|y| (0..w).map(move |x| f(x, y) as u8)).collect();
+        Gray { width: w, height: h, pixels }
+    }
+
+    #[test]
+    fn hex_round_trips_and_distance_counts_bits() {
+        let h = PHash(0x8000_0000_0000_0001);
+        assert_eq!(h.to_string(), "8000000000000001");
+        assert_eq!(PHash::from_hex("8000000000000001"), Some(h));
+        assert_eq!(PHash::from_hex("xyz"), None);
+        assert_eq!(h.distance(PHash(0)), 2);
+    }
+
+    #[test]
+    fn a_flat_image_has_only_the_dc_bit_above_the_median() {
+        let flat = Gray { width: 32, height: 32, pixels: vec![100; 1024] };
+        assert_eq!(phash(&flat), PHash(1 << 63));
+    }
+
+    #[test]
+    fn resizing_keeps_the_hash_close() {
+        let big = gradient(640, 480);
+        let small = resize(&big, 320, 240);
+        let d = phash(&big).distance(phash(&small));
+        assert!(d <= 4, "{d} bits: {} vs {}", phash(&big), phash(&small));
+    }
+
+    #[test]
+    fn orientation_turns_the_pixels() {
+        let g = Gray { width: 3, height: 2, pixels: vec![1, 2, 3, 4, 5, 6] };
+        assert_eq!(g.clone().oriented(1).pixels, vec![1, 2, 3, 4, 5, 6]);
+        assert_eq!(g.clone().oriented(3).pixels, vec![6, 5, 4, 3, 2, 1]);
+        let r = g.clone().oriented(6); // stored rotated 90° CCW: turn it clockwise
+        assert_eq!((r.width, r.height, r.pixels), (2, 3, vec![4, 1, 5, 2, 6, 3]));
+        let r = g.oriented(8);
+        assert_eq!((r.width, r.height, r.pixels), (2, 3, vec![3, 6, 2, 5, 1, 4]));
+    }
+
+    #[test]
+    fn pillow_lanczos_weights_sum_to_one_and_stay_in_range() {
+        for (start, w) in coefficients(4000, 32) {
+            assert!(start < 4000);
+            assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+        }
+    }
+}
