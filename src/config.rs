@@ -442,9 +442,7 @@ impl Validator<'_> {
                 ("dedup", "names") => cfg.dedup_names = self.boolean(table, key, d)?,
                 ("dedup", "threshold") => {
                     cfg.dedup_threshold = match self.item(table, key).as_str() {
-                        Some("exact") => 2,
-                        Some("standard") => 6,
-                        Some("aggressive") => 10,
+                        Some(preset) if threshold_preset(preset).is_some() => threshold_preset(preset).unwrap_or(6),
                         Some(_) => {
                             return Err(self.err(
                                 table,
@@ -484,6 +482,24 @@ impl Validator<'_> {
 
 fn quoted(items: &[&str]) -> String {
     items.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", ")
+}
+
+/// The pHash distance a sensitivity preset stands for: `exact` 2,
+/// `standard` 6, `aggressive` 10.
+pub fn threshold_preset(name: &str) -> Option<u32> {
+    match name {
+        "exact" => Some(2),
+        "standard" => Some(6),
+        "aggressive" => Some(10),
+        _ => None,
+    }
+}
+
+/// A threshold as typed on the command line: 0–32 or a preset name.
+pub fn parse_threshold(s: &str) -> Result<u32, String> {
+    threshold_preset(s)
+        .or_else(|| s.parse::<u32>().ok().filter(|n| *n <= 32))
+        .ok_or_else(|| format!("{s:?}: expected 0 to 32, or exact, standard or aggressive"))
 }
 
 /// `cbctl config get [KEY]`: the resolved value of a dotted key (`dedup.threshold`),

@@ -28,6 +28,9 @@ pub enum JournalError {
     /// `undo N` of an undo session.
     #[error("session {0} is itself an undo; run the job again instead of undoing an undo")]
     UndoOfUndo(i64),
+    /// `undo N` of a prune.
+    #[error("session {0} emptied the trash; files removed by `cbctl prune` cannot be brought back")]
+    PruneIsFinal(i64),
     /// A journaled hash is not valid hex.
     #[error("journal op {0} has a bad blake3 value")]
     BadHash(i64),
@@ -71,6 +74,19 @@ pub struct UndoReport {
     pub conflicts: Vec<String>,
     /// Empty folders removed (only ones the session created).
     pub dirs_removed: usize,
+}
+
+/// What a prune did.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct PruneReport {
+    /// The prune's session, when there was anything to remove.
+    pub session: Option<i64>,
+    /// Files removed for good.
+    pub removed: usize,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Files left in the trash, with the reason.
+    pub problems: Vec<String>,
 }
 
 /// One file operation for [`Journal::run_batch`].
@@ -120,6 +136,11 @@ impl Journal {
         let mut journal = Journal { store, _lock: lock };
         let report = journal.recover()?;
         Ok((journal, report))
+    }
+
+    /// The underlying store, for the index (the journal tables are ours alone).
+    pub fn store_mut(&mut self) -> &mut Store {
+        &mut self.store
     }
 
     /// The underlying store (read-only queries: history, sessions).
@@ -183,7 +204,9 @@ impl Journal {
                     syncs.add(created.parent().unwrap_or(created));
                 }
                 match it.action {
-                    Action::Move => fsops::move_file(&it.src, &it.dst, &op.tmp, &it.fp, &mut syncs).map(|_| ()),
+                    Action::Move | Action::Trash => {
+                        fsops::move_file(&it.src, &it.dst, &op.tmp, &it.fp, &mut syncs).map(|_| ())
+                    }
                     Action::Copy => fsops::copy_file(&it.src, &it.dst, &op.tmp, &it.fp, &mut syncs),
                     Action::Unlink => fsops::remove_verified(&it.src, &it.fp, &mut syncs),
                 }
@@ -264,11 +287,11 @@ impl Journal {
                     report.completed += 1;
                 }
             }
-            Action::Copy | Action::Move => {
+            Action::Copy | Action::Move | Action::Trash => {
                 let at_dst = fsops::has_content(&op.dst, &fp)?;
                 let at_src = fsops::has_content(&op.src, &fp)?;
                 if at_dst {
-                    if op.action == Action::Move && at_src {
+                    if op.action != Action::Copy && at_src {
                         // A cross-filesystem move died after the verified copy
                         // took its name: finish it by removing the source.
                         let mut syncs = fsops::PendingSyncs::default();
@@ -313,10 +336,18 @@ impl Journal {
         if row.kind == "undo" {
             return Err(JournalError::UndoOfUndo(session));
         }
+        if row.kind == "prune" {
+            return Err(JournalError::PruneIsFinal(session));
+        }
         let undo_session =
             self.store.begin_session("undo", &serde_json::json!({ "session": session }), Some(session))?;
         let mut report = UndoReport { session, undo_session, ..UndoReport::default() };
         let ops = self.store.ops_of_session(session)?;
+        for op in ops.iter().filter(|o| o.state == OpState::Pruned) {
+            let why = format!("{}: removed for good by `cbctl prune`; cannot be restored", op.src.display());
+            on_file(&UndoEvent { from: op.dst.clone(), to: op.src.clone(), conflict: Some(why.clone()) });
+            report.conflicts.push(why);
+        }
         for op in ops.iter().rev().filter(|o| o.state == OpState::Done) {
             let conflict = self.undo_op(undo_session, op)?;
             on_file(&UndoEvent { from: op.dst.clone(), to: op.src.clone(), conflict: conflict.clone() });
@@ -359,7 +390,7 @@ impl Journal {
             )));
         }
         let (action, src, dst) = match op.action {
-            Action::Move => {
+            Action::Move | Action::Trash => {
                 if fsops::exists(&op.src)? {
                     return Ok(Some(format!(
                         "{}: something else is now at this path; {} left where it is",
@@ -413,6 +444,57 @@ impl Journal {
                 Ok(Some(e.to_string()))
             }
         }
+    }
+
+    /// Empties the trash: removes for good the files that sessions finished
+    /// before `before` (RFC 3339) moved to the trash, after checking each
+    /// still has its journaled content. Journaled as a "prune" session of
+    /// unlink ops; the trash ops become `pruned`, so undo reports them.
+    pub fn prune(
+        &mut self,
+        before: &str,
+        mut on_file: impl FnMut(&Path, Option<&str>),
+    ) -> Result<PruneReport, JournalError> {
+        let ops = self.store.trashed_before(before)?;
+        let mut report = PruneReport::default();
+        if ops.is_empty() {
+            return Ok(report);
+        }
+        let session = self.store.begin_session("prune", &serde_json::json!({ "before": before }), None)?;
+        report.session = Some(session);
+        for op in &ops {
+            let fp = fingerprint_of(op)?;
+            if !fsops::has_content(&op.dst, &fp)? {
+                let why = format!("{}: changed or gone since it was put in the trash; left as is", op.dst.display());
+                on_file(&op.dst, Some(&why));
+                report.problems.push(why);
+                continue;
+            }
+            let item = BatchItem { action: Action::Unlink, src: op.dst.clone(), dst: op.src.clone(), fp };
+            match self.run_batch(session, std::slice::from_ref(&item))?.pop() {
+                Some(OpOutcome::Done { .. }) => {
+                    self.store.set_op_state(op.id, OpState::Pruned, None)?;
+                    report.removed += 1;
+                    report.bytes += fp.size;
+                    on_file(&op.dst, None);
+                }
+                Some(OpOutcome::Failed(e)) => {
+                    let why = e.to_string();
+                    on_file(&op.dst, Some(&why));
+                    report.problems.push(why);
+                }
+                None => {}
+            }
+        }
+        // The trash folders those sessions made, deepest first, when now empty.
+        let mut dirs: Vec<PathBuf> = ops.iter().flat_map(|o| o.dirs_created.clone()).collect();
+        dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+        dirs.dedup();
+        for d in &dirs {
+            fsops::remove_dir_if_empty(d)?;
+        }
+        self.store.finish_session(session, "done", &serde_json::to_value(&report).unwrap_or_default())?;
+        Ok(report)
     }
 
     /// The newest session with files still in place.

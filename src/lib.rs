@@ -26,5 +26,6 @@ pub mod fsops;
 pub mod journal;
 pub mod layout;
 pub mod media;
+pub mod names;
 pub mod phash;
 pub mod store;

@@ -61,7 +61,8 @@ fn each_bad_file_is_reported_by_path_and_left_in_place_while_good_files_are_file
     open_up(t.path());
     std::fs::set_permissions(src.join("locked.jpg"), std::fs::Permissions::from_mode(0o000)).unwrap();
 
-    let out = run(runner.arg("--json").arg("organize").arg(&src).arg(&dest));
+    // fine.jpg is the same picture as the non-UTF-8 one: exact matching only here.
+    let out = run(runner.arg("--json").arg("organize").arg("--no-phash").arg(&src).arg(&dest));
     assert_eq!(out.status.code(), Some(1), "some files failed");
     let lines = json_lines(&out);
     let ev = |name: &str| {

@@ -7,6 +7,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use clean_backup::config::{self, Config, Mode};
+use clean_backup::engine::dedup::{DedupAction, DedupEvent, DedupOptions, DedupSummary, GroupReport};
+use clean_backup::engine::group::GroupOptions;
 use clean_backup::engine::{self, EngineError, Event, FileEvent, OrganizeOptions, Outcome, Summary};
 use clean_backup::journal::{Journal, JournalError, RecoveryReport};
 use clean_backup::layout::Layout;
@@ -65,6 +67,14 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Find duplicate photos and videos: exact copies and the same picture resized, re-encoded or converted.
+    Dedup(DedupArgs),
+    /// Empty the trash: remove for good the files `dedup --action delete` put there.
+    Prune {
+        /// Only files trashed more than this many days ago.
+        #[arg(long, default_value_t = 0)]
+        older_than: u32,
+    },
     /// Read or edit the config file (comments are kept).
     #[command(subcommand)]
     Config(ConfigCmd),
@@ -85,6 +95,61 @@ struct OrganizeArgs {
     /// Show what would happen without touching anything.
     #[arg(long)]
     dry_run: bool,
+    #[command(flatten)]
+    dup: DupArgs,
+}
+
+/// How duplicates are recognised (defaults from `[dedup]` in the config).
+#[derive(Args, Debug)]
+struct DupArgs {
+    /// Exact copies (same bytes) only: no perceptual hash.
+    #[arg(long)]
+    no_phash: bool,
+    /// Use OS copy names ("IMG (1).jpg", "x - Copy.jpg") to pick keepers.
+    #[arg(long)]
+    names: bool,
+    /// Maximum pHash distance for "the same picture": 0-32, or exact (2), standard (6), aggressive (10).
+    #[arg(long, value_parser = config::parse_threshold)]
+    threshold: Option<u32>,
+}
+
+impl DupArgs {
+    fn options(&self, cfg: &Config) -> GroupOptions {
+        let mut g = GroupOptions::from_config(cfg);
+        if self.no_phash {
+            g.perceptual = false;
+        }
+        if self.names {
+            g.names = true;
+        }
+        if let Some(t) = self.threshold {
+            g.threshold = t;
+        }
+        g
+    }
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ActionArg {
+    Report,
+    Move,
+    Copy,
+    Delete,
+}
+
+#[derive(Args, Debug)]
+struct DedupArgs {
+    /// Folders to look in (recursively).
+    #[arg(required = true)]
+    dirs: Vec<PathBuf>,
+    /// What to do with every copy but the best: report only (default), move or copy them under --to, or delete (to the trash; `cbctl undo` brings them back, `cbctl prune` empties it).
+    #[arg(long, value_enum, default_value = "report")]
+    action: ActionArg,
+    /// Where move and copy put the duplicates (paths relative to each DIR are kept).
+    #[arg(long, required_if_eq_any = [("action", "move"), ("action", "copy")])]
+    to: Option<PathBuf>,
+    #[command(flatten)]
+    dup: DupArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -164,6 +229,8 @@ fn run(cli: &Cli) -> Result<u8, Failure> {
         Command::Organize(args) => cmd_organize(cli, args),
         Command::History { limit } => cmd_history(cli, *limit),
         Command::Undo { session, last } => cmd_undo(cli, *session, *last),
+        Command::Dedup(args) => cmd_dedup(cli, args),
+        Command::Prune { older_than } => cmd_prune(cli, *older_than),
     }
 }
 
@@ -313,15 +380,19 @@ impl Printer {
 
     fn on_event(&mut self, ev: &Event) {
         match ev {
-            Event::Found { total } => {
-                if !self.json && std::io::stderr().is_terminal() {
-                    let bar = indicatif::ProgressBar::new(*total);
-                    if let Ok(style) = indicatif::ProgressStyle::with_template(
-                        "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} files ({per_sec}, eta {eta})",
-                    ) {
-                        bar.set_style(style);
+            Event::Indexing { done, total } => {
+                if self.json {
+                    if *done == *total {
+                        json_line(&serde_json::json!({"event": "indexed", "files": total}));
                     }
-                    self.bar = Some(bar);
+                } else {
+                    progress(&mut self.bar, "indexing library", *done, *total);
+                }
+            }
+            Event::Found { total } => {
+                self.finish();
+                if !self.json {
+                    progress(&mut self.bar, "files", 0, *total);
                 }
             }
             Event::File(f) => {
@@ -340,11 +411,7 @@ impl Printer {
     fn print_file(&self, f: &FileEvent) {
         let line = match f.outcome {
             Outcome::Error => format!("error: {}", f.reason.clone().unwrap_or_default()),
-            Outcome::Duplicate => format!(
-                "duplicate: {} is identical to {}; left in place",
-                f.path.display(),
-                f.dest.as_deref().unwrap_or(Path::new("?")).display()
-            ),
+            Outcome::Duplicate => format!("duplicate: {}: {}", f.path.display(), f.reason.as_deref().unwrap_or("")),
             Outcome::Planned if self.dry_run => {
                 format!("would file {} -> {}", f.path.display(), f.dest.as_deref().unwrap_or(Path::new("?")).display())
             }
@@ -363,6 +430,24 @@ impl Printer {
     }
 }
 
+/// Shows `done` of `total` on a progress bar on stderr when it is a terminal.
+fn progress(bar: &mut Option<indicatif::ProgressBar>, what: &str, done: u64, total: u64) {
+    if !std::io::stderr().is_terminal() {
+        return;
+    }
+    let bar = bar.get_or_insert_with(|| {
+        let bar = indicatif::ProgressBar::new(total);
+        let template =
+            format!("{{spinner}} [{{elapsed_precise}}] {{wide_bar}} {{pos}}/{{len}} {what} ({{per_sec}}, eta {{eta}})");
+        if let Ok(style) = indicatif::ProgressStyle::with_template(&template) {
+            bar.set_style(style);
+        }
+        bar
+    });
+    bar.set_length(total);
+    bar.set_position(done);
+}
+
 fn print_summary(json: bool, verb: &str, s: &Summary) {
     if json {
         let mut v = serde_json::to_value(s).unwrap_or_default();
@@ -372,10 +457,11 @@ fn print_summary(json: bool, verb: &str, s: &Summary) {
         let session =
             s.session.map(|id| format!(" (session {id}; `cbctl undo {id}` puts them back)")).unwrap_or_default();
         eprintln!(
-            "{} files scanned: {} {verb}, {} exact duplicates skipped, {} non-media left alone, {} skipped, {} errors; {} moved{session}",
+            "{} files scanned: {} {verb}, {} exact duplicates and {} similar pictures skipped, {} non-media left alone, {} skipped, {} errors; {} moved{session}",
             s.scanned,
             s.filed,
             s.duplicates,
+            s.similar,
             s.non_media,
             s.skipped,
             s.errors,
@@ -410,6 +496,7 @@ fn cmd_organize(cli: &Cli, args: &OrganizeArgs) -> Result<u8, Failure> {
         dry_run: args.dry_run,
         layout,
         session_kind: "organize",
+        dedup: args.dup.options(&cfg),
     };
     let mut printer = Printer::new(cli.json, args.dry_run);
     let result = engine::organize(&mut journal, &opts, &mut |ev| printer.on_event(ev));
@@ -493,4 +580,126 @@ fn cmd_undo(cli: &Cli, session: Option<i64>, last: bool) -> Result<u8, Failure> 
         );
     }
     Ok(if report.conflicts.is_empty() { 0 } else { EXIT_FAILED_FILES })
+}
+
+fn cmd_dedup(cli: &Cli, args: &DedupArgs) -> Result<u8, Failure> {
+    let cfg = load_config(cli)?;
+    let mut journal = open_journal(cli, &cfg)?;
+    let opts = DedupOptions {
+        dirs: args.dirs.clone(),
+        action: match args.action {
+            ActionArg::Report => DedupAction::Report,
+            ActionArg::Move => DedupAction::Move,
+            ActionArg::Copy => DedupAction::Copy,
+            ActionArg::Delete => DedupAction::Delete,
+        },
+        to: args.to.clone(),
+        group: args.dup.options(&cfg),
+        library: Some(cfg.library.clone()),
+    };
+    let json = cli.json;
+    let mut bar: Option<indicatif::ProgressBar> = None;
+    let result = engine::dedup::dedup(&mut journal, &opts, &mut |ev| match ev {
+        DedupEvent::Indexing { done, total, .. } => {
+            if !json {
+                progress(&mut bar, "files hashed", *done, *total);
+            }
+        }
+        DedupEvent::Error { path, reason } => {
+            if json {
+                json_line(&serde_json::json!({"path": path.to_string_lossy(), "error": reason}));
+            } else {
+                let line = format!("error: {reason}");
+                match &bar {
+                    Some(b) => b.println(line),
+                    None => eprintln!("{line}"),
+                }
+            }
+        }
+        DedupEvent::Group(g) => {
+            if let Some(b) = bar.take() {
+                b.finish_and_clear();
+            }
+            if json {
+                json_line(g);
+            } else {
+                print_group(g);
+            }
+        }
+        DedupEvent::File(f) => {
+            if json {
+                json_line(f);
+            } else if f.outcome == Outcome::Error || f.outcome == Outcome::Duplicate {
+                eprintln!("{}: {}", f.path.display(), f.reason.as_deref().unwrap_or(""));
+            }
+        }
+    });
+    if let Some(b) = bar.take() {
+        b.finish_and_clear();
+    }
+    let s = result?;
+    print_dedup_summary(json, args.action, &s);
+    Ok(if s.errors > 0 { EXIT_FAILED_FILES } else { 0 })
+}
+
+fn print_group(g: &GroupReport) {
+    println!("group {}: keep {}", g.group, g.keeper.display());
+    for m in &g.members {
+        let how = match m.how {
+            engine::group::Match::Exact => "identical".to_string(),
+            _ => format!("similar, distance {}", m.distance),
+        };
+        println!("  {} ({how}, {})", m.path.display(), human_bytes(m.bytes));
+    }
+}
+
+fn print_dedup_summary(json: bool, action: ActionArg, s: &DedupSummary) {
+    if json {
+        let mut v = serde_json::to_value(s).unwrap_or_default();
+        v["summary"] = serde_json::Value::Bool(true);
+        json_line(&v);
+        return;
+    }
+    let done = match action {
+        ActionArg::Report => String::new(),
+        ActionArg::Move => format!("; {} moved", s.handled),
+        ActionArg::Copy => format!("; {} copied", s.handled),
+        ActionArg::Delete => format!("; {} moved to the trash", s.handled),
+    };
+    let session = s.session.map(|id| format!(" (session {id}; `cbctl undo {id}` puts them back)")).unwrap_or_default();
+    eprintln!(
+        "{} files ({} read, {} unchanged since the last run): {} groups, {} duplicates, {} recoverable{done}, {} errors{session}",
+        s.files,
+        s.index.added + s.index.changed,
+        s.index.unchanged,
+        s.groups,
+        s.duplicates,
+        human_bytes(s.bytes),
+        s.errors
+    );
+}
+
+fn cmd_prune(cli: &Cli, older_than: u32) -> Result<u8, Failure> {
+    let cfg = load_config(cli)?;
+    let mut journal = open_journal(cli, &cfg)?;
+    let before = chrono::Utc::now() - chrono::Duration::days(i64::from(older_than));
+    let before = before.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let json = cli.json;
+    let report = journal.prune(&before, |path, problem| {
+        if json {
+            json_line(
+                &serde_json::json!({"path": path.to_string_lossy(), "removed": problem.is_none(), "error": problem}),
+            );
+        } else if let Some(p) = problem {
+            eprintln!("cbctl: {p}");
+        }
+    })?;
+    if json {
+        let mut v = serde_json::to_value(&report).unwrap_or_default();
+        v["summary"] = serde_json::Value::Bool(true);
+        json_line(&v);
+    } else {
+        eprintln!("removed {} file(s) from the trash for good, {} freed", report.removed, human_bytes(report.bytes));
+    }
+    Ok(if report.problems.is_empty() { 0 } else { EXIT_FAILED_FILES })
 }

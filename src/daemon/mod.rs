@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::config::{Config, ConfigError, Inbox};
+use crate::engine::group::GroupOptions;
 use crate::engine::scan::{scan, Found};
 use crate::engine::{organize_found, EngineError, Event, OrganizeOptions, Outcome};
 use crate::journal::{Journal, JournalError};
@@ -183,11 +184,12 @@ fn poll_inbox(journal: &mut Journal, cfg: &Config, layout: &Layout, inbox: &Inbo
         dry_run: false,
         layout: layout.clone(),
         session_kind: "ingest",
+        dedup: GroupOptions::from_config(cfg),
     };
     let mut on_event = |ev: &Event| {
         if let Event::File(f) = ev {
             match f.outcome {
-                Outcome::Moved | Outcome::Copied => {
+                Outcome::Moved | Outcome::Copied | Outcome::Trashed => {
                     tracing::info!(from = %f.path.display(), to = %f.dest.as_deref().unwrap_or(Path::new("")).display(), "filed");
                     seen.remove(&f.path);
                 }

@@ -6,6 +6,9 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod dedup;
+pub mod group;
+pub mod index;
 pub mod organize;
 pub mod scan;
 
@@ -29,6 +32,9 @@ pub enum EngineError {
     /// The journal.
     #[error(transparent)]
     Journal(#[from] crate::journal::JournalError),
+    /// The index database.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
 }
 
 /// What happened to one file.
@@ -39,6 +45,8 @@ pub enum Outcome {
     Moved,
     /// Copied into the library.
     Copied,
+    /// Moved to the trash (undoable until `cbctl prune`).
+    Trashed,
     /// Would be moved or copied (dry run).
     Planned,
     /// An identical file is already at the destination; the source is kept.
@@ -84,8 +92,10 @@ pub struct Summary {
     pub scanned: u64,
     /// Files moved or copied into the library (or planned, in a dry run).
     pub filed: u64,
-    /// Exact duplicates skipped.
+    /// Exact duplicates skipped (of a library file, of another incoming file, or at the destination name).
     pub duplicates: u64,
+    /// Perceptual duplicates skipped (the same picture resized, re-encoded, converted).
+    pub similar: u64,
     /// Non-media files left alone.
     pub non_media: u64,
     /// Hidden, temp and symlinked entries left alone.
@@ -104,11 +114,18 @@ pub enum Event {
         /// Count of entries that will get a `File` event.
         total: u64,
     },
+    /// Indexing the destination: `done` of `total` new or changed files read.
+    Indexing {
+        /// Files read so far.
+        done: u64,
+        /// Files to read.
+        total: u64,
+    },
     /// One file was handled.
     File(FileEvent),
 }
 
-fn lossy<S: serde::Serializer>(p: &Path, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn lossy<S: serde::Serializer>(p: &Path, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&p.to_string_lossy())
 }
 

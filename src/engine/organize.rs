@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use chrono::FixedOffset;
 use rayon::prelude::*;
 
+use super::group::{group, GroupOptions};
+use super::index::{index_file, refresh, stat_key};
 use super::scan::{scan, Found};
 use super::{EngineError, Event, FileEvent, Outcome, Summary};
 use crate::config::Mode;
@@ -19,7 +21,7 @@ use crate::fsops::{self, Fingerprint, Slot};
 use crate::journal::{BatchItem, Journal, OpOutcome};
 use crate::layout::Layout;
 use crate::media::{self, MediaError, MediaInfo};
-use crate::store::Action;
+use crate::store::{Action, FileRow, HashIndex};
 
 /// What to organize, where, and how.
 #[derive(Debug, Clone)]
@@ -36,12 +38,75 @@ pub struct OrganizeOptions {
     pub layout: Layout,
     /// The journal session kind: "organize" for `cbctl organize`, "ingest" for the daemon.
     pub session_kind: &'static str,
+    /// How incoming files are checked against the library and each other
+    /// (exact copies always; pHash when `perceptual`).
+    pub dedup: GroupOptions,
 }
 
-/// A candidate after probing.
+/// A candidate after probing: its info, content hash and index row.
 struct Probed {
     path: PathBuf,
-    result: Result<(MediaInfo, Fingerprint), MediaError>,
+    result: Result<(MediaInfo, Fingerprint, FileRow), MediaError>,
+}
+
+/// Reads a candidate: kind, date, blake3 and (for images) pHash.
+fn probe_one(path: PathBuf, perceptual: bool) -> Probed {
+    let result = std::fs::symlink_metadata(&path)
+        .map_err(|source| MediaError::Io { path: path.clone(), source })
+        .and_then(|meta| {
+            let info = media::probe(&path)?;
+            let row = index_file(&path, &meta, perceptual)?
+                .ok_or_else(|| MediaError::NotMedia { path: path.clone(), reason: "not a photo or video".into() })?;
+            let hash = blake3::Hash::from_hex(&row.blake3)
+                .map_err(|e| MediaError::Corrupt { path: path.clone(), reason: e.to_string() })?;
+            Ok((info, Fingerprint { size: row.size, hash }, row))
+        });
+    Probed { path, result }
+}
+
+/// What the library already holds: exact content and pHashes.
+struct Library {
+    rows: Vec<FileRow>,
+    by_blake3: HashMap<String, usize>,
+    phashes: HashIndex,
+}
+
+impl Library {
+    fn load(
+        journal: &mut Journal,
+        dest: &Path,
+        perceptual: bool,
+        on_event: &mut (dyn FnMut(&Event) + Send),
+    ) -> Result<Library, EngineError> {
+        let rows = if dest.is_dir() {
+            let on_event = std::sync::Mutex::new(on_event);
+            let progress = |done, total| {
+                if let Ok(mut f) = on_event.lock() {
+                    (*f)(&Event::Indexing { done, total });
+                }
+            };
+            // Unreadable library files are not ours to report here; they stay unindexed.
+            refresh(journal.store_mut(), dest, perceptual, &progress, &mut |_, _| {})?.0
+        } else {
+            Vec::new()
+        };
+        let by_blake3 = rows.iter().enumerate().map(|(i, r)| (r.blake3.clone(), i)).collect();
+        let phashes =
+            HashIndex::new(rows.iter().enumerate().filter_map(|(i, r)| r.phash.map(|h| (i as i64, h))).collect());
+        Ok(Library { rows, by_blake3, phashes })
+    }
+
+    /// The library file this one duplicates, and the pHash distance (0 for exact).
+    fn find(&self, row: &FileRow, opts: &GroupOptions) -> Option<(&Path, u32)> {
+        if let Some(&i) = self.by_blake3.get(&row.blake3) {
+            return Some((&self.rows[i].path, 0));
+        }
+        if !opts.perceptual {
+            return None;
+        }
+        let (id, d) = *self.phashes.within(row.phash?, opts.threshold).first()?;
+        Some((&self.rows[id as usize].path, d))
+    }
 }
 
 fn event(path: &Path, outcome: Outcome, reason: Option<String>) -> FileEvent {
@@ -67,7 +132,7 @@ fn check_paths(opts: &OrganizeOptions) -> Result<(PathBuf, PathBuf), EngineError
 pub fn organize(
     journal: &mut Journal,
     opts: &OrganizeOptions,
-    on_event: &mut dyn FnMut(&Event),
+    on_event: &mut (dyn FnMut(&Event) + Send),
 ) -> Result<Summary, EngineError> {
     let (src, _) = check_paths(opts)?;
     let found = scan(&src);
@@ -80,7 +145,7 @@ pub fn organize_found(
     journal: &mut Journal,
     opts: &OrganizeOptions,
     found: Vec<Found>,
-    on_event: &mut dyn FnMut(&Event),
+    on_event: &mut (dyn FnMut(&Event) + Send),
 ) -> Result<Summary, EngineError> {
     let (src, dest) = check_paths(opts)?;
     let mut summary = Summary { scanned: found.len() as u64, ..Summary::default() };
@@ -101,17 +166,18 @@ pub fn organize_found(
         }
     }
 
-    let probed: Vec<Probed> = candidates
-        .into_par_iter()
-        .map(|path| {
-            let result = media::probe(&path).and_then(|info| {
-                let fp = fsops::fingerprint(&path)
-                    .map_err(|e| MediaError::Corrupt { path: path.clone(), reason: e.to_string() })?;
-                Ok((info, fp))
-            });
-            Probed { path, result }
-        })
-        .collect();
+    let perceptual = opts.dedup.perceptual;
+    let library = Library::load(journal, &dest, perceptual, on_event)?;
+    let probed: Vec<Probed> = candidates.into_par_iter().map(|path| probe_one(path, perceptual)).collect();
+    // Within the batch, only the best copy of each picture is filed.
+    let incoming: Vec<FileRow> =
+        probed.iter().filter_map(|p| p.result.as_ref().ok().map(|(_, _, row)| row.clone())).collect();
+    let mut better_copy: HashMap<PathBuf, (PathBuf, u32)> = HashMap::new();
+    for g in group(&incoming, opts.dedup) {
+        for m in g.members {
+            better_copy.insert(incoming[m.index].path.clone(), (incoming[g.keeper].path.clone(), m.distance));
+        }
+    }
 
     let siblings = live_photo_offsets(&probed);
     let session = if opts.dry_run {
@@ -126,7 +192,7 @@ pub fn organize_found(
     };
     summary.session = session;
     let action = if opts.mode == Mode::Copy { Action::Copy } else { Action::Move };
-    let mut batch = Batch { session, action, reserved: HashMap::new(), pending: Vec::new() };
+    let mut batch = Batch { session, action, reserved: HashMap::new(), pending: Vec::new(), rows: HashMap::new() };
 
     for p in probed {
         match p.result {
@@ -138,7 +204,27 @@ pub fn organize_found(
                 summary.errors += 1;
                 on_event(&Event::File(event(&p.path, Outcome::Error, Some(e.to_string()))));
             }
-            Ok((info, fp)) => {
+            Ok((info, fp, row)) => {
+                let twin = better_copy.get(&p.path).map(|(k, d)| (k.as_path(), *d, "a better copy in this batch"));
+                let twin = twin.or_else(|| library.find(&row, &opts.dedup).map(|(k, d)| (k, d, "the library")));
+                if let Some((keeper, distance, place)) = twin {
+                    let mut ev = event(&p.path, Outcome::Duplicate, None);
+                    ev.bytes = fp.size;
+                    ev.dest = Some(keeper.to_path_buf());
+                    ev.reason = Some(if row.blake3 == library_or_batch_hash(&library, &incoming, keeper) {
+                        summary.duplicates += 1;
+                        format!("identical to {} in {place}; left in place", keeper.display())
+                    } else {
+                        summary.similar += 1;
+                        format!(
+                            "looks the same as {} in {place} (pHash distance {distance}); left in place",
+                            keeper.display()
+                        )
+                    });
+                    on_event(&Event::File(ev));
+                    continue;
+                }
+                batch.rows.insert(p.path.clone(), row);
                 if let Some(ev) = plan_one(opts, &dest, &p.path, &info, &fp, &siblings, &mut batch, &mut summary) {
                     on_event(&Event::File(ev));
                 }
@@ -155,6 +241,11 @@ pub fn organize_found(
     Ok(summary)
 }
 
+/// The blake3 of a keeper found in the library or among the incoming files.
+fn library_or_batch_hash<'a>(library: &'a Library, incoming: &'a [FileRow], path: &Path) -> &'a str {
+    library.rows.iter().chain(incoming).find(|r| r.path == path).map(|r| r.blake3.as_str()).unwrap_or("")
+}
+
 /// How many file operations share one journal transaction and one fsync
 /// per folder (group commit). Recovery is per op, so the size only trades
 /// latency of progress events against fsyncs.
@@ -167,6 +258,8 @@ struct Batch {
     /// Destination names promised to pending (or, in a dry run, planned) files.
     reserved: HashMap<PathBuf, Fingerprint>,
     pending: Vec<(BatchItem, FileEvent)>,
+    /// Index rows of the incoming files, to record at their new place once filed.
+    rows: HashMap<PathBuf, FileRow>,
 }
 
 impl Batch {
@@ -175,7 +268,7 @@ impl Batch {
         &mut self,
         journal: &mut Journal,
         summary: &mut Summary,
-        on_event: &mut dyn FnMut(&Event),
+        on_event: &mut (dyn FnMut(&Event) + Send),
     ) -> Result<(), EngineError> {
         let pending = std::mem::take(&mut self.pending);
         self.reserved.clear();
@@ -187,9 +280,17 @@ impl Batch {
         }
         let items: Vec<BatchItem> = pending.iter().map(|(it, _)| it.clone()).collect();
         let outcomes = journal.run_batch(session, &items)?;
+        let mut filed_rows = Vec::new();
         for ((item, mut ev), outcome) in pending.into_iter().zip(outcomes) {
             match outcome {
                 OpOutcome::Done { .. } => {
+                    if let (Some(mut row), Ok(meta)) =
+                        (self.rows.remove(&item.src), std::fs::symlink_metadata(&item.dst))
+                    {
+                        row.path = item.dst.clone();
+                        (row.size, row.mtime_ns, row.inode) = stat_key(&meta);
+                        filed_rows.push(row);
+                    }
                     summary.filed += 1;
                     summary.bytes += item.fp.size;
                     ev.outcome = if item.action == Action::Copy { Outcome::Copied } else { Outcome::Moved };
@@ -202,6 +303,7 @@ impl Batch {
             }
             on_event(&Event::File(ev));
         }
+        journal.store_mut().update_files(&filed_rows, &[])?;
         Ok(())
     }
 }
@@ -211,7 +313,7 @@ impl Batch {
 fn live_photo_offsets(probed: &[Probed]) -> HashMap<(PathBuf, OsString), FixedOffset> {
     let mut map = HashMap::new();
     for p in probed {
-        if let Ok((info, _)) = &p.result {
+        if let Ok((info, _, _)) = &p.result {
             if let (false, Some(off)) = (info.kind.is_video(), info.taken.offset) {
                 if !info.taken.utc_only {
                     map.insert(sibling_key(&p.path), off);

@@ -18,8 +18,19 @@ pub fn can_decode(kind: Kind) -> bool {
     matches!(kind, Kind::Jpeg | Kind::Png | Kind::Gif | Kind::Bmp | Kind::Tiff | Kind::Webp)
 }
 
+/// Pixels to hash, and the size of the full image they stand for.
+#[derive(Debug, Clone)]
+pub struct Decoded {
+    /// Upright grayscale pixels (possibly a reduced-size version of the image).
+    pub gray: Gray,
+    /// Upright width of the full image.
+    pub width: u32,
+    /// Upright height of the full image.
+    pub height: u32,
+}
+
 /// Decodes `path` (of `kind`) to an upright grayscale image.
-pub fn load_gray(path: &Path, kind: Kind) -> Result<Gray, MediaError> {
+pub fn load_gray(path: &Path, kind: Kind) -> Result<Decoded, MediaError> {
     let corrupt = |reason: String| MediaError::Corrupt { path: path.to_path_buf(), reason };
     if !can_decode(kind) {
         return Err(MediaError::NotMedia {
@@ -57,7 +68,13 @@ pub fn load_gray(path: &Path, kind: Kind) -> Result<Gray, MediaError> {
         })
         .and_then(|e| e.orientation)
         .unwrap_or(1);
-    Ok(gray.oriented(orientation))
+    Ok(upright(gray, w, h, orientation))
+}
+
+/// Turns pixels and the full size by an EXIF orientation.
+pub fn upright(gray: Gray, w: u32, h: u32, orientation: u16) -> Decoded {
+    let (width, height) = if matches!(orientation, 5..=8) { (h, w) } else { (w, h) };
+    Decoded { gray: gray.oriented(orientation), width, height }
 }
 
 /// Refuses images whose declared size is absurd (a decompression bomb).

@@ -104,6 +104,51 @@ impl Kind {
         matches!(self, Kind::Raf | Kind::Cr2 | Kind::Cr3 | Kind::Nef | Kind::Arw | Kind::Dng | Kind::Rw2 | Kind::Orf)
     }
 
+    /// Every kind.
+    pub const ALL: [Kind; 24] = [
+        Kind::Jpeg,
+        Kind::Png,
+        Kind::Gif,
+        Kind::Bmp,
+        Kind::Tiff,
+        Kind::Webp,
+        Kind::Heif,
+        Kind::Avif,
+        Kind::Raf,
+        Kind::Cr2,
+        Kind::Cr3,
+        Kind::Nef,
+        Kind::Arw,
+        Kind::Dng,
+        Kind::Rw2,
+        Kind::Orf,
+        Kind::Mp4,
+        Kind::Mov,
+        Kind::ThreeGp,
+        Kind::Matroska,
+        Kind::M2ts,
+        Kind::Avi,
+        Kind::Asf,
+        Kind::Flv,
+    ];
+
+    /// The kind with this [`Kind::name`].
+    pub fn from_name(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// How much a copy in this format is worth keeping over another of the
+    /// same pixels: RAW over lossless or modern (HEIC, PNG, ...) over JPEG.
+    pub fn keeper_rank(self) -> u8 {
+        if self.is_raw() {
+            3
+        } else if matches!(self, Kind::Heif | Kind::Avif | Kind::Png | Kind::Tiff | Kind::Webp) {
+            2
+        } else {
+            1
+        }
+    }
+
     /// Short lowercase name ("jpeg", "heif", "mov", ...), as stored in the index.
     pub fn name(self) -> &'static str {
         match self {
@@ -306,10 +351,26 @@ fn name_or_mtime(path: &Path, meta: &std::fs::Metadata) -> CaptureDate {
     }
 }
 
+/// An image's perceptual hash and upright size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageHash {
+    /// The pHash.
+    pub phash: crate::phash::PHash,
+    /// Upright width in pixels.
+    pub width: u32,
+    /// Upright height in pixels.
+    pub height: u32,
+}
+
+/// Hashes an image file already sniffed as `kind`.
+pub fn image_hash(path: &Path, kind: Kind) -> Result<ImageHash, MediaError> {
+    let d = decode::load_gray(path, kind)?;
+    Ok(ImageHash { phash: crate::phash::phash(&d.gray), width: d.width, height: d.height })
+}
+
 /// The perceptual hash of an image file: sniff, decode upright, hash.
 pub fn perceptual_hash(path: &Path) -> Result<crate::phash::PHash, MediaError> {
     let kind = sniff(path)?
         .ok_or_else(|| MediaError::NotMedia { path: path.to_path_buf(), reason: "not a photo or video".into() })?;
-    let gray = decode::load_gray(path, kind)?;
-    Ok(crate::phash::phash(&gray))
+    Ok(image_hash(path, kind)?.phash)
 }

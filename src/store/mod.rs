@@ -11,12 +11,16 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+mod index;
 mod lock;
+pub mod search;
 
+pub use index::FileRow;
 pub use lock::StateLock;
+pub use search::HashIndex;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` counts them.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_journal.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_journal.sql"), include_str!("migrations/0002_files.sql")];
 
 /// File name of the database inside `state_dir`.
 pub const DB_FILE: &str = "clean-backup.db";
@@ -56,8 +60,11 @@ pub enum Action {
     Move,
     /// Copy `src` to `dst`.
     Copy,
-    /// Remove `src` (a copy made earlier, whose original is at `dst`).
+    /// Remove `src` (a copy made earlier, whose original is at `dst`; or,
+    /// in a prune, a file in the trash whose original place was `dst`).
     Unlink,
+    /// Move `src` into the trash at `dst` ("delete", undoable until pruned).
+    Trash,
 }
 
 impl Action {
@@ -67,6 +74,7 @@ impl Action {
             Action::Move => "move",
             Action::Copy => "copy",
             Action::Unlink => "unlink",
+            Action::Trash => "trash",
         }
     }
     fn parse(s: &str) -> Option<Action> {
@@ -74,6 +82,7 @@ impl Action {
             "move" => Action::Move,
             "copy" => Action::Copy,
             "unlink" => Action::Unlink,
+            "trash" => Action::Trash,
             _ => return None,
         })
     }
@@ -90,6 +99,8 @@ pub enum OpState {
     Failed,
     /// Happened, then was reverted by an undo.
     Undone,
+    /// A trash op whose file `cbctl prune` removed for good.
+    Pruned,
 }
 
 impl OpState {
@@ -100,6 +111,7 @@ impl OpState {
             OpState::Done => "done",
             OpState::Failed => "failed",
             OpState::Undone => "undone",
+            OpState::Pruned => "pruned",
         }
     }
     fn parse(s: &str) -> Option<OpState> {
@@ -108,6 +120,7 @@ impl OpState {
             "done" => OpState::Done,
             "failed" => OpState::Failed,
             "undone" => OpState::Undone,
+            "pruned" => OpState::Pruned,
             _ => return None,
         })
     }
@@ -441,6 +454,19 @@ impl Store {
         self.read_ops("WHERE state = 'planned'", None)
     }
 
+    /// Done trash ops of sessions that finished before `before` (RFC 3339):
+    /// what `cbctl prune --older-than` may remove.
+    pub fn trashed_before(&self, before: &str) -> Result<Vec<OpRow>, StoreError> {
+        let before = before.replace('\'', "");
+        self.read_ops(
+            &format!(
+                "WHERE action = 'trash' AND state = 'done' AND session IN
+                   (SELECT id FROM sessions WHERE finished_at IS NOT NULL AND finished_at <= '{before}')"
+            ),
+            None,
+        )
+    }
+
     /// Sessions still marked running (their process died).
     pub fn running_sessions(&self) -> Result<Vec<i64>, StoreError> {
         let mut stmt = self.conn.prepare("SELECT id FROM sessions WHERE state = 'running'").map_err(self.sql())?;
@@ -494,7 +520,7 @@ impl Store {
     pub fn last_undoable_session(&self) -> Result<Option<i64>, StoreError> {
         self.conn
             .query_row(
-                "SELECT s.id FROM sessions s WHERE s.kind != 'undo'
+                "SELECT s.id FROM sessions s WHERE s.kind NOT IN ('undo', 'prune')
                    AND EXISTS (SELECT 1 FROM ops o WHERE o.session = s.id AND o.state = 'done')
                  ORDER BY s.id DESC LIMIT 1",
                 [],

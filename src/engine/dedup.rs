@@ -1,0 +1,308 @@
+//! `dedup DIR...`: find exact and perceptual duplicates, report them, and
+//! optionally move, copy or trash every copy but the keeper (journaled, so
+//! `cbctl undo` puts them back).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use super::group::{group, GroupOptions, Match};
+use super::index::{refresh, Progress, RefreshReport};
+use super::{EngineError, FileEvent, Outcome};
+use crate::fsops::{self, Fingerprint, Slot};
+use crate::journal::{BatchItem, Journal, OpOutcome};
+use crate::store::{Action, FileRow};
+
+/// Name of the trash folder at the top of a library (or of a folder deduplicated outside it).
+pub const TRASH_DIR: &str = ".clean-backup-trash";
+
+/// What to do with the duplicates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DedupAction {
+    /// Only report.
+    Report,
+    /// Move them under `--to`, keeping their paths relative to the folder given.
+    Move,
+    /// Copy them under `--to`.
+    Copy,
+    /// Move them to the trash (undoable until `cbctl prune`).
+    Delete,
+}
+
+/// A dedup job.
+#[derive(Debug, Clone)]
+pub struct DedupOptions {
+    /// Folders to look in (recursively).
+    pub dirs: Vec<PathBuf>,
+    /// What to do with duplicates.
+    pub action: DedupAction,
+    /// Where `Move`/`Copy` put them.
+    pub to: Option<PathBuf>,
+    /// Grouping rules.
+    pub group: GroupOptions,
+    /// The library root: folders inside it use its trash.
+    pub library: Option<PathBuf>,
+}
+
+/// One duplicate in a report.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MemberReport {
+    /// The file.
+    #[serde(serialize_with = "super::lossy")]
+    pub path: PathBuf,
+    /// pHash distance to the keeper.
+    pub distance: u32,
+    /// exact | perceptual | name.
+    #[serde(rename = "match")]
+    pub how: Match,
+    /// Its name is an OS copy name of the keeper's.
+    pub copy_name: bool,
+    /// Size in bytes.
+    pub bytes: u64,
+}
+
+/// One group in a report.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct GroupReport {
+    /// 1-based group number.
+    pub group: usize,
+    /// The file kept.
+    #[serde(serialize_with = "super::lossy")]
+    pub keeper: PathBuf,
+    /// The duplicates.
+    pub members: Vec<MemberReport>,
+    /// Bytes the duplicates take (what removing them would recover).
+    pub bytes: u64,
+}
+
+/// Progress and results.
+#[derive(Debug, Clone)]
+pub enum DedupEvent {
+    /// Indexing: `done` of `total` files read in the current folder.
+    Indexing { dir: PathBuf, done: u64, total: u64 },
+    /// A file could not be indexed.
+    Error { path: PathBuf, reason: String },
+    /// A group of duplicates.
+    Group(GroupReport),
+    /// A duplicate was moved, copied or trashed (or failed to be).
+    File(FileEvent),
+}
+
+/// Counts for the end of the job.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct DedupSummary {
+    /// The journal session, when files were moved, copied or trashed.
+    pub session: Option<i64>,
+    /// Media files looked at.
+    pub files: u64,
+    /// Groups of duplicates.
+    pub groups: u64,
+    /// Files that are duplicates of a keeper.
+    pub duplicates: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Duplicates moved, copied or trashed.
+    pub handled: u64,
+    /// Files that could not be read or handled.
+    pub errors: u64,
+    /// What the index refresh did, summed over the folders.
+    pub index: RefreshReport,
+}
+
+fn add(total: &mut RefreshReport, r: &RefreshReport) {
+    total.files += r.files;
+    total.unchanged += r.unchanged;
+    total.added += r.added;
+    total.changed += r.changed;
+    total.removed += r.removed;
+    total.errors += r.errors;
+    total.bytes_read += r.bytes_read;
+}
+
+/// The trash folder for files under `root`, and the base their paths in it are relative to.
+pub fn trash_base(root: &Path, library: Option<&Path>) -> PathBuf {
+    match library {
+        Some(lib) if root.starts_with(lib) => lib.to_path_buf(),
+        _ => root.to_path_buf(),
+    }
+}
+
+/// Runs a dedup job.
+pub fn dedup(
+    journal: &mut Journal,
+    opts: &DedupOptions,
+    on_event: &mut (dyn FnMut(&DedupEvent) + Send),
+) -> Result<DedupSummary, EngineError> {
+    let mut summary = DedupSummary::default();
+    let library = opts.library.as_deref().map(fsops::canonical_lenient).transpose()?;
+    let to = opts.to.as_deref().map(fsops::canonical_lenient).transpose()?;
+    // Every file with the folder it was found under (first folder wins).
+    let mut rows: Vec<FileRow> = Vec::new();
+    let mut roots: Vec<PathBuf> = Vec::new();
+    let mut seen: HashMap<PathBuf, ()> = HashMap::new();
+    for dir in &opts.dirs {
+        let root = match std::fs::metadata(dir) {
+            Ok(m) if m.is_dir() => fsops::canonical_lenient(dir)?,
+            Ok(_) => return Err(EngineError::SourceNotDir(dir.clone())),
+            Err(_) => return Err(EngineError::MissingSource(dir.clone())),
+        };
+        if let Some(to) = &to {
+            if to.starts_with(&root) {
+                return Err(EngineError::DestInsideSource { src: root, dest: to.clone() });
+            }
+        }
+        let mut errors = Vec::new();
+        let (found, report) = {
+            let read_phash = opts.group.perceptual || opts.group.names;
+            let progress_dir = root.clone();
+            let on_event_cell = std::sync::Mutex::new(&mut *on_event);
+            let progress: Progress<'_> = &|done, total| {
+                if let Ok(mut f) = on_event_cell.lock() {
+                    (*f)(&DedupEvent::Indexing { dir: progress_dir.clone(), done, total });
+                }
+            };
+            refresh(journal.store_mut(), &root, read_phash, progress, &mut |p, why| {
+                errors.push((p.to_path_buf(), why));
+            })?
+        };
+        for (path, reason) in errors {
+            on_event(&DedupEvent::Error { path, reason });
+        }
+        add(&mut summary.index, &report);
+        for r in found {
+            if seen.insert(r.path.clone(), ()).is_none() {
+                rows.push(r);
+                roots.push(root.clone());
+            }
+        }
+    }
+    summary.files = rows.len() as u64;
+    summary.errors = summary.index.errors;
+
+    let groups = group(&rows, opts.group);
+    let mut doomed: Vec<usize> = Vec::new();
+    for (n, g) in groups.iter().enumerate() {
+        let members: Vec<MemberReport> = g
+            .members
+            .iter()
+            .map(|m| MemberReport {
+                path: rows[m.index].path.clone(),
+                distance: m.distance,
+                how: m.how,
+                copy_name: m.copy_name,
+                bytes: rows[m.index].size,
+            })
+            .collect();
+        let bytes = members.iter().map(|m| m.bytes).sum();
+        summary.groups += 1;
+        summary.duplicates += members.len() as u64;
+        summary.bytes += bytes;
+        doomed.extend(g.members.iter().map(|m| m.index));
+        on_event(&DedupEvent::Group(GroupReport { group: n + 1, keeper: rows[g.keeper].path.clone(), members, bytes }));
+    }
+    if opts.action == DedupAction::Report || doomed.is_empty() {
+        return Ok(summary);
+    }
+
+    let (action, kind) = match opts.action {
+        DedupAction::Copy => (Action::Copy, Outcome::Copied),
+        DedupAction::Move => (Action::Move, Outcome::Moved),
+        _ => (Action::Trash, Outcome::Trashed),
+    };
+    let params = serde_json::json!({
+        "dirs": opts.dirs.iter().map(|d| d.to_string_lossy()).collect::<Vec<_>>(),
+        "action": format!("{:?}", opts.action).to_lowercase(),
+        "to": to.as_ref().map(|t| t.to_string_lossy()),
+        "threshold": opts.group.threshold,
+    });
+    let session = journal.begin("dedup", &params)?;
+    summary.session = Some(session);
+    let mut reserved: HashMap<PathBuf, Fingerprint> = HashMap::new();
+    let mut pending: Vec<(BatchItem, FileEvent)> = Vec::new();
+    let mut removed_rows: Vec<PathBuf> = Vec::new();
+    for i in doomed {
+        let row = &rows[i];
+        let root = &roots[i];
+        let mut ev = FileEvent {
+            path: row.path.clone(),
+            outcome: Outcome::Error,
+            dest: None,
+            taken: row.taken_at.clone(),
+            source: None,
+            bytes: row.size,
+            reason: None,
+        };
+        let fp = match row_fingerprint(row) {
+            Some(fp) => fp,
+            None => {
+                summary.errors += 1;
+                ev.reason = Some("bad blake3 in the index; run again".into());
+                on_event(&DedupEvent::File(ev));
+                continue;
+            }
+        };
+        let (base, top) = match action {
+            Action::Trash => {
+                let base = trash_base(root, library.as_deref());
+                let top = base.join(TRASH_DIR).join(session.to_string());
+                (base, top)
+            }
+            _ => (root.clone(), to.clone().unwrap_or_default()),
+        };
+        let rel = row.path.strip_prefix(&base).unwrap_or(&row.path);
+        let target = top.join(rel);
+        let folder = target.parent().unwrap_or(&top).to_path_buf();
+        let name = target.file_name().unwrap_or_default().to_os_string();
+        let slot = fsops::choose_slot(&folder, &name, &fp, &|p| reserved.get(p).copied());
+        match slot {
+            Ok(Slot::Free(dst)) => {
+                reserved.insert(dst.clone(), fp);
+                ev.dest = Some(dst.clone());
+                ev.outcome = kind;
+                pending.push((BatchItem { action, src: row.path.clone(), dst, fp }, ev));
+            }
+            Ok(Slot::Identical(existing)) => {
+                ev.outcome = Outcome::Duplicate;
+                ev.dest = Some(existing);
+                ev.reason = Some("an identical file is already there; left in place".into());
+                on_event(&DedupEvent::File(ev));
+            }
+            Err(e) => {
+                summary.errors += 1;
+                ev.reason = Some(e.to_string());
+                on_event(&DedupEvent::File(ev));
+            }
+        }
+    }
+    for chunk in pending.chunks(128) {
+        let items: Vec<BatchItem> = chunk.iter().map(|(it, _)| it.clone()).collect();
+        let outcomes = journal.run_batch(session, &items)?;
+        for ((item, ev), outcome) in chunk.iter().zip(outcomes) {
+            let mut ev = ev.clone();
+            match outcome {
+                OpOutcome::Done { .. } => {
+                    summary.handled += 1;
+                    if item.action != Action::Copy {
+                        removed_rows.push(item.src.clone());
+                    }
+                }
+                OpOutcome::Failed(e) => {
+                    summary.errors += 1;
+                    ev.outcome = Outcome::Error;
+                    ev.dest = None;
+                    ev.reason = Some(e.to_string());
+                }
+            }
+            on_event(&DedupEvent::File(ev));
+        }
+    }
+    journal.store_mut().update_files(&[], &removed_rows)?;
+    let mut s = serde_json::to_value(&summary).unwrap_or_default();
+    s["index"] = serde_json::Value::Null;
+    journal.finish(session, &s)?;
+    Ok(summary)
+}
+
+fn row_fingerprint(row: &FileRow) -> Option<Fingerprint> {
+    let hash = blake3::Hash::from_hex(&row.blake3).ok()?;
+    Some(Fingerprint { size: row.size, hash })
+}

@@ -1,0 +1,261 @@
+//! Grouping duplicates: exact (same blake3) and perceptual (pHash within the
+//! threshold of the group's keeper, never chained through other members).
+//!
+//! Files are taken best first (the keeper order of DESIGN.md: most pixels,
+//! then larger file, then better format, then, with `names`, the original
+//! name over an OS copy name, then oldest). Each file not yet in a group
+//! becomes a keeper and takes every ungrouped file within the threshold of
+//! *itself*, so a group can never drift from its keeper one small step at a
+//! time, and the keeper is always the best file of its group.
+
+use std::cmp::Ordering;
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use crate::media::Kind;
+use crate::names;
+use crate::phash::PHash;
+use crate::store::{FileRow, HashIndex};
+
+/// How grouping decides.
+#[derive(Debug, Clone, Copy)]
+pub struct GroupOptions {
+    /// Maximum Hamming distance to the keeper.
+    pub threshold: u32,
+    /// Group by pHash at all (else exact copies only, plus `names`).
+    pub perceptual: bool,
+    /// Prefer original names as keepers; without `perceptual`, also group a
+    /// copy-named file with its original when their pHashes are close.
+    pub names: bool,
+}
+
+impl GroupOptions {
+    /// The `[dedup]` settings of a config.
+    pub fn from_config(cfg: &crate::config::Config) -> GroupOptions {
+        GroupOptions { threshold: cfg.dedup_threshold, perceptual: cfg.dedup_perceptual, names: cfg.dedup_names }
+    }
+}
+
+/// Why a member is in its group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Match {
+    /// Same bytes as the keeper.
+    Exact,
+    /// pHash within the threshold of the keeper's.
+    Perceptual,
+    /// An OS copy name of the keeper's, in the same folder, with a close pHash.
+    Name,
+}
+
+/// A member of a group (not the keeper).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// Index into the rows given to [`group`].
+    pub index: usize,
+    /// pHash distance to the keeper (0 for exact copies).
+    pub distance: u32,
+    /// Why it is a duplicate.
+    pub how: Match,
+    /// Its name is an OS copy name of the keeper's.
+    pub copy_name: bool,
+}
+
+/// A keeper and its duplicates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    /// Index of the file to keep.
+    pub keeper: usize,
+    /// The duplicates, nearest first.
+    pub members: Vec<Member>,
+}
+
+/// Rows whose name is an OS copy name of another row in the same folder.
+fn copy_names(rows: &[FileRow]) -> HashMap<usize, usize> {
+    let by_path: HashMap<&Path, usize> = rows.iter().enumerate().map(|(i, r)| (r.path.as_path(), i)).collect();
+    let mut out = HashMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        let Some(name) = r.path.file_name().and_then(|n| n.to_str()) else { continue };
+        if let Some(original) = names::original_name(name) {
+            let base: PathBuf = r.path.with_file_name(original);
+            if let Some(&j) = by_path.get(base.as_path()) {
+                out.insert(i, j);
+            }
+        }
+    }
+    out
+}
+
+/// The keeper order: `Less` means `a` is the better file to keep.
+pub fn keeper_order(a: &FileRow, b: &FileRow, a_is_copy: bool, b_is_copy: bool) -> Ordering {
+    let rank = |r: &FileRow| Kind::from_name(&r.kind).map(Kind::keeper_rank).unwrap_or(0);
+    b.pixels()
+        .cmp(&a.pixels())
+        .then(b.size.cmp(&a.size))
+        .then(rank(b).cmp(&rank(a)))
+        .then(a_is_copy.cmp(&b_is_copy))
+        .then(a.mtime_ns.cmp(&b.mtime_ns))
+        .then(a.path.cmp(&b.path))
+}
+
+/// Groups `rows`; only groups with at least one member are returned, in
+/// keeper order.
+pub fn group(rows: &[FileRow], opts: GroupOptions) -> Vec<Group> {
+    let copies = if opts.names { copy_names(rows) } else { HashMap::new() };
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    order.sort_by(|&a, &b| keeper_order(&rows[a], &rows[b], copies.contains_key(&a), copies.contains_key(&b)));
+
+    // Exact clusters, each led by its best file.
+    let mut clusters: Vec<Vec<usize>> = Vec::new();
+    let mut cluster_of_hash: HashMap<&str, usize> = HashMap::new();
+    for &i in &order {
+        match cluster_of_hash.get(rows[i].blake3.as_str()) {
+            Some(&c) => clusters[c].push(i),
+            None => {
+                cluster_of_hash.insert(rows[i].blake3.as_str(), clusters.len());
+                clusters.push(vec![i]);
+            }
+        }
+    }
+    // Clusters are in keeper order of their leaders (the order was sorted).
+    let leaders: Vec<usize> = clusters.iter().map(|c| c[0]).collect();
+    let mut taken = vec![false; clusters.len()];
+    let mut joined: Vec<Vec<(usize, u32, Match)>> = vec![Vec::new(); clusters.len()];
+
+    if opts.perceptual {
+        let hashed: Vec<(i64, PHash)> =
+            leaders.iter().enumerate().filter_map(|(c, &i)| rows[i].phash.map(|h| (c as i64, h))).collect();
+        let index = HashIndex::new(hashed);
+        for c in 0..clusters.len() {
+            if taken[c] {
+                continue;
+            }
+            let Some(h) = rows[leaders[c]].phash else { continue };
+            for (other, distance) in index.within(h, opts.threshold) {
+                let other = other as usize;
+                if other != c && !taken[other] && other > c {
+                    taken[other] = true;
+                    joined[c].push((other, distance, Match::Perceptual));
+                }
+            }
+        }
+    } else if opts.names {
+        let cluster_of: HashMap<usize, usize> =
+            clusters.iter().enumerate().flat_map(|(c, m)| m.iter().map(move |&i| (i, c))).collect();
+        let mut seen = HashSet::new();
+        for (&copy, &original) in &copies {
+            let (cc, co) = (cluster_of[&copy], cluster_of[&original]);
+            if cc == co || taken[cc] || !seen.insert(cc) {
+                continue;
+            }
+            if let (Some(a), Some(b)) = (rows[copy].phash, rows[original].phash) {
+                let d = a.distance(b);
+                if d <= opts.threshold && !taken[co] {
+                    taken[cc] = true;
+                    joined[co].push((cc, d, Match::Name));
+                }
+            }
+        }
+    }
+
+    let mut groups = Vec::new();
+    for c in 0..clusters.len() {
+        if taken[c] {
+            continue;
+        }
+        let keeper = clusters[c][0];
+        let is_copy_of_keeper = |i: usize| copies.get(&i) == Some(&keeper);
+        let mut members: Vec<Member> = clusters[c][1..]
+            .iter()
+            .map(|&i| Member { index: i, distance: 0, how: Match::Exact, copy_name: is_copy_of_keeper(i) })
+            .collect();
+        for &(other, distance, how) in &joined[c] {
+            for &i in &clusters[other] {
+                let d = match (rows[i].phash, rows[keeper].phash) {
+                    (Some(a), Some(b)) => a.distance(b),
+                    _ => distance,
+                };
+                members.push(Member { index: i, distance: d, how, copy_name: is_copy_of_keeper(i) });
+            }
+        }
+        if !members.is_empty() {
+            members.sort_by_key(|m| (m.distance, m.index));
+            groups.push(Group { keeper, members });
+        }
+    }
+    groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(path: &str, blake3: &str, phash: u64, pixels: u32, size: u64) -> FileRow {
+        FileRow {
+            path: PathBuf::from(path),
+            size,
+            mtime_ns: 0,
+            inode: 0,
+            blake3: blake3.into(),
+            phash: Some(PHash(phash)),
+            width: Some(pixels),
+            height: Some(1),
+            taken_at: None,
+            taken_source: None,
+            kind: "jpeg".into(),
+            hash_error: None,
+        }
+    }
+
+    const OPTS: GroupOptions = GroupOptions { threshold: 6, perceptual: true, names: false };
+
+    #[test]
+    fn members_must_be_near_the_keeper_not_near_each_other() {
+        // a–b 4 bits, b–c 4 bits, a–c 8 bits: c must not chain in through b.
+        let rows = [
+            row("/a.jpg", "1", 0, 400, 10),
+            row("/b.jpg", "2", 0b1111, 300, 10),
+            row("/c.jpg", "3", 0b1111_1111, 200, 10),
+        ];
+        let groups = group(&rows, OPTS);
+        assert_eq!(groups.len(), 1);
+        assert_eq!(groups[0].keeper, 0);
+        assert_eq!(groups[0].members.iter().map(|m| m.index).collect::<Vec<_>>(), vec![1]);
+    }
+
+    #[test]
+    fn the_keeper_has_most_pixels_then_bytes_then_format() {
+        let mut rows = [row("/small.jpg", "1", 0, 100, 99), row("/big.jpg", "2", 1, 400, 10)];
+        assert_eq!(group(&rows, OPTS)[0].keeper, 1);
+        rows[1].width = Some(100);
+        assert_eq!(group(&rows, OPTS)[0].keeper, 0, "same pixels: the larger file");
+        rows[1].size = 99;
+        rows[1].kind = "heif".into();
+        assert_eq!(group(&rows, OPTS)[0].keeper, 1, "same pixels and bytes: HEIC over JPEG");
+    }
+
+    #[test]
+    fn exact_copies_group_even_without_a_phash_and_copy_names_lose_the_keeper_tie() {
+        let mut rows = [row("/d/IMG_1 (1).jpg", "same", 0, 1, 5), row("/d/IMG_1.jpg", "same", 0, 1, 5)];
+        rows[0].mtime_ns = -1; // the copy is "older": names still decide
+        rows.iter_mut().for_each(|r| r.phash = None);
+        let g = group(&rows, GroupOptions { names: true, ..OPTS });
+        assert_eq!(g[0].keeper, 1);
+        assert_eq!(g[0].members, vec![Member { index: 0, distance: 0, how: Match::Exact, copy_name: true }]);
+        let g = group(&rows, OPTS);
+        assert_eq!(g[0].keeper, 0, "without names, the older file wins");
+    }
+
+    #[test]
+    fn without_perceptual_a_copy_name_needs_a_close_phash_not_just_the_name() {
+        let rows = [
+            row("/d/IMG_1.jpg", "1", 0, 10, 5),
+            row("/d/IMG_1 (1).jpg", "2", 0b11, 10, 5),
+            row("/d/IMG_2.jpg", "3", u64::MAX, 10, 5),
+            row("/d/IMG_2 copy.jpg", "4", 0, 10, 5),
+        ];
+        let g = group(&rows, GroupOptions { threshold: 6, perceptual: false, names: true });
+        assert_eq!(g.len(), 1);
+        assert_eq!((g[0].keeper, g[0].members[0].index, g[0].members[0].how), (0, 1, Match::Name));
+    }
+}

@@ -1,0 +1,185 @@
+//! Refreshing the index of a folder: only files whose size, mtime or inode
+//! changed (or that are new) are read and hashed, in parallel; rows of
+//! files that are gone are dropped.
+
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rayon::prelude::*;
+
+use super::scan::{scan, Found};
+use super::EngineError;
+use crate::fsops;
+use crate::media::{self, decode, Kind, MediaError};
+use crate::store::{FileRow, Store};
+
+/// What a refresh did.
+#[derive(Debug, Default, Clone, serde::Serialize, PartialEq, Eq)]
+pub struct RefreshReport {
+    /// Media files now indexed under the folder.
+    pub files: u64,
+    /// Trusted from the index without reading (size, mtime, inode unchanged).
+    pub unchanged: u64,
+    /// New to the index.
+    pub added: u64,
+    /// Re-read because they changed.
+    pub changed: u64,
+    /// Dropped because they are gone.
+    pub removed: u64,
+    /// Files that could not be read (each reported through `on_error`).
+    pub errors: u64,
+    /// Bytes read to hash.
+    pub bytes_read: u64,
+}
+
+/// Progress of the hashing phase: `done` of `total` files read.
+pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Sync);
+
+/// The index's view of a file on disk.
+pub fn stat_key(meta: &std::fs::Metadata) -> (u64, i64, u64) {
+    (meta.len(), meta.mtime() * 1_000_000_000 + meta.mtime_nsec(), meta.ino())
+}
+
+/// Reads one file into an index row: kind, date, blake3, and for images
+/// the perceptual hash and size. `Ok(None)` for files that are not media.
+pub fn index_file(path: &Path, meta: &std::fs::Metadata, perceptual: bool) -> Result<Option<FileRow>, MediaError> {
+    let info = match media::probe(path) {
+        Ok(info) => info,
+        Err(MediaError::NotMedia { .. }) if !media::looks_like_media_name(path) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let fp = fsops::fingerprint(path)
+        .map_err(|e| MediaError::Corrupt { path: path.to_path_buf(), reason: e.to_string() })?;
+    let (size, mtime_ns, inode) = stat_key(meta);
+    let mut row = FileRow {
+        path: path.to_path_buf(),
+        size,
+        mtime_ns,
+        inode,
+        blake3: fp.hex(),
+        phash: None,
+        width: None,
+        height: None,
+        taken_at: Some(info.taken.to_rfc3339()),
+        taken_source: Some(info.taken.source.as_str().to_string()),
+        kind: info.kind.name().to_string(),
+        hash_error: None,
+    };
+    if perceptual && !info.kind.is_video() {
+        if decode::can_decode(info.kind) {
+            match media::image_hash(path, info.kind) {
+                Ok(h) => {
+                    row.phash = Some(h.phash);
+                    row.width = Some(h.width);
+                    row.height = Some(h.height);
+                }
+                Err(e) => row.hash_error = Some(e.to_string()),
+            }
+        } else {
+            row.hash_error = Some(format!("{} images are matched by exact content only", info.kind.name()));
+        }
+    }
+    Ok(Some(row))
+}
+
+/// Brings the index of `root` up to date and returns its rows (by path).
+/// Files that cannot be read are passed to `on_error` and left out.
+pub fn refresh(
+    store: &mut Store,
+    root: &Path,
+    perceptual: bool,
+    progress: Progress<'_>,
+    on_error: &mut dyn FnMut(&Path, String),
+) -> Result<(Vec<FileRow>, RefreshReport), EngineError> {
+    let meta = std::fs::metadata(root).map_err(|_| EngineError::MissingSource(root.to_path_buf()))?;
+    if !meta.is_dir() {
+        return Err(EngineError::SourceNotDir(root.to_path_buf()));
+    }
+    let root = fsops::canonical_lenient(root)?;
+    let mut known: HashMap<PathBuf, FileRow> =
+        store.files_under(&root)?.into_iter().map(|r| (r.path.clone(), r)).collect();
+    let mut report = RefreshReport::default();
+    let mut keep = Vec::new();
+    let mut to_read = Vec::new();
+    for f in scan(&root) {
+        match f {
+            Found::File(path) => {
+                let meta = match std::fs::symlink_metadata(&path) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        report.errors += 1;
+                        on_error(&path, e.to_string());
+                        continue;
+                    }
+                };
+                match known.remove(&path) {
+                    Some(row) if (row.size, row.mtime_ns, row.inode) == stat_key(&meta) && !stale(&row, perceptual) => {
+                        keep.push(row)
+                    }
+                    Some(_) => to_read.push((path, meta, true)),
+                    None => to_read.push((path, meta, false)),
+                }
+            }
+            Found::Skipped(..) => {}
+            Found::Error(path, why) => {
+                report.errors += 1;
+                on_error(&path, why);
+            }
+        }
+    }
+    report.unchanged = keep.len() as u64;
+    let total = to_read.len() as u64;
+    let done = AtomicU64::new(0);
+    progress(0, total);
+    let read: Vec<(PathBuf, bool, Result<Option<FileRow>, MediaError>)> = to_read
+        .into_par_iter()
+        .map(|(path, meta, changed)| {
+            let r = index_file(&path, &meta, perceptual);
+            progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+            (path, changed, r)
+        })
+        .collect();
+    let mut upsert = Vec::new();
+    let mut remove: Vec<PathBuf> = known.into_keys().collect();
+    for (path, changed, r) in read {
+        match r {
+            Ok(Some(row)) => {
+                report.bytes_read += row.size;
+                if changed {
+                    report.changed += 1;
+                } else {
+                    report.added += 1;
+                }
+                upsert.push(row);
+            }
+            Ok(None) => {
+                if changed {
+                    remove.push(path);
+                }
+            }
+            Err(e) => {
+                report.errors += 1;
+                on_error(&path, e.to_string());
+                if changed {
+                    remove.push(path);
+                }
+            }
+        }
+    }
+    report.removed = remove.len() as u64;
+    store.update_files(&upsert, &remove)?;
+    keep.extend(upsert);
+    keep.sort_by(|a, b| a.path.cmp(&b.path));
+    report.files = keep.len() as u64;
+    Ok((keep, report))
+}
+
+/// A row read without perceptual hashes, now wanted with them.
+fn stale(row: &FileRow, perceptual: bool) -> bool {
+    perceptual
+        && row.phash.is_none()
+        && row.hash_error.is_none()
+        && !Kind::from_name(&row.kind).is_some_and(Kind::is_video)
+}

@@ -1,0 +1,225 @@
+//! The `files` table: what we know about each indexed media file, trusted
+//! while its size, mtime and inode are unchanged.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::params;
+
+use super::{blob_path, path_blob, Store, StoreError};
+use crate::phash::PHash;
+
+/// One indexed file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileRow {
+    /// Absolute path.
+    pub path: PathBuf,
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, nanoseconds since the epoch.
+    pub mtime_ns: i64,
+    /// Inode number.
+    pub inode: u64,
+    /// blake3 of the content, hex.
+    pub blake3: String,
+    /// Perceptual hash, for images we can decode.
+    pub phash: Option<PHash>,
+    /// Pixel width (upright), when known.
+    pub width: Option<u32>,
+    /// Pixel height (upright), when known.
+    pub height: Option<u32>,
+    /// Capture date, RFC 3339.
+    pub taken_at: Option<String>,
+    /// Where the date came from.
+    pub taken_source: Option<String>,
+    /// Media kind name (`jpeg`, `heic`, `mp4`, ...).
+    pub kind: String,
+    /// Why an image has no perceptual hash.
+    pub hash_error: Option<String>,
+}
+
+impl FileRow {
+    /// Width × height, 0 when unknown.
+    pub fn pixels(&self) -> u64 {
+        u64::from(self.width.unwrap_or(0)) * u64::from(self.height.unwrap_or(0))
+    }
+}
+
+const COLUMNS: &str =
+    "path, size, mtime_ns, inode, blake3, phash, width, height, taken_at, taken_source, kind, hash_error";
+
+fn row_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRow> {
+    Ok(FileRow {
+        path: blob_path(r.get(0)?),
+        size: r.get::<_, i64>(1)? as u64,
+        mtime_ns: r.get(2)?,
+        inode: r.get::<_, i64>(3)? as u64,
+        blake3: r.get(4)?,
+        phash: r.get::<_, Option<i64>>(5)?.map(|v| PHash(v as u64)),
+        width: r.get(6)?,
+        height: r.get(7)?,
+        taken_at: r.get(8)?,
+        taken_source: r.get(9)?,
+        kind: r.get(10)?,
+        hash_error: r.get(11)?,
+    })
+}
+
+/// The half-open range of path blobs strictly under `root`: `root/` ..
+/// `root0` (`0` follows `/` in byte order).
+fn subtree(root: &Path) -> (Vec<u8>, Vec<u8>) {
+    let mut lo = path_blob(root).to_vec();
+    if lo.last() != Some(&b'/') {
+        lo.push(b'/');
+    }
+    let mut hi = lo.clone();
+    if let Some(last) = hi.last_mut() {
+        *last = b'/' + 1;
+    }
+    (lo, hi)
+}
+
+impl Store {
+    /// Every indexed file under `root` (recursively), by path.
+    pub fn files_under(&self, root: &Path) -> Result<Vec<FileRow>, StoreError> {
+        let (lo, hi) = subtree(root);
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("SELECT {COLUMNS} FROM files WHERE path >= ?1 AND path < ?2 ORDER BY path"))
+            .map_err(self.sql())?;
+        let rows = stmt.query_map(params![lo, hi], row_of).map_err(self.sql())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.sql())
+    }
+
+    /// The perceptual hashes under `root` (or all, for `None`), for the
+    /// in-memory search structure: (row id, hash). One pass, no other columns.
+    pub fn phashes_under(&self, root: Option<&Path>) -> Result<Vec<(i64, PHash)>, StoreError> {
+        let map = |r: &rusqlite::Row<'_>| Ok((r.get::<_, i64>(0)?, PHash(r.get::<_, i64>(1)? as u64)));
+        let rows = match root {
+            Some(root) => {
+                let (lo, hi) = subtree(root);
+                let mut stmt = self
+                    .conn
+                    .prepare_cached("SELECT id, phash FROM files WHERE path >= ?1 AND path < ?2 AND phash IS NOT NULL")
+                    .map_err(self.sql())?;
+                let rows = stmt.query_map(params![lo, hi], map).map_err(self.sql())?;
+                rows.collect::<Result<Vec<_>, _>>()
+            }
+            None => {
+                let mut stmt = self
+                    .conn
+                    .prepare_cached("SELECT id, phash FROM files WHERE phash IS NOT NULL")
+                    .map_err(self.sql())?;
+                let rows = stmt.query_map([], map).map_err(self.sql())?;
+                rows.collect::<Result<Vec<_>, _>>()
+            }
+        };
+        rows.map_err(self.sql())
+    }
+
+    /// One indexed file by row id.
+    pub fn file_by_id(&self, id: i64) -> Result<Option<FileRow>, StoreError> {
+        let mut stmt =
+            self.conn.prepare_cached(&format!("SELECT {COLUMNS} FROM files WHERE id = ?1")).map_err(self.sql())?;
+        let mut rows = stmt.query_map([id], row_of).map_err(self.sql())?;
+        rows.next().transpose().map_err(self.sql())
+    }
+
+    /// Indexed files under `root` with this content.
+    pub fn files_with_blake3(&self, root: &Path, blake3: &str) -> Result<Vec<FileRow>, StoreError> {
+        let (lo, hi) = subtree(root);
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM files WHERE blake3 = ?1 AND path >= ?2 AND path < ?3 ORDER BY path"
+            ))
+            .map_err(self.sql())?;
+        let rows = stmt.query_map(params![blake3, lo, hi], row_of).map_err(self.sql())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.sql())
+    }
+
+    /// Adds or replaces rows and removes others, in one transaction.
+    pub fn update_files(&mut self, upsert: &[FileRow], remove: &[PathBuf]) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let sql = move |source| StoreError::Sql { path: path.clone(), source };
+        let tx = self.conn.transaction().map_err(&sql)?;
+        {
+            let mut ins = tx
+                .prepare_cached(&format!(
+                    "INSERT INTO files ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                     ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns,
+                       inode = excluded.inode, blake3 = excluded.blake3, phash = excluded.phash,
+                       width = excluded.width, height = excluded.height, taken_at = excluded.taken_at,
+                       taken_source = excluded.taken_source, kind = excluded.kind, hash_error = excluded.hash_error"
+                ))
+                .map_err(&sql)?;
+            for f in upsert {
+                ins.execute(params![
+                    path_blob(&f.path),
+                    f.size as i64,
+                    f.mtime_ns,
+                    f.inode as i64,
+                    f.blake3,
+                    f.phash.map(|h| h.0 as i64),
+                    f.width,
+                    f.height,
+                    f.taken_at,
+                    f.taken_source,
+                    f.kind,
+                    f.hash_error,
+                ])
+                .map_err(&sql)?;
+            }
+            let mut del = tx.prepare_cached("DELETE FROM files WHERE path = ?1").map_err(&sql)?;
+            for p in remove {
+                del.execute([path_blob(p)]).map_err(&sql)?;
+            }
+        }
+        tx.commit().map_err(&sql)
+    }
+
+    /// Number of indexed files.
+    pub fn file_count(&self) -> Result<u64, StoreError> {
+        self.conn
+            .query_row("SELECT count(*) FROM files", [], |r| r.get::<_, i64>(0))
+            .map(|n| n as u64)
+            .map_err(self.sql())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(path: &str, phash: Option<u64>) -> FileRow {
+        FileRow {
+            path: PathBuf::from(path),
+            size: 10,
+            mtime_ns: 1,
+            inode: 2,
+            blake3: "ab".into(),
+            phash: phash.map(PHash),
+            width: Some(4),
+            height: Some(3),
+            taken_at: None,
+            taken_source: None,
+            kind: "jpeg".into(),
+            hash_error: None,
+        }
+    }
+
+    #[test]
+    fn rows_round_trip_and_subtrees_do_not_leak_into_siblings() {
+        let t = tempfile::tempdir().unwrap();
+        let mut s = Store::open(t.path()).unwrap();
+        let rows = [row("/lib/a.jpg", Some(u64::MAX)), row("/lib/x/b.jpg", None), row("/lib2/c.jpg", Some(5))];
+        s.update_files(&rows, &[]).unwrap();
+        let under = s.files_under(Path::new("/lib")).unwrap();
+        assert_eq!(under, rows[..2].to_vec());
+        let hashes = s.phashes_under(Some(Path::new("/lib"))).unwrap();
+        assert_eq!(hashes.len(), 1);
+        assert_eq!(hashes[0].1, PHash(u64::MAX));
+        assert_eq!(s.phashes_under(None).unwrap().len(), 2);
+        s.update_files(&[], &[PathBuf::from("/lib/a.jpg")]).unwrap();
+        assert_eq!(s.file_count().unwrap(), 2);
+    }
+}
