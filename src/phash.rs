@@ -175,6 +175,33 @@ pub fn phash_32(img: &Gray) -> PHash {
     PHash(low.iter().fold(0u64, |acc, &v| (acc << 1) | u64::from(v > median)))
 }
 
+/// Below this standard deviation of the 32×32 gray levels a picture is
+/// (nearly) uniform: a blank frame, a lens-cap shot, a placeholder. Its
+/// pHash bits are noise around equal coefficients, so every blank picture
+/// would "match" every other; such pictures are matched by exact content
+/// only. Real photos in the corpus are all above 4; blank ones are 0–0.4.
+pub const FLAT_STD_DEV: f64 = 2.0;
+
+/// True when the 32×32 image is too uniform for its pHash to mean anything.
+pub fn is_flat(img32: &Gray) -> bool {
+    let n = img32.pixels.len().max(1) as f64;
+    let mean = img32.pixels.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+    let var = img32.pixels.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>() / n;
+    var.sqrt() < FLAT_STD_DEV
+}
+
+/// pHash of a grayscale image of any size, and whether it is flat ([`is_flat`]).
+pub fn phash_with_flatness(img: &Gray) -> (PHash, bool) {
+    let small;
+    let img32 = if img.width == HASH_INPUT && img.height == HASH_INPUT {
+        img
+    } else {
+        small = resize(img, HASH_INPUT, HASH_INPUT);
+        &small
+    };
+    (phash_32(img32), is_flat(img32))
+}
+
 /// pHash of a grayscale image of any size.
 pub fn phash(img: &Gray) -> PHash {
     if img.width == HASH_INPUT && img.height == HASH_INPUT {
@@ -212,9 +239,11 @@ mod tests {
     }
 
     #[test]
-    fn a_flat_image_has_only_the_dc_bit_above_the_median() {
+    fn a_flat_image_has_only_the_dc_bit_above_the_median_and_is_flagged() {
         let flat = Gray { width: 32, height: 32, pixels: vec![100; 1024] };
         assert_eq!(phash(&flat), PHash(1 << 63));
+        assert!(phash_with_flatness(&flat).1);
+        assert!(!phash_with_flatness(&gradient(640, 480)).1);
     }
 
     #[test]

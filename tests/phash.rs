@@ -6,22 +6,10 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
+use common::variants::{self, PHOTOS};
 use common::*;
-use image::ImageEncoder;
 
 const THRESHOLD: u32 = 6;
-
-/// Distinct full-size photos from the corpus.
-const PHOTOS: &[&str] = &[
-    "metadata-extractor/jpg/Apple iPhone 4.jpg",
-    "metadata-extractor/jpg/Canon EOS 5D.jpg",
-    "metadata-extractor/jpg/Nokia Lumia 800.jpg",
-    "metadata-extractor/jpg/Samsung GT-I9505 (Galaxy S4).jpg",
-    "metadata-extractor/jpg/Sony DSC-H9.jpg",
-    "exif-samples/jpg/hdr/canon_hdr_NO.jpg",
-    "exif-samples/jpg/gps/DSCN0010.jpg",
-    "exif-samples/jpg/mobile/jolla.jpg",
-];
 
 fn hashes(state: &Path, files: &[PathBuf]) -> Vec<u64> {
     let out = run(cbctl(state).arg("--json").arg("hash").args(files));
@@ -36,43 +24,6 @@ fn hashes(state: &Path, files: &[PathBuf]) -> Vec<u64> {
         .collect()
 }
 
-/// The photo as it is meant to be seen (EXIF orientation applied), which
-/// is what the variants are made from.
-fn upright(path: &Path) -> image::DynamicImage {
-    use image::ImageDecoder;
-    let mut decoder = image::ImageReader::open(path).unwrap().with_guessed_format().unwrap().into_decoder().unwrap();
-    let orientation = decoder.orientation().unwrap();
-    let mut img = image::DynamicImage::from_decoder(decoder).unwrap();
-    img.apply_orientation(orientation);
-    img
-}
-
-fn jpeg(img: &image::DynamicImage, quality: u8) -> Vec<u8> {
-    let mut out = Vec::new();
-    let rgb = img.to_rgb8();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality)
-        .write_image(&rgb, rgb.width(), rgb.height(), image::ExtendedColorType::Rgb8)
-        .unwrap();
-    out
-}
-
-/// A JPEG whose pixels are stored turned 90° clockwise with EXIF
-/// orientation 8 (turn back counter-clockwise to view): what a phone writes.
-fn rotated_with_exif(img: &image::DynamicImage) -> Vec<u8> {
-    let stored = jpeg(&img.rotate90(), 90);
-    // APP1 "Exif": little-endian TIFF, IFD0 with one entry, Orientation (0x0112) = 8.
-    let mut tiff = b"II*\0\x08\0\0\0\x01\0".to_vec();
-    tiff.extend_from_slice(&[0x12, 0x01, 3, 0, 1, 0, 0, 0, 8, 0, 0, 0]);
-    tiff.extend_from_slice(&[0, 0, 0, 0]);
-    let mut app1 = b"Exif\0\0".to_vec();
-    app1.extend_from_slice(&tiff);
-    let mut out = vec![0xFF, 0xD8, 0xFF, 0xE1];
-    out.extend_from_slice(&((app1.len() + 2) as u16).to_be_bytes());
-    out.extend_from_slice(&app1);
-    out.extend_from_slice(&stored[2..]);
-    out
-}
-
 #[test]
 fn resized_reencoded_converted_and_rotated_copies_hash_within_the_threshold() {
     let Some(corpus) = corpus() else { return };
@@ -80,28 +31,11 @@ fn resized_reencoded_converted_and_rotated_copies_hash_within_the_threshold() {
     let mut files = Vec::new();
     for (i, rel) in PHOTOS.iter().enumerate() {
         let original = corpus.join(rel);
-        let img = upright(&original);
-        let (w, h) = (img.width(), img.height());
-        let variants: Vec<(&str, Vec<u8>)> = vec![
-            ("half.jpg", jpeg(&img.resize_exact(w / 2, h / 2, image::imageops::FilterType::Triangle), 90)),
-            ("quarter.jpg", jpeg(&img.resize_exact(w / 4, h / 4, image::imageops::FilterType::Triangle), 90)),
-            ("q60.jpg", jpeg(&img, 60)),
-            ("rotated.jpg", rotated_with_exif(&img)),
-            ("png.png", {
-                let mut out = std::io::Cursor::new(Vec::new());
-                img.write_to(&mut out, image::ImageFormat::Png).unwrap();
-                out.into_inner()
-            }),
-        ];
-        files.push(original);
-        for (name, bytes) in variants {
-            let p = t.path().join(format!("{i}-{name}"));
-            std::fs::write(&p, bytes).unwrap();
-            files.push(p);
-        }
+        files.push(original.clone());
+        files.extend(variants::write_variants(&original, t.path(), &i.to_string()));
     }
     let h = hashes(t.path(), &files);
-    let per = 6;
+    let per = 1 + variants::NAMES.len();
     for (i, rel) in PHOTOS.iter().enumerate() {
         let base = h[i * per];
         for k in 1..per {

@@ -71,9 +71,14 @@ pub fn index_file(path: &Path, meta: &std::fs::Metadata, perceptual: bool) -> Re
         if decode::can_decode(info.kind) {
             match media::image_hash(path, info.kind) {
                 Ok(h) => {
-                    row.phash = Some(h.phash);
                     row.width = Some(h.width);
                     row.height = Some(h.height);
+                    if h.flat {
+                        row.hash_error =
+                            Some("a nearly uniform (blank) picture: matched by exact content only".to_string());
+                    } else {
+                        row.phash = Some(h.phash);
+                    }
                 }
                 Err(e) => row.hash_error = Some(e.to_string()),
             }

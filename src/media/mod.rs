@@ -360,12 +360,15 @@ pub struct ImageHash {
     pub width: u32,
     /// Upright height in pixels.
     pub height: u32,
+    /// Nearly uniform (blank): its pHash must not be used to match ([`crate::phash::is_flat`]).
+    pub flat: bool,
 }
 
 /// Hashes an image file already sniffed as `kind`.
 pub fn image_hash(path: &Path, kind: Kind) -> Result<ImageHash, MediaError> {
     let d = decode::load_gray(path, kind)?;
-    Ok(ImageHash { phash: crate::phash::phash(&d.gray), width: d.width, height: d.height })
+    let (phash, flat) = crate::phash::phash_with_flatness(&d.gray);
+    Ok(ImageHash { phash, width: d.width, height: d.height, flat })
 }
 
 /// The perceptual hash of an image file: sniff, decode upright, hash.

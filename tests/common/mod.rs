@@ -2,6 +2,8 @@
 //! running the real `cbctl`, and snapshots of folder trees.
 #![allow(dead_code)]
 
+pub mod variants;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

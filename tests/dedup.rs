@@ -1,0 +1,289 @@
+//! `cbctl dedup` and the duplicate checks of `cbctl organize`, on corpus
+//! photos and copies of them made here (resized, re-encoded, converted,
+//! rotated), with the real binary and a real SQLite index.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use common::variants::{self, PHOTOS};
+use common::*;
+
+fn dedup(state: &Path, args: &[&str], dirs: &[&Path]) -> (std::process::Output, Vec<serde_json::Value>) {
+    let out = run(cbctl(state).arg("--json").arg("dedup").args(args).args(dirs));
+    let lines = json_lines(&out);
+    (out, lines)
+}
+
+/// Each group as the set of its files (keeper and members).
+fn groups(lines: &[serde_json::Value]) -> Vec<BTreeSet<PathBuf>> {
+    lines
+        .iter()
+        .filter(|l| l.get("group").is_some())
+        .map(|g| {
+            let mut set: BTreeSet<PathBuf> =
+                g["members"].as_array().unwrap().iter().map(|m| PathBuf::from(m["path"].as_str().unwrap())).collect();
+            set.insert(PathBuf::from(g["keeper"].as_str().unwrap()));
+            set
+        })
+        .collect()
+}
+
+/// Originals of PHOTOS in `dir/{i}/original.jpg` with their five variants beside them.
+fn photo_set(corpus: &Path, dir: &Path) -> Vec<BTreeSet<PathBuf>> {
+    let dir = {
+        std::fs::create_dir_all(dir).unwrap();
+        dir.canonicalize().unwrap()
+    };
+    PHOTOS
+        .iter()
+        .enumerate()
+        .map(|(i, rel)| {
+            let sub = dir.join(i.to_string());
+            std::fs::create_dir_all(&sub).unwrap();
+            let original = sub.join("original.jpg");
+            std::fs::copy(corpus.join(rel), &original).unwrap();
+            let mut set: BTreeSet<PathBuf> = variants::write_variants(&original, &sub, "copy").into_iter().collect();
+            set.insert(original);
+            set
+        })
+        .collect()
+}
+
+#[test]
+fn resized_reencoded_converted_and_rotated_copies_are_grouped_with_their_original_only() {
+    let Some(corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("photos");
+    let expected = photo_set(&corpus, &dir);
+    let (out, lines) = dedup(&t.path().join("state"), &["--threshold", "6"], &[&dir]);
+    assert_eq!(out.status.code(), Some(0));
+    let mut found = groups(&lines);
+    found.sort();
+    let mut expected = expected;
+    expected.sort();
+    assert_eq!(found, expected);
+    // The keeper is never a reduced copy.
+    for g in lines.iter().filter(|l| l.get("group").is_some()) {
+        let keeper = g["keeper"].as_str().unwrap();
+        assert!(!keeper.ends_with("half.jpg") && !keeper.ends_with("quarter.jpg"), "{keeper}");
+    }
+    let s = summary(&lines);
+    assert_eq!((s["groups"].as_u64(), s["duplicates"].as_u64()), (Some(8), Some(40)), "{s}");
+}
+
+#[test]
+fn different_corpus_photos_are_never_grouped() {
+    let Some(corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    // Report only: reads the corpus in place, writes nothing there.
+    let (out, lines) = dedup(&t.path().join("state"), &[], &[&corpus]);
+    assert_eq!(out.status.code(), Some(0));
+    let rel = |p: &PathBuf| p.strip_prefix(corpus.canonicalize().unwrap()).unwrap().to_string_lossy().into_owned();
+    let found: BTreeSet<BTreeSet<String>> = groups(&lines).iter().map(|g| g.iter().map(rel).collect()).collect();
+    // The only groups are one picture stored several ways: exif-samples'
+    // orientation set (one photo saved with each EXIF orientation, pixels
+    // turned to match) and an iPhone's HDR and normal exposure of one shot.
+    // Blank placeholder images (exiftool's samples) are matched by exact content only.
+    let set = |prefix: &str, n: usize| (1..=n).map(|i| format!("{prefix}_{i}.jpg")).collect::<BTreeSet<_>>();
+    let expected: BTreeSet<BTreeSet<String>> = [
+        set("exif-samples/jpg/orientation/landscape", 8),
+        set("exif-samples/jpg/orientation/portrait", 8),
+        ["exif-samples/jpg/hdr/iphone_hdr_NO.jpg".to_string(), "exif-samples/jpg/hdr/iphone_hdr_YES.jpg".to_string()]
+            .into(),
+    ]
+    .into();
+    assert_eq!(found, expected);
+}
+
+#[test]
+fn delete_moves_copies_to_the_trash_undo_restores_every_byte_and_prune_is_final() {
+    let Some(corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let state = t.path().join("state");
+    let dir = t.path().join("photos");
+    photo_set(&corpus, &dir);
+    let before = tree(&dir);
+
+    let (out, lines) = dedup(&state, &["--action", "delete"], &[&dir]);
+    assert_eq!(out.status.code(), Some(0));
+    let s = summary(&lines);
+    assert_eq!(s["handled"].as_u64(), Some(40), "{s}");
+    let session = s["session"].as_i64().unwrap();
+    let trash = dir.join(".clean-backup-trash").join(session.to_string());
+    let trashed = tree(&trash).into_iter().filter(|(_, h)| h != "dir").count();
+    assert_eq!(trashed, 40);
+    let visible: Vec<_> =
+        tree(&dir).into_iter().filter(|(p, h)| h != "dir" && !p.starts_with(".clean-backup-trash")).collect();
+    assert_eq!(visible.len(), 8, "one keeper per photo: {visible:?}");
+
+    let out = run(cbctl(&state).arg("undo").arg("--last"));
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(tree(&dir), before, "every file back, byte for byte, and no trash folder left");
+
+    // Again, then empty the trash: gone for good, and undo says so.
+    let (_, lines) = dedup(&state, &["--action", "delete"], &[&dir]);
+    let session = summary(&lines)["session"].as_i64().unwrap();
+    let out = run(cbctl(&state).arg("--json").arg("prune"));
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(summary(&json_lines(&out))["removed"].as_u64(), Some(40));
+    assert!(!dir.join(".clean-backup-trash").join(session.to_string()).exists());
+    let out = run(cbctl(&state).arg("--json").arg("undo").arg(session.to_string()));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("removed for good by `cbctl prune`"), "{text}");
+}
+
+#[test]
+fn move_and_copy_put_duplicates_under_to_with_their_relative_paths() {
+    let Some(corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let state = t.path().join("state");
+    let dir = t.path().join("photos");
+    let sub = dir.join("2020/trip");
+    std::fs::create_dir_all(&sub).unwrap();
+    std::fs::copy(corpus.join(PHOTOS[0]), sub.join("a.jpg")).unwrap();
+    std::fs::copy(corpus.join(PHOTOS[0]), sub.join("a copy.jpg")).unwrap();
+    let to = t.path().join("dupes");
+
+    let (out, lines) = dedup(&state, &["--action", "copy", "--to", to.to_str().unwrap()], &[&dir]);
+    assert_eq!(out.status.code(), Some(0), "{lines:?}");
+    let copied = to.join("2020/trip/a copy.jpg");
+    assert_eq!(b3(&copied), b3(&sub.join("a.jpg")));
+    assert!(sub.join("a copy.jpg").exists(), "copy leaves the duplicate in place");
+
+    std::fs::remove_dir_all(&to).unwrap();
+    let (out, _) = dedup(&state, &["--action", "move", "--to", to.to_str().unwrap()], &[&dir]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(copied.exists() && !sub.join("a copy.jpg").exists() && sub.join("a.jpg").exists());
+
+    // --to inside a folder being deduplicated is refused before anything happens.
+    let out = run(cbctl(&state).arg("dedup").arg("--action").arg("move").arg("--to").arg(dir.join("x")).arg(&dir));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("inside"));
+}
+
+#[test]
+fn the_index_rereads_only_new_or_changed_files_and_notices_removals() {
+    let Some(corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let state = t.path().join("state");
+    let dir = t.path().join("photos");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (i, rel) in PHOTOS[..3].iter().enumerate() {
+        std::fs::copy(corpus.join(rel), dir.join(format!("{i}.jpg"))).unwrap();
+    }
+    let index = |lines: &[serde_json::Value]| {
+        let i = &summary(lines)["index"];
+        ["added", "changed", "removed", "unchanged"].map(|k| i[k].as_u64().unwrap())
+    };
+    assert_eq!(index(&dedup(&state, &[], &[&dir]).1), [3, 0, 0, 0]);
+    assert_eq!(index(&dedup(&state, &[], &[&dir]).1), [0, 0, 0, 3]);
+    let mut bytes = std::fs::read(dir.join("0.jpg")).unwrap();
+    bytes.extend_from_slice(b"edited");
+    std::fs::write(dir.join("0.jpg"), bytes).unwrap();
+    std::fs::remove_file(dir.join("1.jpg")).unwrap();
+    std::fs::copy(corpus.join(PHOTOS[4]), dir.join("new.jpg")).unwrap();
+    assert_eq!(index(&dedup(&state, &[], &[&dir]).1), [1, 1, 1, 1]);
+}
+
+#[test]
+fn copy_names_count_only_with_matching_content_and_camera_sequences_are_never_flagged() {
+    let Some(corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let state = t.path().join("state");
+    let dir = t.path().join("photos");
+    std::fs::create_dir_all(&dir).unwrap();
+    let dir = dir.canonicalize().unwrap();
+    let put = |name: &str, rel: &str| std::fs::copy(corpus.join(rel), dir.join(name)).unwrap();
+    put("IMG_1234.jpg", PHOTOS[0]);
+    put("IMG_1235.jpg", PHOTOS[1]);
+    put("IMG_20230514_101010.jpg", PHOTOS[2]);
+    put("IMG_20230514_101011.jpg", PHOTOS[3]);
+    put("IMG_1235 - Copy.jpg", PHOTOS[4]); // a copy name, but another picture
+                                           // An exact copy that is *older* than its original (Explorer keeps mtimes):
+                                           // the copy name, not the age, decides which one is kept.
+    put("IMG_1234 (1).jpg", PHOTOS[0]);
+    let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
+    std::fs::File::options().write(true).open(dir.join("IMG_1234 (1).jpg")).unwrap().set_modified(old).unwrap();
+
+    let (out, lines) = dedup(&state, &["--names"], &[&dir]);
+    assert_eq!(out.status.code(), Some(0));
+    let gs: Vec<_> = lines.iter().filter(|l| l.get("group").is_some()).collect();
+    assert_eq!(gs.len(), 1, "{gs:?}");
+    assert_eq!(gs[0]["keeper"], dir.join("IMG_1234.jpg").to_string_lossy().as_ref());
+    let m = &gs[0]["members"][0];
+    assert_eq!(
+        (m["path"].as_str().unwrap(), &m["copy_name"], &m["match"]),
+        (dir.join("IMG_1234 (1).jpg").to_str().unwrap(), &serde_json::json!(true), &serde_json::json!("exact"))
+    );
+}
+
+#[test]
+fn organize_skips_what_the_library_has_and_files_only_the_best_incoming_copy() {
+    let Some(corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let (src, lib, state) = work_dirs(t.path());
+    std::fs::create_dir_all(&src).unwrap();
+    // The library already has photo 0.
+    let first = t.path().join("first");
+    std::fs::create_dir_all(&first).unwrap();
+    std::fs::copy(corpus.join(PHOTOS[0]), first.join("a.jpg")).unwrap();
+    assert_eq!(run(cbctl(&state).arg("organize").arg(&first).arg(&lib)).status.code(), Some(0));
+    // Incoming: a half-size copy of photo 0; photo 1 and a quarter-size copy of it.
+    let made = variants::write_variants(&corpus.join(PHOTOS[0]), &src, "p0");
+    std::fs::remove_file(&made[1]).unwrap();
+    std::fs::remove_file(&made[2]).unwrap();
+    std::fs::remove_file(&made[3]).unwrap();
+    std::fs::remove_file(&made[4]).unwrap();
+    std::fs::copy(corpus.join(PHOTOS[1]), src.join("b.jpg")).unwrap();
+    let made1 = variants::write_variants(&corpus.join(PHOTOS[1]), &src, "p1");
+    for p in [&made1[0], &made1[2], &made1[3], &made1[4]] {
+        std::fs::remove_file(p).unwrap();
+    }
+    let before = tree(&src);
+
+    let out = run(cbctl(&state).arg("--json").arg("organize").arg(&src).arg(&lib));
+    assert_eq!(out.status.code(), Some(0));
+    let lines = json_lines(&out);
+    let outcome =
+        |name: &str| lines.iter().find(|l| l["path"].as_str().is_some_and(|p| p.ends_with(name))).cloned().unwrap();
+    let half = outcome("p0-half.jpg");
+    assert_eq!(half["outcome"], "duplicate");
+    assert!(half["reason"].as_str().unwrap().contains("in the library"), "{half}");
+    assert!(half["dest"].as_str().unwrap().ends_with("a.jpg"), "{half}");
+    assert_eq!(outcome("b.jpg")["outcome"], "moved");
+    let quarter = outcome("p1-quarter.jpg");
+    assert_eq!(quarter["outcome"], "duplicate");
+    assert!(quarter["reason"].as_str().unwrap().contains("better copy in this batch"), "{quarter}");
+    let s = summary(&lines);
+    assert_eq!((s["filed"].as_u64(), s["similar"].as_u64()), (Some(1), Some(2)), "{s}");
+    assert!(src.join("p0-half.jpg").exists() && src.join("p1-quarter.jpg").exists(), "skipped files stay");
+
+    // Undo, then exact matching only: every file is filed.
+    assert_eq!(run(cbctl(&state).arg("undo").arg("--last")).status.code(), Some(0));
+    assert_eq!(tree(&src), before);
+    let out = run(cbctl(&state).arg("--json").arg("organize").arg("--no-phash").arg(&src).arg(&lib));
+    assert_eq!(summary(&json_lines(&out))["filed"].as_u64(), Some(3));
+}
+
+#[test]
+fn thresholds_take_presets_by_name_and_refuse_nonsense() {
+    let t = tempfile::tempdir().unwrap();
+    let state = t.path().join("state");
+    let config = t.path().join("config.toml");
+    std::fs::write(&config, "# my settings\n[dedup]\nthreshold = 6\n").unwrap();
+    let cfg = |args: &[&str]| run(cbctl(&state).arg("--config").arg(&config).arg("config").args(args));
+    assert_eq!(cfg(&["set", "dedup.threshold", "aggressive"]).status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&cfg(&["get", "dedup.threshold"]).stdout).trim(), "10");
+    assert!(std::fs::read_to_string(&config).unwrap().contains("# my settings"));
+    assert_eq!(cfg(&["set", "dedup.threshold", "12"]).status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&cfg(&["get", "dedup.threshold"]).stdout).trim(), "12");
+    let dir = t.path().join("empty");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = run(cbctl(&state).arg("dedup").arg("--threshold").arg("exact").arg(&dir));
+    assert_eq!(out.status.code(), Some(0));
+    let out = run(cbctl(&state).arg("dedup").arg("--threshold").arg("40").arg(&dir));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("0 to 32"));
+}
