@@ -3,7 +3,10 @@
 #   - N small JPEGs (a corpus camera photo with unique trailing bytes), move, same filesystem
 #   - the same, copy mode
 #   - the corpus's large phone/camera JPEGs (1.5-4.5 MB) x copies, move across filesystems (/dev/shm -> disk)
+#   - the corpus's distinct large JPEGs, move with the perceptual duplicate checks on (the default)
 #   - `cbctl date` over every corpus file
+# The generated sets are copies of a few photos made unique by trailing bytes,
+# so they run with --no-phash (else all but one per photo are "the same picture").
 # Usage: benches/organize.sh [N]   (default N=2000). Prints one line per case.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,9 +41,9 @@ timeit() { # label files bytes cmd...
 
 gen_small "$work/small" "$N"
 bytes=$(du -sb "$work/small" | cut -f1)
-timeit "organize --move, $N small JPEGs, same fs" "$N" "$bytes" "$BIN" --state-dir "$work/st1" --json organize "$work/small" "$work/lib1"
+timeit "organize --move, $N small JPEGs, same fs" "$N" "$bytes" "$BIN" --state-dir "$work/st1" --json organize --no-phash "$work/small" "$work/lib1"
 mv "$work/lib1" "$work/small2"
-timeit "organize --copy, $N small JPEGs, same fs" "$N" "$bytes" "$BIN" --state-dir "$work/st2" --json organize --copy "$work/small2" "$work/lib2"
+timeit "organize --copy, $N small JPEGs, same fs" "$N" "$bytes" "$BIN" --state-dir "$work/st2" --json organize --no-phash --copy "$work/small2" "$work/lib2"
 
 big=/dev/shm/cb-bench-big
 mkdir -p "$big"
@@ -56,7 +59,14 @@ for rep in range(5):
 PY
 count=$(find "$big" -type f | wc -l)
 bytes=$(du -sb "$big" | cut -f1)
-timeit "organize --move, $count large JPEGs, /dev/shm -> disk" "$count" "$bytes" "$BIN" --state-dir "$work/st3" --json organize "$big" "$work/lib3"
+timeit "organize --move, $count large JPEGs, /dev/shm -> disk" "$count" "$bytes" "$BIN" --state-dir "$work/st3" --json organize --no-phash "$big" "$work/lib3"
+
+distinct="$work/distinct"
+mkdir -p "$distinct"
+cp "$CORPUS"/metadata-extractor/jpg/*.jpg "$distinct"/
+count=$(find "$distinct" -type f | wc -l)
+bytes=$(du -sb "$distinct" | cut -f1)
+timeit "organize --move with pHash checks, $count distinct large JPEGs" "$count" "$bytes" "$BIN" --state-dir "$work/st4" --json organize "$distinct" "$work/lib4"
 
 mapfile -t all < <(tail -n +2 "$CORPUS/MANIFEST.tsv" | cut -f1 | sed "s|^|$CORPUS/|")
 bytes=$(cat "${all[@]}" | wc -c)

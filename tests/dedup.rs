@@ -84,13 +84,17 @@ fn different_corpus_photos_are_never_grouped() {
     let found: BTreeSet<BTreeSet<String>> = groups(&lines).iter().map(|g| g.iter().map(rel).collect()).collect();
     // The only groups are one picture stored several ways: exif-samples'
     // orientation set (one photo saved with each EXIF orientation, pixels
-    // turned to match) and an iPhone's HDR and normal exposure of one shot.
+    // turned to match), an iPhone's HDR and normal exposure of one shot, and
+    // metadata-extractor's exif-at-eof.heic, which is IMG_2927.HEIC with its
+    // EXIF moved to the end (same capture second, same pixels).
     // Blank placeholder images (exiftool's samples) are matched by exact content only.
     let set = |prefix: &str, n: usize| (1..=n).map(|i| format!("{prefix}_{i}.jpg")).collect::<BTreeSet<_>>();
     let expected: BTreeSet<BTreeSet<String>> = [
         set("exif-samples/jpg/orientation/landscape", 8),
         set("exif-samples/jpg/orientation/portrait", 8),
         ["exif-samples/jpg/hdr/iphone_hdr_NO.jpg".to_string(), "exif-samples/jpg/hdr/iphone_hdr_YES.jpg".to_string()]
+            .into(),
+        ["metadata-extractor/heic/IMG_2927.HEIC".to_string(), "metadata-extractor/heic/exif-at-eof.heic".to_string()]
             .into(),
     ]
     .into();
@@ -144,6 +148,9 @@ fn move_and_copy_put_duplicates_under_to_with_their_relative_paths() {
     std::fs::create_dir_all(&sub).unwrap();
     std::fs::copy(corpus.join(PHOTOS[0]), sub.join("a.jpg")).unwrap();
     std::fs::copy(corpus.join(PHOTOS[0]), sub.join("a copy.jpg")).unwrap();
+    // Videos take part through exact content.
+    std::fs::copy(corpus.join("exiftool-samples/QuickTime.mov"), sub.join("clip.mov")).unwrap();
+    std::fs::copy(corpus.join("exiftool-samples/QuickTime.mov"), sub.join("clip (1).mov")).unwrap();
     let to = t.path().join("dupes");
 
     let (out, lines) = dedup(&state, &["--action", "copy", "--to", to.to_str().unwrap()], &[&dir]);
@@ -151,6 +158,8 @@ fn move_and_copy_put_duplicates_under_to_with_their_relative_paths() {
     let copied = to.join("2020/trip/a copy.jpg");
     assert_eq!(b3(&copied), b3(&sub.join("a.jpg")));
     assert!(sub.join("a copy.jpg").exists(), "copy leaves the duplicate in place");
+    assert_eq!(b3(&to.join("2020/trip/clip (1).mov")), b3(&sub.join("clip.mov")));
+    assert_eq!(summary(&lines)["groups"].as_u64(), Some(2));
 
     std::fs::remove_dir_all(&to).unwrap();
     let (out, _) = dedup(&state, &["--action", "move", "--to", to.to_str().unwrap()], &[&dir]);

@@ -96,3 +96,43 @@ fn hash_prints_sixteen_hex_digits_and_reports_files_it_cannot_hash() {
     let err = lines[1]["error"].as_str().unwrap();
     assert!(err.contains("bomb.png") && err.contains("decompression bomb"), "{err}");
 }
+
+#[test]
+fn heic_thumbnails_hash_within_two_bits_of_the_primary_image() {
+    use clean_backup::media::heif::{load_gray, Source};
+    use clean_backup::phash::phash;
+    let Some(corpus) = corpus() else { return };
+    // The corpus HEICs that carry a thumbnail of at least 128 px (see BENCHMARKS.md).
+    let mut used = 0;
+    for rel in [
+        "exif-samples/heic/mobile/iphone_13_pro_max.HEIC",
+        "metadata-extractor/heic/IMG_1034.heic",
+        "metadata-extractor/heic/Issue 487.heic",
+        "metadata-extractor/heic/cheers_1440x960.heic",
+    ] {
+        let path = corpus.join(rel);
+        let (primary, _) = load_gray(&path, Source::Primary).unwrap();
+        let (thumb, was_thumb) = load_gray(&path, Source::ThumbnailIfBigEnough).unwrap();
+        assert!(was_thumb, "{rel} has a usable thumbnail");
+        assert_eq!((thumb.width, thumb.height), (primary.width, primary.height), "{rel}: the primary's size");
+        let d = phash(&primary.gray).distance(phash(&thumb.gray));
+        assert!(d <= 2, "{rel}: thumbnail {d} bits from the primary");
+        used += 1;
+    }
+    assert_eq!(used, 4);
+}
+
+#[test]
+fn raw_files_hash_through_their_embedded_preview() {
+    let Some(corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let files =
+        [corpus.join("metadata-extractor/nef/Issue 247-1.nef"), corpus.join("metadata-extractor/nef/Issue 247-2.nef")];
+    let h = hashes(t.path(), &files);
+    assert!((h[0] ^ h[1]).count_ones() > THRESHOLD, "two different photos");
+    // A RAW without a usable preview is reported, not guessed at.
+    let cr2 = corpus.join("exiftool-samples/CanonRaw.cr2");
+    let out = run(cbctl(t.path()).arg("hash").arg(&cr2));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("without an embedded JPEG preview"));
+}

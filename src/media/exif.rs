@@ -4,7 +4,7 @@
 //! (TIFF blocks in ISO-BMFF boxes).
 
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{BufReader, Cursor, Read, Seek, SeekFrom};
 
 use chrono::{FixedOffset, NaiveDateTime};
 
@@ -123,6 +123,17 @@ fn read_range(file: &mut File, offset: u64, len: u64) -> Option<Vec<u8>> {
     let mut buf = Vec::with_capacity(len as usize);
     file.take(len).read_to_end(&mut buf).ok()?;
     (buf.len() as u64 == len).then_some(buf)
+}
+
+/// The EXIF fields of a whole file held in memory (JPEG, TIFF-based, PNG, WebP).
+pub fn read_bytes(data: &[u8], kind: Kind) -> Option<ExifFields> {
+    match kind {
+        Kind::Jpeg | Kind::Tiff | Kind::Cr2 | Kind::Nef | Kind::Arw | Kind::Dng | Kind::Png | Kind::Webp => {
+            let exif = lenient(reader().read_from_container(&mut Cursor::new(data)))?;
+            Some(fields_of(&exif))
+        }
+        _ => None,
+    }
 }
 
 /// Reads the EXIF fields of a file of `kind`, or `None` when it has none we can read.

@@ -11,7 +11,10 @@ pub mod container;
 pub mod date;
 pub mod decode;
 pub mod exif;
+pub mod heif;
 pub mod jpeg;
+pub mod jpeg_dc;
+pub mod raw;
 pub mod sniff;
 pub mod xmp;
 
