@@ -16,20 +16,6 @@ use common::*;
 
 const FILES: usize = 1000;
 
-/// A small deterministic generator (xorshift64*), so a failing seed can be replayed.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
-
 /// Writes FILES distinct JPEGs (a corpus photo with unique bytes after its
 /// EOI marker) in 10 folders; returns blake3 → expected file name.
 fn make_files(corpus: &Path, src: &Path) -> BTreeMap<String, String> {

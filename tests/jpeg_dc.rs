@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use clean_backup::media::decode::turbo_gray;
 use clean_backup::media::jpeg_dc::{decode_luma_dc, read_info, DcError, Process};
-use common::corpus;
+use common::{corpus, Rng};
 
 /// Every file under `root` that starts like a JPEG, with its bytes, by path.
 fn jpegs(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
@@ -89,23 +89,9 @@ fn generated_layouts_match_or_are_refused_for_the_fallback() {
     }
 }
 
-/// xorshift64*: deterministic mutations, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            (self.next() % n as u64) as usize
-        }
-    }
+/// A number in `0..n`.
+fn below(rng: &mut Rng, n: usize) -> usize {
+    rng.below(n as u64) as usize
 }
 
 /// Where the entropy-coded data starts (just past the first SOS segment).
@@ -118,33 +104,33 @@ fn entropy_start(data: &[u8]) -> usize {
 fn mutate(data: &[u8], rng: &mut Rng) -> Vec<u8> {
     let mut m = data.to_vec();
     let start = entropy_start(data).min(m.len());
-    match rng.below(6) {
-        0 => m.truncate(rng.below(data.len() + 1)),
-        1 => m.truncate(start + rng.below(data.len() - start + 1)),
+    match below(rng, 6) {
+        0 => m.truncate(below(rng, data.len() + 1)),
+        1 => m.truncate(start + below(rng, data.len() - start + 1)),
         2 => {
-            for _ in 0..1 + rng.below(4) {
-                let i = start + rng.below(m.len() - start);
+            for _ in 0..1 + below(rng, 4) {
+                let i = start + below(rng, m.len() - start);
                 if let Some(b) = m.get_mut(i) {
-                    *b ^= 1 << rng.below(8);
+                    *b ^= 1 << below(rng, 8);
                 }
             }
         }
         3 => {
-            for _ in 0..1 + rng.below(3) {
-                let i = rng.below(start);
+            for _ in 0..1 + below(rng, 3) {
+                let i = below(rng, start);
                 if let Some(b) = m.get_mut(i) {
-                    *b = [0xFF, 0, *b ^ 0x10, rng.next() as u8][rng.below(4)];
+                    *b = [0xFF, 0, *b ^ 0x10, rng.next() as u8][below(rng, 4)];
                 }
             }
         }
         4 => {
-            let i = start + rng.below(m.len() - start + 1);
-            let code = [0x00, 0xD0 + rng.below(8) as u8, 0xD9, 0xFF, rng.next() as u8][rng.below(5)];
+            let i = start + below(rng, m.len() - start + 1);
+            let code = [0x00, 0xD0 + below(rng, 8) as u8, 0xD9, 0xFF, rng.next() as u8][below(rng, 5)];
             m.splice(i..i, [0xFF, code]);
         }
         _ => {
-            let i = start + rng.below(m.len() - start + 1);
-            let n = (1 + rng.below(64)).min(m.len() - i);
+            let i = start + below(rng, m.len() - start + 1);
+            let n = (1 + below(rng, 64)).min(m.len() - i);
             for b in &mut m[i..i + n] {
                 *b = rng.next() as u8;
             }

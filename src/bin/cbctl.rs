@@ -273,51 +273,47 @@ fn json_line(v: &impl serde::Serialize) {
 }
 
 fn cmd_date(cli: &Cli, files: &[PathBuf]) -> u8 {
-    let mut failed = 0usize;
-    for path in files {
-        match media::probe(path) {
-            Ok(info) => {
-                if cli.json {
-                    json_line(&serde_json::json!({
-                        "path": path.to_string_lossy(),
-                        "taken": info.taken.to_rfc3339(),
-                        "source": info.taken.source.as_str(),
-                        "kind": info.kind.name(),
-                    }));
-                } else {
-                    println!("{}\t{}\t{}", path.display(), info.taken.to_rfc3339(), info.taken.source.as_str());
-                }
-            }
-            Err(e) => {
-                failed += 1;
-                if cli.json {
-                    json_line(&serde_json::json!({"path": path.to_string_lossy(), "error": e.to_string()}));
-                } else {
-                    eprintln!("cbctl: {e}");
-                }
-            }
-        }
-    }
-    if cli.json {
-        json_line(&serde_json::json!({"summary": true, "files": files.len(), "errors": failed}));
-    }
-    if failed > 0 {
-        EXIT_FAILED_FILES
-    } else {
-        0
-    }
+    let results = files.iter().map(|p| (p.as_path(), media::probe(p))).collect();
+    report_each(
+        cli,
+        results,
+        |path, info| {
+            serde_json::json!({
+                "path": path.to_string_lossy(),
+                "taken": info.taken.to_rfc3339(),
+                "source": info.taken.source.as_str(),
+                "kind": info.kind.name(),
+            })
+        },
+        |path, info| format!("{}\t{}\t{}", path.display(), info.taken.to_rfc3339(), info.taken.source.as_str()),
+    )
 }
 
 fn cmd_hash(cli: &Cli, files: &[PathBuf]) -> u8 {
     use rayon::prelude::*;
-    let results: Vec<_> = files.par_iter().map(|p| (p, media::perceptual_hash(p))).collect();
+    let results = files.par_iter().map(|p| (p.as_path(), media::perceptual_hash(p))).collect();
+    report_each(
+        cli,
+        results,
+        |path, h| serde_json::json!({"path": path.to_string_lossy(), "phash": h.to_string()}),
+        |path, h| format!("{h}\t{}", path.display()),
+    )
+}
+
+/// Prints one line per file (its result, or its error on stderr / as JSON),
+/// then the JSON summary; the exit code says whether any failed.
+fn report_each<T>(
+    cli: &Cli,
+    results: Vec<(&Path, Result<T, media::MediaError>)>,
+    json: impl Fn(&Path, &T) -> serde_json::Value,
+    text: impl Fn(&Path, &T) -> String,
+) -> u8 {
+    let total = results.len();
     let mut failed = 0usize;
     for (path, result) in results {
         match result {
-            Ok(h) if cli.json => {
-                json_line(&serde_json::json!({"path": path.to_string_lossy(), "phash": h.to_string()}))
-            }
-            Ok(h) => println!("{h}\t{}", path.display()),
+            Ok(v) if cli.json => json_line(&json(path, &v)),
+            Ok(v) => println!("{}", text(path, &v)),
             Err(e) => {
                 failed += 1;
                 if cli.json {
@@ -329,7 +325,7 @@ fn cmd_hash(cli: &Cli, files: &[PathBuf]) -> u8 {
         }
     }
     if cli.json {
-        json_line(&serde_json::json!({"summary": true, "files": files.len(), "errors": failed}));
+        json_line(&serde_json::json!({"summary": true, "files": total, "errors": failed}));
     }
     if failed > 0 {
         EXIT_FAILED_FILES

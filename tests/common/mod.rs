@@ -135,3 +135,21 @@ pub fn copy_corpus(corpus: &Path, rels: &[&str], dst: &Path) {
         std::fs::copy(corpus.join(rel), &to).unwrap_or_else(|e| panic!("copy {rel}: {e}"));
     }
 }
+
+/// A small deterministic generator (xorshift64*), so a failing seed can be replayed.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next 64 random bits.
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A number in `0..n` (0 when `n` is 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
