@@ -62,7 +62,7 @@ pub enum OpOutcome {
 }
 
 /// What an undo did.
-#[derive(Debug, Default, Clone, serde::Serialize)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct UndoReport {
     /// The session undone.
     pub session: i64,

@@ -20,6 +20,7 @@
 //! The binaries `cbctl` and `clean-backupd` are thin shells over this crate.
 
 pub mod config;
+pub mod control;
 pub mod daemon;
 pub mod engine;
 pub mod fsops;

@@ -7,17 +7,19 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use clean_backup::config::{self, Config, Mode};
+use clean_backup::control::{self, ControlError};
 use clean_backup::engine::dedup::{DedupAction, DedupEvent, DedupOptions, DedupSummary, GroupReport};
 use clean_backup::engine::group::GroupOptions;
 use clean_backup::engine::{self, EngineError, Event, FileEvent, OrganizeOptions, Outcome, Summary};
-use clean_backup::journal::{Journal, JournalError, RecoveryReport};
+use clean_backup::journal::{Journal, JournalError, RecoveryReport, UndoReport};
 use clean_backup::layout::Layout;
 use clean_backup::media;
-use clean_backup::store::StoreError;
+use clean_backup::store::{SessionRow, StoreError};
 
 /// Exit codes of the CLI contract.
 const EXIT_FAILED_FILES: u8 = 1;
 const EXIT_USAGE: u8 = 2;
+const EXIT_UNREACHABLE: u8 = 3;
 
 #[derive(Parser, Debug)]
 #[command(name = "cbctl", version, about = "Control clean-backup: organize a photo library, undo, inspect")]
@@ -42,6 +44,14 @@ struct Cli {
 enum Command {
     /// File every media file under SRC into DEST/{year}/{month} by capture date.
     Organize(OrganizeArgs),
+    /// The daemon's state: inboxes, queue, files filed/skipped/failed today and in total.
+    Status,
+    /// Stop filing until `cbctl resume` (the daemon keeps running).
+    Pause,
+    /// Resume filing after `cbctl pause`.
+    Resume,
+    /// Look at every inbox file again, including ones left alone before.
+    Rescan,
     /// List past sessions (id, kind, time, counts).
     History {
         /// How many sessions to show.
@@ -204,14 +214,31 @@ fn main() -> ExitCode {
     match run(&cli) {
         Ok(code) => ExitCode::from(code),
         Err(f) => {
+            let msg = message(&f.error);
             if cli.json {
-                println!("{}", serde_json::json!({"error": format!("{:#}", f.error), "summary": true}));
+                println!("{}", serde_json::json!({"error": msg, "summary": true}));
             } else {
-                eprintln!("cbctl: {:#}", f.error);
+                eprintln!("cbctl: {msg}");
             }
             ExitCode::from(f.code)
         }
     }
+}
+
+/// The error and its causes, each said once (our errors already include
+/// their source's text, so anyhow's `{:#}` would repeat it).
+fn message(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+    }
+    out
 }
 
 fn init_logging() {
@@ -228,6 +255,10 @@ fn run(cli: &Cli) -> Result<u8, Failure> {
         Command::Config(cmd) => cmd_config(cli, cmd),
         Command::Organize(args) => cmd_organize(cli, args),
         Command::History { limit } => cmd_history(cli, *limit),
+        Command::Status => cmd_status(cli),
+        Command::Pause => cmd_simple(cli, "pause", "paused: files are left in the inboxes until `cbctl resume`"),
+        Command::Resume => cmd_simple(cli, "resume", "resumed"),
+        Command::Rescan => cmd_simple(cli, "rescan", "rescanning the inboxes"),
         Command::Undo { session, last } => cmd_undo(cli, *session, *last),
         Command::Dedup(args) => cmd_dedup(cli, args),
         Command::Prune { older_than } => cmd_prune(cli, *older_than),
@@ -348,7 +379,16 @@ fn cmd_config(cli: &Cli, cmd: &ConfigCmd) -> Result<u8, Failure> {
             }
         }
         ConfigCmd::Set { key, value } => {
-            config::set(&path, key, value)?;
+            // A running daemon writes it and applies it at once; else (or when
+            // the config cannot be read, so this command can fix it) edit the file here.
+            let params = serde_json::json!({ "key": key, "value": value });
+            let by_daemon = match load_config(cli) {
+                Ok(cfg) => via_daemon(cli, &cfg, "config.set", params)?.is_some(),
+                Err(_) => false,
+            };
+            if !by_daemon {
+                config::set(&path, key, value)?;
+            }
             if cli.json {
                 json_line(
                     &serde_json::json!({"key": key, "value": value, "file": path.to_string_lossy(), "summary": true}),
@@ -507,10 +547,80 @@ fn cmd_organize(cli: &Cli, args: &OrganizeArgs) -> Result<u8, Failure> {
     Ok(if summary.errors > 0 { EXIT_FAILED_FILES } else { 0 })
 }
 
+/// Asks the running daemon, unless `--local`; `None` when no daemon answers
+/// (then the caller works on the state directly, holding its lock).
+fn via_daemon(
+    cli: &Cli,
+    cfg: &Config,
+    method: &str,
+    params: serde_json::Value,
+) -> Result<Option<serde_json::Value>, Failure> {
+    if cli.local {
+        return Ok(None);
+    }
+    match control::call(&cfg.state_dir, method, params) {
+        Ok(v) => Ok(Some(v)),
+        Err(ControlError::Unreachable(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A call only the daemon can answer: exit 3 when it is not running.
+fn daemon_only(cli: &Cli, method: &str) -> Result<serde_json::Value, Failure> {
+    let cfg = load_config(cli)?;
+    control::call(&cfg.state_dir, method, serde_json::json!({})).map_err(|e| {
+        let code = if matches!(e, ControlError::Unreachable(_)) { EXIT_UNREACHABLE } else { EXIT_FAILED_FILES };
+        Failure { code, error: e.into() }
+    })
+}
+
+fn cmd_simple(cli: &Cli, method: &str, done: &str) -> Result<u8, Failure> {
+    daemon_only(cli, method)?;
+    if cli.json {
+        json_line(&serde_json::json!({"summary": true, "ok": true, "method": method}));
+    } else {
+        eprintln!("{done}");
+    }
+    Ok(0)
+}
+
+fn cmd_status(cli: &Cli) -> Result<u8, Failure> {
+    let v = daemon_only(cli, "status")?;
+    if cli.json {
+        let mut v = v;
+        v["summary"] = serde_json::Value::Bool(true);
+        json_line(&v);
+        return Ok(0);
+    }
+    let s: control::Status = serde_json::from_value(v).context("reading the daemon's status")?;
+    let state = if s.paused {
+        "paused"
+    } else if !s.library_available {
+        "waiting for the library"
+    } else {
+        "running"
+    };
+    println!("clean-backupd {state} (pid {}, up {} s)", s.pid, s.uptime_seconds);
+    println!("library: {}{}", s.library, if s.library_available { "" } else { " (missing)" });
+    for i in &s.inboxes {
+        println!("inbox:   {} ({}){}", i.path, i.mode, if i.available { "" } else { " (missing)" });
+    }
+    println!("queue:   {} file(s) settling or waiting", s.queue);
+    println!("today:   {} filed, {} skipped as duplicates, {} failed", s.today.filed, s.today.skipped, s.today.failed);
+    println!("total:   {} filed, {} skipped as duplicates, {} failed", s.total.filed, s.total.skipped, s.total.failed);
+    println!("index:   {} files", s.index_files);
+    if let Some(e) = &s.last_error {
+        println!("last error: {e}");
+    }
+    Ok(0)
+}
+
 fn cmd_history(cli: &Cli, limit: i64) -> Result<u8, Failure> {
     let cfg = load_config(cli)?;
-    let journal = open_journal(cli, &cfg)?;
-    let sessions = journal.history(limit)?;
+    let sessions: Vec<SessionRow> = match via_daemon(cli, &cfg, "history", serde_json::json!({ "limit": limit }))? {
+        Some(v) => serde_json::from_value(v).context("reading the daemon's history")?,
+        None => open_journal(cli, &cfg)?.history(limit)?,
+    };
     if cli.json {
         for s in &sessions {
             json_line(s);
@@ -544,24 +654,42 @@ fn cmd_history(cli: &Cli, limit: i64) -> Result<u8, Failure> {
 
 fn cmd_undo(cli: &Cli, session: Option<i64>, last: bool) -> Result<u8, Failure> {
     let cfg = load_config(cli)?;
-    let mut journal = open_journal(cli, &cfg)?;
-    let id = match (session, last) {
-        (Some(id), _) => id,
-        (None, _) => journal.last_undoable().context("undo --last")?,
-    };
     let json = cli.json;
-    let report = journal.undo(id, |ev| {
+    let print_file = |from: &str, to: &str, conflict: Option<&str>| {
         if json {
             json_line(&serde_json::json!({
-                "path": ev.from.to_string_lossy(),
-                "restored_to": ev.to.to_string_lossy(),
-                "outcome": if ev.conflict.is_some() { "conflict" } else { "restored" },
-                "reason": ev.conflict,
+                "path": from,
+                "restored_to": to,
+                "outcome": if conflict.is_some() { "conflict" } else { "restored" },
+                "reason": conflict,
             }));
-        } else if let Some(c) = &ev.conflict {
+        } else if let Some(c) = conflict {
             eprintln!("conflict: {c}");
         }
-    })?;
+    };
+    let params = match session {
+        Some(id) => serde_json::json!({ "session": id }),
+        None => serde_json::json!({ "last": last }),
+    };
+    let report: UndoReport = match via_daemon(cli, &cfg, "undo", params)? {
+        Some(v) => {
+            for f in v["files"].as_array().into_iter().flatten() {
+                let s = |k: &str| f[k].as_str().unwrap_or_default().to_string();
+                print_file(&s("from"), &s("to"), f["conflict"].as_str());
+            }
+            serde_json::from_value(v["report"].clone()).context("reading the daemon's undo report")?
+        }
+        None => {
+            let mut journal = open_journal(cli, &cfg)?;
+            let id = match session {
+                Some(id) => id,
+                None => journal.last_undoable().context("undo --last")?,
+            };
+            journal.undo(id, |ev| {
+                print_file(&ev.from.to_string_lossy(), &ev.to.to_string_lossy(), ev.conflict.as_deref())
+            })?
+        }
+    };
     if json {
         let mut v = serde_json::to_value(&report).unwrap_or_default();
         v["summary"] = serde_json::Value::Bool(true);

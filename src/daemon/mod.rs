@@ -6,13 +6,14 @@
 //! of settled files is one session, so `cbctl undo --last` undoes the last
 //! import. SIGTERM/SIGINT stop it between batches; SIGHUP reloads the config.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::config::{Config, ConfigError, Inbox};
+use crate::config::{self, Config, ConfigError, Inbox};
+use crate::control::{self, Call, Counts, InboxStatus, Response, Server, Status};
 use crate::engine::group::GroupOptions;
 use crate::engine::scan::{scan, Found};
 use crate::engine::{organize_found, EngineError, Event, OrganizeOptions, Outcome};
@@ -34,6 +35,56 @@ pub enum DaemonError {
     /// Signal handlers could not be installed.
     #[error("installing signal handlers: {0}")]
     Signals(std::io::Error),
+    /// The control socket could not be opened.
+    #[error("control socket {path}: {source}")]
+    Control {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What the daemon reports in `status`, kept up to date by the main loop.
+struct State {
+    started: Instant,
+    paused: bool,
+    library_available: bool,
+    missing_inboxes: HashSet<PathBuf>,
+    today: Counts,
+    today_date: chrono::NaiveDate,
+    total: Counts,
+    last_error: Option<String>,
+}
+
+impl State {
+    fn new() -> State {
+        State {
+            started: Instant::now(),
+            paused: false,
+            library_available: true,
+            missing_inboxes: HashSet::new(),
+            today: Counts::default(),
+            today_date: chrono::Local::now().date_naive(),
+            total: Counts::default(),
+            last_error: None,
+        }
+    }
+
+    /// Counts one outcome, today and in total.
+    fn count(&mut self, f: impl Fn(&mut Counts)) {
+        let date = chrono::Local::now().date_naive();
+        if date != self.today_date {
+            self.today = Counts::default();
+            self.today_date = date;
+        }
+        f(&mut self.today);
+        f(&mut self.total);
+    }
+
+    fn error(&mut self, msg: String) {
+        tracing::error!("{msg}");
+        self.last_error = Some(msg);
+    }
 }
 
 /// What the daemon remembers of a file it has seen but not filed yet.
@@ -84,8 +135,12 @@ pub fn run(config_path: Option<&Path>, state_override: Option<&Path>, signals: &
     if report.completed + report.rolled_back > 0 {
         tracing::warn!(?report, "repaired an interrupted run before watching");
     }
+    let (tx, calls) = mpsc::channel::<Call>();
+    let socket = control::socket_path(&cfg.state_dir);
+    let _server = Server::start(&socket, tx).map_err(|source| DaemonError::Control { path: socket.clone(), source })?;
     log_start(&cfg);
-    create_missing_inboxes(&cfg);
+    create_missing_dirs(&cfg);
+    let mut state = State::new();
     let mut seen: HashMap<PathBuf, Seen> = HashMap::new();
     let poll = Duration::from_millis(500).min(Duration::from_secs(cfg.settle_seconds.max(1)));
     while !signals.stop.load(Ordering::Relaxed) {
@@ -96,22 +151,166 @@ pub fn run(config_path: Option<&Path>, state_override: Option<&Path>, signals: &
                     layout = l;
                     tracing::info!("config reloaded");
                     log_start(&cfg);
-                    create_missing_inboxes(&cfg);
+                    create_missing_dirs(&cfg);
                 }
-                Ok(_) => tracing::error!("config reload: state_dir cannot change while running; restart the daemon"),
-                Err(e) => tracing::error!("config reload failed, keeping the old config: {e}"),
+                Ok(_) => state.error("config reload: state_dir cannot change while running; restart the daemon".into()),
+                Err(e) => state.error(format!("config reload failed, keeping the old config: {e}")),
             }
         }
-        for inbox in &cfg.inbox {
-            if signals.stop.load(Ordering::Relaxed) {
-                break;
+        if !state.paused {
+            check_library(&cfg, &mut state);
+            for inbox in &cfg.inbox {
+                if signals.stop.load(Ordering::Relaxed) || !state.library_available {
+                    break;
+                }
+                poll_inbox(&mut journal, &cfg, &layout, inbox, &mut seen, &mut state);
+                answer_calls(&calls, &mut journal, &cfg, config_path, &mut seen, &mut state, &signals.reload);
             }
-            poll_inbox(&mut journal, &cfg, &layout, inbox, &mut seen);
         }
-        sleep_unless_stopped(poll, &signals.stop);
+        let end = Instant::now() + poll;
+        while Instant::now() < end && !signals.stop.load(Ordering::Relaxed) {
+            answer_calls(&calls, &mut journal, &cfg, config_path, &mut seen, &mut state, &signals.reload);
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
     tracing::info!("stopping: journal closed cleanly");
     Ok(())
+}
+
+/// The library must be there to file into; a missing one (an unmounted
+/// disk) pauses filing rather than re-creating it on the mount point.
+fn check_library(cfg: &Config, state: &mut State) {
+    let available = cfg.library.is_dir();
+    if available != state.library_available {
+        if available {
+            tracing::info!(library = %cfg.library.display(), "library is back; filing resumes");
+        } else {
+            state.error(format!(
+                "library {} is missing (unmounted?); filing paused until it is back",
+                cfg.library.display()
+            ));
+        }
+        state.library_available = available;
+    }
+}
+
+/// Answers every control request waiting, without blocking.
+#[allow(clippy::too_many_arguments)]
+fn answer_calls(
+    calls: &mpsc::Receiver<Call>,
+    journal: &mut Journal,
+    cfg: &Config,
+    config_path: Option<&Path>,
+    seen: &mut HashMap<PathBuf, Seen>,
+    state: &mut State,
+    reload: &AtomicBool,
+) {
+    while let Ok(call) = calls.try_recv() {
+        let id = call.request.id;
+        let response = match handle(&call.request, journal, cfg, config_path, seen, state, reload) {
+            Ok(v) => Response::ok(id, v),
+            Err(e) => Response::err(id, e),
+        };
+        let _ = call.reply.send(response);
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn handle(
+    req: &control::Request,
+    journal: &mut Journal,
+    cfg: &Config,
+    config_path: Option<&Path>,
+    seen: &mut HashMap<PathBuf, Seen>,
+    state: &mut State,
+    reload: &AtomicBool,
+) -> Result<serde_json::Value, String> {
+    let p = &req.params;
+    fn to_json(v: impl serde::Serialize) -> Result<serde_json::Value, String> {
+        serde_json::to_value(v).map_err(|e| e.to_string())
+    }
+    match req.method.as_str() {
+        "status" => {
+            let status = Status {
+                version: control::VERSION,
+                pid: std::process::id(),
+                uptime_seconds: state.started.elapsed().as_secs(),
+                paused: state.paused,
+                library: cfg.library.to_string_lossy().into_owned(),
+                library_available: state.library_available,
+                inboxes: cfg
+                    .inbox
+                    .iter()
+                    .map(|i| InboxStatus {
+                        path: i.path.to_string_lossy().into_owned(),
+                        mode: if i.mode == config::Mode::Copy { "copy" } else { "move" }.to_string(),
+                        available: !state.missing_inboxes.contains(&i.path),
+                    })
+                    .collect(),
+                queue: seen.values().filter(|s| !s.parked).count() as u64,
+                today: state.today.clone(),
+                total: state.total.clone(),
+                index_files: journal.store().file_count().unwrap_or(0),
+                last_error: state.last_error.clone(),
+            };
+            to_json(&status)
+        }
+        "pause" => {
+            state.paused = true;
+            tracing::info!("paused by request");
+            Ok(serde_json::json!({}))
+        }
+        "resume" => {
+            state.paused = false;
+            tracing::info!("resumed by request");
+            Ok(serde_json::json!({}))
+        }
+        "rescan" => {
+            // Files left alone (errors, duplicates) get another look; new ones are found by the next poll.
+            seen.values_mut().for_each(|s| s.parked = false);
+            Ok(serde_json::json!({}))
+        }
+        "history" => {
+            let limit = p.get("limit").and_then(serde_json::Value::as_i64).unwrap_or(20);
+            to_json(&journal.history(limit).map_err(|e| e.to_string())?)
+        }
+        "undo" => {
+            let session = match p.get("session").and_then(serde_json::Value::as_i64) {
+                Some(s) => s,
+                None => journal.last_undoable().map_err(|e| e.to_string())?,
+            };
+            let mut files = Vec::new();
+            let report = journal
+                .undo(session, |ev| {
+                    files.push(serde_json::json!({
+                        "from": ev.from.to_string_lossy(),
+                        "to": ev.to.to_string_lossy(),
+                        "conflict": ev.conflict,
+                    }))
+                })
+                .map_err(|e| e.to_string())?;
+            // Put-back files must be looked at again if they are still in an inbox.
+            seen.clear();
+            Ok(serde_json::json!({ "report": report, "files": files }))
+        }
+        "config.get" => {
+            let path = Config::locate(config_path).unwrap_or_else(config::user_config_path);
+            let key = p.get("key").and_then(serde_json::Value::as_str);
+            config::get(&path, key).map(|v| serde_json::json!({ "value": v })).map_err(|e| e.to_string())
+        }
+        "config.set" => {
+            let path = Config::locate(config_path).unwrap_or_else(config::user_config_path);
+            let (Some(key), Some(value)) =
+                (p.get("key").and_then(serde_json::Value::as_str), p.get("value").and_then(serde_json::Value::as_str))
+            else {
+                return Err("config.set needs {\"key\": ..., \"value\": ...}".into());
+            };
+            config::set(&path, key, value).map_err(|e| e.to_string())?;
+            reload.store(true, Ordering::Relaxed);
+            Ok(serde_json::json!({ "file": path.to_string_lossy() }))
+        }
+        other => Err(format!("unknown method {other:?}")),
+    }
 }
 
 fn log_start(cfg: &Config) {
@@ -121,34 +320,38 @@ fn log_start(cfg: &Config) {
     }
 }
 
-/// At start (and reload) an inbox that does not exist yet is created, so a
-/// first run on a fresh machine has somewhere to drop files. One that
-/// disappears later is waited for, not re-created.
-fn create_missing_inboxes(cfg: &Config) {
-    for inbox in &cfg.inbox {
-        if !inbox.path.exists() {
-            match crate::fsops::create_dirs(&inbox.path) {
-                Ok(()) => tracing::info!(path = %inbox.path.display(), "created inbox"),
-                Err(e) => tracing::warn!(path = %inbox.path.display(), "cannot create inbox: {e}"),
+/// At start (and reload) an inbox or library that does not exist yet is
+/// created, so a first run on a fresh machine has somewhere to drop files.
+/// One that disappears later is waited for, not re-created.
+fn create_missing_dirs(cfg: &Config) {
+    for dir in cfg.inbox.iter().map(|i| &i.path).chain([&cfg.library]) {
+        if !dir.exists() {
+            match crate::fsops::create_dirs(dir) {
+                Ok(()) => tracing::info!(path = %dir.display(), "created folder"),
+                Err(e) => tracing::warn!(path = %dir.display(), "cannot create folder: {e}"),
             }
         }
     }
 }
 
-fn sleep_unless_stopped(total: Duration, stop: &AtomicBool) {
-    let step = Duration::from_millis(50);
-    let end = Instant::now() + total;
-    while Instant::now() < end && !stop.load(Ordering::Relaxed) {
-        std::thread::sleep(step);
-    }
-}
-
 /// Scans one inbox, updates what has settled, and files the settled batch.
-fn poll_inbox(journal: &mut Journal, cfg: &Config, layout: &Layout, inbox: &Inbox, seen: &mut HashMap<PathBuf, Seen>) {
+fn poll_inbox(
+    journal: &mut Journal,
+    cfg: &Config,
+    layout: &Layout,
+    inbox: &Inbox,
+    seen: &mut HashMap<PathBuf, Seen>,
+    state: &mut State,
+) {
     if !inbox.path.is_dir() {
         // An unmounted disk or a gone share: wait for it, never read it as empty.
-        tracing::debug!(path = %inbox.path.display(), "inbox is missing; waiting for it");
+        if state.missing_inboxes.insert(inbox.path.clone()) {
+            state.error(format!("inbox {} is missing; waiting for it", inbox.path.display()));
+        }
         return;
+    }
+    if state.missing_inboxes.remove(&inbox.path) {
+        tracing::info!(path = %inbox.path.display(), "inbox is back");
     }
     let settle = Duration::from_secs(cfg.settle_seconds);
     let now = Instant::now();
@@ -192,6 +395,7 @@ fn poll_inbox(journal: &mut Journal, cfg: &Config, layout: &Layout, inbox: &Inbo
                 Outcome::Moved | Outcome::Copied | Outcome::Trashed => {
                     tracing::info!(from = %f.path.display(), to = %f.dest.as_deref().unwrap_or(Path::new("")).display(), "filed");
                     seen.remove(&f.path);
+                    state.count(|c| c.filed += 1);
                 }
                 Outcome::Error | Outcome::Duplicate | Outcome::NonMedia | Outcome::Skipped => {
                     let reason = f.reason.as_deref().unwrap_or("");
@@ -199,6 +403,14 @@ fn poll_inbox(journal: &mut Journal, cfg: &Config, layout: &Layout, inbox: &Inbo
                         tracing::warn!(path = %f.path.display(), outcome = ?f.outcome, reason, "left in inbox");
                     } else {
                         tracing::info!(path = %f.path.display(), outcome = ?f.outcome, reason, "left in inbox");
+                    }
+                    match f.outcome {
+                        Outcome::Duplicate => state.count(|c| c.skipped += 1),
+                        Outcome::Error => {
+                            state.count(|c| c.failed += 1);
+                            state.last_error = f.reason.clone();
+                        }
+                        _ => {}
                     }
                     // Remembered until it changes, so it is reported once, not every poll.
                     if let Some(s) = seen.get_mut(&f.path) {
@@ -212,8 +424,8 @@ fn poll_inbox(journal: &mut Journal, cfg: &Config, layout: &Layout, inbox: &Inbo
     match organize_found(journal, &opts, batch, &mut on_event) {
         Ok(summary) => tracing::info!(?summary, "batch filed"),
         Err(EngineError::DestInsideSource { .. }) => {
-            tracing::error!("library is inside inbox {}; fix the config", inbox.path.display())
+            state.error(format!("library is inside inbox {}; fix the config", inbox.path.display()))
         }
-        Err(e) => tracing::error!("inbox {}: {e}", inbox.path.display()),
+        Err(e) => state.error(format!("inbox {}: {e}", inbox.path.display())),
     }
 }

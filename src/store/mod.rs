@@ -181,7 +181,7 @@ pub struct OpRow {
 }
 
 /// A session as read back, with op counts.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SessionRow {
     /// Session id (what `cbctl undo ID` takes).
     pub id: i64,
