@@ -106,11 +106,23 @@ fn status_counts_pause_resume_and_undo_of_the_last_import_go_through_the_daemon(
     assert_eq!(run(ctl(&config).arg("resume")).status.code(), Some(0));
     wait_for("the paused file to be filed", Duration::from_secs(20), || status(&config)["total"]["filed"] == 2);
 
+    // Library changes behind the daemon's back are picked up by a rescan.
+    std::fs::create_dir_all(lib.join("by-hand")).unwrap();
+    std::fs::copy(corpus.join("exif-samples/jpg/mobile/jolla.jpg"), lib.join("by-hand/jolla.jpg")).unwrap();
+    std::fs::remove_file(&filed).unwrap();
+    let out = run(ctl(&config).arg("--json").arg("rescan"));
+    assert_eq!(out.status.code(), Some(0));
+    let r = &summary(&json_lines(&out))["result"];
+    assert_eq!((r["added"].as_u64(), r["removed"].as_u64(), r["files"].as_u64()), (Some(1), Some(1), Some(2)), "{r}");
+    assert_eq!(status(&config)["index_files"], 2);
+
     // The daemon holds the state lock; undo goes through it and puts the last import back.
     let out = run(ctl(&config).arg("--json").arg("undo").arg("--last"));
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(summary(&json_lines(&out))["reverted"].as_u64(), Some(1));
     assert_eq!(b3(&inbox.join("DSCN0010.jpg")), b3(&other));
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(inbox.join("DSCN0010.jpg").exists(), "an undone import is not filed again");
     let out = run(ctl(&config).arg("--json").arg("history"));
     assert_eq!(out.status.code(), Some(0));
     assert!(json_lines(&out).iter().any(|l| l["kind"] == "undo"));

@@ -92,3 +92,43 @@ fn the_daemon_files_settled_inbox_files_and_stops_cleanly_on_sigterm() {
     assert!(inbox.join("Canon_40D.jpg").exists() && slow.exists());
     assert!(!Path::new(&t.path().join("lib/2008")).exists());
 }
+
+#[test]
+fn a_sync_tools_temp_file_is_filed_only_after_its_rename_and_files_from_before_start_are_found() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let t = tempfile::tempdir().unwrap();
+    let config = t.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "library = \"lib\"\nstate_dir = \"state\"\n[[inbox]]\npath = \"inbox\"\n[watch]\nsettle_seconds = 1\n",
+    )
+    .unwrap();
+    // Arrived while the daemon was down.
+    let inbox = t.path().join("inbox");
+    std::fs::create_dir_all(inbox.join("phone")).unwrap();
+    let early = corpus.join("exif-samples/jpg/gps/DSCN0010.jpg");
+    std::fs::copy(&early, inbox.join("phone/DSCN0010.jpg")).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_clean-backupd"))
+        .arg("--config")
+        .arg(&config)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _daemon = Daemon(child);
+    let lib = t.path().join("lib");
+    wait_for("the file from before start", Duration::from_secs(20), || lib.join("2008/10/DSCN0010.jpg").exists());
+
+    // Syncthing writes `.syncthing.NAME.tmp`, then renames it into place.
+    let photo = corpus.join("exif-samples/jpg/Canon_40D.jpg");
+    let tmp = inbox.join("phone/.syncthing.Canon_40D.jpg.tmp");
+    std::fs::copy(&photo, &tmp).unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(tmp.exists(), "a temp file is never touched");
+    assert!(!lib.join("2008/05").exists());
+    std::fs::rename(&tmp, inbox.join("phone/Canon_40D.jpg")).unwrap();
+    let filed = lib.join("2008/05/Canon_40D.jpg");
+    wait_for("the renamed file", Duration::from_secs(20), || filed.exists());
+    assert_eq!(common::b3(&filed), common::b3(&photo));
+}

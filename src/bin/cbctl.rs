@@ -575,9 +575,9 @@ fn daemon_only(cli: &Cli, method: &str) -> Result<serde_json::Value, Failure> {
 }
 
 fn cmd_simple(cli: &Cli, method: &str, done: &str) -> Result<u8, Failure> {
-    daemon_only(cli, method)?;
+    let result = daemon_only(cli, method)?;
     if cli.json {
-        json_line(&serde_json::json!({"summary": true, "ok": true, "method": method}));
+        json_line(&serde_json::json!({"summary": true, "ok": true, "method": method, "result": result}));
     } else {
         eprintln!("{done}");
     }

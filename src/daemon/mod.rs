@@ -1,10 +1,15 @@
 //! `clean-backupd`: watches the inboxes and files media once it has settled.
 //!
-//! This first daemon polls: every `poll` it scans each inbox, and a file whose
-//! size and mtime have not changed for `settle_seconds` is filed into the
-//! library through the same journaled engine as `cbctl organize`. Each batch
-//! of settled files is one session, so `cbctl undo --last` undoes the last
-//! import. SIGTERM/SIGINT stop it between batches; SIGHUP reloads the config.
+//! The inboxes are watched (`watch`, notify): an event marks a path and asks
+//! for a scan. A file whose size and mtime have not changed, and that had no
+//! event, for `settle_seconds` is filed into the library through the same
+//! journaled engine as `cbctl organize`. Each batch of settled files is one
+//! session, so `cbctl undo --last` undoes the last import. Control requests
+//! (`src/control`) arrive on a socket and are answered by this loop, which
+//! alone owns the journal. SIGTERM/SIGINT stop it between batches; SIGHUP
+//! reloads the config.
+
+mod watch;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -54,6 +59,7 @@ struct State {
     today_date: chrono::NaiveDate,
     total: Counts,
     last_error: Option<String>,
+    rescan_requested: bool,
 }
 
 impl State {
@@ -67,6 +73,7 @@ impl State {
             today_date: chrono::Local::now().date_naive(),
             total: Counts::default(),
             last_error: None,
+            rescan_requested: false,
         }
     }
 
@@ -142,6 +149,11 @@ pub fn run(config_path: Option<&Path>, state_override: Option<&Path>, signals: &
     create_missing_dirs(&cfg);
     let mut state = State::new();
     let mut seen: HashMap<PathBuf, Seen> = HashMap::new();
+    let mut watch = watch_inboxes(&cfg);
+    let mut events: HashMap<PathBuf, Instant> = HashMap::new();
+    // Scan everything at start: files that arrived while the daemon was down.
+    let mut last_full_scan: Option<Instant> = None;
+    let mut dirty = true;
     let poll = Duration::from_millis(500).min(Duration::from_secs(cfg.settle_seconds.max(1)));
     while !signals.stop.load(Ordering::Relaxed) {
         if signals.reload.swap(false, Ordering::Relaxed) {
@@ -152,18 +164,37 @@ pub fn run(config_path: Option<&Path>, state_override: Option<&Path>, signals: &
                     tracing::info!("config reloaded");
                     log_start(&cfg);
                     create_missing_dirs(&cfg);
+                    watch = watch_inboxes(&cfg);
+                    last_full_scan = None;
                 }
                 Ok(_) => state.error("config reload: state_dir cannot change while running; restart the daemon".into()),
                 Err(e) => state.error(format!("config reload failed, keeping the old config: {e}")),
             }
         }
-        if !state.paused {
+        let activity = watch.drain();
+        let now = Instant::now();
+        for p in &activity.paths {
+            events.insert(p.clone(), now);
+        }
+        // Something happened that a scan has not looked at yet (kept while paused).
+        dirty |= state.rescan_requested || activity.rescan || !activity.paths.is_empty();
+        state.rescan_requested = false;
+        // Scan when something happened, something is settling, a folder is
+        // not watched, or as a safety net every SAFETY_SCAN.
+        let due = dirty
+            || last_full_scan.is_none_or(|t| t.elapsed() >= SAFETY_SCAN)
+            || seen.values().any(|s| !s.parked)
+            || !watch.unwatched.is_empty();
+        if !state.paused && due {
+            dirty = false;
+            last_full_scan = Some(now);
+            events.retain(|_, t| now.duration_since(*t) < Duration::from_secs(cfg.settle_seconds + 60));
             check_library(&cfg, &mut state);
             for inbox in &cfg.inbox {
                 if signals.stop.load(Ordering::Relaxed) || !state.library_available {
                     break;
                 }
-                poll_inbox(&mut journal, &cfg, &layout, inbox, &mut seen, &mut state);
+                poll_inbox(&mut journal, &cfg, &layout, inbox, &mut seen, &events, &mut state);
                 answer_calls(&calls, &mut journal, &cfg, config_path, &mut seen, &mut state, &signals.reload);
             }
         }
@@ -175,6 +206,16 @@ pub fn run(config_path: Option<&Path>, state_override: Option<&Path>, signals: &
     }
     tracing::info!("stopping: journal closed cleanly");
     Ok(())
+}
+
+/// How often the inboxes are scanned when the watcher reports nothing: a
+/// safety net against events lost without an overflow notice.
+const SAFETY_SCAN: Duration = Duration::from_secs(30);
+
+fn watch_inboxes(cfg: &Config) -> watch::Watch {
+    // A missing inbox cannot be watched: it lands in `unwatched` and is looked at every poll.
+    let dirs: Vec<&Path> = cfg.inbox.iter().map(|i| i.path.as_path()).collect();
+    watch::Watch::new(&dirs)
 }
 
 /// The library must be there to file into; a missing one (an unmounted
@@ -266,8 +307,21 @@ fn handle(
             Ok(serde_json::json!({}))
         }
         "rescan" => {
-            // Files left alone (errors, duplicates) get another look; new ones are found by the next poll.
+            // Files left alone (errors, duplicates) get another look, and every inbox is scanned.
             seen.values_mut().for_each(|s| s.parked = false);
+            state.rescan_requested = true;
+            // And the library index catches up with files added, moved or deleted behind our back.
+            if cfg.library.is_dir() {
+                let (_, report) = crate::engine::index::refresh(
+                    journal.store_mut(),
+                    &cfg.library,
+                    cfg.dedup_perceptual,
+                    &|_, _| {},
+                    &mut |p, e| tracing::warn!(path = %p.display(), "library file not indexed: {e}"),
+                )
+                .map_err(|e| e.to_string())?;
+                return to_json(&report);
+            }
             Ok(serde_json::json!({}))
         }
         "history" => {
@@ -289,8 +343,16 @@ fn handle(
                     }))
                 })
                 .map_err(|e| e.to_string())?;
-            // Put-back files must be looked at again if they are still in an inbox.
-            seen.clear();
+            // Files put back into an inbox stay there: parked, as if handled,
+            // until they change or `cbctl rescan` asks for another look.
+            let now = Instant::now();
+            for f in &files {
+                let Some(to) = f["to"].as_str().map(PathBuf::from) else { continue };
+                if let (true, Ok(meta)) = (cfg.inbox.iter().any(|i| to.starts_with(&i.path)), std::fs::metadata(&to)) {
+                    let entry = Seen { size: meta.len(), mtime: meta.modified().ok(), since: now, parked: true };
+                    seen.insert(to, entry);
+                }
+            }
             Ok(serde_json::json!({ "report": report, "files": files }))
         }
         "config.get" => {
@@ -341,6 +403,7 @@ fn poll_inbox(
     layout: &Layout,
     inbox: &Inbox,
     seen: &mut HashMap<PathBuf, Seen>,
+    events: &HashMap<PathBuf, Instant>,
     state: &mut State,
 ) {
     if !inbox.path.is_dir() {
@@ -366,7 +429,9 @@ fn poll_inbox(
         present.insert(path.clone());
         match seen.get(&path) {
             Some(prev) if prev.size == size && prev.mtime == mtime => {
-                if !prev.parked && now.duration_since(prev.since) >= settle {
+                // Quiet since its last change on disk and its last event (a close, a rename).
+                let quiet = events.get(&path).map_or(prev.since, |&e| e.max(prev.since));
+                if !prev.parked && now.duration_since(quiet) >= settle {
                     batch.push(Found::File(path));
                 }
             }
