@@ -132,3 +132,43 @@ fn a_sync_tools_temp_file_is_filed_only_after_its_rename_and_files_from_before_s
     wait_for("the renamed file", Duration::from_secs(20), || filed.exists());
     assert_eq!(common::b3(&filed), common::b3(&photo));
 }
+
+#[test]
+fn systemd_hears_ready_watchdog_pings_and_stopping() {
+    use std::os::unix::net::UnixDatagram;
+    let t = tempfile::tempdir().unwrap();
+    let config = t.path().join("config.toml");
+    std::fs::write(&config, "library = \"lib\"\nstate_dir = \"state\"\n[[inbox]]\npath = \"inbox\"\n").unwrap();
+    let sock_path = t.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_clean-backupd"))
+        .arg("--config")
+        .arg(&config)
+        .env("NOTIFY_SOCKET", &sock_path)
+        .env("WATCHDOG_USEC", "400000")
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut daemon = Daemon(child);
+    let recv = || {
+        let mut buf = [0u8; 1024];
+        let n = sock.recv(&mut buf).expect("a message from the daemon");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    let ready = recv();
+    assert!(ready.starts_with("READY=1\nSTATUS=watching 1 inbox(es)"), "{ready}");
+    assert!(recv().starts_with("WATCHDOG=1"), "pings at half of WATCHDOG_USEC");
+    let pid = libc::pid_t::try_from(daemon.0.id()).unwrap();
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let mut last = String::new();
+    for _ in 0..50 {
+        last = recv();
+        if last == "STOPPING=1" {
+            break;
+        }
+    }
+    assert_eq!(last, "STOPPING=1");
+    assert_eq!(daemon.0.wait().unwrap().code(), Some(0));
+}

@@ -9,6 +9,7 @@
 //! alone owns the journal. SIGTERM/SIGINT stop it between batches; SIGHUP
 //! reloads the config.
 
+mod notify_systemd;
 mod watch;
 
 use std::collections::{HashMap, HashSet};
@@ -155,7 +156,16 @@ pub fn run(config_path: Option<&Path>, state_override: Option<&Path>, signals: &
     let mut last_full_scan: Option<Instant> = None;
     let mut dirty = true;
     let poll = Duration::from_millis(500).min(Duration::from_secs(cfg.settle_seconds.max(1)));
+    notify_systemd::notify(&format!("READY=1\nSTATUS={}", status_line(&cfg, &state)));
+    let watchdog = notify_systemd::watchdog_interval();
+    let mut last_ping = Instant::now();
     while !signals.stop.load(Ordering::Relaxed) {
+        if let Some(every) = watchdog {
+            if last_ping.elapsed() >= every {
+                notify_systemd::notify(&format!("WATCHDOG=1\nSTATUS={}", status_line(&cfg, &state)));
+                last_ping = Instant::now();
+            }
+        }
         if signals.reload.swap(false, Ordering::Relaxed) {
             match load() {
                 Ok((c, l)) if c.state_dir == cfg.state_dir => {
@@ -204,8 +214,21 @@ pub fn run(config_path: Option<&Path>, state_override: Option<&Path>, signals: &
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+    notify_systemd::notify("STOPPING=1");
     tracing::info!("stopping: journal closed cleanly");
     Ok(())
+}
+
+/// One line for systemd's STATUS= (what `systemctl status` shows).
+fn status_line(cfg: &Config, state: &State) -> String {
+    let what = if state.paused { "paused" } else { "watching" };
+    format!(
+        "{what} {} inbox(es); {} filed, {} skipped, {} failed since start",
+        cfg.inbox.len(),
+        state.total.filed,
+        state.total.skipped,
+        state.total.failed
+    )
 }
 
 /// How often the inboxes are scanned when the watcher reports nothing: a
