@@ -181,14 +181,9 @@ pub fn run(config_path: Option<&Path>, state_override: Option<&Path>, signals: &
                 Err(e) => state.error(format!("config reload failed, keeping the old config: {e}")),
             }
         }
-        let activity = watch.drain();
+        absorb(&watch, &mut events, &mut dirty);
         let now = Instant::now();
-        for p in &activity.paths {
-            events.insert(p.clone(), now);
-        }
-        // Something happened that a scan has not looked at yet (kept while paused).
-        dirty |= state.rescan_requested || activity.rescan || !activity.paths.is_empty();
-        state.rescan_requested = false;
+        dirty |= std::mem::take(&mut state.rescan_requested);
         // Scan when something happened, something is settling, a folder is
         // not watched, or as a safety net every SAFETY_SCAN.
         let due = dirty
@@ -208,9 +203,18 @@ pub fn run(config_path: Option<&Path>, state_override: Option<&Path>, signals: &
                 answer_calls(&calls, &mut journal, &cfg, config_path, &mut seen, &mut state, &signals.reload);
             }
         }
-        let end = Instant::now() + poll;
+        // Sleep until the next poll, or until the first settling file is due.
+        let settle = Duration::from_secs(cfg.settle_seconds);
+        let next_due = seen
+            .iter()
+            .filter(|(_, s)| !s.parked)
+            .map(|(p, s)| events.get(p).map_or(s.since, |&e| e.max(s.since)) + settle)
+            .min();
+        let end = next_due.map_or(Instant::now() + poll, |d| d.min(Instant::now() + poll));
         while Instant::now() < end && !signals.stop.load(Ordering::Relaxed) {
             answer_calls(&calls, &mut journal, &cfg, config_path, &mut seen, &mut state, &signals.reload);
+            // Events are timestamped as they come, so settle clocks start at the real last write.
+            absorb(&watch, &mut events, &mut dirty);
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -229,6 +233,16 @@ fn status_line(cfg: &Config, state: &State) -> String {
         state.total.skipped,
         state.total.failed
     )
+}
+
+/// Takes the watcher's news: each path's last event time, and whether a scan is needed.
+fn absorb(watch: &watch::Watch, events: &mut HashMap<PathBuf, Instant>, dirty: &mut bool) {
+    let activity = watch.drain();
+    let now = Instant::now();
+    *dirty |= activity.rescan || !activity.paths.is_empty();
+    for p in activity.paths {
+        events.insert(p, now);
+    }
 }
 
 /// How often the inboxes are scanned when the watcher reports nothing: a
@@ -455,12 +469,15 @@ fn poll_inbox(
                 // Quiet since its last change on disk and its last event (a close, a rename).
                 let quiet = events.get(&path).map_or(prev.since, |&e| e.max(prev.since));
                 if !prev.parked && now.duration_since(quiet) >= settle {
+                    tracing::debug!(path = %path.display(), quiet_for = ?now.duration_since(quiet), "settled");
                     batch.push(Found::File(path));
                 }
             }
-            // New, or changed since last look: (re)start its settle clock.
+            // New, or changed since last look: (re)start its settle clock, from
+            // the watcher's last event for it (its last write or close) when there is one.
             _ => {
-                seen.insert(path, Seen { size, mtime, since: now, parked: false });
+                let since = events.get(&path).copied().filter(|&e| e <= now).unwrap_or(now);
+                seen.insert(path, Seen { size, mtime, since, parked: false });
             }
         }
     }

@@ -10,6 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
+use notify::event::{AccessKind, AccessMode, EventKind};
 use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 
 /// What happened since the last [`Watch::drain`].
@@ -60,6 +61,13 @@ impl Watch {
         while let Ok(ev) = self.rx.try_recv() {
             match ev {
                 Ok(ev) => {
+                    // Reads and opens (our own scans among them) change nothing;
+                    // a close after writing does.
+                    if let EventKind::Access(kind) = ev.kind {
+                        if !matches!(kind, AccessKind::Close(AccessMode::Write)) {
+                            continue;
+                        }
+                    }
                     if ev.need_rescan() {
                         tracing::warn!("the file watcher overflowed and may have missed events; rescanning");
                         a.rescan = true;
