@@ -6,33 +6,12 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{b3, Rng};
+use common::{b3, daemon_config, start_daemon, Rng};
 use image::ImageEncoder;
 
 const FILES: usize = 2000;
-
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(config: &Path) -> Daemon {
-    Daemon(
-        Command::new(env!("CARGO_BIN_EXE_clean-backupd"))
-            .arg("--config")
-            .arg(config)
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start clean-backupd"),
-    )
-}
 
 /// FILES distinct small photos (random pixels, so no two look alike) in
 /// `stage`, by blake3.
@@ -65,12 +44,7 @@ fn contents(root: &Path) -> BTreeMap<String, usize> {
 }
 
 fn setup(t: &Path) -> (PathBuf, PathBuf, PathBuf, BTreeMap<String, PathBuf>) {
-    let config = t.join("config.toml");
-    std::fs::write(
-        &config,
-        "library = \"lib\"\nstate_dir = \"state\"\n[[inbox]]\npath = \"inbox\"\n[watch]\nsettle_seconds = 1\n",
-    )
-    .unwrap();
+    let config = daemon_config(t, 1);
     let photos = make_photos(&t.join("stage"));
     (config, t.join("inbox"), t.join("lib"), photos)
 }
@@ -107,7 +81,7 @@ fn wait_until_all_filed(lib: &Path, photos: &BTreeMap<String, PathBuf>, timeout:
 fn a_burst_of_two_thousand_photos_is_filed_once_each_with_bounded_memory() {
     let t = tempfile::tempdir().unwrap();
     let (config, inbox, lib, photos) = setup(t.path());
-    let daemon = start(&config);
+    let daemon = start_daemon(&config);
     let start_wait = Instant::now();
     while !inbox.is_dir() {
         assert!(start_wait.elapsed() < Duration::from_secs(20), "daemon did not start");
@@ -133,7 +107,7 @@ fn a_burst_of_two_thousand_photos_is_filed_once_each_with_bounded_memory() {
 fn kill_9_during_a_burst_never_loses_or_doubles_a_photo() {
     let t = tempfile::tempdir().unwrap();
     let (config, inbox, lib, photos) = setup(t.path());
-    let mut daemon = start(&config);
+    let mut daemon = start_daemon(&config);
     let start_wait = Instant::now();
     while !inbox.is_dir() {
         assert!(start_wait.elapsed() < Duration::from_secs(20), "daemon did not start");
@@ -151,7 +125,7 @@ fn kill_9_during_a_burst_never_loses_or_doubles_a_photo() {
         }
         assert_eq!(both.keys().collect::<Vec<_>>(), photos.keys().collect::<Vec<_>>(), "a photo went missing");
         assert!(both.values().all(|&n| n == 1), "a photo is in two places after a kill");
-        daemon = start(&config);
+        daemon = start_daemon(&config);
     }
     let got = wait_until_all_filed(&lib, &photos, Duration::from_secs(240));
     let expected: BTreeMap<String, usize> = photos.keys().map(|h| (h.clone(), 1)).collect();

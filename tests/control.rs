@@ -8,27 +8,10 @@ use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use common::*;
-
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !ok() {
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 /// cbctl with the test's config (and so its state dir), not the user's.
 fn ctl(config: &Path) -> Command {
@@ -52,21 +35,11 @@ fn raw_request(socket: &Path, line: &[u8]) -> serde_json::Value {
 }
 
 fn start(t: &Path) -> (Daemon, PathBuf) {
-    let config = t.join("config.toml");
-    std::fs::write(
-        &config,
-        "library = \"lib\"\nstate_dir = \"state\"\n[[inbox]]\npath = \"inbox\"\n[watch]\nsettle_seconds = 1\n",
-    )
-    .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_clean-backupd"))
-        .arg("--config")
-        .arg(&config)
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let config = daemon_config(t, 1);
+    let daemon = start_daemon(&config);
     let socket = t.join("state/clean-backupd.sock");
     wait_for("the control socket", Duration::from_secs(20), || socket.exists());
-    (Daemon(child), config)
+    (daemon, config)
 }
 
 #[test]

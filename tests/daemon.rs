@@ -5,25 +5,10 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !ok() {
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
+use common::{start_daemon, wait_for, Daemon};
 
 #[test]
 fn the_daemon_files_settled_inbox_files_and_stops_cleanly_on_sigterm() {
@@ -31,19 +16,8 @@ fn the_daemon_files_settled_inbox_files_and_stops_cleanly_on_sigterm() {
         return;
     };
     let t = tempfile::tempdir().unwrap();
-    let config = t.path().join("config.toml");
-    std::fs::write(
-        &config,
-        "library = \"lib\"\nstate_dir = \"state\"\n[[inbox]]\npath = \"inbox\"\n[watch]\nsettle_seconds = 2\n",
-    )
-    .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_clean-backupd"))
-        .arg("--config")
-        .arg(&config)
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut daemon = Daemon(child);
+    let config = common::daemon_config(t.path(), 2);
+    let mut daemon = start_daemon(&config);
     let inbox = t.path().join("inbox");
     wait_for("the inbox to be created", Duration::from_secs(10), || inbox.is_dir());
 
@@ -99,24 +73,13 @@ fn a_sync_tools_temp_file_is_filed_only_after_its_rename_and_files_from_before_s
         return;
     };
     let t = tempfile::tempdir().unwrap();
-    let config = t.path().join("config.toml");
-    std::fs::write(
-        &config,
-        "library = \"lib\"\nstate_dir = \"state\"\n[[inbox]]\npath = \"inbox\"\n[watch]\nsettle_seconds = 1\n",
-    )
-    .unwrap();
+    let config = common::daemon_config(t.path(), 1);
     // Arrived while the daemon was down.
     let inbox = t.path().join("inbox");
     std::fs::create_dir_all(inbox.join("phone")).unwrap();
     let early = corpus.join("exif-samples/jpg/gps/DSCN0010.jpg");
     std::fs::copy(&early, inbox.join("phone/DSCN0010.jpg")).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_clean-backupd"))
-        .arg("--config")
-        .arg(&config)
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _daemon = Daemon(child);
+    let _daemon = start_daemon(&config);
     let lib = t.path().join("lib");
     wait_for("the file from before start", Duration::from_secs(20), || lib.join("2008/10/DSCN0010.jpg").exists());
 

@@ -6,7 +6,8 @@ pub mod variants;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// The shared corpus, or `None` (with a message) when it is absent outside CI.
 /// Under `CI=true` its absence fails the test.
@@ -151,5 +152,46 @@ impl Rng {
     /// A number in `0..n` (0 when `n` is 0).
     pub fn below(&mut self, n: u64) -> u64 {
         self.next() % n.max(1)
+    }
+}
+
+/// A running `clean-backupd`, killed (SIGKILL) and reaped when dropped.
+pub struct Daemon(pub Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A config in `dir` with `lib`, `state` and one `inbox` under it, settling after `settle` seconds.
+pub fn daemon_config(dir: &Path, settle: u64) -> PathBuf {
+    let config = dir.join("config.toml");
+    let text = format!(
+        "library = \"lib\"\nstate_dir = \"state\"\n[[inbox]]\npath = \"inbox\"\n[watch]\nsettle_seconds = {settle}\n"
+    );
+    std::fs::write(&config, text).expect("write config");
+    config
+}
+
+/// Starts the real daemon on `config` (its log discarded).
+pub fn start_daemon(config: &Path) -> Daemon {
+    Daemon(
+        Command::new(env!("CARGO_BIN_EXE_clean-backupd"))
+            .arg("--config")
+            .arg(config)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start clean-backupd"),
+    )
+}
+
+/// Polls `ok` every 100 ms; fails the test after `timeout`.
+pub fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ok() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
