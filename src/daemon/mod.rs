@@ -156,6 +156,22 @@ pub fn run(config_path: Option<&Path>, state_override: Option<&Path>, signals: &
     let mut last_full_scan: Option<Instant> = None;
     let mut dirty = true;
     let poll = Duration::from_millis(500).min(Duration::from_secs(cfg.settle_seconds.max(1)));
+    // Control requests are answered between inboxes and while sleeping.
+    macro_rules! answer {
+        () => {
+            answer_calls(
+                &calls,
+                &mut Ctx {
+                    journal: &mut journal,
+                    cfg: &cfg,
+                    config_path,
+                    seen: &mut seen,
+                    state: &mut state,
+                    reload: &signals.reload,
+                },
+            )
+        };
+    }
     notify_systemd::notify(&format!("READY=1\nSTATUS={}", status_line(&cfg, &state)));
     let watchdog = notify_systemd::watchdog_interval();
     let mut last_ping = Instant::now();
@@ -200,7 +216,7 @@ pub fn run(config_path: Option<&Path>, state_override: Option<&Path>, signals: &
                     break;
                 }
                 poll_inbox(&mut journal, &cfg, &layout, inbox, &mut seen, &events, &mut state);
-                answer_calls(&calls, &mut journal, &cfg, config_path, &mut seen, &mut state, &signals.reload);
+                answer!();
             }
         }
         // Sleep until the next poll, or until the first settling file is due.
@@ -212,7 +228,7 @@ pub fn run(config_path: Option<&Path>, state_override: Option<&Path>, signals: &
             .min();
         let end = next_due.map_or(Instant::now() + poll, |d| d.min(Instant::now() + poll));
         while Instant::now() < end && !signals.stop.load(Ordering::Relaxed) {
-            answer_calls(&calls, &mut journal, &cfg, config_path, &mut seen, &mut state, &signals.reload);
+            answer!();
             // Events are timestamped as they come, so settle clocks start at the real last write.
             absorb(&watch, &mut events, &mut dirty);
             std::thread::sleep(Duration::from_millis(20));
@@ -272,20 +288,22 @@ fn check_library(cfg: &Config, state: &mut State) {
     }
 }
 
+/// What a control request may read and change: the main loop's own state,
+/// lent for the time of one answer.
+struct Ctx<'a> {
+    journal: &'a mut Journal,
+    cfg: &'a Config,
+    config_path: Option<&'a Path>,
+    seen: &'a mut HashMap<PathBuf, Seen>,
+    state: &'a mut State,
+    reload: &'a AtomicBool,
+}
+
 /// Answers every control request waiting, without blocking.
-#[allow(clippy::too_many_arguments)]
-fn answer_calls(
-    calls: &mpsc::Receiver<Call>,
-    journal: &mut Journal,
-    cfg: &Config,
-    config_path: Option<&Path>,
-    seen: &mut HashMap<PathBuf, Seen>,
-    state: &mut State,
-    reload: &AtomicBool,
-) {
+fn answer_calls(calls: &mpsc::Receiver<Call>, ctx: &mut Ctx<'_>) {
     while let Ok(call) = calls.try_recv() {
         let id = call.request.id;
-        let response = match handle(&call.request, journal, cfg, config_path, seen, state, reload) {
+        let response = match handle(&call.request, ctx) {
             Ok(v) => Response::ok(id, v),
             Err(e) => Response::err(id, e),
         };
@@ -293,16 +311,9 @@ fn answer_calls(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn handle(
-    req: &control::Request,
-    journal: &mut Journal,
-    cfg: &Config,
-    config_path: Option<&Path>,
-    seen: &mut HashMap<PathBuf, Seen>,
-    state: &mut State,
-    reload: &AtomicBool,
-) -> Result<serde_json::Value, String> {
+fn handle(req: &control::Request, ctx: &mut Ctx<'_>) -> Result<serde_json::Value, String> {
+    let (journal, cfg, config_path, seen, state, reload) =
+        (&mut *ctx.journal, ctx.cfg, ctx.config_path, &mut *ctx.seen, &mut *ctx.state, ctx.reload);
     let p = &req.params;
     fn to_json(v: impl serde::Serialize) -> Result<serde_json::Value, String> {
         serde_json::to_value(v).map_err(|e| e.to_string())
