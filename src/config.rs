@@ -441,9 +441,9 @@ impl Validator<'_> {
                 ("dedup", "perceptual") => cfg.dedup_perceptual = self.boolean(table, key, d)?,
                 ("dedup", "names") => cfg.dedup_names = self.boolean(table, key, d)?,
                 ("dedup", "threshold") => {
-                    cfg.dedup_threshold = match self.item(table, key).as_str() {
-                        Some(preset) if threshold_preset(preset).is_some() => threshold_preset(preset).unwrap_or(6),
-                        Some(_) => {
+                    cfg.dedup_threshold = match self.item(table, key).as_str().map(threshold_preset) {
+                        Some(Some(t)) => t,
+                        Some(None) => {
                             return Err(self.err(
                                 table,
                                 key,

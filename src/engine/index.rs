@@ -45,11 +45,20 @@ pub fn stat_key(meta: &std::fs::Metadata) -> (u64, i64, u64) {
 /// Reads one file into an index row: kind, date, blake3, and for images
 /// the perceptual hash and size. `Ok(None)` for files that are not media.
 pub fn index_file(path: &Path, meta: &std::fs::Metadata, perceptual: bool) -> Result<Option<FileRow>, MediaError> {
-    let info = match media::probe(path) {
-        Ok(info) => info,
-        Err(MediaError::NotMedia { .. }) if !media::looks_like_media_name(path) => return Ok(None),
-        Err(e) => return Err(e),
-    };
+    match media::probe(path) {
+        Ok(info) => index_probed(path, meta, &info, perceptual).map(Some),
+        Err(MediaError::NotMedia { .. }) if !media::looks_like_media_name(path) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// As [`index_file`], for a file already probed: fingerprint and pHash only.
+pub fn index_probed(
+    path: &Path,
+    meta: &std::fs::Metadata,
+    info: &media::MediaInfo,
+    perceptual: bool,
+) -> Result<FileRow, MediaError> {
     let fp = fsops::fingerprint(path)
         .map_err(|e| MediaError::Corrupt { path: path.to_path_buf(), reason: e.to_string() })?;
     let (size, mtime_ns, inode) = stat_key(meta);
@@ -86,7 +95,7 @@ pub fn index_file(path: &Path, meta: &std::fs::Metadata, perceptual: bool) -> Re
             row.hash_error = Some(format!("{} images are matched by exact content only", info.kind.name()));
         }
     }
-    Ok(Some(row))
+    Ok(row)
 }
 
 /// Brings the index of `root` up to date and returns its rows (by path).

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use chrono::FixedOffset;
 use rayon::prelude::*;
 
-use super::group::{group, GroupOptions};
-use super::index::{index_file, refresh, stat_key};
+use super::group::{group, GroupOptions, Match};
+use super::index::{index_probed, refresh, stat_key};
 use super::scan::{scan, Found};
 use super::{EngineError, Event, FileEvent, Outcome, Summary};
 use crate::config::Mode;
@@ -55,8 +55,7 @@ fn probe_one(path: PathBuf, perceptual: bool) -> Probed {
         .map_err(|source| MediaError::Io { path: path.clone(), source })
         .and_then(|meta| {
             let info = media::probe(&path)?;
-            let row = index_file(&path, &meta, perceptual)?
-                .ok_or_else(|| MediaError::NotMedia { path: path.clone(), reason: "not a photo or video".into() })?;
+            let row = index_probed(&path, &meta, &info, perceptual)?;
             let hash = blake3::Hash::from_hex(&row.blake3)
                 .map_err(|e| MediaError::Corrupt { path: path.clone(), reason: e.to_string() })?;
             Ok((info, Fingerprint { size: row.size, hash }, row))
@@ -96,16 +95,16 @@ impl Library {
         Ok(Library { rows, by_blake3, phashes })
     }
 
-    /// The library file this one duplicates, and the pHash distance (0 for exact).
-    fn find(&self, row: &FileRow, opts: &GroupOptions) -> Option<(&Path, u32)> {
+    /// The library file this one duplicates, the pHash distance, and whether the bytes are the same.
+    fn find(&self, row: &FileRow, opts: &GroupOptions) -> Option<(&Path, u32, bool)> {
         if let Some(&i) = self.by_blake3.get(&row.blake3) {
-            return Some((&self.rows[i].path, 0));
+            return Some((&self.rows[i].path, 0, true));
         }
         if !opts.perceptual {
             return None;
         }
         let (id, d) = *self.phashes.within(row.phash?, opts.threshold).first()?;
-        Some((&self.rows[id as usize].path, d))
+        Some((&self.rows[id as usize].path, d, false))
     }
 }
 
@@ -172,10 +171,11 @@ pub fn organize_found(
     // Within the batch, only the best copy of each picture is filed.
     let incoming: Vec<FileRow> =
         probed.iter().filter_map(|p| p.result.as_ref().ok().map(|(_, _, row)| row.clone())).collect();
-    let mut better_copy: HashMap<PathBuf, (PathBuf, u32)> = HashMap::new();
+    let mut better_copy: HashMap<PathBuf, (PathBuf, u32, bool)> = HashMap::new();
     for g in group(&incoming, opts.dedup) {
         for m in g.members {
-            better_copy.insert(incoming[m.index].path.clone(), (incoming[g.keeper].path.clone(), m.distance));
+            let exact = m.how == Match::Exact;
+            better_copy.insert(incoming[m.index].path.clone(), (incoming[g.keeper].path.clone(), m.distance, exact));
         }
     }
 
@@ -205,13 +205,14 @@ pub fn organize_found(
                 on_event(&Event::File(event(&p.path, Outcome::Error, Some(e.to_string()))));
             }
             Ok((info, fp, row)) => {
-                let twin = better_copy.get(&p.path).map(|(k, d)| (k.as_path(), *d, "a better copy in this batch"));
-                let twin = twin.or_else(|| library.find(&row, &opts.dedup).map(|(k, d)| (k, d, "the library")));
-                if let Some((keeper, distance, place)) = twin {
+                let twin =
+                    better_copy.get(&p.path).map(|(k, d, x)| (k.as_path(), *d, *x, "a better copy in this batch"));
+                let twin = twin.or_else(|| library.find(&row, &opts.dedup).map(|(k, d, x)| (k, d, x, "the library")));
+                if let Some((keeper, distance, exact, place)) = twin {
                     let mut ev = event(&p.path, Outcome::Duplicate, None);
                     ev.bytes = fp.size;
                     ev.dest = Some(keeper.to_path_buf());
-                    ev.reason = Some(if row.blake3 == library_or_batch_hash(&library, &incoming, keeper) {
+                    ev.reason = Some(if exact {
                         summary.duplicates += 1;
                         format!("identical to {} in {place}; left in place", keeper.display())
                     } else {
@@ -239,11 +240,6 @@ pub fn organize_found(
         journal.finish(s, &serde_json::to_value(&summary).unwrap_or_default())?;
     }
     Ok(summary)
-}
-
-/// The blake3 of a keeper found in the library or among the incoming files.
-fn library_or_batch_hash<'a>(library: &'a Library, incoming: &'a [FileRow], path: &Path) -> &'a str {
-    library.rows.iter().chain(incoming).find(|r| r.path == path).map(|r| r.blake3.as_str()).unwrap_or("")
 }
 
 /// How many file operations share one journal transaction and one fsync
