@@ -380,7 +380,7 @@ impl Store {
         tx.commit().map_err(&sql)
     }
 
-    fn read_ops(&self, where_clause: &str, arg: Option<i64>) -> Result<Vec<OpRow>, StoreError> {
+    fn read_ops(&self, where_clause: &str, arg: Option<&dyn rusqlite::ToSql>) -> Result<Vec<OpRow>, StoreError> {
         let query = format!(
             "SELECT id, session, seq, action, src, dst, tmp, size, blake3, state, error, reverts FROM ops {where_clause} ORDER BY id"
         );
@@ -441,12 +441,12 @@ impl Store {
 
     /// All ops of a session, in order.
     pub fn ops_of_session(&self, session: i64) -> Result<Vec<OpRow>, StoreError> {
-        self.read_ops("WHERE session = ?1", Some(session))
+        self.read_ops("WHERE session = ?1", Some(&session))
     }
 
     /// One op by id.
     pub fn op(&self, id: i64) -> Result<Option<OpRow>, StoreError> {
-        Ok(self.read_ops("WHERE id = ?1", Some(id))?.into_iter().next())
+        Ok(self.read_ops("WHERE id = ?1", Some(&id))?.into_iter().next())
     }
 
     /// Ops journaled as planned but never marked done or failed: a crash happened.
@@ -457,13 +457,10 @@ impl Store {
     /// Done trash ops of sessions that finished before `before` (RFC 3339):
     /// what `cbctl prune --older-than` may remove.
     pub fn trashed_before(&self, before: &str) -> Result<Vec<OpRow>, StoreError> {
-        let before = before.replace('\'', "");
         self.read_ops(
-            &format!(
-                "WHERE action = 'trash' AND state = 'done' AND session IN
-                   (SELECT id FROM sessions WHERE finished_at IS NOT NULL AND finished_at <= '{before}')"
-            ),
-            None,
+            "WHERE action = 'trash' AND state = 'done' AND session IN
+               (SELECT id FROM sessions WHERE finished_at IS NOT NULL AND finished_at <= ?1)",
+            Some(&before),
         )
     }
 
