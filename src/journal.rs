@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::fsops::{self, Fingerprint, FsError};
-use crate::store::{Action, NewOp, OpRow, OpState, SessionRow, StateLock, Store, StoreError};
+use crate::store::{Action, FileRow, NewOp, OpRow, OpState, SessionRow, StateLock, Store, StoreError};
 
 /// Journal errors.
 #[derive(Debug, thiserror::Error)]
@@ -179,6 +179,20 @@ impl Journal {
     /// failed) in one transaction. Group commit: a crash anywhere in between
     /// is repaired by [`Journal::recover`] from what is on disk, op by op.
     pub fn run_batch(&mut self, session: i64, items: &[BatchItem]) -> Result<Vec<OpOutcome>, JournalError> {
+        self.run_batch_indexed(session, items, Vec::new())
+    }
+
+    /// [`Journal::run_batch`], and each item whose `rows` entry is `Some` is
+    /// recorded in the library index at its destination in the same
+    /// transaction that marks its op done: the index never lists a file the
+    /// journal has not filed, nor misses one it has.
+    pub fn run_batch_indexed(
+        &mut self,
+        session: i64,
+        items: &[BatchItem],
+        mut rows: Vec<Option<FileRow>>,
+    ) -> Result<Vec<OpOutcome>, JournalError> {
+        rows.resize(items.len(), None);
         let mut new_ops = Vec::with_capacity(items.len());
         for it in items {
             let dir = it.dst.parent().unwrap_or(Path::new("."));
@@ -224,7 +238,15 @@ impl Journal {
                 Err(e) => (*id, OpState::Failed, Some(e.to_string())),
             })
             .collect();
-        self.store.set_op_states(&updates)?;
+        let mut filed = Vec::new();
+        for ((it, r), row) in items.iter().zip(&results).zip(rows) {
+            if let (Ok(()), Some(mut row), Ok(meta)) = (r, row, std::fs::symlink_metadata(&it.dst)) {
+                row.path = it.dst.clone();
+                row.set_stat(&meta);
+                filed.push(row);
+            }
+        }
+        self.store.set_op_states_indexed(&updates, &filed, &[])?;
         let mut out = Vec::with_capacity(items.len());
         for ((id, r), op) in ids.into_iter().zip(results).zip(&new_ops) {
             out.push(match r {
@@ -625,5 +647,40 @@ mod tests {
         assert!(t.path().join("lib").is_dir(), "a folder that existed before stays");
         assert!(!t.path().join("lib/2021").exists());
         assert!(matches!(j.last_undoable(), Err(JournalError::NothingToUndo)));
+    }
+
+    #[test]
+    fn a_filed_file_enters_the_index_with_its_new_place_and_a_failed_one_does_not() {
+        let t = tempfile::tempdir().unwrap();
+        let state = t.path().join("state");
+        let (src, dst, fp) = setup(t.path(), b"photo");
+        let gone = t.path().join("in/gone.jpg");
+        let (mut j, _) = Journal::open(&state).unwrap();
+        let session = j.begin("ingest", &serde_json::json!({})).unwrap();
+        let row = |p: &Path| FileRow {
+            path: p.to_path_buf(),
+            size: 0,
+            mtime_ns: 0,
+            inode: 0,
+            blake3: fp.hex(),
+            phash: None,
+            width: None,
+            height: None,
+            taken_at: None,
+            taken_source: None,
+            kind: "jpeg".into(),
+            hash_error: None,
+        };
+        let items = [
+            BatchItem { action: Action::Move, src: src.clone(), dst: dst.clone(), fp },
+            BatchItem { action: Action::Move, src: gone.clone(), dst: t.path().join("lib/2021/04/gone.jpg"), fp },
+        ];
+        let out = j.run_batch_indexed(session, &items, vec![Some(row(&src)), Some(row(&gone))]).unwrap();
+        assert!(matches!(out[0], OpOutcome::Done { .. }) && matches!(out[1], OpOutcome::Failed(_)));
+        let indexed = j.store().files_under(&t.path().join("lib")).unwrap();
+        assert_eq!(indexed.len(), 1, "only the file that was filed is indexed: {indexed:?}");
+        assert_eq!(indexed[0].path, dst);
+        let meta = std::fs::metadata(&dst).unwrap();
+        assert_eq!((indexed[0].size, indexed[0].mtime_ns, indexed[0].inode), FileRow::stat_key(&meta));
     }
 }

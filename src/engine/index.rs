@@ -3,7 +3,6 @@
 //! files that are gone are dropped.
 
 use std::collections::HashMap;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -37,11 +36,6 @@ pub struct RefreshReport {
 /// Progress of the hashing phase: `done` of `total` files read.
 pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Sync);
 
-/// The index's view of a file on disk.
-pub fn stat_key(meta: &std::fs::Metadata) -> (u64, i64, u64) {
-    (meta.len(), meta.mtime() * 1_000_000_000 + meta.mtime_nsec(), meta.ino())
-}
-
 /// Reads one file into an index row: kind, date, blake3, and for images
 /// the perceptual hash and size. `Ok(None)` for files that are not media.
 pub fn index_file(path: &Path, meta: &std::fs::Metadata, perceptual: bool) -> Result<Option<FileRow>, MediaError> {
@@ -61,7 +55,7 @@ pub fn index_probed(
 ) -> Result<FileRow, MediaError> {
     let fp = fsops::fingerprint(path)
         .map_err(|e| MediaError::Corrupt { path: path.to_path_buf(), reason: e.to_string() })?;
-    let (size, mtime_ns, inode) = stat_key(meta);
+    let (size, mtime_ns, inode) = FileRow::stat_key(meta);
     let mut row = FileRow {
         path: path.to_path_buf(),
         size,
@@ -129,7 +123,10 @@ pub fn refresh(
                     }
                 };
                 match known.remove(&path) {
-                    Some(row) if (row.size, row.mtime_ns, row.inode) == stat_key(&meta) && !stale(&row, perceptual) => {
+                    Some(row)
+                        if (row.size, row.mtime_ns, row.inode) == FileRow::stat_key(&meta)
+                            && !stale(&row, perceptual) =>
+                    {
                         keep.push(row)
                     }
                     Some(_) => to_read.push((path, meta, true)),

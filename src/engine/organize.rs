@@ -13,7 +13,7 @@ use chrono::FixedOffset;
 use rayon::prelude::*;
 
 use super::group::{group, GroupOptions, Match};
-use super::index::{index_probed, refresh, stat_key};
+use super::index::{index_probed, refresh};
 use super::scan::{scan, Found};
 use super::{EngineError, Event, FileEvent, Outcome, Summary};
 use crate::config::Mode;
@@ -275,18 +275,12 @@ impl Batch {
             return Ok(());
         }
         let items: Vec<BatchItem> = pending.iter().map(|(it, _)| it.clone()).collect();
-        let outcomes = journal.run_batch(session, &items)?;
-        let mut filed_rows = Vec::new();
+        // Filed files enter the library index in the transaction that journals them done.
+        let rows = items.iter().map(|it| self.rows.remove(&it.src)).collect();
+        let outcomes = journal.run_batch_indexed(session, &items, rows)?;
         for ((item, mut ev), outcome) in pending.into_iter().zip(outcomes) {
             match outcome {
                 OpOutcome::Done { .. } => {
-                    if let (Some(mut row), Ok(meta)) =
-                        (self.rows.remove(&item.src), std::fs::symlink_metadata(&item.dst))
-                    {
-                        row.path = item.dst.clone();
-                        (row.size, row.mtime_ns, row.inode) = stat_key(&meta);
-                        filed_rows.push(row);
-                    }
                     summary.filed += 1;
                     summary.bytes += item.fp.size;
                     ev.outcome = if item.action == Action::Copy { Outcome::Copied } else { Outcome::Moved };
@@ -299,7 +293,6 @@ impl Batch {
             }
             on_event(&Event::File(ev));
         }
-        journal.store_mut().update_files(&filed_rows, &[])?;
         Ok(())
     }
 }

@@ -42,6 +42,17 @@ impl FileRow {
     pub fn pixels(&self) -> u64 {
         u64::from(self.width.unwrap_or(0)) * u64::from(self.height.unwrap_or(0))
     }
+
+    /// The index's view of a file on disk: size, mtime in ns, inode.
+    pub fn stat_key(meta: &std::fs::Metadata) -> (u64, i64, u64) {
+        use std::os::unix::fs::MetadataExt;
+        (meta.len(), meta.mtime() * 1_000_000_000 + meta.mtime_nsec(), meta.ino())
+    }
+
+    /// Takes size, mtime and inode from `meta`.
+    pub fn set_stat(&mut self, meta: &std::fs::Metadata) {
+        (self.size, self.mtime_ns, self.inode) = FileRow::stat_key(meta);
+    }
 }
 
 const COLUMNS: &str =
@@ -142,38 +153,7 @@ impl Store {
         let path = self.path.clone();
         let sql = move |source| StoreError::Sql { path: path.clone(), source };
         let tx = self.conn.transaction().map_err(&sql)?;
-        {
-            let mut ins = tx
-                .prepare_cached(&format!(
-                    "INSERT INTO files ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-                     ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns,
-                       inode = excluded.inode, blake3 = excluded.blake3, phash = excluded.phash,
-                       width = excluded.width, height = excluded.height, taken_at = excluded.taken_at,
-                       taken_source = excluded.taken_source, kind = excluded.kind, hash_error = excluded.hash_error"
-                ))
-                .map_err(&sql)?;
-            for f in upsert {
-                ins.execute(params![
-                    path_blob(&f.path),
-                    f.size as i64,
-                    f.mtime_ns,
-                    f.inode as i64,
-                    f.blake3,
-                    f.phash.map(|h| h.0 as i64),
-                    f.width,
-                    f.height,
-                    f.taken_at,
-                    f.taken_source,
-                    f.kind,
-                    f.hash_error,
-                ])
-                .map_err(&sql)?;
-            }
-            let mut del = tx.prepare_cached("DELETE FROM files WHERE path = ?1").map_err(&sql)?;
-            for p in remove {
-                del.execute([path_blob(p)]).map_err(&sql)?;
-            }
-        }
+        write_files(&tx, upsert, remove).map_err(&sql)?;
         tx.commit().map_err(&sql)
     }
 
@@ -184,6 +164,43 @@ impl Store {
             .map(|n| n as u64)
             .map_err(self.sql())
     }
+}
+
+/// Upserts and removes index rows inside a caller's transaction (so the
+/// journal and the index change together).
+pub(super) fn write_files(
+    tx: &rusqlite::Transaction<'_>,
+    upsert: &[FileRow],
+    remove: &[PathBuf],
+) -> Result<(), rusqlite::Error> {
+    let mut ins = tx.prepare_cached(&format!(
+        "INSERT INTO files ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+         ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns,
+           inode = excluded.inode, blake3 = excluded.blake3, phash = excluded.phash,
+           width = excluded.width, height = excluded.height, taken_at = excluded.taken_at,
+           taken_source = excluded.taken_source, kind = excluded.kind, hash_error = excluded.hash_error"
+    ))?;
+    for f in upsert {
+        ins.execute(params![
+            path_blob(&f.path),
+            f.size as i64,
+            f.mtime_ns,
+            f.inode as i64,
+            f.blake3,
+            f.phash.map(|h| h.0 as i64),
+            f.width,
+            f.height,
+            f.taken_at,
+            f.taken_source,
+            f.kind,
+            f.hash_error,
+        ])?;
+    }
+    let mut del = tx.prepare_cached("DELETE FROM files WHERE path = ?1")?;
+    for p in remove {
+        del.execute([path_blob(p)])?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -352,6 +352,17 @@ impl Store {
 
     /// Sets the states of several ops in one transaction.
     pub fn set_op_states(&mut self, updates: &[(i64, OpState, Option<String>)]) -> Result<(), StoreError> {
+        self.set_op_states_indexed(updates, &[], &[])
+    }
+
+    /// Sets the states of several ops and updates the library index to
+    /// match, in one transaction: a crash leaves both before or both after.
+    pub fn set_op_states_indexed(
+        &mut self,
+        updates: &[(i64, OpState, Option<String>)],
+        upsert: &[FileRow],
+        remove: &[PathBuf],
+    ) -> Result<(), StoreError> {
         let path = self.path.clone();
         let sql = move |source| StoreError::Sql { path: path.clone(), source };
         let tx = self.conn.transaction().map_err(&sql)?;
@@ -359,6 +370,7 @@ impl Store {
             tx.execute("UPDATE ops SET state = ?2, error = ?3 WHERE id = ?1", params![op, state.as_str(), error])
                 .map_err(&sql)?;
         }
+        index::write_files(&tx, upsert, remove).map_err(&sql)?;
         tx.commit().map_err(&sql)
     }
 
