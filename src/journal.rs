@@ -116,7 +116,8 @@ pub struct UndoEvent {
 /// The journal: the store plus the lock that makes us its only writer.
 pub struct Journal {
     store: Store,
-    _lock: StateLock,
+    lock: std::sync::Arc<StateLock>,
+    state_dir: PathBuf,
 }
 
 fn fingerprint_of(op: &OpRow) -> Result<Fingerprint, JournalError> {
@@ -133,9 +134,17 @@ impl Journal {
     pub fn open(state_dir: &Path) -> Result<(Journal, RecoveryReport), JournalError> {
         let lock = StateLock::acquire(state_dir)?;
         let store = Store::open(state_dir)?;
-        let mut journal = Journal { store, _lock: lock };
+        let mut journal = Journal { store, lock: std::sync::Arc::new(lock), state_dir: state_dir.to_path_buf() };
         let report = journal.recover()?;
         Ok((journal, report))
+    }
+
+    /// A second journal on the same state for another thread of this
+    /// process (the daemon's job worker): its own database connection,
+    /// sharing this one's lock. No repair: that was done by `open`.
+    pub fn sibling(&self) -> Result<Journal, JournalError> {
+        let store = Store::open(&self.state_dir)?;
+        Ok(Journal { store, lock: std::sync::Arc::clone(&self.lock), state_dir: self.state_dir.clone() })
     }
 
     /// The underlying store, for the index (the journal tables are ours alone).

@@ -119,3 +119,82 @@ fn status_counts_pause_resume_and_undo_of_the_last_import_go_through_the_daemon(
     assert!(String::from_utf8_lossy(&second.stderr).contains("locked"));
     assert!(daemon.0.try_wait().unwrap().is_none(), "the first daemon still runs");
 }
+
+/// Reads lines from a raw connection until the response (a line without "event").
+fn raw_stream(socket: &Path, line: &[u8]) -> (Vec<serde_json::Value>, serde_json::Value) {
+    let mut s = UnixStream::connect(socket).unwrap();
+    s.write_all(line).unwrap();
+    let mut events = Vec::new();
+    for l in BufReader::new(s).lines() {
+        let v: serde_json::Value = serde_json::from_str(&l.unwrap()).unwrap();
+        if v.get("event").is_some() {
+            events.push(v);
+        } else {
+            return (events, v);
+        }
+    }
+    panic!("connection closed before the response");
+}
+
+#[test]
+fn one_shot_jobs_run_on_the_daemon_with_their_progress_streamed_back() {
+    let Some(corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let (mut daemon, config) = start(t.path());
+    let socket = t.path().join("state/clean-backupd.sock");
+    let (src, dest) = (t.path().join("camera"), t.path().join("archive"));
+    let photos = ["exif-samples/jpg/Canon_40D.jpg", "exif-samples/jpg/gps/DSCN0010.jpg"];
+    copy_corpus(&corpus, &photos, &src);
+    let before = tree(&src);
+
+    // The daemon holds the state lock, so this can only work through it.
+    let out = run(ctl(&config).arg("--json").arg("organize").arg(&src).arg(&dest));
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines = json_lines(&out);
+    let moved: Vec<_> = lines.iter().filter(|l| l["outcome"] == "moved").collect();
+    assert_eq!(moved.len(), 2, "one progress line per file: {lines:?}");
+    let s = summary(&lines);
+    assert_eq!(s["filed"].as_u64(), Some(2), "{s}");
+    assert_eq!(b3(&dest.join("2008/05/Canon_40D.jpg")), b3(&corpus.join(photos[0])));
+    assert_eq!(b3(&dest.join("2008/10/DSCN0010.jpg")), b3(&corpus.join(photos[1])));
+    let session = s["session"].as_i64().unwrap();
+    let history = json_lines(&run(ctl(&config).arg("--json").arg("history")));
+    assert!(history.iter().any(|h| h["id"] == session && h["kind"] == "organize"), "{history:?}");
+
+    // The protocol itself: progress lines carry the request id, then the summary.
+    std::fs::copy(dest.join("2008/05/Canon_40D.jpg"), dest.join("copy.jpg")).unwrap();
+    let req = serde_json::json!({"v": 1, "id": 42, "method": "job.submit", "params": {"stream": true, "spec": {
+        "kind": "dedup", "dirs": [dest], "action": "report",
+        "group": {"threshold": 6, "perceptual": true, "names": false}}}});
+    let (events, response) = raw_stream(&socket, format!("{req}\n").as_bytes());
+    assert!(events.iter().all(|e| e["id"] == 42 && e["v"] == 1), "{events:?}");
+    let group = events.iter().find(|e| e["event"].get("keeper").is_some()).expect("a group event");
+    assert_eq!(group["event"]["members"].as_array().map(Vec::len), Some(1), "{group}");
+    assert_eq!((response["id"].as_u64(), response["result"]["groups"].as_u64()), (Some(42), Some(1)), "{response}");
+
+    // Unstreamed (as D-Bus submits): the job id at once.
+    let req = serde_json::json!({"v": 1, "id": 43, "method": "job.submit", "params": {"spec": {
+        "kind": "dedup", "dirs": [dest], "action": "report",
+        "group": {"threshold": 6, "perceptual": true, "names": false}}}});
+    let r = raw_request(&socket, format!("{req}\n").as_bytes());
+    assert!(r["result"]["job"].as_u64().is_some(), "{r}");
+    let r = raw_request(
+        &socket,
+        b"{\"v\":1,\"id\":44,\"method\":\"job.submit\",\"params\":{\"spec\":{\"kind\":\"nope\"}}}\n",
+    );
+    assert!(r["error"].as_str().unwrap().contains("bad job spec"), "{r}");
+    assert_eq!(r["usage"], true);
+
+    // A job's usage error keeps its exit code 2 through the daemon.
+    let out = run(ctl(&config).arg("organize").arg(t.path().join("missing")).arg(&dest));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no such folder"), "{out:?}");
+
+    // And the job's session is undone through the daemon too.
+    let out = run(ctl(&config).arg("--json").arg("undo").arg(session.to_string()));
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(tree(&src), before);
+    let s = status(&config);
+    assert_eq!((s["job"].is_null(), s["jobs_queued"].as_u64()), (true, Some(0)), "{s}");
+    assert!(daemon.0.try_wait().unwrap().is_none(), "the daemon still runs");
+}

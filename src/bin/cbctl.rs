@@ -6,11 +6,12 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use clean_backup::config::{self, Config, Mode};
+use clean_backup::config::{self, Config};
 use clean_backup::control::{self, ControlError};
-use clean_backup::engine::dedup::{DedupAction, DedupEvent, DedupOptions, DedupSummary, GroupReport};
+use clean_backup::engine::dedup::{DedupAction, DedupSummary};
 use clean_backup::engine::group::GroupOptions;
-use clean_backup::engine::{self, EngineError, Event, FileEvent, OrganizeOptions, Outcome, Summary};
+use clean_backup::engine::job::{self, JobSpec};
+use clean_backup::engine::{EngineError, Summary};
 use clean_backup::journal::{Journal, JournalError, RecoveryReport, UndoReport};
 use clean_backup::layout::Layout;
 use clean_backup::media;
@@ -188,12 +189,7 @@ fn is_usage(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.is::<config::ConfigError>()
             || c.is::<clean_backup::layout::LayoutError>()
-            || matches!(
-                c.downcast_ref::<EngineError>(),
-                Some(
-                    EngineError::MissingSource(_) | EngineError::SourceNotDir(_) | EngineError::DestInsideSource { .. }
-                )
-            )
+            || c.downcast_ref::<EngineError>().is_some_and(EngineError::is_usage)
             || matches!(
                 c.downcast_ref::<JournalError>(),
                 Some(JournalError::NoSuchSession(_) | JournalError::NothingToUndo | JournalError::UndoOfUndo(_))
@@ -401,61 +397,72 @@ fn cmd_config(cli: &Cli, cmd: &ConfigCmd) -> Result<u8, Failure> {
     Ok(0)
 }
 
-/// Renders progress: JSON lines, or a bar on a terminal plus one line per
-/// file that needs the user's attention.
+/// Renders a job's progress events (the JSON objects of
+/// `clean_backup::engine::job`, whether the job runs here or in the
+/// daemon): as JSON lines, or as a bar on a terminal plus one line per file
+/// that needs the user's attention and, for dedup, each group.
 struct Printer {
     json: bool,
     bar: Option<indicatif::ProgressBar>,
     dry_run: bool,
+    /// What the indexing bar counts.
+    indexing: &'static str,
 }
 
 impl Printer {
-    fn new(json: bool, dry_run: bool) -> Printer {
-        Printer { json, bar: None, dry_run }
+    fn new(json: bool, dry_run: bool, indexing: &'static str) -> Printer {
+        Printer { json, bar: None, dry_run, indexing }
     }
 
-    fn on_event(&mut self, ev: &Event) {
-        match ev {
-            Event::Indexing { done, total } => {
-                if self.json {
-                    if *done == *total {
-                        json_line(&serde_json::json!({"event": "indexed", "files": total}));
-                    }
-                } else {
-                    progress(&mut self.bar, "indexing library", *done, *total);
+    fn on_event(&mut self, ev: &serde_json::Value) {
+        let u = |k: &str| ev[k].as_u64().unwrap_or(0);
+        let s = |k: &str| ev[k].as_str().unwrap_or("").to_string();
+        match ev["event"].as_str() {
+            Some("indexing") => {
+                if !self.json {
+                    progress(&mut self.bar, self.indexing, u("done"), u("total"));
+                } else if u("done") == u("total") && ev.get("dir").is_none() {
+                    json_line(&serde_json::json!({"event": "indexed", "files": u("total")}));
                 }
             }
-            Event::Found { total } => {
+            Some("found") => {
                 self.finish();
                 if !self.json {
-                    progress(&mut self.bar, "files", 0, *total);
+                    progress(&mut self.bar, "files", 0, u("total"));
                 }
             }
-            Event::File(f) => {
-                if self.json {
-                    json_line(f);
-                } else {
-                    self.print_file(f);
+            Some(_) => {}
+            None if self.json => json_line(ev),
+            None if ev.get("keeper").is_some() => {
+                self.finish();
+                println!("group {}: keep {}", u("group"), s("keeper"));
+                for m in ev["members"].as_array().into_iter().flatten() {
+                    let how = match m["match"].as_str() {
+                        Some("exact") => "identical".to_string(),
+                        _ => format!("similar, distance {}", m["distance"].as_u64().unwrap_or(0)),
+                    };
+                    let bytes = human_bytes(m["bytes"].as_u64().unwrap_or(0));
+                    println!("  {} ({how}, {bytes})", m["path"].as_str().unwrap_or(""));
                 }
-                if let Some(bar) = &self.bar {
+            }
+            None => {
+                let line = match ev["outcome"].as_str() {
+                    Some("error") => format!("error: {}", s("reason")),
+                    Some("duplicate") => format!("duplicate: {}: {}", s("path"), s("reason")),
+                    Some("planned") if self.dry_run => format!("would file {} -> {}", s("path"), s("dest")),
+                    None if ev.get("error").is_some() => format!("error: {}", s("error")),
+                    _ => String::new(),
+                };
+                if !line.is_empty() {
+                    match &self.bar {
+                        Some(bar) => bar.println(line),
+                        None => eprintln!("{line}"),
+                    }
+                }
+                if let (Some(bar), true) = (&self.bar, ev.get("outcome").is_some()) {
                     bar.inc(1);
                 }
             }
-        }
-    }
-
-    fn print_file(&self, f: &FileEvent) {
-        let line = match f.outcome {
-            Outcome::Error => format!("error: {}", f.reason.clone().unwrap_or_default()),
-            Outcome::Duplicate => format!("duplicate: {}: {}", f.path.display(), f.reason.as_deref().unwrap_or("")),
-            Outcome::Planned if self.dry_run => {
-                format!("would file {} -> {}", f.path.display(), f.dest.as_deref().unwrap_or(Path::new("?")).display())
-            }
-            _ => return,
-        };
-        match &self.bar {
-            Some(bar) => bar.println(line),
-            None => eprintln!("{line}"),
         }
     }
 
@@ -464,6 +471,27 @@ impl Printer {
             bar.finish_and_clear();
         }
     }
+}
+
+/// Runs a one-shot job on the daemon when one answers (its progress
+/// streamed back), else here on the state directly; returns the summary.
+fn run_job(cli: &Cli, cfg: &Config, spec: &JobSpec, printer: &mut Printer) -> Result<serde_json::Value, Failure> {
+    if !cli.local {
+        // A path that is not UTF-8 cannot travel as JSON: such jobs run here.
+        if let Ok(spec_json) = serde_json::to_value(spec) {
+            let params = serde_json::json!({"spec": spec_json, "stream": true});
+            match control::call_streaming(&cfg.state_dir, "job.submit", params, &mut |ev| printer.on_event(&ev)) {
+                Ok(summary) => return Ok(summary),
+                Err(ControlError::Unreachable(_)) => {}
+                Err(e @ ControlError::Remote { usage: true, .. }) => {
+                    return Err(Failure { code: EXIT_USAGE, error: e.into() })
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    let mut journal = open_journal(cli, cfg)?;
+    Ok(job::run(&mut journal, spec, &mut |ev| printer.on_event(&ev))?)
 }
 
 /// Shows `done` of `total` on a progress bar on stderr when it is a terminal.
@@ -523,21 +551,19 @@ fn human_bytes(n: u64) -> String {
 
 fn cmd_organize(cli: &Cli, args: &OrganizeArgs) -> Result<u8, Failure> {
     let cfg = load_config(cli)?;
-    let layout = Layout::parse(&cfg.layout)?;
-    let mut journal = open_journal(cli, &cfg)?;
-    let opts = OrganizeOptions {
-        src: args.src.clone(),
-        dest: args.dest.clone(),
-        mode: if args.copy { Mode::Copy } else { Mode::Move },
+    Layout::parse(&cfg.layout)?;
+    let spec = JobSpec::Organize {
+        src: std::path::absolute(&args.src).unwrap_or_else(|_| args.src.clone()),
+        dest: std::path::absolute(&args.dest).unwrap_or_else(|_| args.dest.clone()),
+        copy: args.copy,
         dry_run: args.dry_run,
-        layout,
-        session_kind: "organize",
-        dedup: args.dup.options(&cfg),
+        layout: cfg.layout.clone(),
+        group: args.dup.options(&cfg),
     };
-    let mut printer = Printer::new(cli.json, args.dry_run);
-    let result = engine::organize(&mut journal, &opts, &mut |ev| printer.on_event(ev));
+    let mut printer = Printer::new(cli.json, args.dry_run, "indexing library");
+    let result = run_job(cli, &cfg, &spec, &mut printer);
     printer.finish();
-    let summary = result?;
+    let summary: Summary = serde_json::from_value(result?).context("reading the job's summary")?;
     let verb = match (args.dry_run, args.copy) {
         (true, _) => "would be filed",
         (false, true) => "copied",
@@ -708,73 +734,25 @@ fn cmd_undo(cli: &Cli, session: Option<i64>, last: bool) -> Result<u8, Failure> 
 
 fn cmd_dedup(cli: &Cli, args: &DedupArgs) -> Result<u8, Failure> {
     let cfg = load_config(cli)?;
-    let mut journal = open_journal(cli, &cfg)?;
-    let opts = DedupOptions {
-        dirs: args.dirs.clone(),
+    let absolute = |p: &PathBuf| std::path::absolute(p).unwrap_or_else(|_| p.clone());
+    let spec = JobSpec::Dedup {
+        dirs: args.dirs.iter().map(absolute).collect(),
         action: match args.action {
             ActionArg::Report => DedupAction::Report,
             ActionArg::Move => DedupAction::Move,
             ActionArg::Copy => DedupAction::Copy,
             ActionArg::Delete => DedupAction::Delete,
         },
-        to: args.to.clone(),
+        to: args.to.as_ref().map(absolute),
         group: args.dup.options(&cfg),
         library: Some(cfg.library.clone()),
     };
-    let json = cli.json;
-    let mut bar: Option<indicatif::ProgressBar> = None;
-    let result = engine::dedup::dedup(&mut journal, &opts, &mut |ev| match ev {
-        DedupEvent::Indexing { done, total, .. } => {
-            if !json {
-                progress(&mut bar, "files hashed", *done, *total);
-            }
-        }
-        DedupEvent::Error { path, reason } => {
-            if json {
-                json_line(&serde_json::json!({"path": path.to_string_lossy(), "error": reason}));
-            } else {
-                let line = format!("error: {reason}");
-                match &bar {
-                    Some(b) => b.println(line),
-                    None => eprintln!("{line}"),
-                }
-            }
-        }
-        DedupEvent::Group(g) => {
-            if let Some(b) = bar.take() {
-                b.finish_and_clear();
-            }
-            if json {
-                json_line(g);
-            } else {
-                print_group(g);
-            }
-        }
-        DedupEvent::File(f) => {
-            if json {
-                json_line(f);
-            } else if f.outcome == Outcome::Error || f.outcome == Outcome::Duplicate {
-                eprintln!("{}: {}", f.path.display(), f.reason.as_deref().unwrap_or(""));
-            }
-        }
-    });
-    if let Some(b) = bar.take() {
-        b.finish_and_clear();
-    }
-    let s = result?;
-    print_dedup_summary(json, args.action, &s);
+    let mut printer = Printer::new(cli.json, false, "files hashed");
+    let result = run_job(cli, &cfg, &spec, &mut printer);
+    printer.finish();
+    let s: DedupSummary = serde_json::from_value(result?).context("reading the job's summary")?;
+    print_dedup_summary(cli.json, args.action, &s);
     Ok(if s.errors > 0 { EXIT_FAILED_FILES } else { 0 })
-}
-
-fn print_group(g: &GroupReport) {
-    println!("group {}: keep {}", g.group, g.keeper.display());
-    for m in &g.members {
-        let how = match m.how {
-            engine::group::Match::Exact => "identical".to_string(),
-            _ => format!("similar, distance {}", m.distance),
-        };
-        println!("  {} ({how}, {})", m.path.display(), human_bytes(m.bytes));
-    }
 }
 
 fn print_dedup_summary(json: bool, action: ActionArg, s: &DedupSummary) {

@@ -15,16 +15,25 @@
 //! - `history` `{limit}` → `[session rows]`
 //! - `undo` `{session}` or `{last: true}` → undo report
 //! - `config.get` `{key?}` → `{value}`; `config.set` `{key, value}` → `{}` (applied at once)
+//! - `job.submit` `{spec: JobSpec, stream: bool}`: runs a one-shot job
+//!   ([`crate::engine::job::JobSpec`], organize or dedup) on the daemon's job
+//!   worker, one at a time in order of submission. With `stream`, progress
+//!   lines `{"v":1,"id":7,"event":{...}}` (the objects `cbctl --json`
+//!   prints) come before the response, whose result is the job's summary;
+//!   without, the response `{job}` comes at once and progress goes to D-Bus.
+//!   A failed job's error response has `"usage": true` when the request was
+//!   at fault (a missing folder) rather than the work.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 mod client;
+pub mod dbus;
 mod server;
 
-pub use client::{call, ControlError};
-pub use server::{Call, Server};
+pub use client::{call, call_streaming, ControlError};
+pub use server::{Call, Reply, Server};
 
 /// The protocol version this build speaks.
 pub const VERSION: u32 = 1;
@@ -68,16 +77,69 @@ pub struct Response {
     /// Why it failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The failure was the request's fault (bad folder, bad option), not the work's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub usage: bool,
+}
+
+/// What the daemon announces to whoever listens (D-Bus signals).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Signal {
+    /// A file from an inbox was filed into the library.
+    FileFiled {
+        /// Where it was.
+        from: String,
+        /// Where it is now.
+        to: String,
+        /// Its journal session (`cbctl undo SESSION`).
+        session: i64,
+    },
+    /// A file was left in its inbox (or quarantined) as a duplicate of a library file.
+    DuplicateSkipped {
+        /// The file.
+        path: String,
+        /// The library file it duplicates.
+        duplicate_of: String,
+        /// Why, in words (exact copy, or the pHash distance).
+        reason: String,
+    },
+    /// A one-shot job moved on: `state` is running, done or failed.
+    JobProgress {
+        /// The job id.
+        job: u64,
+        /// running | done | failed.
+        state: String,
+        /// Files handled so far.
+        done: u64,
+        /// Files to handle (0 until known).
+        total: u64,
+        /// The summary (done), the error (failed), else empty.
+        detail: String,
+    },
+}
+
+/// Where the daemon sends its [`Signal`]s.
+pub type Emitter = std::sync::Arc<dyn Fn(Signal) + Send + Sync>;
+
+/// A progress line of a streamed call, sent before its response.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EventLine {
+    /// Protocol version.
+    pub v: u32,
+    /// The request's id.
+    pub id: u64,
+    /// The event.
+    pub event: serde_json::Value,
 }
 
 impl Response {
     /// A success.
     pub fn ok(id: u64, result: serde_json::Value) -> Response {
-        Response { v: VERSION, id, result: Some(result), error: None }
+        Response { v: VERSION, id, result: Some(result), error: None, usage: false }
     }
     /// A failure.
     pub fn err(id: u64, error: impl Into<String>) -> Response {
-        Response { v: VERSION, id, result: None, error: Some(error.into()) }
+        Response { v: VERSION, id, result: None, error: Some(error.into()), usage: false }
     }
 }
 
@@ -130,4 +192,23 @@ pub struct Status {
     pub index_files: u64,
     /// The last error, if any.
     pub last_error: Option<String>,
+    /// The one-shot job running now, if any.
+    #[serde(default)]
+    pub job: Option<JobStatus>,
+    /// Jobs waiting behind it.
+    #[serde(default)]
+    pub jobs_queued: u64,
+}
+
+/// A one-shot job on the daemon.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct JobStatus {
+    /// Its id (also in its D-Bus JobProgress signals).
+    pub id: u64,
+    /// organize | dedup.
+    pub kind: String,
+    /// Files handled so far.
+    pub done: u64,
+    /// Files to handle, once known (0 before).
+    pub total: u64,
 }

@@ -8,14 +8,41 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use super::{Request, Response, MAX_REQUEST, VERSION};
+use super::{EventLine, Request, Response, MAX_REQUEST, VERSION};
 
-/// A request for the main loop, with where to send the answer.
+/// What the daemon sends back for a call: progress events, then one response.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// A progress event of a streamed call.
+    Event(serde_json::Value),
+    /// The answer; nothing follows it.
+    Done(Response),
+}
+
+/// A request for the main loop, with where to send the answer (a socket
+/// connection or a D-Bus method call waiting for it).
 pub struct Call {
     /// The request.
     pub request: Request,
-    /// Where the response goes.
-    pub reply: mpsc::Sender<Response>,
+    /// Takes the replies; sending after the caller has gone is harmless.
+    pub reply: Box<dyn FnMut(Reply) + Send>,
+}
+
+impl Call {
+    /// A call whose replies go to a channel.
+    pub fn new(request: Request, reply: mpsc::Sender<Reply>) -> Call {
+        Call {
+            request,
+            reply: Box::new(move |r| {
+                let _ = reply.send(r);
+            }),
+        }
+    }
+
+    /// Answers the call.
+    pub fn respond(mut self, response: Response) {
+        (self.reply)(Reply::Done(response));
+    }
 }
 
 /// The listening socket; removed when dropped.
@@ -53,6 +80,10 @@ impl Drop for Server {
 }
 
 fn send(stream: &mut UnixStream, r: &Response) -> bool {
+    send_line(stream, r)
+}
+
+fn send_line(stream: &mut UnixStream, r: &impl serde::Serialize) -> bool {
     let Ok(mut line) = serde_json::to_vec(r) else { return false };
     line.push(b'\n');
     stream.write_all(&line).is_ok()
@@ -89,13 +120,29 @@ fn serve(stream: UnixStream, calls: &mpsc::Sender<Call>) {
         }
         let id = request.id;
         let (tx, rx) = mpsc::channel();
-        if calls.send(Call { request, reply: tx }).is_err() {
+        if calls.send(Call::new(request, tx)).is_err() {
             send(&mut out, &Response::err(id, "the daemon is stopping"));
             return;
         }
-        let response = rx.recv().unwrap_or_else(|_| Response::err(id, "the daemon is stopping"));
-        if !send(&mut out, &response) {
-            return;
+        // Progress events of a streamed call, then its response.
+        loop {
+            match rx.recv() {
+                Ok(Reply::Event(event)) => {
+                    if !send_line(&mut out, &EventLine { v: VERSION, id, event }) {
+                        return;
+                    }
+                }
+                Ok(Reply::Done(response)) => {
+                    if !send(&mut out, &response) {
+                        return;
+                    }
+                    break;
+                }
+                Err(_) => {
+                    send(&mut out, &Response::err(id, "the daemon is stopping"));
+                    return;
+                }
+            }
         }
     }
 }

@@ -9,6 +9,7 @@
 //! alone owns the journal. SIGTERM/SIGINT stop it between batches; SIGHUP
 //! reloads the config.
 
+mod jobs;
 mod notify_systemd;
 mod watch;
 
@@ -19,7 +20,7 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::config::{self, Config, ConfigError, Inbox};
-use crate::control::{self, Call, Counts, InboxStatus, Response, Server, Status};
+use crate::control::{self, Call, Counts, Emitter, InboxStatus, Response, Server, Signal, Status};
 use crate::engine::group::GroupOptions;
 use crate::engine::scan::{scan, Found};
 use crate::engine::{organize_found, EngineError, Event, OrganizeOptions, Outcome};
@@ -41,6 +42,9 @@ pub enum DaemonError {
     /// Signal handlers could not be installed.
     #[error("installing signal handlers: {0}")]
     Signals(std::io::Error),
+    /// The job worker thread could not be started.
+    #[error("starting the job worker: {0}")]
+    Jobs(std::io::Error),
     /// The control socket could not be opened.
     #[error("control socket {path}: {source}")]
     Control {
@@ -61,11 +65,14 @@ struct State {
     total: Counts,
     last_error: Option<String>,
     rescan_requested: bool,
+    /// Where FileFiled / DuplicateSkipped go (D-Bus).
+    emit: Emitter,
 }
 
 impl State {
-    fn new() -> State {
+    fn new(emit: Emitter) -> State {
         State {
+            emit,
             started: Instant::now(),
             paused: false,
             library_available: true,
@@ -144,11 +151,20 @@ pub fn run(config_path: Option<&Path>, state_override: Option<&Path>, signals: &
         tracing::warn!(?report, "repaired an interrupted run before watching");
     }
     let (tx, calls) = mpsc::channel::<Call>();
+    let dbus = start_dbus(&cfg, &tx).map(Arc::new);
+    let emit: Emitter = match &dbus {
+        Some(d) => {
+            let d = Arc::clone(d);
+            Arc::new(move |s| d.emit(&s))
+        }
+        None => Arc::new(|_| {}),
+    };
+    let mut jobs = jobs::Jobs::start(journal.sibling()?, Arc::clone(&emit)).map_err(DaemonError::Jobs)?;
     let socket = control::socket_path(&cfg.state_dir);
     let _server = Server::start(&socket, tx).map_err(|source| DaemonError::Control { path: socket.clone(), source })?;
     log_start(&cfg);
     create_missing_dirs(&cfg);
-    let mut state = State::new();
+    let mut state = State::new(Arc::clone(&emit));
     let mut seen: HashMap<PathBuf, Seen> = HashMap::new();
     let mut watch = watch_inboxes(&cfg);
     let mut events: HashMap<PathBuf, Instant> = HashMap::new();
@@ -168,6 +184,7 @@ pub fn run(config_path: Option<&Path>, state_override: Option<&Path>, signals: &
                     seen: &mut seen,
                     state: &mut state,
                     reload: &signals.reload,
+                    jobs: &mut jobs,
                 },
             )
         };
@@ -185,6 +202,9 @@ pub fn run(config_path: Option<&Path>, state_override: Option<&Path>, signals: &
         if signals.reload.swap(false, Ordering::Relaxed) {
             match load() {
                 Ok((c, l)) if c.state_dir == cfg.state_dir => {
+                    if c.dbus != cfg.dbus {
+                        tracing::warn!("control.dbus changed: takes effect at the next restart");
+                    }
                     cfg = c;
                     layout = l;
                     tracing::info!("config reloaded");
@@ -237,6 +257,29 @@ pub fn run(config_path: Option<&Path>, state_override: Option<&Path>, signals: &
     notify_systemd::notify("STOPPING=1");
     tracing::info!("stopping: journal closed cleanly");
     Ok(())
+}
+
+/// Serves the control methods on D-Bus as `control.dbus` says. A bus that
+/// is not there (no session bus under a system service, a headless box)
+/// is logged, not fatal: the socket still works.
+fn start_dbus(cfg: &Config, calls: &mpsc::Sender<Call>) -> Option<control::dbus::DbusServer> {
+    let bus = match cfg.dbus {
+        config::DbusMode::Off => return None,
+        config::DbusMode::Session => control::dbus::Bus::Session,
+        config::DbusMode::System => control::dbus::Bus::System,
+    };
+    match control::dbus::DbusServer::start(bus, calls.clone()) {
+        Ok(server) => {
+            tracing::info!(name = control::dbus::BUS_NAME, ?bus, "serving on D-Bus");
+            Some(server)
+        }
+        Err(e) => {
+            tracing::warn!(
+                "not on D-Bus: {e}; `cbctl` still works over the socket (set control.dbus = \"off\" to silence this)"
+            );
+            None
+        }
+    }
 }
 
 /// One line for systemd's STATUS= (what `systemctl status` shows).
@@ -297,17 +340,23 @@ struct Ctx<'a> {
     seen: &'a mut HashMap<PathBuf, Seen>,
     state: &'a mut State,
     reload: &'a AtomicBool,
+    jobs: &'a mut jobs::Jobs,
 }
 
-/// Answers every control request waiting, without blocking.
+/// Answers every control request waiting, without blocking. Jobs go to
+/// the job worker, which answers them itself.
 fn answer_calls(calls: &mpsc::Receiver<Call>, ctx: &mut Ctx<'_>) {
     while let Ok(call) = calls.try_recv() {
+        if call.request.method == "job.submit" {
+            ctx.jobs.submit(call);
+            continue;
+        }
         let id = call.request.id;
         let response = match handle(&call.request, ctx) {
             Ok(v) => Response::ok(id, v),
             Err(e) => Response::err(id, e),
         };
-        let _ = call.reply.send(response);
+        call.respond(response);
     }
 }
 
@@ -320,7 +369,10 @@ fn handle(req: &control::Request, ctx: &mut Ctx<'_>) -> Result<serde_json::Value
     }
     match req.method.as_str() {
         "status" => {
+            let (job, jobs_queued) = ctx.jobs.status();
             let status = Status {
+                job,
+                jobs_queued,
                 version: control::VERSION,
                 pid: std::process::id(),
                 uptime_seconds: state.started.elapsed().as_secs(),
@@ -454,6 +506,7 @@ fn poll_inbox(
     events: &HashMap<PathBuf, Instant>,
     state: &mut State,
 ) {
+    let emit = Arc::clone(&state.emit);
     if !inbox.path.is_dir() {
         // An unmounted disk or a gone share: wait for it, never read it as empty.
         if state.missing_inboxes.insert(inbox.path.clone()) {
@@ -505,11 +558,15 @@ fn poll_inbox(
         session_kind: "ingest",
         dedup: GroupOptions::from_config(cfg),
     };
+    // Announced once the batch's session is known.
+    let mut filed: Vec<(String, String)> = Vec::new();
     let mut on_event = |ev: &Event| {
         if let Event::File(f) = ev {
             match f.outcome {
                 Outcome::Moved | Outcome::Copied | Outcome::Trashed => {
-                    tracing::info!(from = %f.path.display(), to = %f.dest.as_deref().unwrap_or(Path::new("")).display(), "filed");
+                    let to = f.dest.as_deref().unwrap_or(Path::new(""));
+                    tracing::info!(from = %f.path.display(), to = %to.display(), "filed");
+                    filed.push((f.path.to_string_lossy().into_owned(), to.to_string_lossy().into_owned()));
                     seen.remove(&f.path);
                     state.count(|c| c.filed += 1);
                 }
@@ -521,7 +578,14 @@ fn poll_inbox(
                         tracing::info!(path = %f.path.display(), outcome = ?f.outcome, reason, "left in inbox");
                     }
                     match f.outcome {
-                        Outcome::Duplicate => state.count(|c| c.skipped += 1),
+                        Outcome::Duplicate => {
+                            state.count(|c| c.skipped += 1);
+                            emit(Signal::DuplicateSkipped {
+                                path: f.path.to_string_lossy().into_owned(),
+                                duplicate_of: f.dest.as_deref().unwrap_or(Path::new("")).to_string_lossy().into_owned(),
+                                reason: reason.to_string(),
+                            });
+                        }
                         Outcome::Error => {
                             state.count(|c| c.failed += 1);
                             state.last_error = f.reason.clone();
@@ -538,7 +602,12 @@ fn poll_inbox(
         }
     };
     match organize_found(journal, &opts, batch, &mut on_event) {
-        Ok(summary) => tracing::info!(?summary, "batch filed"),
+        Ok(summary) => {
+            tracing::info!(?summary, "batch filed");
+            for (from, to) in filed {
+                emit(Signal::FileFiled { from, to, session: summary.session.unwrap_or(0) });
+            }
+        }
         Err(EngineError::DestInsideSource { .. }) => {
             state.error(format!("library is inside inbox {}; fix the config", inbox.path.display()))
         }

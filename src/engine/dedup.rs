@@ -16,7 +16,8 @@ use crate::store::{Action, FileRow};
 pub const TRASH_DIR: &str = ".clean-backup-trash";
 
 /// What to do with the duplicates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum DedupAction {
     /// Only report.
     Report,
@@ -88,7 +89,7 @@ pub enum DedupEvent {
 }
 
 /// Counts for the end of the job.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct DedupSummary {
     /// The journal session, when files were moved, copied or trashed.
     pub session: Option<i64>,

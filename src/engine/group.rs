@@ -18,7 +18,7 @@ use crate::phash::PHash;
 use crate::store::{FileRow, HashIndex};
 
 /// How grouping decides.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GroupOptions {
     /// Maximum Hamming distance to the keeper.
     pub threshold: u32,

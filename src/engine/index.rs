@@ -15,7 +15,7 @@ use crate::media::{self, decode, Kind, MediaError};
 use crate::store::{FileRow, Store};
 
 /// What a refresh did.
-#[derive(Debug, Default, Clone, serde::Serialize, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct RefreshReport {
     /// Media files now indexed under the folder.
     pub files: u64,

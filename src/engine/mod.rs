@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 pub mod dedup;
 pub mod group;
 pub mod index;
+pub mod job;
 pub mod organize;
 pub mod scan;
 
@@ -35,6 +36,22 @@ pub enum EngineError {
     /// The index database.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// The folder template is bad.
+    #[error(transparent)]
+    Layout(#[from] crate::layout::LayoutError),
+}
+
+impl EngineError {
+    /// A mistake in what was asked (exit code 2), not a failure while working.
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            EngineError::MissingSource(_)
+                | EngineError::SourceNotDir(_)
+                | EngineError::DestInsideSource { .. }
+                | EngineError::Layout(_)
+        )
+    }
 }
 
 /// What happened to one file.
@@ -84,7 +101,7 @@ pub struct FileEvent {
 }
 
 /// Counts for the end-of-job summary.
-#[derive(Debug, Clone, Default, serde::Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct Summary {
     /// The journal session, when the job changed anything.
     pub session: Option<i64>,

@@ -152,7 +152,7 @@ impl Store {
     pub fn update_files(&mut self, upsert: &[FileRow], remove: &[PathBuf]) -> Result<(), StoreError> {
         let path = self.path.clone();
         let sql = move |source| StoreError::Sql { path: path.clone(), source };
-        let tx = self.conn.transaction().map_err(&sql)?;
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(&sql)?;
         write_files(&tx, upsert, remove).map_err(&sql)?;
         tx.commit().map_err(&sql)
     }

@@ -263,7 +263,7 @@ impl Store {
         let path = self.path.clone();
         let sql = move |source| StoreError::Sql { path: path.clone(), source };
         for (i, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            let tx = self.conn.transaction().map_err(&sql)?;
+            let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(&sql)?;
             tx.execute_batch(migration).map_err(&sql)?;
             tx.pragma_update(None, "user_version", i as i64 + 1).map_err(&sql)?;
             tx.commit().map_err(&sql)?;
@@ -314,7 +314,7 @@ impl Store {
     pub fn plan_ops(&mut self, ops: &[NewOp]) -> Result<Vec<i64>, StoreError> {
         let path = self.path.clone();
         let sql = move |source| StoreError::Sql { path: path.clone(), source };
-        let tx = self.conn.transaction().map_err(&sql)?;
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(&sql)?;
         let mut ids = Vec::with_capacity(ops.len());
         for op in ops {
             let seq: i64 = tx
@@ -365,7 +365,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let path = self.path.clone();
         let sql = move |source| StoreError::Sql { path: path.clone(), source };
-        let tx = self.conn.transaction().map_err(&sql)?;
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(&sql)?;
         for (op, state, error) in updates {
             tx.execute("UPDATE ops SET state = ?2, error = ?3 WHERE id = ?1", params![op, state.as_str(), error])
                 .map_err(&sql)?;
@@ -386,7 +386,7 @@ impl Store {
     pub fn complete_revert(&mut self, undo_op: i64, original: i64) -> Result<(), StoreError> {
         let path = self.path.clone();
         let sql = move |source| StoreError::Sql { path: path.clone(), source };
-        let tx = self.conn.transaction().map_err(&sql)?;
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(&sql)?;
         tx.execute("UPDATE ops SET state = 'done', error = NULL WHERE id = ?1", [undo_op]).map_err(&sql)?;
         tx.execute("UPDATE ops SET state = 'undone' WHERE id = ?1", [original]).map_err(&sql)?;
         tx.commit().map_err(&sql)

@@ -165,11 +165,12 @@ impl Drop for Daemon {
     }
 }
 
-/// A config in `dir` with `lib`, `state` and one `inbox` under it, settling after `settle` seconds.
+/// A config in `dir` with `lib`, `state` and one `inbox` under it, settling after
+/// `settle` seconds, off D-Bus (the D-Bus test turns it on, on its own bus).
 pub fn daemon_config(dir: &Path, settle: u64) -> PathBuf {
     let config = dir.join("config.toml");
     let text = format!(
-        "library = \"lib\"\nstate_dir = \"state\"\n[[inbox]]\npath = \"inbox\"\n[watch]\nsettle_seconds = {settle}\n"
+        "library = \"lib\"\nstate_dir = \"state\"\n[[inbox]]\npath = \"inbox\"\n[watch]\nsettle_seconds = {settle}\n[control]\ndbus = \"off\"\n"
     );
     std::fs::write(&config, text).expect("write config");
     config

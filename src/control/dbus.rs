@@ -1,0 +1,230 @@
+//! The D-Bus face of the control protocol: `org.cleanbackup.Daemon1` at
+//! `/org/cleanbackup/Daemon1` on the session or system bus (zbus). Each
+//! method is the socket method of the same name, answered by the same
+//! main loop; results that are records (history, undo report, job
+//! summary) travel as JSON strings in the socket schema, so scripts parse
+//! one format whichever way they call. Signals announce what the daemon
+//! does: FileFiled, DuplicateSkipped, JobProgress.
+
+use std::collections::HashMap;
+use std::sync::mpsc;
+
+use serde_json::{json, Value as Json};
+use zbus::object_server::SignalEmitter;
+use zbus::zvariant::Value;
+use zbus::{fdo, interface};
+
+use super::{Call, Reply, Request, Signal, Status, VERSION};
+
+/// The well-known bus name.
+pub const BUS_NAME: &str = "org.cleanbackup.Daemon1";
+/// The object path.
+pub const OBJECT_PATH: &str = "/org/cleanbackup/Daemon1";
+
+/// Which bus to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bus {
+    /// The user's session bus (`$DBUS_SESSION_BUS_ADDRESS`).
+    Session,
+    /// The system bus (needs the policy file from `packaging/`).
+    System,
+}
+
+/// Why D-Bus could not be served.
+#[derive(Debug, thiserror::Error)]
+#[error("D-Bus ({bus}): {source}")]
+pub struct DbusError {
+    bus: &'static str,
+    #[source]
+    source: Box<zbus::Error>,
+}
+
+/// A connection serving the interface; dropping it leaves the bus.
+pub struct DbusServer {
+    conn: zbus::blocking::Connection,
+}
+
+impl DbusServer {
+    /// Connects to `bus`, serves the interface, and takes the bus name.
+    /// Method calls are handed to `calls`, like socket requests.
+    pub fn start(bus: Bus, calls: mpsc::Sender<Call>) -> Result<DbusServer, DbusError> {
+        let name = if bus == Bus::Session { "session bus" } else { "system bus" };
+        let err = |source| DbusError { bus: name, source: Box::new(source) };
+        let builder = match bus {
+            Bus::Session => zbus::blocking::connection::Builder::session(),
+            Bus::System => zbus::blocking::connection::Builder::system(),
+        }
+        .map_err(err)?;
+        let conn = builder
+            .serve_at(OBJECT_PATH, Daemon1 { calls: std::sync::Mutex::new(calls) })
+            .map_err(err)?
+            .name(BUS_NAME)
+            .map_err(err)?
+            .build()
+            .map_err(err)?;
+        Ok(DbusServer { conn })
+    }
+
+    /// Sends a signal (errors are logged: listeners are optional).
+    pub fn emit(&self, signal: &Signal) {
+        let result = match signal {
+            Signal::FileFiled { from, to, session } => self.send("FileFiled", &(from, to, *session)),
+            Signal::DuplicateSkipped { path, duplicate_of, reason } => {
+                self.send("DuplicateSkipped", &(path, duplicate_of, reason))
+            }
+            Signal::JobProgress { job, state, done, total, detail } => {
+                self.send("JobProgress", &(*job, state, *done, *total, detail))
+            }
+        };
+        if let Err(e) = result {
+            tracing::warn!("D-Bus signal not sent: {e}");
+        }
+    }
+
+    fn send<B>(&self, member: &str, body: &B) -> zbus::Result<()>
+    where
+        B: serde::Serialize + zbus::zvariant::DynamicType,
+    {
+        self.conn.emit_signal(None::<()>, OBJECT_PATH, BUS_NAME, member, body)
+    }
+}
+
+struct Daemon1 {
+    calls: std::sync::Mutex<mpsc::Sender<Call>>,
+}
+
+impl Daemon1 {
+    /// Hands a request to the main loop and waits (without blocking the bus) for its response.
+    async fn ask(&self, method: &str, params: Json) -> fdo::Result<Json> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let mut tx = Some(tx);
+        let request = Request { v: VERSION, id: 0, method: method.to_string(), params };
+        let call = Call {
+            request,
+            reply: Box::new(move |r| {
+                if let (Reply::Done(response), Some(tx)) = (r, tx.take()) {
+                    let _ = tx.send(response);
+                }
+            }),
+        };
+        let stopping = || fdo::Error::Failed("clean-backupd is stopping".into());
+        self.calls.lock().map_err(|_| stopping())?.send(call).map_err(|_| stopping())?;
+        let response = rx.await.map_err(|_| stopping())?;
+        match (response.result, response.error) {
+            (_, Some(e)) if response.usage => Err(fdo::Error::InvalidArgs(e)),
+            (_, Some(e)) => Err(fdo::Error::Failed(e)),
+            (r, None) => Ok(r.unwrap_or(Json::Null)),
+        }
+    }
+}
+
+fn text(v: &Json) -> String {
+    v.to_string()
+}
+
+#[interface(name = "org.cleanbackup.Daemon1")]
+impl Daemon1 {
+    /// The daemon's state: uptime_seconds, paused, library, library_available,
+    /// queue, index_files, {filed,skipped,failed}_{today,total}, last_error,
+    /// inboxes (path, mode, available), job (id, kind, done, total), jobs_queued.
+    async fn status(&self) -> fdo::Result<HashMap<String, Value<'static>>> {
+        let v = self.ask("status", json!({})).await?;
+        let s: Status = serde_json::from_value(v).map_err(|e| fdo::Error::Failed(e.to_string()))?;
+        let mut m: HashMap<String, Value<'static>> = HashMap::new();
+        m.insert("version".into(), s.version.into());
+        m.insert("pid".into(), s.pid.into());
+        m.insert("uptime_seconds".into(), s.uptime_seconds.into());
+        m.insert("paused".into(), s.paused.into());
+        m.insert("library".into(), s.library.into());
+        m.insert("library_available".into(), s.library_available.into());
+        m.insert("queue".into(), s.queue.into());
+        m.insert("index_files".into(), s.index_files.into());
+        for (when, c) in [("today", &s.today), ("total", &s.total)] {
+            m.insert(format!("filed_{when}"), c.filed.into());
+            m.insert(format!("skipped_{when}"), c.skipped.into());
+            m.insert(format!("failed_{when}"), c.failed.into());
+        }
+        m.insert("last_error".into(), s.last_error.unwrap_or_default().into());
+        let inboxes: Vec<(String, String, bool)> =
+            s.inboxes.into_iter().map(|i| (i.path, i.mode, i.available)).collect();
+        m.insert("inboxes".into(), inboxes.into());
+        let job = s.job.map_or((0, String::new(), 0, 0), |j| (j.id, j.kind, j.done, j.total));
+        m.insert("job".into(), job.into());
+        m.insert("jobs_queued".into(), s.jobs_queued.into());
+        Ok(m)
+    }
+
+    /// Stop filing until Resume.
+    async fn pause(&self) -> fdo::Result<()> {
+        self.ask("pause", json!({})).await.map(drop)
+    }
+
+    /// Resume filing.
+    async fn resume(&self) -> fdo::Result<()> {
+        self.ask("resume", json!({})).await.map(drop)
+    }
+
+    /// Look at every inbox file again and catch the library index up; returns the refresh report (JSON).
+    async fn rescan(&self) -> fdo::Result<String> {
+        self.ask("rescan", json!({})).await.map(|v| text(&v))
+    }
+
+    /// The newest `limit` sessions (JSON array, as `cbctl --json history`).
+    async fn history(&self, limit: u32) -> fdo::Result<String> {
+        self.ask("history", json!({ "limit": limit })).await.map(|v| text(&v))
+    }
+
+    /// Undo a session; returns the undo report (JSON).
+    async fn undo(&self, session: i64) -> fdo::Result<String> {
+        self.ask("undo", json!({ "session": session })).await.map(|v| text(&v))
+    }
+
+    /// Undo the newest session that still has files in place (the last import).
+    async fn undo_last(&self) -> fdo::Result<String> {
+        self.ask("undo", json!({ "last": true })).await.map(|v| text(&v))
+    }
+
+    /// A config key's resolved value, or the whole config for "".
+    async fn config_get(&self, key: &str) -> fdo::Result<String> {
+        let params = if key.is_empty() { json!({}) } else { json!({ "key": key }) };
+        let v = self.ask("config.get", params).await?;
+        Ok(v["value"].as_str().unwrap_or_default().to_string())
+    }
+
+    /// Set a config key in the file (comments kept); applied at once.
+    async fn config_set(&self, key: &str, value: &str) -> fdo::Result<()> {
+        self.ask("config.set", json!({ "key": key, "value": value })).await.map(drop)
+    }
+
+    /// Queue a one-shot job (a JobSpec as JSON: {"kind":"organize"|"dedup",...});
+    /// returns its id, and its progress follows as JobProgress signals.
+    async fn submit_job(&self, spec: &str) -> fdo::Result<u64> {
+        let spec: Json = serde_json::from_str(spec).map_err(|e| fdo::Error::InvalidArgs(format!("spec: {e}")))?;
+        let v = self.ask("job.submit", json!({ "spec": spec, "stream": false })).await?;
+        v["job"].as_u64().ok_or_else(|| fdo::Error::Failed(format!("unexpected answer {v}")))
+    }
+
+    /// A file was filed from an inbox into the library, in journal session `session`.
+    #[zbus(signal)]
+    async fn file_filed(emitter: &SignalEmitter<'_>, from: &str, to: &str, session: i64) -> zbus::Result<()>;
+
+    /// A file was left alone as a duplicate of the library file `duplicate_of`.
+    #[zbus(signal)]
+    async fn duplicate_skipped(
+        emitter: &SignalEmitter<'_>,
+        path: &str,
+        duplicate_of: &str,
+        reason: &str,
+    ) -> zbus::Result<()>;
+
+    /// A job's progress; `state` is running, done (detail: summary JSON) or failed (detail: the error).
+    #[zbus(signal)]
+    async fn job_progress(
+        emitter: &SignalEmitter<'_>,
+        job: u64,
+        state: &str,
+        done: u64,
+        total: u64,
+        detail: &str,
+    ) -> zbus::Result<()>;
+}
