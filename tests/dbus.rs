@@ -201,3 +201,98 @@ fn the_daemon_serves_its_methods_and_signals_on_d_bus() {
     assert!(done.contains("\\\"groups\\\":1") || done.contains("\"groups\":1"), "{done}");
     drop(monitor);
 }
+
+/// The default policy of Debian's `/usr/share/dbus-1/system.conf`: deny
+/// owning names and method calls unless a service's own file allows them.
+const SYSTEM_DEFAULTS: &str = r#"<policy context="default">
+  <allow user="*"/>
+  <deny own="*"/>
+  <deny send_type="method_call"/>
+  <allow send_type="signal"/>
+  <allow send_requested_reply="true" send_type="method_return"/>
+  <allow send_requested_reply="true" send_type="error"/>
+  <allow receive_type="method_call"/>
+  <allow receive_type="method_return"/>
+  <allow receive_type="error"/>
+  <allow receive_type="signal"/>
+  <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
+  <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
+  <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Properties"/>
+  <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Peer"/>
+</policy>"#;
+
+/// The system-bus policy in `packaging/`: on a bus configured like the
+/// system bus with it included, the daemon (root) owns the name, and an
+/// unprivileged user may read Status but not Pause.
+#[test]
+fn the_system_bus_policy_lets_anyone_read_and_only_the_service_group_change() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        assert!(std::env::var("CI").is_err(), "CI runs as root");
+        eprintln!("SKIPPED: needs root to act as another user on the bus");
+        return;
+    }
+    if Command::new("dbus-daemon").arg("--version").output().is_err() {
+        assert!(std::env::var("CI").is_err(), "dbus-daemon is needed under CI");
+        eprintln!("SKIPPED: dbus-daemon not available");
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let policy = std::fs::canonicalize("packaging/dbus/org.cleanbackup.Daemon1.conf").unwrap();
+    let socket = t.path().join("system_bus_socket");
+    let bus_conf = t.path().join("bus.conf");
+    std::fs::write(
+        &bus_conf,
+        format!(
+            "<busconfig><type>system</type><listen>unix:path={}</listen><auth>EXTERNAL</auth>{SYSTEM_DEFAULTS}\
+             <include>{}</include></busconfig>",
+            socket.display(),
+            policy.display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new("dbus-daemon")
+        .arg(format!("--config-file={}", bus_conf.display()))
+        .args(["--fork", "--print-pid=1"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let pid = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    let bus = Bus { address: format!("unix:path={}", socket.display()), pid };
+
+    let config = daemon_config(t.path(), 1);
+    let text = std::fs::read_to_string(&config).unwrap().replace("dbus = \"off\"", "dbus = \"system\"");
+    std::fs::write(&config, text).unwrap();
+    let _daemon = Kill(
+        Command::new(env!("CARGO_BIN_EXE_clean-backupd"))
+            .arg("--config")
+            .arg(&config)
+            .env("DBUS_SYSTEM_BUS_ADDRESS", &bus.address)
+            .stderr(std::fs::File::create(t.path().join("daemon.log")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let log = t.path().join("daemon.log");
+    wait_for("the daemon on the bus", Duration::from_secs(20), || {
+        call(&bus, "Status", &[]).status.success() || std::fs::read_to_string(&log).is_ok_and(|l| l.contains("ERROR"))
+    });
+    assert!(call(&bus, "Status", &[]).status.success(), "{}", std::fs::read_to_string(&log).unwrap_or_default());
+    let as_nobody = |method: &str| {
+        Command::new("setpriv")
+            .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "busctl"])
+            .arg(format!("--address={}", bus.address))
+            .args(["call", DEST, PATH, DEST, method])
+            .output()
+            .unwrap()
+    };
+    let read = as_nobody("Status");
+    assert!(read.status.success(), "anyone may read the status: {read:?}");
+    let change = as_nobody("Pause");
+    assert!(!change.status.success(), "nobody may not pause: {change:?}");
+    assert!(String::from_utf8_lossy(&change.stderr).to_lowercase().contains("denied"), "{change:?}");
+    assert_eq!(status(&bus)["paused"], false);
+    assert!(call(&bus, "Pause", &[]).status.success(), "root may");
+    assert_eq!(status(&bus)["paused"], true);
+}
