@@ -13,19 +13,6 @@ use std::time::Duration;
 
 use common::*;
 
-/// cbctl with the test's config (and so its state dir), not the user's.
-fn ctl(config: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_cbctl"));
-    c.arg("--config").arg(config).env_remove("CLEAN_BACKUP_CONFIG");
-    c
-}
-
-fn status(config: &Path) -> serde_json::Value {
-    let out = run(ctl(config).arg("--json").arg("status"));
-    assert_eq!(out.status.code(), Some(0), "status");
-    summary(&json_lines(&out))
-}
-
 fn raw_request(socket: &Path, line: &[u8]) -> serde_json::Value {
     let mut s = UnixStream::connect(socket).unwrap();
     s.write_all(line).unwrap();

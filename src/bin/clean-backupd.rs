@@ -23,9 +23,8 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_env("CLEAN_BACKUP_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let log = clean_backup::daemon::logging::init();
+    tracing::debug!(to = log, "logging");
     let result = clean_backup::daemon::Signals::install()
         .and_then(|signals| clean_backup::daemon::run(args.config.as_deref(), args.state_dir.as_deref(), &signals));
     match result {

@@ -10,6 +10,7 @@
 //! reloads the config.
 
 mod jobs;
+pub mod logging;
 mod notify_systemd;
 mod watch;
 
@@ -17,15 +18,17 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use crate::config::{self, Config, ConfigError, Inbox};
 use crate::control::{self, Call, Counts, Emitter, InboxStatus, Response, Server, Signal, Status};
 use crate::engine::group::GroupOptions;
+use crate::engine::organize::QUARANTINE_DIR;
 use crate::engine::scan::{scan, Found};
 use crate::engine::{organize_found, EngineError, Event, OrganizeOptions, Outcome};
 use crate::journal::{Journal, JournalError};
 use crate::layout::{Layout, LayoutError};
+use crate::store::{FileRow, ParkedRow};
 
 /// Errors that stop the daemon.
 #[derive(Debug, thiserror::Error)]
@@ -106,7 +109,8 @@ impl State {
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Seen {
     size: u64,
-    mtime: Option<SystemTime>,
+    /// mtime in ns since the epoch.
+    mtime_ns: i64,
     /// When it last changed.
     since: Instant,
     /// Handled without being filed (error, duplicate): left alone until it changes.
@@ -165,7 +169,7 @@ pub fn run(config_path: Option<&Path>, state_override: Option<&Path>, signals: &
     log_start(&cfg);
     create_missing_dirs(&cfg);
     let mut state = State::new(Arc::clone(&emit));
-    let mut seen: HashMap<PathBuf, Seen> = HashMap::new();
+    let mut seen = load_parked(&mut journal, &cfg);
     let mut watch = watch_inboxes(&cfg);
     let mut events: HashMap<PathBuf, Instant> = HashMap::new();
     // Scan everything at start: files that arrived while the daemon was down.
@@ -409,6 +413,7 @@ fn handle(req: &control::Request, ctx: &mut Ctx<'_>) -> Result<serde_json::Value
         "rescan" => {
             // Files left alone (errors, duplicates) get another look, and every inbox is scanned.
             seen.values_mut().for_each(|s| s.parked = false);
+            journal.store().unpark_all().map_err(|e| e.to_string())?;
             state.rescan_requested = true;
             // And the library index catches up with files added, moved or deleted behind our back.
             if cfg.library.is_dir() {
@@ -449,8 +454,9 @@ fn handle(req: &control::Request, ctx: &mut Ctx<'_>) -> Result<serde_json::Value
             for f in &files {
                 let Some(to) = f["to"].as_str().map(PathBuf::from) else { continue };
                 if let (true, Ok(meta)) = (cfg.inbox.iter().any(|i| to.starts_with(&i.path)), std::fs::metadata(&to)) {
-                    let entry = Seen { size: meta.len(), mtime: meta.modified().ok(), since: now, parked: true };
-                    seen.insert(to, entry);
+                    let (size, mtime_ns, _) = FileRow::stat_key(&meta);
+                    let row = ParkedRow { path: to, size, mtime_ns, outcome: "undone".into(), reason: None };
+                    park(journal, seen, row, now);
                 }
             }
             Ok(serde_json::json!({ "report": report, "files": files }))
@@ -526,10 +532,10 @@ fn poll_inbox(
         let Ok(meta) = std::fs::metadata(&path) else {
             continue;
         };
-        let (size, mtime) = (meta.len(), meta.modified().ok());
+        let (size, mtime_ns, _) = FileRow::stat_key(&meta);
         present.insert(path.clone());
         match seen.get(&path) {
-            Some(prev) if prev.size == size && prev.mtime == mtime => {
+            Some(prev) if prev.size == size && prev.mtime_ns == mtime_ns => {
                 // Quiet since its last change on disk and its last event (a close, a rename).
                 let quiet = events.get(&path).map_or(prev.since, |&e| e.max(prev.since));
                 if !prev.parked && now.duration_since(quiet) >= settle {
@@ -539,12 +545,21 @@ fn poll_inbox(
             }
             // New, or changed since last look: (re)start its settle clock, from
             // the watcher's last event for it (its last write or close) when there is one.
-            _ => {
+            prev => {
+                if prev.is_some_and(|p| p.parked) {
+                    forget_parked(journal, &[&path]);
+                }
                 let since = events.get(&path).copied().filter(|&e| e <= now).unwrap_or(now);
-                seen.insert(path, Seen { size, mtime, since, parked: false });
+                seen.insert(path, Seen { size, mtime_ns, since, parked: false });
             }
         }
     }
+    let gone: Vec<PathBuf> = seen
+        .iter()
+        .filter(|(p, s)| s.parked && p.starts_with(&inbox.path) && !present.contains(*p))
+        .map(|(p, _)| p.clone())
+        .collect();
+    forget_parked(journal, &gone.iter().map(PathBuf::as_path).collect::<Vec<_>>());
     seen.retain(|p, _| !p.starts_with(&inbox.path) || present.contains(p));
     if batch.is_empty() {
         return;
@@ -557,51 +572,74 @@ fn poll_inbox(
         layout: layout.clone(),
         session_kind: "ingest",
         dedup: GroupOptions::from_config(cfg),
+        // A copy-mode inbox is never changed, so its duplicates stay where they are.
+        quarantine: (cfg.on_duplicate == config::OnDuplicate::Quarantine && inbox.mode == config::Mode::Move)
+            .then(|| cfg.library.join(QUARANTINE_DIR)),
     };
     // Announced once the batch's session is known.
     let mut filed: Vec<(String, String)> = Vec::new();
+    // Files handled but left in the inbox: remembered (across restarts) until they change.
+    let mut parked: Vec<(PathBuf, &'static str, Option<String>)> = Vec::new();
     let mut on_event = |ev: &Event| {
-        if let Event::File(f) = ev {
-            match f.outcome {
-                Outcome::Moved | Outcome::Copied | Outcome::Trashed => {
-                    let to = f.dest.as_deref().unwrap_or(Path::new(""));
-                    tracing::info!(from = %f.path.display(), to = %to.display(), "filed");
-                    filed.push((f.path.to_string_lossy().into_owned(), to.to_string_lossy().into_owned()));
+        let Event::File(f) = ev else { return };
+        let reason = f.reason.as_deref().unwrap_or("");
+        let duplicate_of = || f.duplicate_of.as_deref().unwrap_or(Path::new("")).to_string_lossy().into_owned();
+        match f.outcome {
+            Outcome::Moved | Outcome::Copied | Outcome::Trashed => {
+                let to = f.dest.as_deref().unwrap_or(Path::new(""));
+                tracing::info!(from = %f.path.display(), to = %to.display(), "filed");
+                filed.push((f.path.to_string_lossy().into_owned(), to.to_string_lossy().into_owned()));
+                state.count(|c| c.filed += 1);
+                if f.outcome == Outcome::Copied {
+                    // A copy-mode inbox keeps its files: done with, not to be looked at again.
+                    parked.push((f.path.clone(), "copied", None));
+                } else {
                     seen.remove(&f.path);
-                    state.count(|c| c.filed += 1);
                 }
-                Outcome::Error | Outcome::Duplicate | Outcome::NonMedia | Outcome::Skipped => {
-                    let reason = f.reason.as_deref().unwrap_or("");
-                    if matches!(f.outcome, Outcome::Error | Outcome::Duplicate) {
-                        tracing::warn!(path = %f.path.display(), outcome = ?f.outcome, reason, "left in inbox");
-                    } else {
-                        tracing::info!(path = %f.path.display(), outcome = ?f.outcome, reason, "left in inbox");
-                    }
-                    match f.outcome {
-                        Outcome::Duplicate => {
-                            state.count(|c| c.skipped += 1);
-                            emit(Signal::DuplicateSkipped {
-                                path: f.path.to_string_lossy().into_owned(),
-                                duplicate_of: f.dest.as_deref().unwrap_or(Path::new("")).to_string_lossy().into_owned(),
-                                reason: reason.to_string(),
-                            });
-                        }
-                        Outcome::Error => {
-                            state.count(|c| c.failed += 1);
-                            state.last_error = f.reason.clone();
-                        }
-                        _ => {}
-                    }
-                    // Remembered until it changes, so it is reported once, not every poll.
-                    if let Some(s) = seen.get_mut(&f.path) {
-                        s.parked = true;
-                    }
-                }
-                Outcome::Planned => {}
             }
+            Outcome::Quarantined => {
+                let to = f.dest.as_deref().unwrap_or(Path::new(""));
+                tracing::warn!(path = %f.path.display(), to = %to.display(), reason, "duplicate quarantined");
+                seen.remove(&f.path);
+                state.count(|c| c.skipped += 1);
+                emit(Signal::DuplicateSkipped {
+                    path: f.path.to_string_lossy().into_owned(),
+                    duplicate_of: duplicate_of(),
+                    reason: reason.to_string(),
+                });
+            }
+            Outcome::Duplicate => {
+                tracing::warn!(path = %f.path.display(), reason, "duplicate left in inbox");
+                state.count(|c| c.skipped += 1);
+                emit(Signal::DuplicateSkipped {
+                    path: f.path.to_string_lossy().into_owned(),
+                    duplicate_of: duplicate_of(),
+                    reason: reason.to_string(),
+                });
+                parked.push((f.path.clone(), "duplicate", f.reason.clone()));
+            }
+            Outcome::Error => {
+                tracing::warn!(path = %f.path.display(), reason, "failed; left in inbox until it changes");
+                state.count(|c| c.failed += 1);
+                let name = f.path.to_string_lossy();
+                state.last_error =
+                    Some(if reason.contains(&*name) { reason.to_string() } else { format!("{name}: {reason}") });
+                parked.push((f.path.clone(), "error", f.reason.clone()));
+            }
+            Outcome::NonMedia | Outcome::Skipped => {
+                tracing::info!(path = %f.path.display(), outcome = ?f.outcome, reason, "left in inbox");
+                parked.push((f.path.clone(), "ignored", f.reason.clone()));
+            }
+            Outcome::Planned => {}
         }
     };
-    match organize_found(journal, &opts, batch, &mut on_event) {
+    let result = organize_found(journal, &opts, batch, &mut on_event);
+    let now = Instant::now();
+    for (path, outcome, reason) in parked {
+        let Some(&Seen { size, mtime_ns, .. }) = seen.get(&path) else { continue };
+        park(journal, seen, ParkedRow { path, size, mtime_ns, outcome: outcome.into(), reason }, now);
+    }
+    match result {
         Ok(summary) => {
             tracing::info!(?summary, "batch filed");
             for (from, to) in filed {
@@ -613,4 +651,43 @@ fn poll_inbox(
         }
         Err(e) => state.error(format!("inbox {}: {e}", inbox.path.display())),
     }
+}
+
+/// Marks a file handled-but-left-alone, in memory and in the store, so it
+/// is not retried (or reported again) until it changes, even after a restart.
+fn park(journal: &mut Journal, seen: &mut HashMap<PathBuf, Seen>, row: ParkedRow, now: Instant) {
+    if let Err(e) = journal.store().park(&row) {
+        tracing::warn!(path = %row.path.display(), "cannot remember a left-alone file across restarts: {e}");
+    }
+    let entry =
+        seen.entry(row.path).or_insert(Seen { size: row.size, mtime_ns: row.mtime_ns, since: now, parked: true });
+    (entry.size, entry.mtime_ns, entry.parked) = (row.size, row.mtime_ns, true);
+}
+
+/// Forgets parked files that changed or left their inbox.
+fn forget_parked(journal: &mut Journal, paths: &[&Path]) {
+    if let Err(e) = journal.store_mut().unpark(paths) {
+        tracing::warn!("cannot forget left-alone files: {e}");
+    }
+}
+
+/// The files left alone before the last stop, still parked as they were:
+/// a duplicate skipped yesterday is not reported again today unless it
+/// changed. Rows outside every inbox (one removed from the config) are dropped.
+fn load_parked(journal: &mut Journal, cfg: &Config) -> HashMap<PathBuf, Seen> {
+    let rows = journal.store().parked().unwrap_or_else(|e| {
+        tracing::warn!("cannot read the files left alone before: {e}; they will be looked at again");
+        Vec::new()
+    });
+    let now = Instant::now();
+    let (mine, stale): (Vec<ParkedRow>, Vec<ParkedRow>) =
+        rows.into_iter().partition(|r| cfg.inbox.iter().any(|i| r.path.starts_with(&i.path)));
+    forget_parked(journal, &stale.iter().map(|r| r.path.as_path()).collect::<Vec<_>>());
+    if !mine.is_empty() {
+        tracing::info!(
+            files = mine.len(),
+            "files left alone before stay alone until they change (`cbctl rescan` retries them)"
+        );
+    }
+    mine.into_iter().map(|r| (r.path, Seen { size: r.size, mtime_ns: r.mtime_ns, since: now, parked: true })).collect()
 }

@@ -180,7 +180,7 @@ pub fn dedup(
     summary.errors = summary.index.errors;
 
     let groups = group(&rows, opts.group);
-    let mut doomed: Vec<usize> = Vec::new();
+    let mut doomed: Vec<(usize, usize)> = Vec::new();
     for (n, g) in groups.iter().enumerate() {
         let members: Vec<MemberReport> = g
             .members
@@ -197,7 +197,7 @@ pub fn dedup(
         summary.groups += 1;
         summary.duplicates += members.len() as u64;
         summary.bytes += bytes;
-        doomed.extend(g.members.iter().map(|m| m.index));
+        doomed.extend(g.members.iter().map(|m| (m.index, g.keeper)));
         on_event(&DedupEvent::Group(GroupReport { group: n + 1, keeper: rows[g.keeper].path.clone(), members, bytes }));
     }
     if opts.action == DedupAction::Report || doomed.is_empty() {
@@ -220,13 +220,14 @@ pub fn dedup(
     let mut reserved: HashMap<PathBuf, Fingerprint> = HashMap::new();
     let mut pending: Vec<(BatchItem, FileEvent)> = Vec::new();
     let mut removed_rows: Vec<PathBuf> = Vec::new();
-    for i in doomed {
+    for (i, keeper) in doomed {
         let row = &rows[i];
         let root = &roots[i];
         let mut ev = FileEvent {
             path: row.path.clone(),
             outcome: Outcome::Error,
             dest: None,
+            duplicate_of: Some(rows[keeper].path.clone()),
             taken: row.taken_at.clone(),
             source: None,
             bytes: row.size,

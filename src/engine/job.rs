@@ -123,6 +123,7 @@ pub fn run(
                 dry_run: *dry_run,
                 layout: Layout::parse(layout)?,
                 session_kind: "organize",
+                quarantine: None,
                 dedup: *group,
             };
             serde_json::to_value(organize(journal, &opts, &mut |ev| out.send(organize_event(ev)))?)

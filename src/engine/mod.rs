@@ -64,6 +64,8 @@ pub enum Outcome {
     Copied,
     /// Moved to the trash (undoable until `cbctl prune`).
     Trashed,
+    /// A duplicate moved aside into the duplicates folder (journaled, undoable).
+    Quarantined,
     /// Would be moved or copied (dry run).
     Planned,
     /// An identical file is already at the destination; the source is kept.
@@ -84,9 +86,12 @@ pub struct FileEvent {
     pub path: PathBuf,
     /// What happened.
     pub outcome: Outcome,
-    /// Where it went (or, for a duplicate, the identical file already there).
+    /// Where it went (or, for a duplicate left in place, the library file it duplicates).
     #[serde(skip_serializing_if = "Option::is_none", serialize_with = "lossy_opt")]
     pub dest: Option<PathBuf>,
+    /// For a duplicate (skipped or quarantined): the file it duplicates.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "lossy_opt")]
+    pub duplicate_of: Option<PathBuf>,
     /// The capture date used (RFC 3339).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub taken: Option<String>,
@@ -119,6 +124,9 @@ pub struct Summary {
     pub skipped: u64,
     /// Files that failed.
     pub errors: u64,
+    /// Duplicates (exact or similar) moved into the duplicates folder.
+    #[serde(default)]
+    pub quarantined: u64,
     /// Bytes moved or copied.
     pub bytes: u64,
 }

@@ -23,6 +23,10 @@ use crate::layout::Layout;
 use crate::media::{self, MediaError, MediaInfo};
 use crate::store::{Action, FileRow, HashIndex};
 
+/// The folder at the top of a library where the daemon moves duplicates
+/// when `dedup.on_duplicate = "quarantine"` (hidden, so never indexed).
+pub const QUARANTINE_DIR: &str = ".clean-backup-duplicates";
+
 /// What to organize, where, and how.
 #[derive(Debug, Clone)]
 pub struct OrganizeOptions {
@@ -41,6 +45,10 @@ pub struct OrganizeOptions {
     /// How incoming files are checked against the library and each other
     /// (exact copies always; pHash when `perceptual`).
     pub dedup: GroupOptions,
+    /// Where duplicates go (`dedup.on_duplicate = "quarantine"`): moved
+    /// there, journaled, under their path relative to `src`. `None` leaves
+    /// them in place.
+    pub quarantine: Option<PathBuf>,
 }
 
 /// A candidate after probing: its info, content hash and index row.
@@ -109,7 +117,16 @@ impl Library {
 }
 
 fn event(path: &Path, outcome: Outcome, reason: Option<String>) -> FileEvent {
-    FileEvent { path: path.to_path_buf(), outcome, dest: None, taken: None, source: None, bytes: 0, reason }
+    FileEvent {
+        path: path.to_path_buf(),
+        outcome,
+        dest: None,
+        duplicate_of: None,
+        taken: None,
+        source: None,
+        bytes: 0,
+        reason,
+    }
 }
 
 /// Checks SRC and DEST before anything is read.
@@ -212,17 +229,23 @@ pub fn organize_found(
                     let mut ev = event(&p.path, Outcome::Duplicate, None);
                     ev.bytes = fp.size;
                     ev.dest = Some(keeper.to_path_buf());
-                    ev.reason = Some(if exact {
+                    ev.duplicate_of = Some(keeper.to_path_buf());
+                    let why = if exact {
                         summary.duplicates += 1;
-                        format!("identical to {} in {place}; left in place", keeper.display())
+                        format!("identical to {} in {place}", keeper.display())
                     } else {
                         summary.similar += 1;
-                        format!(
-                            "looks the same as {} in {place} (pHash distance {distance}); left in place",
-                            keeper.display()
-                        )
-                    });
-                    on_event(&Event::File(ev));
+                        format!("looks the same as {} in {place} (pHash distance {distance})", keeper.display())
+                    };
+                    ev.reason = Some(format!("{why}; left in place"));
+                    if let Some(q) = opts.quarantine.as_deref().filter(|_| session.is_some()) {
+                        ev.reason = Some(why);
+                        if let Some(ev) = plan_quarantine(q, &src, &p.path, &fp, ev, &mut batch, &mut summary) {
+                            on_event(&Event::File(ev));
+                        }
+                    } else {
+                        on_event(&Event::File(ev));
+                    }
                     continue;
                 }
                 batch.rows.insert(p.path.clone(), row);
@@ -280,13 +303,14 @@ impl Batch {
         let outcomes = journal.run_batch_indexed(session, &items, rows)?;
         for ((item, mut ev), outcome) in pending.into_iter().zip(outcomes) {
             match outcome {
+                OpOutcome::Done { .. } if ev.outcome == Outcome::Quarantined => summary.quarantined += 1,
                 OpOutcome::Done { .. } => {
                     summary.filed += 1;
                     summary.bytes += item.fp.size;
-                    ev.outcome = if item.action == Action::Copy { Outcome::Copied } else { Outcome::Moved };
                 }
                 OpOutcome::Failed(e) => {
                     summary.errors += 1;
+                    ev.outcome = Outcome::Error;
                     ev.dest = None;
                     ev.reason = Some(e.to_string());
                 }
@@ -343,6 +367,7 @@ fn plan_one(
         path: path.to_path_buf(),
         outcome: Outcome::Error,
         dest: None,
+        duplicate_of: None,
         taken: Some(info.taken.to_rfc3339()),
         source: Some(info.taken.source.as_str()),
         bytes: fp.size,
@@ -356,6 +381,7 @@ fn plan_one(
             summary.duplicates += 1;
             ev.outcome = Outcome::Duplicate;
             ev.reason = Some("an identical file is already there; source kept".into());
+            ev.duplicate_of = Some(existing.clone());
             ev.dest = Some(existing);
             return Some(ev);
         }
@@ -373,7 +399,48 @@ fn plan_one(
         ev.outcome = Outcome::Planned;
         return Some(ev);
     }
+    ev.outcome = if batch.action == Action::Copy { Outcome::Copied } else { Outcome::Moved };
     let item = BatchItem { action: batch.action, src: path.to_path_buf(), dst: target, fp: *fp };
     batch.pending.push((item, ev));
     None
+}
+
+/// Queues a duplicate's move into the quarantine folder `q`, under its path
+/// relative to `src`. Returns its event now when it cannot be moved (then it
+/// stays in place) or an identical file is already in quarantine.
+fn plan_quarantine(
+    q: &Path,
+    src: &Path,
+    path: &Path,
+    fp: &Fingerprint,
+    mut ev: FileEvent,
+    batch: &mut Batch,
+    summary: &mut Summary,
+) -> Option<FileEvent> {
+    let rel = path.strip_prefix(src).unwrap_or(path);
+    let folder = rel.parent().map_or_else(|| q.to_path_buf(), |p| q.join(p));
+    let name = path.file_name().unwrap_or_default();
+    let reserved = &batch.reserved;
+    let why = ev.reason.take().unwrap_or_default();
+    match fsops::choose_slot(&folder, name, fp, &|p| reserved.get(p).copied()) {
+        Ok(Slot::Free(target)) => {
+            batch.reserved.insert(target.clone(), *fp);
+            ev.outcome = Outcome::Quarantined;
+            ev.reason = Some(format!("{why}; moved to the duplicates folder"));
+            ev.dest = Some(target.clone());
+            let item = BatchItem { action: Action::Move, src: path.to_path_buf(), dst: target, fp: *fp };
+            batch.pending.push((item, ev));
+            None
+        }
+        Ok(Slot::Identical(existing)) => {
+            ev.reason = Some(format!("{why}; left in place, as {} is already in quarantine", existing.display()));
+            Some(ev)
+        }
+        Err(e) => {
+            summary.errors += 1;
+            ev.outcome = Outcome::Error;
+            ev.reason = Some(format!("{why}; cannot be quarantined: {e}"));
+            Some(ev)
+        }
+    }
 }

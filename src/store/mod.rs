@@ -13,14 +13,20 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 mod index;
 mod lock;
+mod parked;
 pub mod search;
 
 pub use index::FileRow;
 pub use lock::StateLock;
+pub use parked::ParkedRow;
 pub use search::HashIndex;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` counts them.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_journal.sql"), include_str!("migrations/0002_files.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_journal.sql"),
+    include_str!("migrations/0002_files.sql"),
+    include_str!("migrations/0003_parked.sql"),
+];
 
 /// File name of the database inside `state_dir`.
 pub const DB_FILE: &str = "clean-backup.db";

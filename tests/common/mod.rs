@@ -80,6 +80,27 @@ pub fn cbctl(state: &Path) -> Command {
     c
 }
 
+/// cbctl with the test's config (and so its state dir), not the user's.
+pub fn ctl(config: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_cbctl"));
+    c.arg("--config").arg(config).env_remove("CLEAN_BACKUP_CONFIG");
+    c
+}
+
+/// `cbctl status --json` of the daemon running on `config`.
+pub fn status(config: &Path) -> serde_json::Value {
+    let out = run(ctl(config).arg("--json").arg("status"));
+    assert_eq!(out.status.code(), Some(0), "status");
+    summary(&json_lines(&out))
+}
+
+/// Sends `sig` to a child process.
+pub fn signal(child: &mut Child, sig: libc::c_int) {
+    let pid = libc::pid_t::try_from(child.id()).expect("pid");
+    // SAFETY: signalling our own child process.
+    assert_eq!(unsafe { libc::kill(pid, sig) }, 0);
+}
+
 /// Runs and returns output, printing stderr on the way for debugging.
 pub fn run(cmd: &mut Command) -> Output {
     let out = cmd.output().expect("run cbctl");
