@@ -8,44 +8,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{b3, daemon_config, start_daemon, Rng};
-use image::ImageEncoder;
+use common::{contents, daemon_config, make_photos, start_daemon, Rng};
 
 const FILES: usize = 2000;
 
-/// FILES distinct small photos (random pixels, so no two look alike) in
-/// `stage`, by blake3.
-fn make_photos(stage: &Path) -> BTreeMap<String, PathBuf> {
-    std::fs::create_dir_all(stage).unwrap();
-    let mut rng = Rng(0x5EED);
-    let mut out = BTreeMap::new();
-    for i in 0..FILES {
-        let pixels: Vec<u8> = (0..48 * 48 * 3).map(|_| rng.next() as u8).collect();
-        let mut bytes = Vec::new();
-        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 80)
-            .write_image(&pixels, 48, 48, image::ExtendedColorType::Rgb8)
-            .unwrap();
-        let p = stage.join(format!("IMG_{i:05}.jpg"));
-        std::fs::write(&p, &bytes).unwrap();
-        out.insert(blake3::hash(&bytes).to_hex().to_string(), p);
-    }
-    out
-}
-
-/// Every regular file under `root` by blake3, with how many copies.
-fn contents(root: &Path) -> BTreeMap<String, usize> {
-    let mut out = BTreeMap::new();
-    for e in walkdir::WalkDir::new(root).into_iter().filter_map(Result::ok) {
-        if e.file_type().is_file() {
-            *out.entry(b3(e.path())).or_insert(0) += 1;
-        }
-    }
-    out
-}
-
 fn setup(t: &Path) -> (PathBuf, PathBuf, PathBuf, BTreeMap<String, PathBuf>) {
     let config = daemon_config(t, 1);
-    let photos = make_photos(&t.join("stage"));
+    let photos = make_photos(&t.join("stage"), FILES);
     (config, t.join("inbox"), t.join("lib"), photos)
 }
 

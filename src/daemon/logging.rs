@@ -45,6 +45,8 @@ pub fn init() -> &'static str {
             Err(e) => eprintln!("clean-backupd: journald not reachable ({e}); logging to stderr"),
         }
     }
-    let _ = tracing_subscriber::fmt().with_env_filter(filter()).with_writer(std::io::stderr).try_init();
+    // Colours only on a terminal: a log file gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter()).with_ansi(ansi).with_writer(std::io::stderr).try_init();
     "stderr"
 }

@@ -58,6 +58,8 @@ impl Watch {
     /// Everything that happened since the last call, without blocking.
     pub fn drain(&self) -> Activity {
         let mut a = Activity::default();
+        // Logged once per drain: an overflow comes as a run of such events.
+        let mut overflowed = false;
         while let Ok(ev) = self.rx.try_recv() {
             match ev {
                 Ok(ev) => {
@@ -68,10 +70,11 @@ impl Watch {
                             continue;
                         }
                     }
-                    if ev.need_rescan() {
+                    if ev.need_rescan() && !overflowed {
                         tracing::warn!("the file watcher overflowed and may have missed events; rescanning");
-                        a.rescan = true;
+                        overflowed = true;
                     }
+                    a.rescan |= overflowed;
                     a.paths.extend(ev.paths);
                 }
                 Err(e) => {

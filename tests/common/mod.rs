@@ -176,6 +176,41 @@ impl Rng {
     }
 }
 
+/// `n` distinct small photos (random pixels, so no two look alike) in
+/// `stage`, by blake3.
+pub fn make_photos(stage: &Path, n: usize) -> BTreeMap<String, PathBuf> {
+    std::fs::create_dir_all(stage).unwrap();
+    let mut rng = Rng(0x5EED);
+    let mut out = BTreeMap::new();
+    for i in 0..n {
+        let pixels: Vec<u8> = (0..48 * 48 * 3).map(|_| rng.next() as u8).collect();
+        let mut bytes = Vec::new();
+        image::ImageEncoder::write_image(
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 80),
+            &pixels,
+            48,
+            48,
+            image::ExtendedColorType::Rgb8,
+        )
+        .unwrap();
+        let p = stage.join(format!("IMG_{i:05}.jpg"));
+        std::fs::write(&p, &bytes).unwrap();
+        out.insert(blake3::hash(&bytes).to_hex().to_string(), p);
+    }
+    out
+}
+
+/// Every regular file under `root` by blake3, with how many copies.
+pub fn contents(root: &Path) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for e in walkdir::WalkDir::new(root).into_iter().filter_map(Result::ok) {
+        if e.file_type().is_file() {
+            *out.entry(b3(e.path())).or_insert(0) += 1;
+        }
+    }
+    out
+}
+
 /// A running `clean-backupd`, killed (SIGKILL) and reaped when dropped.
 pub struct Daemon(pub Child);
 
