@@ -53,11 +53,18 @@ fn with_dedup(dir: &Path, on_duplicate: &str) -> PathBuf {
 fn quarantine_moves_a_duplicate_aside_journaled_and_undo_brings_it_back() {
     let Some(corpus) = corpus() else { return };
     let t = tempfile::tempdir().unwrap();
-    let config = with_dedup(t.path(), "quarantine");
+    let config = with_dedup(t.path(), "skip");
     let _daemon = start_logged(t.path(), &config, "daemon.log");
     let inbox = t.path().join("inbox");
     std::fs::copy(corpus.join(PHOTO), inbox.join("Canon_40D.jpg")).unwrap();
     wait_for("the photo to be filed", WAIT, || t.path().join(FILED).exists());
+    // Switched on while running, through the daemon: no restart needed.
+    let out = run(ctl(&config).args(["config", "set", "dedup.on_duplicate", "quarantine"]));
+    assert_eq!(out.status.code(), Some(0));
+    assert!(std::fs::read_to_string(&config).unwrap().contains("on_duplicate = \"quarantine\""));
+    wait_for("the reload", WAIT, || {
+        std::fs::read_to_string(t.path().join("daemon.log")).unwrap().contains("config reloaded")
+    });
 
     // The same photo again, from a phone's subfolder.
     std::fs::create_dir_all(inbox.join("phone")).unwrap();
@@ -295,4 +302,58 @@ fn journal_fields(mut b: &[u8]) -> std::collections::HashMap<String, String> {
         }
     }
     out
+}
+
+#[test]
+fn a_missing_or_emptied_library_pauses_filing_and_a_missing_inbox_is_waited_for() {
+    let Some(corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let config = daemon_config(t.path(), 1);
+    let _daemon = start_logged(t.path(), &config, "daemon.log");
+    let (inbox, lib, away) = (t.path().join("inbox"), t.path().join("lib"), t.path().join("lib.away"));
+    std::fs::copy(corpus.join(PHOTO), inbox.join("Canon_40D.jpg")).unwrap();
+    wait_for("the photo to be filed", WAIT, || t.path().join(FILED).exists());
+
+    // The disk goes away: the library folder is gone.
+    std::fs::rename(&lib, &away).unwrap();
+    wait_for("the library to be reported missing", WAIT, || status(&config)["library_available"] == false);
+    let s = status(&config);
+    assert!(s["last_error"].as_str().unwrap().contains("is missing (unmounted?)"), "{s}");
+    let other = inbox.join("DSCN0010.jpg");
+    std::fs::copy(corpus.join(OTHER), &other).unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(other.exists() && !lib.exists(), "nothing filed, and the library is not re-created on the mount point");
+
+    // The mount point is there but the disk is not: an empty folder where the index knows files.
+    std::fs::create_dir(&lib).unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    let s = status(&config);
+    assert_eq!(s["library_available"], false, "{s}");
+    assert!(s["last_error"].as_str().unwrap().contains("is empty but the index knows files there"), "{s}");
+    assert_eq!(s["index_files"], 1, "the index is not emptied to match");
+    assert!(other.exists() && std::fs::read_dir(&lib).unwrap().next().is_none(), "nothing filed onto the mount point");
+
+    // The disk is back: filing resumes.
+    std::fs::remove_dir(&lib).unwrap();
+    std::fs::rename(&away, &lib).unwrap();
+    wait_for("the waiting photo to be filed", WAIT, || t.path().join(OTHER_FILED).exists());
+    assert_eq!(status(&config)["library_available"], true);
+    assert_eq!(b3(&t.path().join(OTHER_FILED)), b3(&corpus.join(OTHER)));
+
+    // An inbox that goes away is reported and waited for.
+    let inbox_away = t.path().join("inbox.away");
+    std::fs::rename(&inbox, &inbox_away).unwrap();
+    wait_for("the inbox to be reported missing", WAIT, || status(&config)["inboxes"][0]["available"] == false);
+    std::fs::copy(corpus.join(THIRD), inbox_away.join("third.jpg")).unwrap();
+    std::fs::rename(&inbox_away, &inbox).unwrap();
+    wait_for("the inbox to be back and its photo filed", WAIT, || t.path().join("lib/2004/08/third.jpg").exists());
+    assert_eq!(status(&config)["inboxes"][0]["available"], true);
+
+    // Emptied on purpose: `cbctl rescan` says so, the index follows, filing resumes.
+    std::fs::rename(&lib, &away).unwrap();
+    std::fs::create_dir(&lib).unwrap();
+    wait_for("the empty library to be noticed", WAIT, || status(&config)["library_available"] == false);
+    assert_eq!(run(ctl(&config).arg("rescan")).status.code(), Some(0));
+    wait_for("filing to resume", WAIT, || status(&config)["library_available"] == true);
+    assert_eq!(status(&config)["index_files"], 0);
 }

@@ -62,6 +62,8 @@ struct State {
     started: Instant,
     paused: bool,
     library_available: bool,
+    /// Why the library cannot be filed into, while it cannot.
+    library_problem: Option<String>,
     missing_inboxes: HashSet<PathBuf>,
     today: Counts,
     today_date: chrono::NaiveDate,
@@ -79,6 +81,7 @@ impl State {
             started: Instant::now(),
             paused: false,
             library_available: true,
+            library_problem: None,
             missing_inboxes: HashSet::new(),
             today: Counts::default(),
             today_date: chrono::Local::now().date_naive(),
@@ -225,16 +228,18 @@ pub fn run(config_path: Option<&Path>, state_override: Option<&Path>, signals: &
         let now = Instant::now();
         dirty |= std::mem::take(&mut state.rescan_requested);
         // Scan when something happened, something is settling, a folder is
-        // not watched, or as a safety net every SAFETY_SCAN.
+        // not watched, the library is away, or as a safety net every SAFETY_SCAN.
         let due = dirty
             || last_full_scan.is_none_or(|t| t.elapsed() >= SAFETY_SCAN)
             || seen.values().any(|s| !s.parked)
-            || !watch.unwatched.is_empty();
+            || !watch.unwatched.is_empty()
+            // A missing library is looked for on every poll.
+            || !state.library_available;
         if !state.paused && due {
             dirty = false;
             last_full_scan = Some(now);
             events.retain(|_, t| now.duration_since(*t) < Duration::from_secs(cfg.settle_seconds + 60));
-            check_library(&cfg, &mut state);
+            check_library(&journal, &cfg, &mut state);
             for inbox in &cfg.inbox {
                 if signals.stop.load(Ordering::Relaxed) || !state.library_available {
                     break;
@@ -318,20 +323,38 @@ fn watch_inboxes(cfg: &Config) -> watch::Watch {
     watch::Watch::new(&dirs)
 }
 
-/// The library must be there to file into; a missing one (an unmounted
-/// disk) pauses filing rather than re-creating it on the mount point.
-fn check_library(cfg: &Config, state: &mut State) {
-    let available = cfg.library.is_dir();
-    if available != state.library_available {
-        if available {
-            tracing::info!(library = %cfg.library.display(), "library is back; filing resumes");
-        } else {
-            state.error(format!(
-                "library {} is missing (unmounted?); filing paused until it is back",
-                cfg.library.display()
-            ));
+/// The library must be there to file into. A missing one (an unmounted
+/// disk) pauses filing rather than re-creating it on the mount point; so
+/// does an empty one that the index says holds files: the mount point of a
+/// disk that is not mounted, never "everything was deleted".
+fn check_library(journal: &Journal, cfg: &Config, state: &mut State) {
+    let problem = library_problem(journal, &cfg.library);
+    if problem != state.library_problem {
+        match &problem {
+            None => tracing::info!(library = %cfg.library.display(), "library is back; filing resumes"),
+            Some(p) => state.error(p.clone()),
         }
-        state.library_available = available;
+        state.library_available = problem.is_none();
+        state.library_problem = problem;
+    }
+}
+
+/// Why the library cannot be filed into right now, if it cannot.
+fn library_problem(journal: &Journal, library: &Path) -> Option<String> {
+    let Ok(mut entries) = std::fs::read_dir(library) else {
+        return Some(format!("library {} is missing (unmounted?); filing paused until it is back", library.display()));
+    };
+    if entries.next().is_some() {
+        return None;
+    }
+    match journal.store().has_files_under(library) {
+        Ok(false) => None,
+        Ok(true) => Some(format!(
+            "library {} is empty but the index knows files there: is its disk mounted? Filing paused until they \
+             are back; if you emptied it on purpose, run `cbctl rescan`",
+            library.display()
+        )),
+        Err(e) => Some(format!("library {}: cannot read the index: {e}", library.display())),
     }
 }
 

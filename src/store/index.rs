@@ -157,6 +157,16 @@ impl Store {
         tx.commit().map_err(&sql)
     }
 
+    /// Whether any file under `root` is indexed.
+    pub fn has_files_under(&self, root: &Path) -> Result<bool, StoreError> {
+        let (lo, hi) = subtree(root);
+        self.conn
+            .query_row("SELECT EXISTS (SELECT 1 FROM files WHERE path >= ?1 AND path < ?2)", params![lo, hi], |r| {
+                r.get(0)
+            })
+            .map_err(self.sql())
+    }
+
     /// Number of indexed files.
     pub fn file_count(&self) -> Result<u64, StoreError> {
         self.conn
