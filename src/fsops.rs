@@ -363,6 +363,67 @@ pub fn remove_temp(tmp: &Path) -> Result<(), FsError> {
     }
 }
 
+/// A fresh hidden temp name beside `dst`, for a new file being produced
+/// (a compressed copy; ffmpeg's output) before [`commit_new`] names it.
+pub fn new_temp_beside(dst: &Path, ext: &str) -> PathBuf {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    parent(dst).join(format!(".clean-backup-new-{}-{n}.tmp.{ext}", std::process::id()))
+}
+
+/// Gives a finished temp file (from [`new_temp_beside`]) the name `dst`,
+/// which must not exist: fsync'd, the mode and mtime of `like` (its
+/// original) applied, renamed without replacing anything, the folder
+/// fsync'd. The temp file is removed on failure.
+pub fn commit_new(tmp: &Path, dst: &Path, like: &Path) -> Result<(), FsError> {
+    let finish = || -> Result<(), FsError> {
+        let meta = fs::metadata(like).map_err(io_err("stat", like))?;
+        let f = fs::OpenOptions::new().write(true).open(tmp).map_err(io_err("open", tmp))?;
+        f.set_permissions(meta.permissions()).map_err(io_err("set permissions on", tmp))?;
+        let times = FileTimes::new().set_modified(meta.modified().map_err(io_err("stat", like))?);
+        f.set_times(times).map_err(io_err("set times on", tmp))?;
+        f.sync_all().map_err(io_err("sync", tmp))?;
+        rename_noreplace(tmp, dst)?;
+        sync_dir(parent(dst))
+    };
+    let r = finish();
+    if r.is_err() {
+        let _ = fs::remove_file(tmp);
+    }
+    r
+}
+
+/// Writes `data` as the new file `dst` (never replacing one), with the mode
+/// and mtime of `like`, durably; creates missing folders.
+pub fn write_new(dst: &Path, data: &[u8], like: &Path) -> Result<(), FsError> {
+    fs::create_dir_all(parent(dst)).map_err(io_err("create folder", parent(dst)))?;
+    if exists(dst)? {
+        return Err(FsError::Exists(dst.to_path_buf()));
+    }
+    let tmp = new_temp_beside(dst, "part");
+    let write = || -> io::Result<()> {
+        let mut f = fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        f.write_all(data)
+    };
+    if let Err(e) = write() {
+        let _ = fs::remove_file(&tmp);
+        return Err(io_err("write", &tmp)(e));
+    }
+    commit_new(&tmp, dst, like)
+}
+
+/// Copies `src` to the new file `dst` (never replacing one), verified,
+/// mode and times kept, durably; creates missing folders.
+pub fn copy_new(src: &Path, dst: &Path) -> Result<(), FsError> {
+    fs::create_dir_all(parent(dst)).map_err(io_err("create folder", parent(dst)))?;
+    if exists(dst)? {
+        return Err(FsError::Exists(dst.to_path_buf()));
+    }
+    let fp = fingerprint(src)?;
+    copy_verified(src, &new_temp_beside(dst, "part"), dst, &fp)?;
+    sync_dir(parent(dst))
+}
+
 /// Replaces a small file (the config) atomically: write a temp file in the
 /// same folder, fsync it, rename it over, fsync the folder. Creates the
 /// folder if needed. The old content is never half-overwritten.

@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use clean_backup::config::{self, Config};
 use clean_backup::control::{self, ControlError};
+use clean_backup::engine::compress::{compress, CompressOptions};
 use clean_backup::engine::dedup::{DedupAction, DedupSummary};
 use clean_backup::engine::group::GroupOptions;
 use clean_backup::engine::job::{self, JobSpec};
@@ -15,6 +16,7 @@ use clean_backup::engine::{EngineError, Summary};
 use clean_backup::journal::{Journal, JournalError, RecoveryReport, UndoReport};
 use clean_backup::layout::Layout;
 use clean_backup::media;
+use clean_backup::media::compress::Level;
 use clean_backup::store::{SessionRow, StoreError};
 
 /// Exit codes of the CLI contract.
@@ -80,6 +82,8 @@ enum Command {
     },
     /// Find duplicate photos and videos: exact copies and the same picture resized, re-encoded or converted.
     Dedup(DedupArgs),
+    /// Write compressed copies of the images and videos under SRC into DEST (same relative paths; originals untouched).
+    Compress(CompressArgs),
     /// Empty the trash: remove for good the files `dedup --action delete` put there.
     Prune {
         /// Only files trashed more than this many days ago.
@@ -89,6 +93,33 @@ enum Command {
     /// Read or edit the config file (comments are kept).
     #[command(subcommand)]
     Config(ConfigCmd),
+}
+
+#[derive(Args, Debug)]
+struct CompressArgs {
+    /// Folder to read (recursively); nothing in it is changed.
+    src: PathBuf,
+    /// Folder to write the compressed copies into.
+    dest: PathBuf,
+    /// 1 high quality (JPEG q95, CRF 18), 2 balanced (q85, CRF 23), 3 maximum (q75, CRF 28).
+    /// Default: `compress.level` from the config, else 2.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=3))]
+    level: Option<u8>,
+    /// Only images (both kinds when neither --images nor --videos is given).
+    #[arg(long)]
+    images: bool,
+    /// Only videos.
+    #[arg(long)]
+    videos: bool,
+    /// Re-encode JPEGs that are already at or below the target quality.
+    #[arg(long)]
+    force: bool,
+    /// Convert BMP and TIFF losslessly to PNG (otherwise they are copied as they are).
+    #[arg(long)]
+    convert: bool,
+    /// Parallel image workers (default: all cores); videos use half as many ffmpeg processes.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    jobs: Option<u64>,
 }
 
 #[derive(Args, Debug)]
@@ -257,6 +288,7 @@ fn run(cli: &Cli) -> Result<u8, Failure> {
         Command::Rescan => cmd_simple(cli, "rescan", "rescanning the inboxes"),
         Command::Undo { session, last } => cmd_undo(cli, *session, *last),
         Command::Dedup(args) => cmd_dedup(cli, args),
+        Command::Compress(args) => cmd_compress(cli, args),
         Command::Prune { older_than } => cmd_prune(cli, *older_than),
     }
 }
@@ -779,6 +811,54 @@ fn print_dedup_summary(json: bool, action: ActionArg, s: &DedupSummary) {
         human_bytes(s.bytes),
         s.errors
     );
+}
+
+fn cmd_compress(cli: &Cli, args: &CompressArgs) -> Result<u8, Failure> {
+    let cfg = load_config(cli)?;
+    let both = !args.images && !args.videos;
+    let level = args.level.unwrap_or(cfg.compress_level);
+    let opts = CompressOptions {
+        src: std::path::absolute(&args.src).unwrap_or_else(|_| args.src.clone()),
+        dest: std::path::absolute(&args.dest).unwrap_or_else(|_| args.dest.clone()),
+        level: Level::new(level).unwrap_or_default(),
+        images: both || args.images,
+        videos: both || args.videos,
+        force: args.force,
+        convert: args.convert,
+        jobs: args.jobs.map(|n| n as usize),
+    };
+    // Only reads SRC and writes new files in DEST: no journal, so it runs here.
+    let mut printer = Printer::new(cli.json, false, "files");
+    let result = compress(&opts, &mut |ev| printer.on_event(&job::compress_event(ev)));
+    printer.finish();
+    let s = result?;
+    if cli.json {
+        let mut v = serde_json::to_value(&s).unwrap_or_default();
+        v["summary"] = serde_json::Value::Bool(true);
+        json_line(&v);
+    } else {
+        eprintln!(
+            "{} files processed ({} images, {} videos): {} compressed, {} kept as they were, {} errors; {} -> {}, saved {} ({:.1}%)",
+            s.processed,
+            s.images,
+            s.videos,
+            s.compressed,
+            s.kept,
+            s.errors,
+            human_bytes(s.original_bytes),
+            human_bytes(s.compressed_bytes),
+            human_bytes(s.saved_bytes),
+            s.saved_percent
+        );
+        if !s.kept_kinds.is_empty() {
+            let kinds: Vec<String> = s.kept_kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+            eprintln!("copied unchanged by kind (not converted): {}", kinds.join(", "));
+        }
+        if s.ffmpeg_missing {
+            eprintln!("videos were copied as they are: ffmpeg is not installed; {}", media::ffmpeg::INSTALL_HINT);
+        }
+    }
+    Ok(if s.errors > 0 { EXIT_FAILED_FILES } else { 0 })
 }
 
 fn cmd_prune(cli: &Cli, older_than: u32) -> Result<u8, Failure> {

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::compress::{compress, CompressOptions, CompressProgress};
 use super::dedup::{dedup, DedupAction, DedupEvent, DedupOptions};
 use super::group::GroupOptions;
 use super::{organize, EngineError, Event, OrganizeOptions};
@@ -53,6 +54,8 @@ pub enum JobSpec {
         /// Duplicate rules.
         group: GroupOptions,
     },
+    /// `cbctl compress SRC DEST`.
+    Compress(CompressOptions),
 }
 
 impl JobSpec {
@@ -61,6 +64,7 @@ impl JobSpec {
         match self {
             JobSpec::Organize { .. } => "organize",
             JobSpec::Dedup { .. } => "dedup",
+            JobSpec::Compress(_) => "compress",
         }
     }
 }
@@ -71,6 +75,14 @@ pub fn organize_event(ev: &Event) -> Value {
         Event::Found { total } => json!({"event": "found", "total": total}),
         Event::Indexing { done, total } => json!({"event": "indexing", "done": done, "total": total}),
         Event::File(f) => serde_json::to_value(f).unwrap_or_default(),
+    }
+}
+
+/// A compress progress event as JSON.
+pub fn compress_event(ev: &CompressProgress) -> Value {
+    match ev {
+        CompressProgress::Found { total } => json!({"event": "found", "total": total}),
+        CompressProgress::File(f) => serde_json::to_value(f).unwrap_or_default(),
     }
 }
 
@@ -138,6 +150,8 @@ pub fn run(
             };
             serde_json::to_value(dedup(journal, &opts, &mut |ev| out.send(dedup_event(ev)))?)
         }
+        // Writes only new files under DEST: nothing to journal.
+        JobSpec::Compress(opts) => serde_json::to_value(compress(opts, &mut |ev| out.send(compress_event(ev)))?),
     };
     Ok(summary.unwrap_or_default())
 }

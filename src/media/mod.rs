@@ -7,10 +7,12 @@
 use std::path::{Path, PathBuf};
 
 pub mod bmff;
+pub mod compress;
 pub mod container;
 pub mod date;
 pub mod decode;
 pub mod exif;
+pub mod ffmpeg;
 pub mod heif;
 pub mod jpeg;
 pub mod jpeg_dc;
