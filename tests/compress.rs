@@ -311,3 +311,43 @@ fn videos_are_re_encoded_keeping_creation_time_and_orientation_and_without_ffmpe
     let jpg = std::fs::metadata(t.path().join("no-ffmpeg/phone/photo.jpg")).unwrap().len();
     assert!(jpg < std::fs::metadata(&photo).unwrap().len(), "the photo was still compressed");
 }
+
+#[test]
+fn heic_becomes_jpeg_only_with_to_jpeg_keeping_date_gps_and_an_upright_orientation() {
+    let Some(corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    let rels: Vec<String> = manifest(&corpus)
+        .into_iter()
+        .filter(|e| e.mime == "image/heic" && e.date_time_original.is_some())
+        .map(|e| e.path)
+        .collect();
+    assert!(rels.len() >= 3, "{rels:?}");
+    copy_corpus(&corpus, &rels.iter().map(String::as_str).collect::<Vec<_>>(), &src);
+
+    let (evs, s) = events(&compress(&[], &src, &t.path().join("plain")));
+    assert!(evs.iter().all(|e| e["outcome"] == "kept"), "without --to-jpeg HEIC is copied: {evs:?}");
+    assert_eq!(s["kept_kinds"]["heif"].as_u64(), Some(rels.len() as u64));
+
+    let (evs, _) = events(&compress(&["--to-jpeg"], &src, &t.path().join("jpeg")));
+    for ev in &evs {
+        if ev["outcome"] == "error" {
+            continue; // a HEIC libheif cannot decode is reported and copied
+        }
+        assert_eq!(ev["outcome"], "converted", "{ev}");
+        let (heic, jpg) = (PathBuf::from(ev["path"].as_str().unwrap()), PathBuf::from(ev["dest"].as_str().unwrap()));
+        assert_eq!(jpg.extension().unwrap(), "jpg");
+        let bytes = std::fs::read(&jpg).unwrap();
+        assert_eq!(image::guess_format(&bytes).unwrap(), image::ImageFormat::Jpeg);
+        let (e0, e1) = (exif_of(&std::fs::read(&heic).unwrap()).unwrap(), exif_of(&bytes).expect("EXIF carried over"));
+        for tag in [exif::Tag::DateTimeOriginal, exif::Tag::GPSLatitude, exif::Tag::Model] {
+            assert_eq!(field(&e0, tag), field(&e1, tag), "{tag} of {}", jpg.display());
+        }
+        assert!(
+            matches!(field(&e1, exif::Tag::Orientation).as_deref(), None | Some("row 0 at top and column 0 at left")),
+            "{jpg:?}"
+        );
+        assert_eq!(date_of(t.path(), &heic), date_of(t.path(), &jpg), "filed on the same date");
+    }
+    assert!(evs.iter().filter(|e| e["outcome"] == "converted").count() >= 3, "{evs:?}");
+}

@@ -117,6 +117,10 @@ struct CompressArgs {
     /// Convert BMP and TIFF losslessly to PNG (otherwise they are copied as they are).
     #[arg(long)]
     convert: bool,
+    /// Convert HEIC/HEIF to JPEG at the level's quality (metadata kept), for devices
+    /// that cannot show HEIC. RAW and GIF are always copied as they are.
+    #[arg(long)]
+    to_jpeg: bool,
     /// Parallel image workers (default: all cores); videos use half as many ffmpeg processes.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     jobs: Option<u64>,
@@ -825,6 +829,7 @@ fn cmd_compress(cli: &Cli, args: &CompressArgs) -> Result<u8, Failure> {
         videos: both || args.videos,
         force: args.force,
         convert: args.convert,
+        to_jpeg: args.to_jpeg,
         jobs: args.jobs.map(|n| n as usize),
     };
     // Only reads SRC and writes new files in DEST: no journal, so it runs here.

@@ -36,6 +36,10 @@ pub struct CompressOptions {
     pub force: bool,
     /// Convert BMP and TIFF to PNG (lossless).
     pub convert: bool,
+    /// Convert HEIC/HEIF to JPEG at the level's quality, for devices that
+    /// cannot show HEIC (done when asked even if the JPEG is bigger).
+    #[serde(default)]
+    pub to_jpeg: bool,
     /// Parallel workers for images (videos use half); `None`: all cores.
     pub jobs: Option<usize>,
 }
@@ -310,7 +314,7 @@ fn keep(job: &Job, kind: &'static str, before: u64, why: String, failed: bool) -
 
 fn kind_kept_reason(kind: Kind) -> Option<String> {
     let what = match kind {
-        Kind::Heif => "HEIC is already compressed efficiently",
+        Kind::Heif => "HEIC is already compressed efficiently (--to-jpeg converts it)",
         Kind::Avif => "AVIF is already compressed efficiently",
         Kind::Webp => "WebP is kept as it is",
         Kind::Gif => "GIF is kept as it is (animation and palette)",
@@ -330,6 +334,28 @@ fn compress_image(job: &Job, opts: &CompressOptions) -> CompressEvent {
         }
     };
     let before = data.len() as u64;
+    if opts.to_jpeg && job.kind == Kind::Heif {
+        let target = job.target.with_extension("jpg");
+        return match codec::heif_to_jpeg(&data, opts.level.jpeg_quality()) {
+            Ok(bytes) => match fsops::write_new(&target, &bytes, &job.path) {
+                Ok(()) => {
+                    let why = (bytes.len() as u64 >= before)
+                        .then(|| "converted as asked; the JPEG is bigger than the HEIC".to_string());
+                    event(
+                        &job.path,
+                        Some(&target),
+                        CompressOutcome::Converted,
+                        "image",
+                        before,
+                        bytes.len() as u64,
+                        why,
+                    )
+                }
+                Err(e) => event(&job.path, None, CompressOutcome::Error, "image", before, 0, Some(e.to_string())),
+            },
+            Err(e) => keep(job, "image", before, format!("{}: {e}", job.path.display()), true),
+        };
+    }
     let converting = opts.convert && matches!(job.kind, Kind::Bmp | Kind::Tiff);
     if !converting {
         if let Some(why) = kind_kept_reason(job.kind) {

@@ -287,6 +287,104 @@ pub fn convert_to_png(data: &[u8], kind: Kind) -> Result<Vec<u8>, CompressError>
     }
 }
 
+/// Converts a HEIC/HEIF image to a JPEG at `quality` (for `--to-jpeg`):
+/// the primary image decoded upright by libheif (its `irot`/`imir` applied),
+/// with the file's EXIF (orientation reset to 1, as the pixels are now
+/// upright), XMP and ICC profile carried into APP1/APP2 segments.
+pub fn heif_to_jpeg(data: &[u8], quality: u8) -> Result<Vec<u8>, CompressError> {
+    use libheif_rs::{ColorSpace, HeifContext, LibHeif, RgbChroma};
+    let ctx = HeifContext::read_from_bytes(data).map_err(codec)?;
+    let handle = ctx.primary_image_handle().map_err(codec)?;
+    let image = LibHeif::new().decode(&handle, ColorSpace::Rgb(RgbChroma::Rgb), None).map_err(codec)?;
+    let planes = image.planes();
+    let plane = planes.interleaved.ok_or_else(|| codec("HEIF decode gave no RGB plane"))?;
+    let (w, h) = (plane.width as usize, plane.height as usize);
+    let mut pixels = Vec::with_capacity(w * h * 3);
+    for row in 0..h {
+        let line =
+            plane.data.get(row * plane.stride..row * plane.stride + w * 3).ok_or_else(|| codec("short plane"))?;
+        pixels.extend_from_slice(line);
+    }
+    let mut enc = turbojpeg::Compressor::new().map_err(codec)?;
+    enc.set_quality(i32::from(quality)).map_err(codec)?;
+    enc.set_subsamp(turbojpeg::Subsamp::Sub2x2).map_err(codec)?;
+    enc.set_optimize(true).map_err(codec)?;
+    enc.set_progressive(true).map_err(codec)?;
+    let img = turbojpeg::Image {
+        pixels: pixels.as_slice(),
+        width: w,
+        pitch: w * 3,
+        height: h,
+        format: turbojpeg::PixelFormat::RGB,
+    };
+    let encoded = enc.compress_to_vec(img).map_err(codec)?;
+
+    let mut meta: Vec<Vec<u8>> = Vec::new();
+    for m in handle.all_metadata() {
+        if &m.item_type.to_string() == "Exif" && m.raw_data.len() > 4 {
+            // A 4-byte offset to the TIFF header comes first.
+            let skip = u32::from_be_bytes([m.raw_data[0], m.raw_data[1], m.raw_data[2], m.raw_data[3]]) as usize;
+            if let Some(tiff) = m.raw_data.get(4 + skip..) {
+                let mut tiff = tiff.strip_prefix(b"Exif\0\0").unwrap_or(tiff).to_vec();
+                set_orientation_upright(&mut tiff);
+                meta.push(app_segment(0xE1, &[b"Exif\0\0".as_slice(), &tiff].concat()));
+            }
+        } else if m.content_type == "application/rdf+xml" {
+            meta.push(app_segment(0xE1, &[b"http://ns.adobe.com/xap/1.0/\0".as_slice(), &m.raw_data].concat()));
+        }
+    }
+    if let Some(icc) = handle.color_profile_raw().filter(|p| !p.data.is_empty()) {
+        let chunks: Vec<&[u8]> = icc.data.chunks(65_519 - 14).collect();
+        for (i, chunk) in chunks.iter().enumerate() {
+            let head = [b"ICC_PROFILE\0".as_slice(), &[(i + 1) as u8, chunks.len() as u8]].concat();
+            meta.push(app_segment(0xE2, &[head.as_slice(), chunk].concat()));
+        }
+    }
+    let segments: Vec<Segment<'_>> =
+        meta.iter().filter(|m| m.len() <= 65_537).map(|m| Segment { marker: m[1], bytes: m.as_slice() }).collect();
+    splice_metadata(&segments, &encoded).ok_or_else(|| codec("encoder output has no scan"))
+}
+
+/// An APPn (or any) marker segment with `payload`.
+fn app_segment(marker: u8, payload: &[u8]) -> Vec<u8> {
+    let len = (payload.len() + 2).min(usize::from(u16::MAX)) as u16;
+    [&[0xFF, marker][..], &len.to_be_bytes(), payload].concat()
+}
+
+/// Sets the Orientation tag (0x0112) of IFD0 in a TIFF/EXIF block to 1.
+fn set_orientation_upright(tiff: &mut [u8]) {
+    let le = match tiff.get(..2) {
+        Some(b"II") => true,
+        Some(b"MM") => false,
+        _ => return,
+    };
+    let u16_at = |t: &[u8], i: usize| {
+        t.get(i..i + 2).map(|b| if le { u16::from_le_bytes([b[0], b[1]]) } else { u16::from_be_bytes([b[0], b[1]]) })
+    };
+    let u32_at = |t: &[u8], i: usize| {
+        t.get(i..i + 4).map(|b| {
+            let b = [b[0], b[1], b[2], b[3]];
+            if le {
+                u32::from_le_bytes(b)
+            } else {
+                u32::from_be_bytes(b)
+            }
+        })
+    };
+    let Some(ifd) = u32_at(tiff, 4).map(|o| o as usize) else { return };
+    let Some(count) = u16_at(tiff, ifd) else { return };
+    for i in 0..usize::from(count) {
+        let entry = ifd + 2 + i * 12;
+        if u16_at(tiff, entry) == Some(0x0112) {
+            let one = if le { 1u16.to_le_bytes() } else { 1u16.to_be_bytes() };
+            if let Some(v) = tiff.get_mut(entry + 8..entry + 10) {
+                v.copy_from_slice(&one);
+            }
+            return;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
