@@ -45,6 +45,11 @@ pub struct Fingerprint {
 }
 
 impl Fingerprint {
+    /// The fingerprint of bytes in memory.
+    pub fn of(data: &[u8]) -> Fingerprint {
+        Fingerprint { size: data.len() as u64, hash: blake3::hash(data) }
+    }
+
     /// The hash as 64 hex digits.
     pub fn hex(&self) -> String {
         self.hash.to_hex().to_string()

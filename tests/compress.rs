@@ -351,3 +351,47 @@ fn heic_becomes_jpeg_only_with_to_jpeg_keeping_date_gps_and_an_upright_orientati
     }
     assert!(evs.iter().filter(|e| e["outcome"] == "converted").count() >= 3, "{evs:?}");
 }
+
+#[test]
+fn the_daemon_compresses_photos_as_it_files_them_and_undo_restores_the_original_bytes() {
+    let t = tempfile::tempdir().unwrap();
+    let config = daemon_config(t.path(), 1);
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("[compress]\nenabled = true\nlevel = 2\n");
+    std::fs::write(&config, text).unwrap();
+    let _daemon = start_daemon(&config);
+    let inbox = t.path().join("inbox");
+    wait_for("the daemon", std::time::Duration::from_secs(30), || {
+        ctl(&config).args(["--json", "status"]).output().is_ok_and(|o| o.status.success())
+    });
+    let original = noisy_jpeg(100, 9);
+    std::fs::write(inbox.join("IMG_0001.jpg"), &original).unwrap();
+    wait_for("the photo to be filed", std::time::Duration::from_secs(30), || status(&config)["total"]["filed"] == 1);
+
+    let lib = t.path().join("lib");
+    let filed: Vec<PathBuf> = walkdir::WalkDir::new(&lib)
+        .into_iter()
+        .filter_entry(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .collect();
+    assert_eq!(filed.len(), 1, "{filed:?}");
+    let small = std::fs::read(&filed[0]).unwrap();
+    assert!(small.len() < original.len(), "filed compressed: {} < {}", small.len(), original.len());
+    image::load_from_memory(&small).unwrap();
+    assert!(!inbox.join("IMG_0001.jpg").exists());
+    // The original waits in the library trash, byte for byte.
+    let sessions = json_lines(&run(ctl(&config).args(["--json", "history"])));
+    let ingest = sessions.iter().find(|s| s["kind"] == "ingest").unwrap();
+    assert_eq!(ingest["ops_done"], 2, "the copy filed and the original trashed, both journaled: {ingest}");
+    let id = ingest["id"].as_i64().unwrap();
+    let trashed = lib.join(format!(".clean-backup-trash/{id}/IMG_0001.jpg"));
+    assert_eq!(std::fs::read(&trashed).unwrap(), original);
+    assert_eq!(status(&config)["index_files"], 1, "the index has the compressed file only");
+
+    // Undo: the original bytes are back in the inbox, and the library is as before.
+    assert_eq!(run(ctl(&config).args(["undo", "--last"])).status.code(), Some(0));
+    assert_eq!(std::fs::read(inbox.join("IMG_0001.jpg")).unwrap(), original);
+    assert!(!filed[0].exists() && !trashed.exists());
+}

@@ -598,6 +598,10 @@ fn poll_inbox(
         // A copy-mode inbox is never changed, so its duplicates stay where they are.
         quarantine: (cfg.on_duplicate == config::OnDuplicate::Quarantine && inbox.mode == config::Mode::Move)
             .then(|| cfg.library.join(QUARANTINE_DIR)),
+        // Photos (JPEG, PNG) only: a video's ffmpeg run would hold up filing for minutes.
+        compress: cfg
+            .compress_enabled
+            .then(|| crate::media::compress::Level::new(cfg.compress_level).unwrap_or_default()),
     };
     // Announced once the batch's session is known.
     let mut filed: Vec<(String, String)> = Vec::new();

@@ -136,6 +136,7 @@ pub fn run(
                 layout: Layout::parse(layout)?,
                 session_kind: "organize",
                 quarantine: None,
+                compress: None,
                 dedup: *group,
             };
             serde_json::to_value(organize(journal, &opts, &mut |ev| out.send(organize_event(ev)))?)

@@ -49,6 +49,11 @@ pub struct OrganizeOptions {
     /// there, journaled, under their path relative to `src`. `None` leaves
     /// them in place.
     pub quarantine: Option<PathBuf>,
+    /// Compress JPEG and PNG photos as they are filed (`[compress] enabled`):
+    /// the smaller copy is filed and the original goes to the library trash,
+    /// both journaled, so undo brings the original bytes back. `None` files
+    /// them as they are.
+    pub compress: Option<crate::media::compress::Level>,
 }
 
 /// A candidate after probing: its info, content hash and index row.
@@ -276,7 +281,9 @@ struct Batch {
     action: Action,
     /// Destination names promised to pending (or, in a dry run, planned) files.
     reserved: HashMap<PathBuf, Fingerprint>,
-    pending: Vec<(BatchItem, FileEvent)>,
+    /// Each op with the event to report once it is done (`None`: an op that
+    /// is part of another file's filing, as the trashing of a compressed original).
+    pending: Vec<(BatchItem, Option<FileEvent>)>,
     /// Index rows of the incoming files, to record at their new place once filed.
     rows: HashMap<PathBuf, FileRow>,
 }
@@ -301,7 +308,18 @@ impl Batch {
         // Filed files enter the library index in the transaction that journals them done.
         let rows = items.iter().map(|it| self.rows.remove(&it.src)).collect();
         let outcomes = journal.run_batch_indexed(session, &items, rows)?;
-        for ((item, mut ev), outcome) in pending.into_iter().zip(outcomes) {
+        for ((item, ev), outcome) in pending.into_iter().zip(outcomes) {
+            let Some(mut ev) = ev else {
+                if let OpOutcome::Failed(e) = outcome {
+                    // The compressed copy is filed; the original stays where it was.
+                    on_event(&Event::File(FileEvent {
+                        reason: Some(format!("original kept in place, not trashed: {e}")),
+                        ..event(&item.src, Outcome::Error, None)
+                    }));
+                    summary.errors += 1;
+                }
+                continue;
+            };
             match outcome {
                 OpOutcome::Done { .. } if ev.outcome == Outcome::Quarantined => summary.quarantined += 1,
                 OpOutcome::Done { .. } => {
@@ -400,9 +418,88 @@ fn plan_one(
         return Some(ev);
     }
     ev.outcome = if batch.action == Action::Copy { Outcome::Copied } else { Outcome::Moved };
+    if let (Some(level), Some(session), Action::Move) = (opts.compress, batch.session, batch.action) {
+        match compressed(dest, session, path, &target, info.kind, level, batch) {
+            Ok(Some((file, trash))) => {
+                ev.reason = Some("compressed; the original is in the library trash until `cbctl prune`".into());
+                // The smaller copy is filed first; the original is trashed only once it is.
+                batch.pending.push((file, Some(ev)));
+                batch.pending.push((trash, None));
+                return None;
+            }
+            Ok(None) => {}
+            // Not compressed (unreadable, a codec refused it): filed as it is.
+            Err(why) => ev.reason = Some(format!("filed uncompressed: {why}")),
+        }
+    }
     let item = BatchItem { action: batch.action, src: path.to_path_buf(), dst: target, fp: *fp };
-    batch.pending.push((item, ev));
+    batch.pending.push((item, Some(ev)));
     None
+}
+
+/// Where compressed copies wait, inside the library (so on its filesystem),
+/// to be filed by a journaled move; and where an undone one goes back to.
+pub const STAGING_DIR: &str = ".clean-backup-staging";
+
+/// For compress-on-ingest: writes the smaller copy of `path` into the
+/// library's staging folder and queues two journaled ops: the copy moved to
+/// `target`, then the original moved to the library trash. Returns
+/// `Ok(None)` when compressing gains nothing (the file is filed as it is).
+#[allow(clippy::too_many_arguments)]
+fn compressed(
+    dest: &Path,
+    session: i64,
+    path: &Path,
+    target: &Path,
+    kind: media::Kind,
+    level: crate::media::compress::Level,
+    batch: &mut Batch,
+) -> Result<Option<(BatchItem, BatchItem)>, String> {
+    use crate::media::compress::{recompress_jpeg, recompress_png, Recompressed};
+    let data = std::fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    let result = match kind {
+        media::Kind::Jpeg => recompress_jpeg(&data, level.jpeg_quality(), false),
+        media::Kind::Png => recompress_png(&data),
+        _ => return Ok(None),
+    };
+    let bytes = match result.map_err(|e| e.to_string())? {
+        Recompressed::Smaller(b) => b,
+        Recompressed::Keep(_) => return Ok(None),
+    };
+    let name = target.file_name().unwrap_or_default();
+    let staged = dest.join(STAGING_DIR).join(session.to_string()).join(name);
+    let staged =
+        match fsops::choose_slot(staged.parent().unwrap_or(dest), name, &fsops::Fingerprint::of(&bytes), &|_| None) {
+            Ok(Slot::Free(p)) => p,
+            Ok(Slot::Identical(p)) => p,
+            Err(e) => return Err(e.to_string()),
+        };
+    if !staged.exists() {
+        fsops::write_new(&staged, &bytes, path).map_err(|e| e.to_string())?;
+    }
+    let original = fsops::fingerprint(path).map_err(|e| e.to_string())?;
+    let small = fsops::Fingerprint::of(&bytes);
+    let trash = dest.join(super::dedup::TRASH_DIR).join(session.to_string()).join(name);
+    let trash_slot = match fsops::choose_slot(trash.parent().unwrap_or(dest), name, &original, &|p| {
+        batch.reserved.get(p).copied()
+    }) {
+        Ok(Slot::Free(p)) => p,
+        Ok(Slot::Identical(_)) => return Ok(None),
+        Err(e) => return Err(e.to_string()),
+    };
+    batch.reserved.insert(trash_slot.clone(), original);
+    // The library index gets the compressed file's content.
+    if let Some(row) = batch.rows.get_mut(path) {
+        row.blake3 = small.hex();
+        row.size = small.size;
+        let row = row.clone();
+        batch.rows.remove(path);
+        batch.rows.insert(staged.clone(), row);
+    }
+    Ok(Some((
+        BatchItem { action: Action::Move, src: staged, dst: target.to_path_buf(), fp: small },
+        BatchItem { action: Action::Trash, src: path.to_path_buf(), dst: trash_slot, fp: original },
+    )))
 }
 
 /// Queues a duplicate's move into the quarantine folder `q`, under its path
@@ -429,7 +526,7 @@ fn plan_quarantine(
             ev.reason = Some(format!("{why}; moved to the duplicates folder"));
             ev.dest = Some(target.clone());
             let item = BatchItem { action: Action::Move, src: path.to_path_buf(), dst: target, fp: *fp };
-            batch.pending.push((item, ev));
+            batch.pending.push((item, Some(ev)));
             None
         }
         Ok(Slot::Identical(existing)) => {
