@@ -182,7 +182,8 @@ fn a_jpeg_already_at_the_quality_is_kept_unless_forced_and_levels_trade_size() {
     assert!(!low["reason"].as_str().unwrap_or("").contains("already"), "forced: re-encoded: {low}");
 
     let size = |level: &str| {
-        let (_, s) = events(&compress(&["--level", level], &src, &t.path().join(format!("level{level}"))));
+        let (_, s) =
+            events(&compress(&["--level", level, "--jobs", "1"], &src, &t.path().join(format!("level{level}"))));
         s["compressed_bytes"].as_u64().unwrap()
     };
     let (l1, l2, l3) = (size("1"), size("2"), size("3"));
