@@ -367,7 +367,10 @@ fn compress_image(job: &Job, opts: &CompressOptions) -> CompressEvent {
         }
     }
     let (result, target) = match job.kind {
-        Kind::Jpeg => (codec::recompress_jpeg(&data, opts.level.jpeg_quality(), opts.force), job.target.clone()),
+        Kind::Jpeg => (
+            codec::recompress_jpeg(&data, opts.level.jpeg_quality(), opts.level.progressive(), opts.force),
+            job.target.clone(),
+        ),
         Kind::Png => (codec::recompress_png(&data), job.target.clone()),
         Kind::Bmp | Kind::Tiff => {
             let png = codec::convert_to_png(&data, job.kind).map(|b| {

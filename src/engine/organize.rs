@@ -458,7 +458,7 @@ fn compressed(
     use crate::media::compress::{recompress_jpeg, recompress_png, Recompressed};
     let data = std::fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
     let result = match kind {
-        media::Kind::Jpeg => recompress_jpeg(&data, level.jpeg_quality(), false),
+        media::Kind::Jpeg => recompress_jpeg(&data, level.jpeg_quality(), level.progressive(), false),
         media::Kind::Png => recompress_png(&data),
         _ => return Ok(None),
     };

@@ -2,7 +2,7 @@
 //! out, no file access (the engine reads, `fsops` writes).
 //!
 //! - JPEG: decoded and re-encoded with libjpeg-turbo (Huffman-optimised,
-//!   progressive) at the level's quality, keeping the original's chroma
+//!   progressive at level 3) at the level's quality, keeping the original's chroma
 //!   subsampling, and every metadata segment of the original (EXIF with its
 //!   orientation tag, as the pixels are not turned; XMP; the ICC profile;
 //!   IPTC; comments) spliced back in. A JPEG whose quantisation tables say it
@@ -36,6 +36,12 @@ impl Level {
             2 => 85,
             _ => 75,
         }
+    }
+
+    /// Progressive JPEG scans: 2–4 % smaller at identical pixels but half the
+    /// encode speed (BENCHMARKS.md), so only where size is all: level 3.
+    pub fn progressive(self) -> bool {
+        self.0 == 3
     }
 
     /// H.264 CRF: 18, 23, 28.
@@ -169,7 +175,12 @@ fn eoi_end(data: &[u8]) -> Option<usize> {
 
 /// Re-encodes a JPEG at `quality`, keeping its metadata. `force` re-encodes
 /// even a file already at or below that quality.
-pub fn recompress_jpeg(data: &[u8], quality: u8, force: bool) -> Result<Recompressed, CompressError> {
+pub fn recompress_jpeg(
+    data: &[u8],
+    quality: u8,
+    progressive: bool,
+    force: bool,
+) -> Result<Recompressed, CompressError> {
     let (segments, _) = header_segments(data).ok_or_else(|| codec("broken JPEG marker structure"))?;
     if segments.iter().any(|s| s.marker == 0xE2 && payload_starts(s, b"MPF\0")) {
         return Ok(Recompressed::Keep("carries extra images (MPF); kept whole".into()));
@@ -213,7 +224,7 @@ pub fn recompress_jpeg(data: &[u8], quality: u8, force: bool) -> Result<Recompre
     };
     enc.set_subsamp(subsamp).map_err(codec)?;
     enc.set_optimize(true).map_err(codec)?;
-    enc.set_progressive(true).map_err(codec)?;
+    enc.set_progressive(progressive).map_err(codec)?;
     let image = turbojpeg::Image { pixels: pixels.as_slice(), width: w, pitch, height: h, format };
     let encoded = enc.compress_to_vec(image).map_err(codec)?;
 
@@ -414,14 +425,14 @@ mod tests {
     fn a_jpeg_at_or_below_the_target_is_kept_unless_forced() {
         let q75 = encode(75, 64, 64);
         assert!(
-            matches!(recompress_jpeg(&q75, 85, false).unwrap(), Recompressed::Keep(why) if why.contains("already at quality"))
+            matches!(recompress_jpeg(&q75, 85, false, false).unwrap(), Recompressed::Keep(why) if why.contains("already at quality"))
         );
         // Forced, it is re-encoded (whatever the outcome, not for that reason).
         assert!(
-            !matches!(recompress_jpeg(&q75, 85, true).unwrap(), Recompressed::Keep(why) if why.contains("already"))
+            !matches!(recompress_jpeg(&q75, 85, false, true).unwrap(), Recompressed::Keep(why) if why.contains("already"))
         );
         // A q98 file at level 2 comes out smaller, decodes, same size.
-        let Recompressed::Smaller(out) = recompress_jpeg(&encode(98, 64, 64), 85, false).unwrap() else {
+        let Recompressed::Smaller(out) = recompress_jpeg(&encode(98, 64, 64), 85, true, false).unwrap() else {
             panic!("q98 -> q85 should shrink")
         };
         let h = turbojpeg::read_header(&out).unwrap();
