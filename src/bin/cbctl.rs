@@ -328,6 +328,13 @@ fn print_recovery(cli: &Cli, r: &RecoveryReport) {
     }
 }
 
+/// Prints the summary object of a `--json` run: the value with `"summary": true`.
+fn json_summary(v: impl serde::Serialize) {
+    let mut v = serde_json::to_value(v).unwrap_or_default();
+    v["summary"] = serde_json::Value::Bool(true);
+    json_line(&v);
+}
+
 fn json_line(v: &impl serde::Serialize) {
     match serde_json::to_string(v) {
         Ok(s) => println!("{s}"),
@@ -550,9 +557,7 @@ fn progress(bar: &mut Option<indicatif::ProgressBar>, what: &str, done: u64, tot
 
 fn print_summary(json: bool, verb: &str, s: &Summary) {
     if json {
-        let mut v = serde_json::to_value(s).unwrap_or_default();
-        v["summary"] = serde_json::Value::Bool(true);
-        json_line(&v);
+        json_summary(s);
     } else {
         let session =
             s.session.map(|id| format!(" (session {id}; `cbctl undo {id}` puts them back)")).unwrap_or_default();
@@ -753,9 +758,7 @@ fn cmd_undo(cli: &Cli, session: Option<i64>, last: bool) -> Result<u8, Failure> 
         }
     };
     if json {
-        let mut v = serde_json::to_value(&report).unwrap_or_default();
-        v["summary"] = serde_json::Value::Bool(true);
-        json_line(&v);
+        json_summary(&report);
     } else {
         eprintln!(
             "undid session {}: {} files put back, {} conflicts left in place, {} empty folders removed",
@@ -793,9 +796,7 @@ fn cmd_dedup(cli: &Cli, args: &DedupArgs) -> Result<u8, Failure> {
 
 fn print_dedup_summary(json: bool, action: ActionArg, s: &DedupSummary) {
     if json {
-        let mut v = serde_json::to_value(s).unwrap_or_default();
-        v["summary"] = serde_json::Value::Bool(true);
-        json_line(&v);
+        json_summary(s);
         return;
     }
     let done = match action {
@@ -838,9 +839,7 @@ fn cmd_compress(cli: &Cli, args: &CompressArgs) -> Result<u8, Failure> {
     printer.finish();
     let s = result?;
     if cli.json {
-        let mut v = serde_json::to_value(&s).unwrap_or_default();
-        v["summary"] = serde_json::Value::Bool(true);
-        json_line(&v);
+        json_summary(&s);
     } else {
         eprintln!(
             "{} files processed ({} images, {} videos): {} compressed, {} kept as they were, {} errors; {} -> {}, saved {} ({:.1}%)",
@@ -882,9 +881,7 @@ fn cmd_prune(cli: &Cli, older_than: u32) -> Result<u8, Failure> {
         }
     })?;
     if json {
-        let mut v = serde_json::to_value(&report).unwrap_or_default();
-        v["summary"] = serde_json::Value::Bool(true);
-        json_line(&v);
+        json_summary(&report);
     } else {
         eprintln!("removed {} file(s) from the trash for good, {} freed", report.removed, human_bytes(report.bytes));
     }
