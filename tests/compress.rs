@@ -396,3 +396,46 @@ fn the_daemon_compresses_photos_as_it_files_them_and_undo_restores_the_original_
     assert_eq!(std::fs::read(inbox.join("IMG_0001.jpg")).unwrap(), original);
     assert!(!filed[0].exists() && !trashed.exists());
 }
+
+#[test]
+fn a_still_gif_becomes_jpeg_with_to_jpeg_and_an_animated_one_is_kept() {
+    use image::codecs::gif::GifEncoder;
+    use image::{Delay, Frame, RgbaImage};
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    let img = |shift: u8| {
+        RgbaImage::from_fn(64, 48, |x, y| {
+            image::Rgba([x as u8 * 4, (y as u8 * 5).wrapping_add(shift), 90, if x < 8 { 0 } else { 255 }])
+        })
+    };
+    let gif = |frames: Vec<RgbaImage>| {
+        let mut out = Vec::new();
+        {
+            let mut enc = GifEncoder::new(&mut out);
+            for f in frames {
+                enc.encode_frame(Frame::from_parts(f, 0, 0, Delay::from_numer_denom_ms(100, 1))).unwrap();
+            }
+        }
+        out
+    };
+    std::fs::write(src.join("still.gif"), gif(vec![img(0)])).unwrap();
+    let animated = gif(vec![img(0), img(40)]);
+    std::fs::write(src.join("moving.gif"), &animated).unwrap();
+
+    let (evs, s) = events(&compress(&[], &src, &t.path().join("plain")));
+    assert!(evs.iter().all(|e| e["outcome"] == "kept"), "{evs:?}");
+    assert_eq!(s["kept_kinds"]["gif"], 2);
+
+    let (evs, _) = events(&compress(&["--to-jpeg"], &src, &t.path().join("jpeg")));
+    let still = evs.iter().find(|e| e["path"].as_str().unwrap().ends_with("still.gif")).unwrap();
+    assert_eq!(still["outcome"], "converted", "{still}");
+    let jpg = image::open(t.path().join("jpeg/still.jpg")).unwrap();
+    assert_eq!((jpg.width(), jpg.height()), (64, 48));
+    let corner = jpg.to_rgb8().get_pixel(2, 20).0;
+    assert!(corner.iter().all(|&c| c > 230), "transparent pixels on white: {corner:?}");
+    let moving = evs.iter().find(|e| e["path"].as_str().unwrap().ends_with("moving.gif")).unwrap();
+    assert_eq!(moving["outcome"], "kept", "{moving}");
+    assert!(moving["reason"].as_str().unwrap().contains("animated"));
+    assert_eq!(std::fs::read(t.path().join("jpeg/moving.gif")).unwrap(), animated);
+}

@@ -117,8 +117,8 @@ struct CompressArgs {
     /// Convert BMP and TIFF losslessly to PNG (otherwise they are copied as they are).
     #[arg(long)]
     convert: bool,
-    /// Convert HEIC/HEIF to JPEG at the level's quality (metadata kept), for devices
-    /// that cannot show HEIC. RAW and GIF are always copied as they are.
+    /// Convert HEIC/HEIF (metadata kept) and still GIFs to JPEG at the level's quality.
+    /// RAW files and animated GIFs are always copied as they are.
     #[arg(long)]
     to_jpeg: bool,
     /// Parallel image workers (default: all cores); videos use half as many ffmpeg processes.

@@ -36,8 +36,8 @@ pub struct CompressOptions {
     pub force: bool,
     /// Convert BMP and TIFF to PNG (lossless).
     pub convert: bool,
-    /// Convert HEIC/HEIF to JPEG at the level's quality, for devices that
-    /// cannot show HEIC (done when asked even if the JPEG is bigger).
+    /// Convert HEIC/HEIF and still GIFs to JPEG at the level's quality, for
+    /// devices that cannot show HEIC (done when asked even if the JPEG is bigger).
     #[serde(default)]
     pub to_jpeg: bool,
     /// Parallel workers for images (videos use half); `None`: all cores.
@@ -317,7 +317,7 @@ fn kind_kept_reason(kind: Kind) -> Option<String> {
         Kind::Heif => "HEIC is already compressed efficiently (--to-jpeg converts it)",
         Kind::Avif => "AVIF is already compressed efficiently",
         Kind::Webp => "WebP is kept as it is",
-        Kind::Gif => "GIF is kept as it is (animation and palette)",
+        Kind::Gif => "GIF is kept as it is (--to-jpeg converts a still one)",
         Kind::Bmp | Kind::Tiff => "BMP and TIFF are converted to PNG only with --convert",
         k if k.is_raw() => "RAW files are kept as they are",
         _ => return None,
@@ -353,6 +353,25 @@ fn compress_image(job: &Job, opts: &CompressOptions) -> CompressEvent {
                 }
                 Err(e) => event(&job.path, None, CompressOutcome::Error, "image", before, 0, Some(e.to_string())),
             },
+            Err(e) => keep(job, "image", before, format!("{}: {e}", job.path.display()), true),
+        };
+    }
+    if opts.to_jpeg && job.kind == Kind::Gif {
+        let target = job.target.with_extension("jpg");
+        return match codec::gif_to_jpeg(&data, opts.level.jpeg_quality()) {
+            Ok(Recompressed::Smaller(bytes)) => match fsops::write_new(&target, &bytes, &job.path) {
+                Ok(()) => event(
+                    &job.path,
+                    Some(&target),
+                    CompressOutcome::Converted,
+                    "image",
+                    before,
+                    bytes.len() as u64,
+                    None,
+                ),
+                Err(e) => event(&job.path, None, CompressOutcome::Error, "image", before, 0, Some(e.to_string())),
+            },
+            Ok(Recompressed::Keep(why)) => keep(job, "image", before, why, false),
             Err(e) => keep(job, "image", before, format!("{}: {e}", job.path.display()), true),
         };
     }

@@ -356,6 +356,43 @@ pub fn heif_to_jpeg(data: &[u8], quality: u8) -> Result<Vec<u8>, CompressError> 
     splice_metadata(&segments, &encoded).ok_or_else(|| codec("encoder output has no scan"))
 }
 
+/// Converts a still GIF to a JPEG at `quality` (for `--to-jpeg`),
+/// transparent pixels on white. An animated GIF is kept: a JPEG would keep
+/// only its first frame.
+pub fn gif_to_jpeg(data: &[u8], quality: u8) -> Result<Recompressed, CompressError> {
+    use image::AnimationDecoder;
+    let frames = image::codecs::gif::GifDecoder::new(std::io::Cursor::new(data)).map_err(codec)?.into_frames();
+    let mut first = None;
+    for (i, frame) in frames.enumerate() {
+        let frame = frame.map_err(codec)?;
+        if i > 0 {
+            return Ok(Recompressed::Keep("an animated GIF; kept, as a JPEG would keep only its first frame".into()));
+        }
+        first = Some(frame.into_buffer());
+    }
+    let rgba = first.ok_or_else(|| codec("GIF has no frame"))?;
+    let (w, h) = (rgba.width() as usize, rgba.height() as usize);
+    let rgb: Vec<u8> = rgba
+        .pixels()
+        .flat_map(|p| {
+            let a = u32::from(p[3]);
+            [0, 1, 2].map(|c| ((u32::from(p[c]) * a + 255 * (255 - a) + 127) / 255) as u8)
+        })
+        .collect();
+    let mut enc = turbojpeg::Compressor::new().map_err(codec)?;
+    enc.set_quality(i32::from(quality)).map_err(codec)?;
+    enc.set_subsamp(turbojpeg::Subsamp::Sub2x2).map_err(codec)?;
+    enc.set_optimize(true).map_err(codec)?;
+    let img = turbojpeg::Image {
+        pixels: rgb.as_slice(),
+        width: w,
+        pitch: w * 3,
+        height: h,
+        format: turbojpeg::PixelFormat::RGB,
+    };
+    Ok(Recompressed::Smaller(enc.compress_to_vec(img).map_err(codec)?))
+}
+
 /// An APPn (or any) marker segment with `payload`.
 fn app_segment(marker: u8, payload: &[u8]) -> Vec<u8> {
     let len = (payload.len() + 2).min(usize::from(u16::MAX)) as u16;
