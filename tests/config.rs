@@ -139,3 +139,40 @@ fn cbctl_config_set_creates_the_file_and_get_reads_it() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("dedup.threshold"));
 }
+
+fn check_config(config: &Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_clean-backupd"))
+        .arg("--check-config")
+        .arg("--config")
+        .arg(config)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn check_config_prints_the_resolved_settings_or_says_what_is_wrong_without_starting() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
+    let out = check_config(&example);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let dir = example.parent().unwrap();
+    assert!(text.starts_with("# config OK: "), "{text}");
+    assert!(text.contains(&format!("library = \"{}\"", dir.join("example/Library").display())), "{text}");
+    assert!(text.contains(&format!("path = \"{}\"", dir.join("example/Inbox").display())), "{text}");
+    assert!(text.contains("threshold = 6"), "{text}");
+
+    let t = tempfile::tempdir().unwrap();
+    let bad = t.path().join("bad.toml");
+    std::fs::write(&bad, "library = \"lib\"\n[dedup]\nthreshold = 99\n").unwrap();
+    let out = check_config(&bad);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.toml") && err.contains("threshold"), "{err}");
+
+    let overlap = t.path().join("overlap.toml");
+    std::fs::write(&overlap, "library = \"photos/lib\"\n[[inbox]]\npath = \"photos\"\n").unwrap();
+    let out = check_config(&overlap);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("overlap"), "{out:?}");
+    assert!(!t.path().join("photos").exists(), "nothing was created: it did not start");
+}

@@ -19,10 +19,26 @@ struct Args {
     /// State directory; overrides the config.
     #[arg(long)]
     state_dir: Option<PathBuf>,
+    /// Validate the config and print the resolved settings (paths, inboxes,
+    /// threshold, ...) without starting; exit 2 if it is not valid.
+    #[arg(long)]
+    check_config: bool,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if args.check_config {
+        return match clean_backup::daemon::check_config(args.config.as_deref(), args.state_dir.as_deref()) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("clean-backupd: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let log = clean_backup::daemon::logging::init();
     tracing::debug!(to = log, "logging");
     let result = clean_backup::daemon::Signals::install()

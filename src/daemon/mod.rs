@@ -48,6 +48,9 @@ pub enum DaemonError {
     /// The job worker thread could not be started.
     #[error("starting the job worker: {0}")]
     Jobs(std::io::Error),
+    /// An inbox and the library contain one another.
+    #[error("inbox {inbox} and library {library} overlap: filed files would be found again; keep them apart")]
+    Overlap { inbox: PathBuf, library: PathBuf },
     /// The control socket could not be opened.
     #[error("control socket {path}: {source}")]
     Control {
@@ -140,6 +143,25 @@ impl Signals {
             .map_err(DaemonError::Signals)?;
         Ok(s)
     }
+}
+
+/// `clean-backupd --check-config`: loads and validates the config as the
+/// daemon would (keys, values, layout template, library and inboxes apart),
+/// and returns the resolved settings as TOML, headed by where they came from.
+pub fn check_config(config_path: Option<&Path>, state_override: Option<&Path>) -> Result<String, DaemonError> {
+    let mut cfg = Config::load_or_default(config_path)?;
+    if let Some(s) = state_override {
+        cfg.state_dir = s.to_path_buf();
+    }
+    Layout::parse(&cfg.layout)?;
+    for inbox in &cfg.inbox {
+        if cfg.library.starts_with(&inbox.path) || inbox.path.starts_with(&cfg.library) {
+            return Err(DaemonError::Overlap { inbox: inbox.path.clone(), library: cfg.library.clone() });
+        }
+    }
+    let source =
+        cfg.source.as_ref().map_or("built-in defaults (no config file)".to_string(), |p| p.display().to_string());
+    Ok(format!("# config OK: {source}\n# resolved settings:\n{}", cfg.to_toml()))
 }
 
 /// Runs the daemon until a stop signal. `config_path` is re-read on SIGHUP.
