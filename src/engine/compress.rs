@@ -334,41 +334,21 @@ fn compress_image(job: &Job, opts: &CompressOptions) -> CompressEvent {
         }
     };
     let before = data.len() as u64;
-    if opts.to_jpeg && job.kind == Kind::Heif {
-        let target = job.target.with_extension("jpg");
-        return match codec::heif_to_jpeg(&data, opts.level.jpeg_quality()) {
-            Ok(bytes) => match fsops::write_new(&target, &bytes, &job.path) {
-                Ok(()) => {
-                    let why = (bytes.len() as u64 >= before)
-                        .then(|| "converted as asked; the JPEG is bigger than the HEIC".to_string());
-                    event(
-                        &job.path,
-                        Some(&target),
-                        CompressOutcome::Converted,
-                        "image",
-                        before,
-                        bytes.len() as u64,
-                        why,
-                    )
-                }
-                Err(e) => event(&job.path, None, CompressOutcome::Error, "image", before, 0, Some(e.to_string())),
-            },
-            Err(e) => keep(job, "image", before, format!("{}: {e}", job.path.display()), true),
+    if opts.to_jpeg && matches!(job.kind, Kind::Heif | Kind::Gif) {
+        // Converted when asked, even if bigger (a HEIC's JPEG usually is); an animated GIF is kept.
+        let result = match job.kind {
+            Kind::Heif => codec::heif_to_jpeg(&data, opts.level.jpeg_quality()).map(Recompressed::Smaller),
+            _ => codec::gif_to_jpeg(&data, opts.level.jpeg_quality()),
         };
-    }
-    if opts.to_jpeg && job.kind == Kind::Gif {
         let target = job.target.with_extension("jpg");
-        return match codec::gif_to_jpeg(&data, opts.level.jpeg_quality()) {
+        return match result {
             Ok(Recompressed::Smaller(bytes)) => match fsops::write_new(&target, &bytes, &job.path) {
-                Ok(()) => event(
-                    &job.path,
-                    Some(&target),
-                    CompressOutcome::Converted,
-                    "image",
-                    before,
-                    bytes.len() as u64,
-                    None,
-                ),
+                Ok(()) => {
+                    let after = bytes.len() as u64;
+                    let why =
+                        (after >= before).then(|| "converted as asked; the JPEG is bigger than the original".into());
+                    event(&job.path, Some(&target), CompressOutcome::Converted, "image", before, after, why)
+                }
                 Err(e) => event(&job.path, None, CompressOutcome::Error, "image", before, 0, Some(e.to_string())),
             },
             Ok(Recompressed::Keep(why)) => keep(job, "image", before, why, false),

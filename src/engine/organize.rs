@@ -419,7 +419,7 @@ fn plan_one(
     }
     ev.outcome = if batch.action == Action::Copy { Outcome::Copied } else { Outcome::Moved };
     if let (Some(level), Some(session), Action::Move) = (opts.compress, batch.session, batch.action) {
-        match compressed(dest, session, path, &target, info.kind, level, batch) {
+        match compressed(dest, session, path, fp, &target, info.kind, level, batch) {
             Ok(Some((file, trash))) => {
                 ev.reason = Some("compressed; the original is in the library trash until `cbctl prune`".into());
                 // The smaller copy is filed first; the original is trashed only once it is.
@@ -450,6 +450,7 @@ fn compressed(
     dest: &Path,
     session: i64,
     path: &Path,
+    original: &Fingerprint,
     target: &Path,
     kind: media::Kind,
     level: crate::media::compress::Level,
@@ -477,7 +478,7 @@ fn compressed(
     if !staged.exists() {
         fsops::write_new(&staged, &bytes, path).map_err(|e| e.to_string())?;
     }
-    let original = fsops::fingerprint(path).map_err(|e| e.to_string())?;
+    let original = *original;
     let small = fsops::Fingerprint::of(&bytes);
     let trash = dest.join(super::dedup::TRASH_DIR).join(session.to_string()).join(name);
     let trash_slot = match fsops::choose_slot(trash.parent().unwrap_or(dest), name, &original, &|p| {

@@ -211,8 +211,6 @@ pub fn recompress_jpeg(
     let image = turbojpeg::Image { pixels: pixels.as_mut_slice(), width: w, pitch, height: h, format };
     dec.decompress(data, image).map_err(codec)?;
 
-    let mut enc = turbojpeg::Compressor::new().map_err(codec)?;
-    enc.set_quality(i32::from(quality)).map_err(codec)?;
     // Subsampling modes the encoder does not know (4:1:1 and the like) become 4:2:0.
     let subsamp = match subsamp {
         turbojpeg::Subsamp::None
@@ -222,11 +220,7 @@ pub fn recompress_jpeg(
         | turbojpeg::Subsamp::Gray => subsamp,
         _ => turbojpeg::Subsamp::Sub2x2,
     };
-    enc.set_subsamp(subsamp).map_err(codec)?;
-    enc.set_optimize(true).map_err(codec)?;
-    enc.set_progressive(progressive).map_err(codec)?;
-    let image = turbojpeg::Image { pixels: pixels.as_slice(), width: w, pitch, height: h, format };
-    let encoded = enc.compress_to_vec(image).map_err(codec)?;
+    let encoded = encode(&pixels, w, h, format, quality, subsamp, progressive)?;
 
     let out = splice_metadata(&segments, &encoded).ok_or_else(|| codec("encoder output has no scan"))?;
     if out.len() >= data.len() {
@@ -316,19 +310,7 @@ pub fn heif_to_jpeg(data: &[u8], quality: u8) -> Result<Vec<u8>, CompressError> 
             plane.data.get(row * plane.stride..row * plane.stride + w * 3).ok_or_else(|| codec("short plane"))?;
         pixels.extend_from_slice(line);
     }
-    let mut enc = turbojpeg::Compressor::new().map_err(codec)?;
-    enc.set_quality(i32::from(quality)).map_err(codec)?;
-    enc.set_subsamp(turbojpeg::Subsamp::Sub2x2).map_err(codec)?;
-    enc.set_optimize(true).map_err(codec)?;
-    enc.set_progressive(true).map_err(codec)?;
-    let img = turbojpeg::Image {
-        pixels: pixels.as_slice(),
-        width: w,
-        pitch: w * 3,
-        height: h,
-        format: turbojpeg::PixelFormat::RGB,
-    };
-    let encoded = enc.compress_to_vec(img).map_err(codec)?;
+    let encoded = encode(&pixels, w, h, turbojpeg::PixelFormat::RGB, quality, turbojpeg::Subsamp::Sub2x2, true)?;
 
     let mut meta: Vec<Vec<u8>> = Vec::new();
     for m in handle.all_metadata() {
@@ -379,18 +361,27 @@ pub fn gif_to_jpeg(data: &[u8], quality: u8) -> Result<Recompressed, CompressErr
             [0, 1, 2].map(|c| ((u32::from(p[c]) * a + 255 * (255 - a) + 127) / 255) as u8)
         })
         .collect();
+    let rgb_format = turbojpeg::PixelFormat::RGB;
+    Ok(Recompressed::Smaller(encode(&rgb, w, h, rgb_format, quality, turbojpeg::Subsamp::Sub2x2, false)?))
+}
+
+/// Encodes tightly packed pixels as a Huffman-optimised JPEG.
+fn encode(
+    pixels: &[u8],
+    w: usize,
+    h: usize,
+    format: turbojpeg::PixelFormat,
+    quality: u8,
+    subsamp: turbojpeg::Subsamp,
+    progressive: bool,
+) -> Result<Vec<u8>, CompressError> {
     let mut enc = turbojpeg::Compressor::new().map_err(codec)?;
     enc.set_quality(i32::from(quality)).map_err(codec)?;
-    enc.set_subsamp(turbojpeg::Subsamp::Sub2x2).map_err(codec)?;
+    enc.set_subsamp(subsamp).map_err(codec)?;
     enc.set_optimize(true).map_err(codec)?;
-    let img = turbojpeg::Image {
-        pixels: rgb.as_slice(),
-        width: w,
-        pitch: w * 3,
-        height: h,
-        format: turbojpeg::PixelFormat::RGB,
-    };
-    Ok(Recompressed::Smaller(enc.compress_to_vec(img).map_err(codec)?))
+    enc.set_progressive(progressive).map_err(codec)?;
+    let image = turbojpeg::Image { pixels, width: w, pitch: w * format.size(), height: h, format };
+    enc.compress_to_vec(image).map_err(codec)
 }
 
 /// An APPn (or any) marker segment with `payload`.
