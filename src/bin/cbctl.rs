@@ -12,6 +12,7 @@ use clean_backup::engine::compress::{compress, CompressOptions};
 use clean_backup::engine::dedup::{DedupAction, DedupSummary};
 use clean_backup::engine::group::GroupOptions;
 use clean_backup::engine::job::{self, JobSpec};
+use clean_backup::engine::why::{self, Why};
 use clean_backup::engine::{EngineError, Summary};
 use clean_backup::journal::{Journal, JournalError, RecoveryReport, UndoReport};
 use clean_backup::layout::Layout;
@@ -84,6 +85,14 @@ enum Command {
     Dedup(DedupArgs),
     /// Write compressed copies of the images and videos under SRC into DEST (same relative paths; originals untouched).
     Compress(CompressArgs),
+    /// Explain what clean-backup did with a file and why: the session, the decision
+    /// (filed, skipped, failed), the library file it duplicates and how close, the date
+    /// it was filed by and where that date came from. Give the inbox path or the library path.
+    /// Exit code 1 when nothing is known about a file.
+    Why {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Empty the trash: remove for good the files `dedup --action delete` put there.
     Prune {
         /// Only files trashed more than this many days ago.
@@ -294,6 +303,7 @@ fn run(cli: &Cli) -> Result<u8, Failure> {
         Command::Dedup(args) => cmd_dedup(cli, args),
         Command::Compress(args) => cmd_compress(cli, args),
         Command::Prune { older_than } => cmd_prune(cli, *older_than),
+        Command::Why { files } => cmd_why(cli, files),
     }
 }
 
@@ -717,6 +727,105 @@ fn cmd_history(cli: &Cli, limit: i64) -> Result<u8, Failure> {
         );
     }
     Ok(0)
+}
+
+fn cmd_why(cli: &Cli, files: &[PathBuf]) -> Result<u8, Failure> {
+    let cfg = load_config(cli)?;
+    let mut local: Option<Journal> = None;
+    let mut unknown = 0usize;
+    for file in files {
+        // The path as the journal has it: absolute, with the folders' symlinks resolved.
+        let path = absolute(file);
+        let asked = match path.to_str() {
+            Some(p) => via_daemon(cli, &cfg, "why", serde_json::json!({ "path": p }))?,
+            None => None,
+        };
+        let w: Why = match asked {
+            Some(v) => serde_json::from_value(v).context("reading the daemon's answer")?,
+            None => {
+                if local.is_none() {
+                    local = Some(open_journal(cli, &cfg)?);
+                }
+                match &local {
+                    Some(j) => why::why(j.store(), &path)?,
+                    None => continue,
+                }
+            }
+        };
+        if w.decision.is_none() && w.indexed.is_none() {
+            unknown += 1;
+        }
+        if cli.json {
+            json_line(&w);
+        } else {
+            print_why(&w);
+        }
+    }
+    if cli.json {
+        json_line(&serde_json::json!({"summary": true, "files": files.len(), "unknown": unknown}));
+    }
+    Ok(if unknown > 0 { EXIT_FAILED_FILES } else { 0 })
+}
+
+/// `file` made absolute the way the engine records paths: its folder
+/// canonicalized (symlinks resolved), its own name kept.
+fn absolute(file: &Path) -> PathBuf {
+    let joined = if file.is_absolute() {
+        file.to_path_buf()
+    } else {
+        std::env::current_dir().map(|d| d.join(file)).unwrap_or_else(|_| file.to_path_buf())
+    };
+    match (joined.parent(), joined.file_name()) {
+        (Some(dir), Some(name)) => dir.canonicalize().map(|d| d.join(name)).unwrap_or(joined),
+        _ => joined,
+    }
+}
+
+fn print_why(w: &Why) {
+    let what = match (w.decision.as_deref(), w.outcome_word()) {
+        (Some(d), Some(o)) => format!("{d} ({o})"),
+        (Some(d), None) => d.to_string(),
+        (None, _) if w.indexed.is_some() => "in the library index".to_string(),
+        (None, _) => "unknown to clean-backup".to_string(),
+    };
+    println!("{}: {what}", w.path);
+    let row = |k: &str, v: &str| println!("  {k:<11} {v}");
+    if let Some(s) = &w.session {
+        row("session", &format!("{} ({}, started {}, {})", s.id, s.kind, s.started_at, s.state));
+    }
+    if let Some(f) = &w.found_at {
+        row("found at", f);
+    }
+    if let Some(d) = w.dest.as_deref().filter(|_| w.duplicate_of.is_none()) {
+        row("filed to", d);
+    }
+    if let Some(k) = &w.duplicate_of {
+        let how = match (w.how.as_deref(), w.distance) {
+            (Some("exact"), _) => "identical bytes".to_string(),
+            (_, Some(d)) => format!("the same picture, pHash distance {d}"),
+            _ => "duplicate".to_string(),
+        };
+        row("same as", &format!("{k} ({how})"));
+    }
+    if let Some(t) = &w.taken {
+        row("taken", &format!("{t} (date from {})", w.date_source.as_deref().unwrap_or("unknown")));
+    }
+    if let Some(r) = &w.reason {
+        row("reason", r);
+    }
+    if let Some(p) = &w.left_alone {
+        row("left alone", &format!("since {} ({})", p.since, p.outcome));
+    }
+    for step in &w.history {
+        row(
+            "journal",
+            &format!("session {}: {} {} -> {} ({})", step.session, step.action, step.from, step.to, step.state),
+        );
+    }
+    if w.earlier_decisions > 0 {
+        row("earlier", &format!("{} older decision(s) about this path", w.earlier_decisions));
+    }
+    row("now", &w.now);
 }
 
 fn cmd_undo(cli: &Cli, session: Option<i64>, last: bool) -> Result<u8, Failure> {

@@ -478,6 +478,12 @@ fn handle(req: &control::Request, ctx: &mut Ctx<'_>) -> Result<serde_json::Value
             let limit = p.get("limit").and_then(serde_json::Value::as_i64).unwrap_or(20);
             to_json(&journal.history(limit).map_err(|e| e.to_string())?)
         }
+        "why" => {
+            let Some(path) = p.get("path").and_then(serde_json::Value::as_str) else {
+                return Err("why needs {\"path\": ...}".into());
+            };
+            to_json(&crate::engine::why::why(journal.store(), Path::new(path)).map_err(|e| e.to_string())?)
+        }
         "undo" => {
             let session = match p.get("session").and_then(serde_json::Value::as_i64) {
                 Some(s) => s,

@@ -228,6 +228,8 @@ pub fn dedup(
             outcome: Outcome::Error,
             dest: None,
             duplicate_of: Some(rows[keeper].path.clone()),
+            how: None,
+            distance: None,
             taken: row.taken_at.clone(),
             source: None,
             bytes: row.size,

@@ -13,6 +13,7 @@ pub mod index;
 pub mod job;
 pub mod organize;
 pub mod scan;
+pub mod why;
 
 pub use organize::{organize, organize_found, OrganizeOptions};
 
@@ -79,6 +80,23 @@ pub enum Outcome {
     Error,
 }
 
+impl Outcome {
+    /// The name used in JSON events and the journal's `decisions` table.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Moved => "moved",
+            Outcome::Copied => "copied",
+            Outcome::Trashed => "trashed",
+            Outcome::Quarantined => "quarantined",
+            Outcome::Planned => "planned",
+            Outcome::Duplicate => "duplicate",
+            Outcome::NonMedia => "non-media",
+            Outcome::Skipped => "skipped",
+            Outcome::Error => "error",
+        }
+    }
+}
+
 /// The report for one file.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct FileEvent {
@@ -93,6 +111,12 @@ pub struct FileEvent {
     /// For a duplicate (skipped or quarantined): the file it duplicates.
     #[serde(skip_serializing_if = "Option::is_none", serialize_with = "lossy_opt")]
     pub duplicate_of: Option<PathBuf>,
+    /// For a duplicate: `exact` (same bytes) or `similar` (same picture by pHash).
+    #[serde(rename = "match", skip_serializing_if = "Option::is_none")]
+    pub how: Option<&'static str>,
+    /// For a similar duplicate: the pHash distance to the file it duplicates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distance: Option<u32>,
     /// The capture date used (RFC 3339).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub taken: Option<String>,

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use chrono::FixedOffset;
 use rayon::prelude::*;
@@ -21,7 +22,7 @@ use crate::fsops::{self, Fingerprint, Slot};
 use crate::journal::{BatchItem, Journal, OpOutcome};
 use crate::layout::Layout;
 use crate::media::{self, MediaError, MediaInfo};
-use crate::store::{Action, FileRow, HashIndex};
+use crate::store::{Action, DecisionRow, FileRow, HashIndex};
 
 /// The folder at the top of a library where the daemon moves duplicates
 /// when `dedup.on_duplicate = "quarantine"` (hidden, so never indexed).
@@ -127,6 +128,8 @@ fn event(path: &Path, outcome: Outcome, reason: Option<String>) -> FileEvent {
         outcome,
         dest: None,
         duplicate_of: None,
+        how: None,
+        distance: None,
         taken: None,
         source: None,
         bytes: 0,
@@ -170,6 +173,17 @@ pub fn organize_found(
 ) -> Result<Summary, EngineError> {
     let (src, dest) = check_paths(opts)?;
     let mut summary = Summary { scanned: found.len() as u64, ..Summary::default() };
+    // Each file's report is also kept as the session's decision (`cbctl why`).
+    let decided: Mutex<Vec<FileEvent>> = Mutex::new(Vec::new());
+    let mut on_event = |ev: &Event| {
+        if let (Event::File(f), false) = (ev, opts.dry_run) {
+            if let Ok(mut d) = decided.lock() {
+                d.push(f.clone());
+            }
+        }
+        on_event(ev)
+    };
+    let on_event = &mut on_event;
     on_event(&Event::Found { total: found.len() as u64 });
 
     let mut candidates = Vec::new();
@@ -235,6 +249,10 @@ pub fn organize_found(
                     ev.bytes = fp.size;
                     ev.dest = Some(keeper.to_path_buf());
                     ev.duplicate_of = Some(keeper.to_path_buf());
+                    ev.how = Some(if exact { "exact" } else { "similar" });
+                    ev.distance = Some(distance);
+                    ev.taken = Some(info.taken.to_rfc3339());
+                    ev.source = Some(info.taken.source.as_str());
                     let why = if exact {
                         summary.duplicates += 1;
                         format!("identical to {} in {place}", keeper.display())
@@ -259,15 +277,46 @@ pub fn organize_found(
                 }
                 if batch.pending.len() >= BATCH {
                     batch.run(journal, &mut summary, on_event)?;
+                    record(journal, session, &decided);
                 }
             }
         }
     }
     batch.run(journal, &mut summary, on_event)?;
+    record(journal, session, &decided);
     if let Some(s) = session {
         journal.finish(s, &serde_json::to_value(&summary).unwrap_or_default())?;
     }
     Ok(summary)
+}
+
+/// Writes the decisions reported so far into the journal (none in a dry run).
+/// A failure loses only the explanations, never a file, so it is a warning.
+fn record(journal: &mut Journal, session: Option<i64>, decided: &Mutex<Vec<FileEvent>>) {
+    let Some(session) = session else { return };
+    let events = match decided.lock() {
+        Ok(mut d) => std::mem::take(&mut *d),
+        Err(_) => return,
+    };
+    let rows: Vec<DecisionRow> = events
+        .into_iter()
+        .map(|f| DecisionRow {
+            session,
+            path: f.path,
+            outcome: f.outcome.as_str().to_string(),
+            dest: f.dest,
+            duplicate_of: f.duplicate_of,
+            how: f.how.map(str::to_string),
+            distance: f.distance,
+            taken_at: f.taken,
+            taken_source: f.source.map(str::to_string),
+            reason: f.reason,
+            at: String::new(),
+        })
+        .collect();
+    if let Err(e) = journal.store_mut().record_decisions(&rows) {
+        tracing::warn!(session, "cannot record why {} file(s) went where they did: {e}", rows.len());
+    }
 }
 
 /// How many file operations share one journal transaction and one fsync
@@ -386,6 +435,8 @@ fn plan_one(
         outcome: Outcome::Error,
         dest: None,
         duplicate_of: None,
+        how: None,
+        distance: None,
         taken: Some(info.taken.to_rfc3339()),
         source: Some(info.taken.source.as_str()),
         bytes: fp.size,
@@ -400,6 +451,8 @@ fn plan_one(
             ev.outcome = Outcome::Duplicate;
             ev.reason = Some("an identical file is already there; source kept".into());
             ev.duplicate_of = Some(existing.clone());
+            ev.how = Some("exact");
+            ev.distance = Some(0);
             ev.dest = Some(existing);
             return Some(ev);
         }

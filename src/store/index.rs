@@ -127,6 +127,14 @@ impl Store {
         rows.map_err(self.sql())
     }
 
+    /// The index row of one path, if indexed.
+    pub fn file_at(&self, path: &Path) -> Result<Option<FileRow>, StoreError> {
+        let mut stmt =
+            self.conn.prepare_cached(&format!("SELECT {COLUMNS} FROM files WHERE path = ?1")).map_err(self.sql())?;
+        let mut rows = stmt.query_map([path_blob(path)], row_of).map_err(self.sql())?;
+        rows.next().transpose().map_err(self.sql())
+    }
+
     /// One indexed file by row id.
     pub fn file_by_id(&self, id: i64) -> Result<Option<FileRow>, StoreError> {
         let mut stmt =

@@ -11,11 +11,13 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+mod decisions;
 mod index;
 mod lock;
 mod parked;
 pub mod search;
 
+pub use decisions::DecisionRow;
 pub use index::FileRow;
 pub use lock::StateLock;
 pub use parked::ParkedRow;
@@ -26,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_journal.sql"),
     include_str!("migrations/0002_files.sql"),
     include_str!("migrations/0003_parked.sql"),
+    include_str!("migrations/0004_decisions.sql"),
 ];
 
 /// File name of the database inside `state_dir`.
