@@ -22,6 +22,7 @@
 pub mod config;
 pub mod control;
 pub mod daemon;
+pub mod docs;
 pub mod engine;
 pub mod fsops;
 pub mod journal;

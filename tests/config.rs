@@ -140,13 +140,13 @@ fn cbctl_config_set_creates_the_file_and_get_reads_it() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("dedup.threshold"));
 }
 
+/// `clean-backupd --check-config FILE`, checked to say the same as `--check-config --config FILE`.
 fn check_config(config: &Path) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_clean-backupd"))
-        .arg("--check-config")
-        .arg("--config")
-        .arg(config)
-        .output()
-        .unwrap()
+    let daemon = || std::process::Command::new(env!("CARGO_BIN_EXE_clean-backupd"));
+    let out = daemon().arg("--check-config").arg(config).output().unwrap();
+    let same = daemon().arg("--check-config").arg("--config").arg(config).output().unwrap();
+    assert_eq!((&out.status, &out.stdout, &out.stderr), (&same.status, &same.stdout, &same.stderr));
+    out
 }
 
 #[test]

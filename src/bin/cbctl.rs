@@ -5,9 +5,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use clean_backup::config::{self, Config};
 use clean_backup::control::{self, ControlError};
+use clean_backup::docs;
 use clean_backup::engine::compress::{compress, CompressOptions};
 use clean_backup::engine::dedup::{DedupAction, DedupSummary};
 use clean_backup::engine::group::GroupOptions;
@@ -26,7 +27,22 @@ const EXIT_USAGE: u8 = 2;
 const EXIT_UNREACHABLE: u8 = 3;
 
 #[derive(Parser, Debug)]
-#[command(name = "cbctl", version, about = "Control clean-backup: organize a photo library, undo, inspect")]
+#[command(
+    name = "cbctl",
+    version,
+    about = "Control clean-backup: organize a photo library, undo, inspect",
+    long_about = "Control clean-backup: organize a photo library, undo, inspect.\n\n\
+        Commands that change files (organize, dedup, compress, undo, prune) run on the daemon when one is \
+        running, with their progress streamed back, else here on the same journal. Every file move is \
+        journaled first: `cbctl undo` puts a session's files back and a crash is repaired on the next start. \
+        --json prints one JSON object per file or event, then a summary object with \"summary\": true.",
+    after_long_help = "Exit status: 0 success; 1 some files failed (each named on stderr, the rest were done); \
+        2 usage or config error (nothing was changed); 3 the daemon is not running (status, pause, resume, rescan).\n\n\
+        Files: $XDG_CONFIG_HOME/clean-backup/config.toml (the config; see clean-backup.toml(5)); \
+        $XDG_STATE_HOME/clean-backup/ (journal database, lock, the daemon's control socket).\n\n\
+        Environment: CLEAN_BACKUP_CONFIG names the config file; CLEAN_BACKUP_LOG sets the log filter (e.g. debug).\n\n\
+        See also: clean-backupd(8), clean-backup.toml(5)."
+)]
 struct Cli {
     /// Config file (default: $XDG_CONFIG_HOME/clean-backup/config.toml if present).
     #[arg(long, global = true)]
@@ -102,6 +118,14 @@ enum Command {
     /// Read or edit the config file (comments are kept).
     #[command(subcommand)]
     Config(ConfigCmd),
+    /// Print a shell completion script: `cbctl completions bash > ~/.local/share/bash-completion/completions/cbctl`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (man/) and completion scripts (completions/) into DIR, for packaging.
+    #[command(hide = true)]
+    GenerateDocs { dir: PathBuf },
 }
 
 #[derive(Args, Debug)]
@@ -304,6 +328,12 @@ fn run(cli: &Cli) -> Result<u8, Failure> {
         Command::Compress(args) => cmd_compress(cli, args),
         Command::Prune { older_than } => cmd_prune(cli, *older_than),
         Command::Why { files } => cmd_why(cli, files),
+        Command::Completions { shell } => {
+            std::io::Write::write_all(&mut std::io::stdout(), &docs::completion(*shell, &mut Cli::command()))
+                .context("writing the completion script")?;
+            Ok(0)
+        }
+        Command::GenerateDocs { dir } => cmd_generate_docs(dir),
     }
 }
 
@@ -726,6 +756,30 @@ fn cmd_history(cli: &Cli, limit: i64) -> Result<u8, Failure> {
             human_bytes(s.bytes.max(0) as u64)
         );
     }
+    Ok(0)
+}
+
+/// Writes DIR/man/*.{1,5,8} and DIR/completions/{cbctl.bash,_cbctl,cbctl.fish}.
+fn cmd_generate_docs(dir: &Path) -> Result<u8, Failure> {
+    let (man, completions) = (dir.join("man"), dir.join("completions"));
+    for d in [&man, &completions] {
+        std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+    }
+    let write = |path: PathBuf, bytes: &[u8]| {
+        std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))
+    };
+    let daemon = <clean_backup::daemon::cli::Args as clap::CommandFactory>::command();
+    for (name, page) in docs::man_pages(Cli::command(), daemon) {
+        write(man.join(name), &page)?;
+    }
+    for (shell, name) in [
+        (clap_complete::Shell::Bash, "cbctl.bash"),
+        (clap_complete::Shell::Zsh, "_cbctl"),
+        (clap_complete::Shell::Fish, "cbctl.fish"),
+    ] {
+        write(completions.join(name), &docs::completion(shell, &mut Cli::command()))?;
+    }
+    eprintln!("cbctl: wrote man pages to {} and completions to {}", man.display(), completions.display());
     Ok(0)
 }
 

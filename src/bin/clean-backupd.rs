@@ -1,34 +1,16 @@
 //! `clean-backupd`: the service that files new media from the inboxes. Thin:
 //! parse arguments, set up logging, run the library's daemon.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-
-#[derive(Parser, Debug)]
-#[command(
-    name = "clean-backupd",
-    version,
-    about = "Watch inbox folders and file new photos and videos into the library"
-)]
-struct Args {
-    /// Config file (default: $XDG_CONFIG_HOME/clean-backup/config.toml, else built-in defaults).
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// State directory; overrides the config.
-    #[arg(long)]
-    state_dir: Option<PathBuf>,
-    /// Validate the config and print the resolved settings (paths, inboxes,
-    /// threshold, ...) without starting; exit 2 if it is not valid.
-    #[arg(long)]
-    check_config: bool,
-}
+use clean_backup::daemon::{self, cli::Args};
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    if args.check_config {
-        return match clean_backup::daemon::check_config(args.config.as_deref(), args.state_dir.as_deref()) {
+    if let Some(file) = &args.check_config {
+        let config = file.as_deref().or(args.config.as_deref());
+        return match daemon::check_config(config, args.state_dir.as_deref()) {
             Ok(text) => {
                 print!("{text}");
                 ExitCode::SUCCESS
@@ -39,10 +21,10 @@ fn main() -> ExitCode {
             }
         };
     }
-    let log = clean_backup::daemon::logging::init();
+    let log = daemon::logging::init();
     tracing::debug!(to = log, "logging");
-    let result = clean_backup::daemon::Signals::install()
-        .and_then(|signals| clean_backup::daemon::run(args.config.as_deref(), args.state_dir.as_deref(), &signals));
+    let result = daemon::Signals::install()
+        .and_then(|signals| daemon::run(args.config.as_deref(), args.state_dir.as_deref(), &signals));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -9,6 +9,7 @@
 //! alone owns the journal. SIGTERM/SIGINT stop it between batches; SIGHUP
 //! reloads the config.
 
+pub mod cli;
 mod jobs;
 pub mod logging;
 mod notify_systemd;

@@ -1,0 +1,268 @@
+//! Manual pages and shell completions, generated from the clap definitions
+//! (clap_mangen, clap_complete) and, for clean-backup.toml(5), from
+//! [`KEY_DOCS`], which a test holds to the real defaults and to
+//! `config.example.toml`. `cbctl completions SHELL` prints a completion
+//! script; `cbctl generate-docs DIR` writes them all for packaging.
+
+use std::io::Write;
+
+use clap_complete::Shell;
+use roff::{bold, italic, roman, Roff};
+
+/// One config key, documented.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyDoc {
+    /// Dotted key, as `cbctl config get` takes it (`inbox.N.path` for the Nth inbox).
+    pub key: &'static str,
+    /// Its default, as written in TOML (`~` is the home folder).
+    pub default: &'static str,
+    /// What it does and the values it takes.
+    pub doc: &'static str,
+}
+
+/// Every key of clean-backup.toml, in the order of `config.example.toml`.
+pub const KEY_DOCS: &[KeyDoc] = &[
+    KeyDoc {
+        key: "library",
+        default: "\"~/Pictures/Library\"",
+        doc: "Where filed media lives. A relative path resolves against the config file's folder.",
+    },
+    KeyDoc {
+        key: "state_dir",
+        default: "\"~/.local/state/clean-backup\"",
+        doc: "The journal database, lock file and control socket ($XDG_STATE_HOME/clean-backup). \
+              Must differ from library. The system service uses /var/lib/clean-backup.",
+    },
+    KeyDoc {
+        key: "layout",
+        default: "\"{year}/{month:02}\"",
+        doc: "The folder for each file under the library, from its capture date. Fields: {year} {month} \
+              {month:02} {month_name} (English) {day} {day:02} {camera}.",
+    },
+    KeyDoc {
+        key: "inbox.N.path",
+        default: "\"~/Pictures/Inbox\"",
+        doc: "A folder watched for new media; repeat [[inbox]] for more. With no config file at all one \
+              inbox, ~/Pictures/Inbox, is used; a config file without [[inbox]] watches nothing. \
+              An inbox and the library must not contain each other.",
+    },
+    KeyDoc {
+        key: "inbox.N.mode",
+        default: "\"move\"",
+        doc: "\"move\" files media out of the inbox; \"copy\" leaves the inbox as it is (for a folder a \
+              sync tool mirrors both ways) and remembers what it copied.",
+    },
+    KeyDoc {
+        key: "watch.settle_seconds",
+        default: "5",
+        doc: "A file is filed only after its size and mtime have not changed for this many seconds \
+              (1 to 3600), so a file still being synced is never moved half-written.",
+    },
+    KeyDoc {
+        key: "dedup.perceptual",
+        default: "true",
+        doc: "Also match resized or re-encoded copies by perceptual hash, not only identical bytes.",
+    },
+    KeyDoc {
+        key: "dedup.threshold",
+        default: "6",
+        doc: "The largest pHash Hamming distance (0 to 32) that counts as the same picture, or a preset: \
+              \"exact\" (2), \"standard\" (6), \"aggressive\" (10).",
+    },
+    KeyDoc {
+        key: "dedup.names",
+        default: "true",
+        doc: "Treat operating-system copy names (\"IMG (1).jpg\", \"x - Copy.jpg\") as duplicate hints when \
+              choosing which copy to keep.",
+    },
+    KeyDoc {
+        key: "dedup.on_duplicate",
+        default: "\"skip\"",
+        doc: "What the daemon does with an incoming duplicate of a library file: \"skip\" leaves it in the \
+              inbox, remembered across restarts, until it changes or `cbctl rescan`; \"quarantine\" moves it \
+              to <library>/.clean-backup-duplicates/, journaled, so `cbctl undo` brings it back. Copy-mode \
+              inboxes are never changed, so their duplicates are skipped.",
+    },
+    KeyDoc {
+        key: "compress.enabled",
+        default: "false",
+        doc: "Compress JPEG and PNG photos as they are filed: the smaller copy goes into the library and the \
+              original into the library trash (journaled; `cbctl undo` restores it, `cbctl prune` empties \
+              the trash). A photo that would not get smaller is filed as it is; videos are filed as they are.",
+    },
+    KeyDoc {
+        key: "compress.level",
+        default: "2",
+        doc: "1 high quality (JPEG q95, H.264 CRF 18), 2 balanced (q85, CRF 23), 3 maximum (q75, CRF 28). \
+              Also the default of `cbctl compress --level`.",
+    },
+    KeyDoc {
+        key: "control.dbus",
+        default: "\"session\"",
+        doc: "Where the daemon offers org.cleanbackup.Daemon1: \"session\" (the user's bus), \"system\" \
+              (the system service; see the policy in /usr/share/dbus-1/system.d/) or \"off\". cbctl uses \
+              the control socket either way.",
+    },
+];
+
+/// The example config shipped with the package, shown in clean-backup.toml(5).
+pub const EXAMPLE_CONFIG: &str = include_str!("../config.example.toml");
+
+/// Manual pages: `(file name, roff)`: cbctl(1) and one page per subcommand
+/// (cbctl-organize(1), ...), clean-backupd(8), clean-backup.toml(5).
+pub fn man_pages(cbctl: clap::Command, daemon: clap::Command) -> Vec<(String, Vec<u8>)> {
+    let mut pages = Vec::new();
+    let mut cbctl = cbctl.disable_help_subcommand(true);
+    cbctl.build();
+    let mut subs: Vec<clap::Command> = cbctl.get_subcommands().filter(|s| !s.is_hide_set()).cloned().collect();
+    while let Some(sub) = subs.pop() {
+        subs.extend(sub.get_subcommands().filter(|s| !s.is_hide_set()).cloned());
+        pages.push(page(sub, "1"));
+    }
+    pages.push(page(cbctl, "1"));
+    let mut daemon = daemon;
+    daemon.build();
+    pages.push(page(daemon, "8"));
+    pages.push(("clean-backup.toml.5".to_string(), config_page().into_bytes()));
+    pages.sort();
+    pages
+}
+
+/// One command's page: clap_mangen's sections, with the command's
+/// `after_long_help` (exit status, files, environment, see also) as NOTES.
+fn page(cmd: clap::Command, section: &str) -> (String, Vec<u8>) {
+    let notes = cmd.get_after_long_help().map(|h| h.to_string());
+    let has_args = cmd.get_arguments().any(|a| !a.is_hide_set());
+    let has_subs = cmd.get_subcommands().any(|s| !s.is_hide_set());
+    let has_version = cmd.get_version().or(cmd.get_long_version()).is_some();
+    let man = clap_mangen::Man::new(cmd).section(section).manual("clean-backup").source("clean-backup");
+    let mut out = Vec::new();
+    // Writing into a Vec cannot fail.
+    let _ = man.render_title(&mut out);
+    let _ = man.render_name_section(&mut out);
+    let _ = man.render_synopsis_section(&mut out);
+    let _ = man.render_description_section(&mut out);
+    if has_args {
+        let _ = man.render_options_section(&mut out);
+    }
+    if has_subs {
+        let _ = man.render_subcommands_section(&mut out);
+    }
+    if let Some(notes) = notes {
+        let mut r = Roff::new();
+        r.control("SH", ["NOTES"]);
+        for para in notes.split("\n\n") {
+            r.control("PP", [] as [&str; 0]);
+            r.text([roman(para)]);
+        }
+        let _ = r.to_writer(&mut out);
+    }
+    if has_version {
+        let _ = man.render_version_section(&mut out);
+    }
+    (man.get_filename(), out)
+}
+
+/// clean-backup.toml(5).
+pub fn config_page() -> String {
+    let mut r = Roff::new();
+    r.control("TH", ["clean-backup.toml", "5", "", "clean-backup", "clean-backup"]);
+    r.control("SH", ["NAME"]);
+    r.text([roman("clean-backup.toml - configuration of clean-backupd and cbctl")]);
+    r.control("SH", ["SYNOPSIS"]);
+    r.text([
+        italic("$XDG_CONFIG_HOME/clean-backup/config.toml"),
+        roman(" (a user's, ~/.config/clean-backup/config.toml)"),
+    ]);
+    r.control("br", [] as [&str; 0]);
+    r.text([italic("/etc/clean-backup/config.toml"), roman(" (the system service's)")]);
+    r.control("SH", ["DESCRIPTION"]);
+    r.text([roman(
+        "A TOML file read by clean-backupd(8) at start and on SIGHUP, and by cbctl(1). Every key is optional and \
+         takes the default below when left out; with no file at all the daemon files ~/Pictures/Inbox into \
+         ~/Pictures/Library. Relative paths resolve against the folder of the file; ~ is the home folder. \
+         An unknown key or a bad value is an error that names the file, line and key. ",
+    )]);
+    r.text([bold("clean-backupd --check-config FILE"), roman(" validates a file and prints the resolved settings; ")]);
+    r.text([
+        bold("cbctl config get"),
+        roman(" and "),
+        bold("cbctl config set KEY VALUE"),
+        roman(" read and edit it, keeping comments (a running daemon applies a change at once)."),
+    ]);
+    r.control("SH", ["KEYS"]);
+    for k in KEY_DOCS {
+        r.control("TP", [] as [&str; 0]);
+        r.text([bold(k.key.replace("inbox.N.", "[[inbox]] ")), roman(" (default "), italic(k.default), roman(")")]);
+        r.text([roman(k.doc)]);
+    }
+    r.control("SH", ["EXAMPLE"]);
+    r.text([roman("The example shipped in /usr/share/doc/clean-backup/examples/config.example.toml:")]);
+    r.control("PP", [] as [&str; 0]);
+    r.control("nf", [] as [&str; 0]);
+    r.control("RS", ["4"]);
+    for line in EXAMPLE_CONFIG.lines() {
+        r.text([roman(line)]);
+        r.control("br", [] as [&str; 0]);
+    }
+    r.control("RE", [] as [&str; 0]);
+    r.control("fi", [] as [&str; 0]);
+    r.control("SH", ["SEE ALSO"]);
+    r.text([roman("clean-backupd(8), cbctl(1)")]);
+    r.render()
+}
+
+/// The completion script of `cmd` for `shell`.
+pub fn completion(shell: Shell, cmd: &mut clap::Command) -> Vec<u8> {
+    let name = cmd.get_name().to_string();
+    let mut out = Vec::new();
+    clap_complete::generate(shell, cmd, name, &mut out);
+    let _ = out.flush();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, KEYS};
+
+    #[test]
+    fn every_config_key_is_documented_with_its_real_default() {
+        let documented: Vec<&str> = KEY_DOCS.iter().map(|k| k.key).collect();
+        assert_eq!(documented, KEYS, "KEY_DOCS and config::KEYS list the same keys in the same order");
+        let defaults = Config::defaults();
+        let home = std::env::var("HOME").unwrap_or_default();
+        for k in KEY_DOCS {
+            let key = k.key.replace(".N.", ".0.");
+            let real = defaults.value_of(&key).unwrap();
+            let doc = k.default.trim_matches('"').replacen('~', &home, 1);
+            if k.key == "state_dir" && std::env::var_os("XDG_STATE_HOME").is_some() {
+                continue;
+            }
+            assert_eq!(real, doc, "the documented default of {} is not the real one", k.key);
+            // The example config states the same default on the key's line or in the comment just above it.
+            let leaf = k.key.rsplit('.').next().unwrap_or(k.key);
+            let lines: Vec<String> = EXAMPLE_CONFIG.lines().map(str::to_lowercase).collect();
+            let states = |l: &String| {
+                let d = k.default.to_lowercase();
+                l.contains(&format!("default {d}")) || l.contains(&format!("default: {d}"))
+            };
+            let is_key =
+                |l: &String| l.trim_start().strip_prefix(leaf).is_some_and(|r| r.trim_start().starts_with('='));
+            let said =
+                (0..lines.len()).any(|i| states(&lines[i]) && lines[i..lines.len().min(i + 3)].iter().any(is_key));
+            assert!(said, "config.example.toml does not state the default of {} ({})", k.key, k.default);
+        }
+    }
+
+    #[test]
+    fn the_config_page_lists_every_key_and_the_example() {
+        let page = config_page();
+        for k in KEY_DOCS {
+            let shown = k.key.replace("inbox.N.", "[[inbox]] ");
+            assert!(page.contains(&shown), "{shown} is not in the page");
+        }
+        assert!(page.contains("on_duplicate"));
+        assert!(page.contains("\n.TH clean-backup.toml 5"), "{page}");
+    }
+}
