@@ -35,4 +35,10 @@ if ! command -v cargo >/dev/null 2>&1; then
   fi
 fi
 
+# cargo-deb builds the .deb (scripts/package.sh) and the packaging test's.
+if ! command -v cargo-deb >/dev/null 2>&1; then
+  echo "setup: installing cargo-deb" >&2
+  cargo install --locked --quiet cargo-deb --version 3.8.0
+fi
+
 cargo build --locked --all-targets "$@"
