@@ -125,3 +125,32 @@ fn why_explains_a_filed_photo_and_the_duplicates_skipped_beside_it() {
     assert!(w["now"].as_str().unwrap().starts_with("undone by session"), "{w}");
     assert_eq!(b3(&inbox.join("photo.jpg")), b3(&original));
 }
+
+#[test]
+fn why_tells_where_cbctl_dedup_put_a_duplicate_and_which_copy_it_kept() {
+    let Some(corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().canonicalize().unwrap();
+    let (dir, state) = (root.join("photos"), root.join("state"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let original = corpus.join(PHOTOS[0]);
+    std::fs::copy(&original, dir.join("IMG_0001.jpg")).unwrap();
+    std::fs::copy(&original, dir.join("IMG_0001 (1).jpg")).unwrap();
+    let out = run(cbctl(&state).args(["--json", "dedup", "--action", "delete", "--names"]).arg(&dir));
+    assert_eq!(out.status.code(), Some(0));
+    let trashed = dir.join("IMG_0001 (1).jpg");
+    assert!(!trashed.exists() && dir.join("IMG_0001.jpg").exists(), "the copy name went, the original stayed");
+
+    let out = run(cbctl(&state).args(["--json", "why"]).arg(&trashed));
+    assert_eq!(out.status.code(), Some(0));
+    let w = json_lines(&out)[0].clone();
+    assert_eq!(w["decision"], "set aside", "{w}");
+    assert_eq!(w["outcome"], "trashed");
+    assert_eq!(w["session"]["kind"], "dedup");
+    assert_eq!(w["duplicate_of"], dir.join("IMG_0001.jpg").to_str().unwrap());
+    assert_eq!(w["match"], "exact");
+    assert_eq!(w["history"][0]["action"], "trash");
+    let dest = w["dest"].as_str().unwrap().to_string();
+    assert_eq!(b3(Path::new(&dest)), b3(&original), "the trashed bytes are where why says");
+    assert!(w["now"].as_str().unwrap().starts_with(&format!("in the trash at {dest}")), "{w}");
+}

@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 
 use super::group::{group, GroupOptions, Match};
 use super::index::{refresh, Progress, RefreshReport};
-use super::{EngineError, FileEvent, Outcome};
+use super::{record_decisions, EngineError, FileEvent, Outcome};
 use crate::fsops::{self, Fingerprint, Slot};
 use crate::journal::{BatchItem, Journal, OpOutcome};
+use crate::media::DateSource;
 use crate::store::{Action, FileRow};
 
 /// Name of the trash folder at the top of a library (or of a folder deduplicated outside it).
@@ -180,7 +181,8 @@ pub fn dedup(
     summary.errors = summary.index.errors;
 
     let groups = group(&rows, opts.group);
-    let mut doomed: Vec<(usize, usize)> = Vec::new();
+    // (member, keeper, pHash distance, how it matched)
+    let mut doomed: Vec<(usize, usize, u32, Match)> = Vec::new();
     for (n, g) in groups.iter().enumerate() {
         let members: Vec<MemberReport> = g
             .members
@@ -197,7 +199,7 @@ pub fn dedup(
         summary.groups += 1;
         summary.duplicates += members.len() as u64;
         summary.bytes += bytes;
-        doomed.extend(g.members.iter().map(|m| (m.index, g.keeper)));
+        doomed.extend(g.members.iter().map(|m| (m.index, g.keeper, m.distance, m.how)));
         on_event(&DedupEvent::Group(GroupReport { group: n + 1, keeper: rows[g.keeper].path.clone(), members, bytes }));
     }
     if opts.action == DedupAction::Report || doomed.is_empty() {
@@ -220,7 +222,15 @@ pub fn dedup(
     let mut reserved: HashMap<PathBuf, Fingerprint> = HashMap::new();
     let mut pending: Vec<(BatchItem, FileEvent)> = Vec::new();
     let mut removed_rows: Vec<PathBuf> = Vec::new();
-    for (i, keeper) in doomed {
+    // Each file's report is also kept as the session's decision (`cbctl why`).
+    let decided: std::sync::Mutex<Vec<FileEvent>> = std::sync::Mutex::new(Vec::new());
+    let mut on_event = |ev: &DedupEvent| {
+        if let (DedupEvent::File(f), Ok(mut d)) = (ev, decided.lock()) {
+            d.push(f.clone());
+        }
+        on_event(ev)
+    };
+    for (i, keeper, distance, how) in doomed {
         let row = &rows[i];
         let root = &roots[i];
         let mut ev = FileEvent {
@@ -228,10 +238,10 @@ pub fn dedup(
             outcome: Outcome::Error,
             dest: None,
             duplicate_of: Some(rows[keeper].path.clone()),
-            how: None,
-            distance: None,
+            how: Some(if how == Match::Exact { "exact" } else { "similar" }),
+            distance: Some(distance),
             taken: row.taken_at.clone(),
-            source: None,
+            source: row.taken_source.as_deref().and_then(DateSource::parse).map(DateSource::as_str),
             bytes: row.size,
             reason: None,
         };
@@ -298,7 +308,9 @@ pub fn dedup(
             }
             on_event(&DedupEvent::File(ev));
         }
+        record_decisions(journal, Some(session), &decided);
     }
+    record_decisions(journal, Some(session), &decided);
     journal.store_mut().update_files(&[], &removed_rows)?;
     let mut s = serde_json::to_value(&summary).unwrap_or_default();
     s["index"] = serde_json::Value::Null;

@@ -130,6 +130,39 @@ pub struct FileEvent {
     pub reason: Option<String>,
 }
 
+/// Writes the decisions reported so far into the journal (none in a dry run).
+/// A failure loses only the explanations, never a file, so it is a warning.
+pub(crate) fn record_decisions(
+    journal: &mut crate::journal::Journal,
+    session: Option<i64>,
+    decided: &std::sync::Mutex<Vec<FileEvent>>,
+) {
+    let Some(session) = session else { return };
+    let events = match decided.lock() {
+        Ok(mut d) => std::mem::take(&mut *d),
+        Err(_) => return,
+    };
+    let rows: Vec<crate::store::DecisionRow> = events
+        .into_iter()
+        .map(|f| crate::store::DecisionRow {
+            session,
+            path: f.path,
+            outcome: f.outcome.as_str().to_string(),
+            dest: f.dest,
+            duplicate_of: f.duplicate_of,
+            how: f.how.map(str::to_string),
+            distance: f.distance,
+            taken_at: f.taken,
+            taken_source: f.source.map(str::to_string),
+            reason: f.reason,
+            at: String::new(),
+        })
+        .collect();
+    if let Err(e) = journal.store_mut().record_decisions(&rows) {
+        tracing::warn!(session, "cannot record why {} file(s) went where they did: {e}", rows.len());
+    }
+}
+
 /// Counts for the end-of-job summary.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct Summary {

@@ -16,13 +16,13 @@ use rayon::prelude::*;
 use super::group::{group, GroupOptions, Match};
 use super::index::{index_probed, refresh};
 use super::scan::{scan, Found};
-use super::{EngineError, Event, FileEvent, Outcome, Summary};
+use super::{record_decisions, EngineError, Event, FileEvent, Outcome, Summary};
 use crate::config::Mode;
 use crate::fsops::{self, Fingerprint, Slot};
 use crate::journal::{BatchItem, Journal, OpOutcome};
 use crate::layout::Layout;
 use crate::media::{self, MediaError, MediaInfo};
-use crate::store::{Action, DecisionRow, FileRow, HashIndex};
+use crate::store::{Action, FileRow, HashIndex};
 
 /// The folder at the top of a library where the daemon moves duplicates
 /// when `dedup.on_duplicate = "quarantine"` (hidden, so never indexed).
@@ -277,46 +277,17 @@ pub fn organize_found(
                 }
                 if batch.pending.len() >= BATCH {
                     batch.run(journal, &mut summary, on_event)?;
-                    record(journal, session, &decided);
+                    record_decisions(journal, session, &decided);
                 }
             }
         }
     }
     batch.run(journal, &mut summary, on_event)?;
-    record(journal, session, &decided);
+    record_decisions(journal, session, &decided);
     if let Some(s) = session {
         journal.finish(s, &serde_json::to_value(&summary).unwrap_or_default())?;
     }
     Ok(summary)
-}
-
-/// Writes the decisions reported so far into the journal (none in a dry run).
-/// A failure loses only the explanations, never a file, so it is a warning.
-fn record(journal: &mut Journal, session: Option<i64>, decided: &Mutex<Vec<FileEvent>>) {
-    let Some(session) = session else { return };
-    let events = match decided.lock() {
-        Ok(mut d) => std::mem::take(&mut *d),
-        Err(_) => return,
-    };
-    let rows: Vec<DecisionRow> = events
-        .into_iter()
-        .map(|f| DecisionRow {
-            session,
-            path: f.path,
-            outcome: f.outcome.as_str().to_string(),
-            dest: f.dest,
-            duplicate_of: f.duplicate_of,
-            how: f.how.map(str::to_string),
-            distance: f.distance,
-            taken_at: f.taken,
-            taken_source: f.source.map(str::to_string),
-            reason: f.reason,
-            at: String::new(),
-        })
-        .collect();
-    if let Err(e) = journal.store_mut().record_decisions(&rows) {
-        tracing::warn!(session, "cannot record why {} file(s) went where they did: {e}", rows.len());
-    }
 }
 
 /// How many file operations share one journal transaction and one fsync

@@ -11,7 +11,8 @@ use crate::store::{Action, DecisionRow, OpState, Store, StoreError};
 pub struct Why {
     /// The file asked about (absolute).
     pub path: String,
-    /// `filed`, `skipped` or `failed`; `None` when no session looked at it.
+    /// `filed`, `skipped` or `failed` (organize, ingest), `set aside` (a duplicate
+    /// `cbctl dedup` moved, copied or trashed); `None` when no session decided on it.
     pub decision: Option<String>,
     /// The detailed outcome: moved, copied, quarantined, duplicate, skipped, non-media, error.
     pub outcome: Option<String>,
@@ -88,7 +89,11 @@ pub struct Indexed {
 impl Why {
     /// The outcome in words, for a decision: "duplicate, left in the inbox", ...
     pub fn outcome_word(&self) -> Option<&'static str> {
+        let dedup = self.session.as_ref().is_some_and(|s| s.kind == "dedup");
         Some(match self.outcome.as_deref()? {
+            "moved" if dedup => "a duplicate, moved aside by cbctl dedup",
+            "copied" if dedup => "a duplicate, copied aside by cbctl dedup",
+            "trashed" => "a duplicate, moved to the trash by cbctl dedup",
             "moved" => "moved into the library",
             "copied" => "copied into the library",
             "quarantined" => "duplicate, moved aside",
@@ -135,6 +140,9 @@ pub fn why(store: &Store, path: &Path) -> Result<Why, StoreError> {
     }
     if let Some(d) = decisions.into_iter().next() {
         explain_decision(store, path, d, &mut w)?;
+    } else if let Some(last) = w.history.last() {
+        // Moved by a session that records no decisions (an older version, or an undo).
+        w.now = format!("{} by session {} to {} ({})", last.action, last.session, last.to, last.state);
     } else if let Some(i) = &w.indexed {
         w.taken = i.taken.clone();
         w.date_source = i.date_source.clone();
@@ -151,17 +159,19 @@ pub fn why(store: &Store, path: &Path) -> Result<Why, StoreError> {
 
 fn explain_decision(store: &Store, path: &Path, d: DecisionRow, w: &mut Why) -> Result<(), StoreError> {
     w.outcome = Some(d.outcome.clone());
+    if let Some(s) = store.session(d.session)? {
+        w.session = Some(SessionInfo { id: s.id, kind: s.kind, started_at: s.started_at, state: s.state });
+    }
+    let dedup = w.session.as_ref().is_some_and(|s| s.kind == "dedup");
     w.decision = Some(
         match d.outcome.as_str() {
+            "moved" | "copied" | "trashed" if dedup => "set aside",
             "moved" | "copied" => "filed",
             "error" => "failed",
             _ => "skipped",
         }
         .to_string(),
     );
-    if let Some(s) = store.session(d.session)? {
-        w.session = Some(SessionInfo { id: s.id, kind: s.kind, started_at: s.started_at, state: s.state });
-    }
     if d.path != path {
         w.found_at = Some(lossy(&d.path));
     }
@@ -173,30 +183,28 @@ fn explain_decision(store: &Store, path: &Path, d: DecisionRow, w: &mut Why) -> 
     w.date_source = d.taken_source;
     w.reason = d.reason;
     w.decided_at = Some(d.at);
-    let dest = d.dest.as_deref().map(Path::display);
+    let to = d.dest.as_deref().map(|p| p.display().to_string()).unwrap_or_default();
     // The journaled move this decision made, and whether an undo reverted it since.
-    let op = store
-        .ops_touching(&d.path)?
-        .into_iter()
-        .find(|o| o.session == d.session && o.src == d.path && matches!(o.action, Action::Move | Action::Copy));
+    let op = store.ops_touching(&d.path)?.into_iter().find(|o| {
+        o.session == d.session && o.src == d.path && matches!(o.action, Action::Move | Action::Copy | Action::Trash)
+    });
     let undone_by = match &op {
         Some(o) if o.state == OpState::Undone => store.undo_of(o.id)?,
         _ => None,
     };
     w.now = match (d.outcome.as_str(), undone_by) {
-        ("moved" | "copied" | "quarantined", Some(undo)) => {
+        ("moved" | "copied" | "quarantined" | "trashed", Some(undo)) => {
             format!("undone by session {undo}: back at {}", d.path.display())
         }
-        ("moved", None) => format!("in the library at {}", dest.map(|d| d.to_string()).unwrap_or_default()),
-        ("copied", None) => format!(
-            "copied into the library at {}; the inbox copy stays (copy-mode inbox)",
-            dest.map(|d| d.to_string()).unwrap_or_default()
+        ("trashed", None) => format!(
+            "in the trash at {}; `cbctl undo {}` brings it back until `cbctl prune` empties the trash",
+            to, d.session
         ),
-        ("quarantined", None) => format!(
-            "moved aside to {}; `cbctl undo {}` puts it back",
-            dest.map(|d| d.to_string()).unwrap_or_default(),
-            d.session
-        ),
+        ("moved", None) if dedup => format!("moved aside to {}; `cbctl undo {}` puts it back", to, d.session),
+        ("copied", None) if dedup => format!("copied to {}; this file stays where it is", to),
+        ("moved", None) => format!("in the library at {}", to),
+        ("copied", None) => format!("copied into the library at {}; the inbox copy stays (copy-mode inbox)", to),
+        ("quarantined", None) => format!("moved aside to {}; `cbctl undo {}` puts it back", to, d.session),
         ("error", _) => "left where it was; the daemon tries again when the file changes, or on `cbctl rescan`".into(),
         _ if w.left_alone.is_some() => {
             "left in the inbox; looked at again when it changes, or on `cbctl rescan`".into()

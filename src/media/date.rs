@@ -26,6 +26,22 @@ pub enum DateSource {
 
 impl DateSource {
     /// The name printed by `cbctl date` ("exif", "quicktime", "mvhd", "filename", "mtime", ...).
+    /// The source named by [`DateSource::as_str`] (as stored in the index).
+    pub fn parse(name: &str) -> Option<DateSource> {
+        [
+            DateSource::Exif,
+            DateSource::Xmp,
+            DateSource::ExifCreate,
+            DateSource::Quicktime,
+            DateSource::Mvhd,
+            DateSource::Container,
+            DateSource::Filename,
+            DateSource::Mtime,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             DateSource::Exif => "exif",
