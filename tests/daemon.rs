@@ -135,3 +135,66 @@ fn systemd_hears_ready_watchdog_pings_and_stopping() {
     assert_eq!(last, "STOPPING=1");
     assert_eq!(daemon.0.wait().unwrap().code(), Some(0));
 }
+
+/// The first index of a library runs inside a batch, off the main loop: its
+/// progress keeps the watchdog fed (and says so in STATUS), so a big library
+/// is not killed and restarted in a loop by `WatchdogSec`.
+#[test]
+fn indexing_a_big_library_keeps_the_watchdog_fed() {
+    use std::os::unix::net::UnixDatagram;
+    let Some(corpus) = common::corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let config = t.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "library = \"lib\"\nstate_dir = \"state\"\n[[inbox]]\npath = \"inbox\"\n[watch]\nsettle_seconds = 1\n[control]\ndbus = \"off\"\n",
+    )
+    .unwrap();
+    // A library the daemon has never indexed, and one new photo to file.
+    let photos: Vec<_> = common::manifest(&corpus).into_iter().filter(|e| e.mime == "image/jpeg").take(60).collect();
+    assert!(photos.len() >= 40, "enough JPEGs in the corpus");
+    let lib = t.path().join("lib/old");
+    std::fs::create_dir_all(&lib).unwrap();
+    for (i, e) in photos.iter().enumerate() {
+        std::fs::copy(corpus.join(&e.path), lib.join(format!("{i}.jpg"))).unwrap();
+    }
+    std::fs::create_dir_all(t.path().join("inbox")).unwrap();
+    for made in common::make_photos(&t.path().join("stage"), 1).values() {
+        std::fs::rename(made, t.path().join("inbox/new.jpg")).unwrap();
+    }
+
+    let sock_path = t.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_clean-backupd"))
+        .arg("--config")
+        .arg(&config)
+        .env("NOTIFY_SOCKET", &sock_path)
+        // A ping is due every millisecond: any progress event past the first millisecond pings.
+        .env("WATCHDOG_USEC", "2000")
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _daemon = Daemon(child);
+    // Read the messages as systemd would, while waiting for the new photo to be
+    // filed (the batch, and so the first index, is then done).
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let reader = {
+        let seen = std::sync::Arc::clone(&seen);
+        std::thread::spawn(move || {
+            sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            let mut buf = [0u8; 1024];
+            while let Ok(n) = sock.recv(&mut buf) {
+                seen.lock().unwrap().push(String::from_utf8_lossy(&buf[..n]).into_owned());
+            }
+        })
+    };
+    wait_for("the photo to be filed", Duration::from_secs(60), || {
+        let out = common::ctl(&config).args(["--json", "status"]).output().unwrap();
+        out.status.success() && common::summary(&common::json_lines(&out))["total"]["filed"] == 1
+    });
+    drop(_daemon);
+    reader.join().unwrap();
+    let seen = seen.lock().unwrap();
+    let indexing = seen.iter().filter(|m| m.starts_with("WATCHDOG=1\nSTATUS=indexing the library: ")).count();
+    assert!(indexing > 0, "no pings while indexing: {seen:?}");
+}

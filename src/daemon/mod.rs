@@ -220,15 +220,8 @@ pub fn run(config_path: Option<&Path>, state_override: Option<&Path>, signals: &
         };
     }
     notify_systemd::notify(&format!("READY=1\nSTATUS={}", status_line(&cfg, &state)));
-    let watchdog = notify_systemd::watchdog_interval();
-    let mut last_ping = Instant::now();
     while !signals.stop.load(Ordering::Relaxed) {
-        if let Some(every) = watchdog {
-            if last_ping.elapsed() >= every {
-                notify_systemd::notify(&format!("WATCHDOG=1\nSTATUS={}", status_line(&cfg, &state)));
-                last_ping = Instant::now();
-            }
-        }
+        notify_systemd::keepalive(|| status_line(&cfg, &state));
         if signals.reload.swap(false, Ordering::Relaxed) {
             match load() {
                 Ok((c, l)) if c.state_dir == cfg.state_dir => {
@@ -637,6 +630,11 @@ fn poll_inbox(
     // Files handled but left in the inbox: remembered (across restarts) until they change.
     let mut parked: Vec<(PathBuf, &'static str, Option<String>)> = Vec::new();
     let mut on_event = |ev: &Event| {
+        // Progress is life: a first index of a big library must not trip the watchdog.
+        notify_systemd::keepalive(|| match ev {
+            Event::Indexing { done, total } => format!("indexing the library: {done}/{total} files"),
+            _ => "filing".to_string(),
+        });
         let Event::File(f) = ev else { return };
         let reason = f.reason.as_deref().unwrap_or("");
         let duplicate_of = || f.duplicate_of.as_deref().unwrap_or(Path::new("")).to_string_lossy().into_owned();
