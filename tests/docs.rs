@@ -48,6 +48,7 @@ fn generated_man_pages_render_cleanly_and_say_what_users_look_for() {
         assert!(cbctl.contains(want), "cbctl(1) lacks {want:?}: {cbctl}");
     }
     let why = render(&man.join("cbctl-why.1"));
+    assert!(why.contains("cbctl-why - Explain what clean-backup did with a file and why"), "{why}");
     assert!(why.contains("the library file it duplicates"), "{why}");
     let daemon = render(&man.join("clean-backupd.8"));
     for want in ["--check-config [<FILE>]", "SIGHUP re-reads the config", "/etc/clean-backup/config.toml"] {

@@ -43,7 +43,7 @@ fn build_deb(dir: &Path) -> Option<PathBuf> {
     // The binaries under test are the dev build: cargo-deb maps its `target/release/` assets to it.
     ok(
         Command::new(&cargo)
-            .args(["deb", "--no-build", "--profile", "dev", "--fast", "--output"])
+            .args(["deb", "--no-build", "--profile", "dev", "--fast", "--no-dbgsym", "--output"])
             .arg(&deb)
             .current_dir(manifest)
             .output()

@@ -101,10 +101,12 @@ enum Command {
     Dedup(DedupArgs),
     /// Write compressed copies of the images and videos under SRC into DEST (same relative paths; originals untouched).
     Compress(CompressArgs),
-    /// Explain what clean-backup did with a file and why: the session, the decision
-    /// (filed, skipped, failed), the library file it duplicates and how close, the date
-    /// it was filed by and where that date came from. Give the inbox path or the library path.
-    /// Exit code 1 when nothing is known about a file.
+    /// Explain what clean-backup did with a file and why.
+    ///
+    /// Tells, from the journal and the index: the session, the decision (filed, skipped,
+    /// failed, or set aside by dedup), the library file it duplicates and how close, the
+    /// date it was filed by and where that date came from, and every journaled move since.
+    /// Give the inbox path or the library path. Exit code 1 when nothing is known about a file.
     Why {
         #[arg(required = true)]
         files: Vec<PathBuf>,
