@@ -790,8 +790,8 @@ fn cmd_why(cli: &Cli, files: &[PathBuf]) -> Result<u8, Failure> {
     let mut local: Option<Journal> = None;
     let mut unknown = 0usize;
     for file in files {
-        // The path as the journal has it: absolute, with the folders' symlinks resolved.
-        let path = absolute(file);
+        // The path as the journal has it: absolute, with symlinks resolved.
+        let path = clean_backup::fsops::canonical_lenient(file)?;
         let asked = match path.to_str() {
             Some(p) => via_daemon(cli, &cfg, "why", serde_json::json!({ "path": p }))?,
             None => None,
@@ -821,20 +821,6 @@ fn cmd_why(cli: &Cli, files: &[PathBuf]) -> Result<u8, Failure> {
         json_line(&serde_json::json!({"summary": true, "files": files.len(), "unknown": unknown}));
     }
     Ok(if unknown > 0 { EXIT_FAILED_FILES } else { 0 })
-}
-
-/// `file` made absolute the way the engine records paths: its folder
-/// canonicalized (symlinks resolved), its own name kept.
-fn absolute(file: &Path) -> PathBuf {
-    let joined = if file.is_absolute() {
-        file.to_path_buf()
-    } else {
-        std::env::current_dir().map(|d| d.join(file)).unwrap_or_else(|_| file.to_path_buf())
-    };
-    match (joined.parent(), joined.file_name()) {
-        (Some(dir), Some(name)) => dir.canonicalize().map(|d| d.join(name)).unwrap_or(joined),
-        _ => joined,
-    }
 }
 
 fn print_why(w: &Why) {

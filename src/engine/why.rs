@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::store::{Action, DecisionRow, OpState, Store, StoreError};
+use crate::store::{Action, DecisionRow, OpRow, OpState, Store, StoreError};
 
 /// Everything known about one file, newest decision first.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
@@ -139,7 +139,7 @@ pub fn why(store: &Store, path: &Path) -> Result<Why, StoreError> {
         });
     }
     if let Some(d) = decisions.into_iter().next() {
-        explain_decision(store, path, d, &mut w)?;
+        explain_decision(store, path, &ops, d, &mut w)?;
     } else if let Some(last) = w.history.last() {
         // Moved by a session that records no decisions (an older version, or an undo).
         w.now = format!("{} by session {} to {} ({})", last.action, last.session, last.to, last.state);
@@ -157,7 +157,9 @@ pub fn why(store: &Store, path: &Path) -> Result<Why, StoreError> {
     Ok(w)
 }
 
-fn explain_decision(store: &Store, path: &Path, d: DecisionRow, w: &mut Why) -> Result<(), StoreError> {
+/// `ops`: the journal ops touching `path`, which include the one this
+/// decision made (its source or its destination is `path`).
+fn explain_decision(store: &Store, path: &Path, ops: &[OpRow], d: DecisionRow, w: &mut Why) -> Result<(), StoreError> {
     w.outcome = Some(d.outcome.clone());
     if let Some(s) = store.session(d.session)? {
         w.session = Some(SessionInfo { id: s.id, kind: s.kind, started_at: s.started_at, state: s.state });
@@ -185,7 +187,7 @@ fn explain_decision(store: &Store, path: &Path, d: DecisionRow, w: &mut Why) -> 
     w.decided_at = Some(d.at);
     let to = d.dest.as_deref().map(|p| p.display().to_string()).unwrap_or_default();
     // The journaled move this decision made, and whether an undo reverted it since.
-    let op = store.ops_touching(&d.path)?.into_iter().find(|o| {
+    let op = ops.iter().find(|o| {
         o.session == d.session && o.src == d.path && matches!(o.action, Action::Move | Action::Copy | Action::Trash)
     });
     let undone_by = match &op {

@@ -115,29 +115,6 @@ impl Store {
             .optional()
             .map_err(self.sql())
     }
-
-    /// The parked row of `path`, if the daemon left it alone.
-    pub fn parked_at(&self, path: &Path) -> Result<Option<(super::ParkedRow, String)>, StoreError> {
-        self.conn
-            .query_row(
-                "SELECT path, size, mtime_ns, outcome, reason, at FROM parked WHERE path = ?1",
-                [path_blob(path)],
-                |r| {
-                    Ok((
-                        super::ParkedRow {
-                            path: blob_path(r.get(0)?),
-                            size: r.get::<_, i64>(1)? as u64,
-                            mtime_ns: r.get(2)?,
-                            outcome: r.get(3)?,
-                            reason: r.get(4)?,
-                        },
-                        r.get(5)?,
-                    ))
-                },
-            )
-            .optional()
-            .map_err(self.sql())
-    }
 }
 
 #[cfg(test)]

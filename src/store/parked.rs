@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::params;
+use rusqlite::{params, OptionalExtension};
 
 use super::{blob_path, now_rfc3339, path_blob, Store, StoreError};
 
@@ -73,19 +73,32 @@ impl Store {
             .conn
             .prepare_cached("SELECT path, size, mtime_ns, outcome, reason FROM parked ORDER BY path")
             .map_err(self.sql())?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok(ParkedRow {
-                    path: blob_path(r.get(0)?),
-                    size: r.get::<_, i64>(1)? as u64,
-                    mtime_ns: r.get(2)?,
-                    outcome: r.get(3)?,
-                    reason: r.get(4)?,
-                })
-            })
-            .map_err(self.sql())?;
+        let rows = stmt.query_map([], parked_row).map_err(self.sql())?;
         rows.collect::<Result<_, _>>().map_err(self.sql())
     }
+
+    /// The parked row of `path` and when it was parked, if the daemon left it alone.
+    pub fn parked_at(&self, path: &Path) -> Result<Option<(ParkedRow, String)>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT path, size, mtime_ns, outcome, reason, at FROM parked WHERE path = ?1",
+                [path_blob(path)],
+                |r| Ok((parked_row(r)?, r.get(5)?)),
+            )
+            .optional()
+            .map_err(self.sql())
+    }
+}
+
+/// A `parked` row from the columns `path, size, mtime_ns, outcome, reason`.
+fn parked_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ParkedRow> {
+    Ok(ParkedRow {
+        path: blob_path(r.get(0)?),
+        size: r.get::<_, i64>(1)? as u64,
+        mtime_ns: r.get(2)?,
+        outcome: r.get(3)?,
+        reason: r.get(4)?,
+    })
 }
 
 #[cfg(test)]
