@@ -150,11 +150,7 @@ impl Signals {
 /// daemon would (keys, values, layout template, library and inboxes apart),
 /// and returns the resolved settings as TOML, headed by where they came from.
 pub fn check_config(config_path: Option<&Path>, state_override: Option<&Path>) -> Result<String, DaemonError> {
-    let mut cfg = Config::load_or_default(config_path)?;
-    if let Some(s) = state_override {
-        cfg.state_dir = s.to_path_buf();
-    }
-    Layout::parse(&cfg.layout)?;
+    let (cfg, _) = load_config(config_path, state_override)?;
     for inbox in &cfg.inbox {
         if cfg.library.starts_with(&inbox.path) || inbox.path.starts_with(&cfg.library) {
             return Err(DaemonError::Overlap { inbox: inbox.path.clone(), library: cfg.library.clone() });
@@ -165,16 +161,19 @@ pub fn check_config(config_path: Option<&Path>, state_override: Option<&Path>) -
     Ok(format!("# config OK: {source}\n# resolved settings:\n{}", cfg.to_toml()))
 }
 
+/// The config as the daemon uses it (the state folder overridden if asked), and its parsed layout.
+fn load_config(config_path: Option<&Path>, state_override: Option<&Path>) -> Result<(Config, Layout), DaemonError> {
+    let mut cfg = Config::load_or_default(config_path)?;
+    if let Some(s) = state_override {
+        cfg.state_dir = s.to_path_buf();
+    }
+    let layout = Layout::parse(&cfg.layout)?;
+    Ok((cfg, layout))
+}
+
 /// Runs the daemon until a stop signal. `config_path` is re-read on SIGHUP.
 pub fn run(config_path: Option<&Path>, state_override: Option<&Path>, signals: &Signals) -> Result<(), DaemonError> {
-    let load = || -> Result<(Config, Layout), DaemonError> {
-        let mut cfg = Config::load_or_default(config_path)?;
-        if let Some(s) = state_override {
-            cfg.state_dir = s.to_path_buf();
-        }
-        let layout = Layout::parse(&cfg.layout)?;
-        Ok((cfg, layout))
-    };
+    let load = || load_config(config_path, state_override);
     let (mut cfg, mut layout) = load()?;
     let (mut journal, report) = Journal::open(&cfg.state_dir)?;
     if report.completed + report.rolled_back > 0 {

@@ -57,8 +57,7 @@ impl EngineError {
 }
 
 /// What happened to one file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     /// Moved into the library.
     Moved,
@@ -81,7 +80,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// The name used in JSON events and the journal's `decisions` table.
+    /// The name used in JSON events (its serialization) and the journal's `decisions` table.
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Moved => "moved",
@@ -94,6 +93,12 @@ impl Outcome {
             Outcome::Skipped => "skipped",
             Outcome::Error => "error",
         }
+    }
+}
+
+impl serde::Serialize for Outcome {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 
