@@ -23,6 +23,18 @@ pub enum ConfigError {
     /// Bad TOML, an unknown key or a bad value.
     #[error("{path}:{line}: `{key}`: {message}")]
     Invalid { path: PathBuf, line: usize, key: String, message: String },
+    /// `config set` on a file this process may not write: the system
+    /// service's `/etc/clean-backup/config.toml` is read-only to the daemon
+    /// (`ProtectSystem=strict`) and owned by root.
+    #[error(
+        "{path}: cannot be written ({source}); if it is the system service's config, edit it as root \
+         (`sudoedit {path}`) and apply it with `sudo systemctl reload clean-backupd`"
+    )]
+    NotWritable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     /// `config get/set` on a key that does not exist.
     #[error("unknown config key `{0}`; known keys: {known}", known = KEYS.join(", "))]
     NoSuchKey(String),
@@ -579,8 +591,19 @@ pub fn set(path: &Path, key: &str, value: &str) -> Result<(), ConfigError> {
     }
     let new_text = doc.to_string();
     Config::parse(&new_text, path)?;
-    crate::fsops::write_atomic(path, new_text.as_bytes())
-        .map_err(|e| ConfigError::Io { path: path.to_path_buf(), source: std::io::Error::other(e.to_string()) })
+    crate::fsops::write_atomic(path, new_text.as_bytes()).map_err(|e| write_error(path, e))
+}
+
+/// A failed write of the config: a permission or read-only error gets the
+/// hint for the system service's root-owned file.
+fn write_error(path: &Path, e: crate::fsops::FsError) -> ConfigError {
+    use std::io::ErrorKind::{PermissionDenied, ReadOnlyFilesystem};
+    match e {
+        crate::fsops::FsError::Io { source, .. } if matches!(source.kind(), PermissionDenied | ReadOnlyFilesystem) => {
+            ConfigError::NotWritable { path: path.to_path_buf(), source }
+        }
+        other => ConfigError::Io { path: path.to_path_buf(), source: std::io::Error::other(other.to_string()) },
+    }
 }
 
 fn set_value(table: &mut toml_edit::Table, key: &str, v: toml_edit::Value) {

@@ -176,3 +176,53 @@ fn check_config_prints_the_resolved_settings_or_says_what_is_wrong_without_start
     assert!(String::from_utf8_lossy(&out.stderr).contains("overlap"), "{out:?}");
     assert!(!t.path().join("photos").exists(), "nothing was created: it did not start");
 }
+
+/// The system service sees `/etc/clean-backup` read-only (`ProtectSystem=strict`),
+/// so `cbctl config set` through it cannot write the file. The daemon here runs
+/// in its own mount namespace with its config folder bind-mounted read-only, as
+/// systemd does; the answer must say how to change the setting instead of
+/// giving a bare OS error, and must not fall back to editing the file itself.
+#[test]
+fn config_set_through_a_daemon_that_cannot_write_its_config_says_to_edit_it_as_root() {
+    let usable =
+        std::process::Command::new("unshare").args(["-m", "true"]).status().map(|s| s.success()).unwrap_or(false);
+    if !usable {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI runs as root and needs `unshare -m` for this test");
+        eprintln!("skipping: `unshare -m` is not permitted here (needs root)");
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let etc = t.path().join("etc");
+    std::fs::create_dir_all(&etc).unwrap();
+    for d in ["lib", "state", "inbox"] {
+        std::fs::create_dir_all(t.path().join(d)).unwrap();
+    }
+    let root = t.path().display();
+    let text = format!(
+        "library = \"{root}/lib\"\nstate_dir = \"{root}/state\"\n[[inbox]]\npath = \"{root}/inbox\"\n\
+         [dedup]\nthreshold = 6\n[control]\ndbus = \"off\"\n"
+    );
+    let config = write(&etc, &text);
+    let _daemon = common::Daemon(
+        std::process::Command::new("unshare")
+            .args(["-m", "sh", "-c", r#"mount --bind -o ro "$1" "$1" && exec "$2" --config "$1/config.toml""#, "sh"])
+            .arg(&etc)
+            .arg(env!("CARGO_BIN_EXE_clean-backupd"))
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    common::wait_for("the daemon", std::time::Duration::from_secs(30), || {
+        common::ctl(&config).arg("status").output().map(|o| o.status.success()).unwrap_or(false)
+    });
+
+    let out = common::run(common::ctl(&config).args(["config", "set", "dedup.threshold", "4"]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains(&format!("{}: cannot be written", config.display())), "{err}");
+    assert!(err.contains("Read-only file system"), "{err}");
+    assert!(err.contains(&format!("sudoedit {}", config.display())), "{err}");
+    assert!(err.contains("systemctl reload clean-backupd"), "{err}");
+    // Not edited behind the daemon's back by cbctl, which could write it.
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), text);
+}
