@@ -184,11 +184,7 @@ fn check_config_prints_the_resolved_settings_or_says_what_is_wrong_without_start
 /// giving a bare OS error, and must not fall back to editing the file itself.
 #[test]
 fn config_set_through_a_daemon_that_cannot_write_its_config_says_to_edit_it_as_root() {
-    let usable =
-        std::process::Command::new("unshare").args(["-m", "true"]).status().map(|s| s.success()).unwrap_or(false);
-    if !usable {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI runs as root and needs `unshare -m` for this test");
-        eprintln!("skipping: `unshare -m` is not permitted here (needs root)");
+    if !common::can_sandbox() {
         return;
     }
     let t = tempfile::tempdir().unwrap();
@@ -203,18 +199,7 @@ fn config_set_through_a_daemon_that_cannot_write_its_config_says_to_edit_it_as_r
          [dedup]\nthreshold = 6\n[control]\ndbus = \"off\"\n"
     );
     let config = write(&etc, &text);
-    let _daemon = common::Daemon(
-        std::process::Command::new("unshare")
-            .args(["-m", "sh", "-c", r#"mount --bind -o ro "$1" "$1" && exec "$2" --config "$1/config.toml""#, "sh"])
-            .arg(&etc)
-            .arg(env!("CARGO_BIN_EXE_clean-backupd"))
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    common::wait_for("the daemon", std::time::Duration::from_secs(30), || {
-        common::ctl(&config).arg("status").output().map(|o| o.status.success()).unwrap_or(false)
-    });
+    let _daemon = common::start_daemon_sandboxed(&config, &format!("mount --bind -o ro '{0}' '{0}'", etc.display()));
 
     let out = common::run(common::ctl(&config).args(["config", "set", "dedup.threshold", "4"]));
     let err = String::from_utf8_lossy(&out.stderr);

@@ -185,3 +185,52 @@ fn one_shot_jobs_run_on_the_daemon_with_their_progress_streamed_back() {
     assert_eq!((s["job"].is_null(), s["jobs_queued"].as_u64()), (true, Some(0)), "{s}");
     assert!(daemon.0.try_wait().unwrap().is_none(), "the daemon still runs");
 }
+
+/// A system service sees only its own folders (`ProtectHome=yes` hides
+/// /home). A job on a folder the user can see but the daemon cannot must say
+/// so, and how to open it, rather than "no such folder" for a folder that is
+/// plainly there. The daemon runs with a tmpfs over the folder's parent, as
+/// systemd's sandbox would hide it.
+#[test]
+fn a_job_on_a_folder_the_sandboxed_daemon_cannot_see_says_how_to_open_it() {
+    let Some(corpus) = corpus() else { return };
+    if !can_sandbox() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    let config = root.join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "library = \"{0}/lib\"\nstate_dir = \"{0}/state\"\n[[inbox]]\npath = \"{0}/inbox\"\n[control]\ndbus = \"off\"\n",
+            root.display()
+        ),
+    )
+    .unwrap();
+    let pictures = root.join("home/Pictures");
+    copy_corpus(&corpus, &["exif-samples/jpg/Canon_40D.jpg"], &pictures);
+    let before = tree(&pictures);
+    let _daemon = start_daemon_sandboxed(&config, &format!("mount -t tmpfs tmpfs '{}'", root.join("home").display()));
+
+    for args in [&["dedup"][..], &["organize"][..]] {
+        let mut cmd = ctl(&config);
+        cmd.args(args).arg(&pictures);
+        if args[0] == "organize" {
+            cmd.arg(root.join("lib"));
+        }
+        let out = run(&mut cmd);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(&format!("clean-backupd cannot see {}", pictures.display())), "{err}");
+        assert!(err.contains("systemctl edit clean-backupd"), "{err}");
+        assert!(err.contains(&format!("ReadWritePaths={}", pictures.display())), "{err}");
+        assert!(err.contains("--local"), "{err}");
+    }
+    // A folder missing for everyone is still just missing.
+    let out = run(ctl(&config).arg("dedup").arg(root.join("nowhere")));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("no such folder") && !err.contains("cannot see"), "{err}");
+    assert_eq!(tree(&pictures), before);
+}

@@ -568,8 +568,18 @@ fn run_job(cli: &Cli, cfg: &Config, spec: &JobSpec, printer: &mut Printer) -> Re
             match control::call_streaming(&cfg.state_dir, "job.submit", params, &mut |ev| printer.on_event(&ev)) {
                 Ok(summary) => return Ok(summary),
                 Err(ControlError::Unreachable(_)) => {}
-                Err(e @ ControlError::Remote { usage: true, .. }) => {
-                    return Err(Failure { code: EXIT_USAGE, error: e.into() })
+                Err(ControlError::Remote { message, usage: true }) => {
+                    let error = match hidden_from_daemon(spec, &message) {
+                        Some(folder) => anyhow::anyhow!(
+                            "clean-backupd cannot see {folder}, though it is there for you: the service's sandbox \
+                             hides it (a system service sees only its own folders and those in ReadWritePaths=). \
+                             Open it to the service with `sudo systemctl edit clean-backupd` (ReadWritePaths={folder}, \
+                             and ProtectHome=no for a folder under /home), or run the job yourself with --local",
+                            folder = folder.display()
+                        ),
+                        None => ControlError::Remote { message, usage: true }.into(),
+                    };
+                    return Err(Failure { code: EXIT_USAGE, error });
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -577,6 +587,13 @@ fn run_job(cli: &Cli, cfg: &Config, spec: &JobSpec, printer: &mut Printer) -> Re
     }
     let mut journal = open_journal(cli, cfg)?;
     Ok(job::run(&mut journal, spec, &mut |ev| printer.on_event(&ev))?)
+}
+
+/// The job folder the daemon said is missing while it exists here: the
+/// daemon runs somewhere that cannot see it (a sandboxed system service).
+fn hidden_from_daemon<'a>(spec: &'a JobSpec, message: &str) -> Option<&'a Path> {
+    let missing = message.strip_suffix(": no such folder")?;
+    spec.sources().into_iter().find(|p| p.to_string_lossy() == missing && p.is_dir())
 }
 
 /// Shows `done` of `total` on a progress bar on stderr when it is a terminal.

@@ -3,7 +3,7 @@
 //! socket. Both run them through [`run`], and both see the same progress
 //! events: JSON objects, one per event, as `cbctl --json` prints them.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -65,6 +65,15 @@ impl JobSpec {
             JobSpec::Organize { .. } => "organize",
             JobSpec::Dedup { .. } => "dedup",
             JobSpec::Compress(_) => "compress",
+        }
+    }
+
+    /// The folders the job reads, which must exist where it runs.
+    pub fn sources(&self) -> Vec<&Path> {
+        match self {
+            JobSpec::Organize { src, .. } => vec![src.as_path()],
+            JobSpec::Dedup { dirs, .. } => dirs.iter().map(PathBuf::as_path).collect(),
+            JobSpec::Compress(o) => vec![o.src.as_path()],
         }
     }
 }

@@ -244,6 +244,37 @@ pub fn start_daemon(config: &Path) -> Daemon {
     )
 }
 
+/// Whether the tests may give the daemon its own mount namespace
+/// (`unshare -m`, as root) to sandbox it the way systemd does. Prints why
+/// not; under `CI=true` it must.
+pub fn can_sandbox() -> bool {
+    let ok = Command::new("unshare").args(["-m", "true"]).status().map(|s| s.success()).unwrap_or(false);
+    if !ok {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI runs as root and needs `unshare -m`");
+        eprintln!("skipping: `unshare -m` is not permitted here (needs root)");
+    }
+    ok
+}
+
+/// Starts the real daemon on `config` in its own mount namespace, after the
+/// shell command `mounts` has run there (as systemd's sandbox would mount
+/// things), and waits until it answers `cbctl status`.
+pub fn start_daemon_sandboxed(config: &Path, mounts: &str) -> Daemon {
+    let daemon = Daemon(
+        Command::new("unshare")
+            .args(["-m", "sh", "-c", &format!(r#"{mounts} && exec "$0" --config "$1""#)])
+            .arg(env!("CARGO_BIN_EXE_clean-backupd"))
+            .arg(config)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start clean-backupd under unshare"),
+    );
+    wait_for("the daemon", Duration::from_secs(30), || {
+        ctl(config).arg("status").output().map(|o| o.status.success()).unwrap_or(false)
+    });
+    daemon
+}
+
 /// Polls `ok` every 100 ms; fails the test after `timeout`.
 pub fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
     let start = Instant::now();
