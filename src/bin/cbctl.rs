@@ -574,7 +574,7 @@ fn run_job(cli: &Cli, cfg: &Config, spec: &JobSpec, printer: &mut Printer) -> Re
                             "clean-backupd cannot see {folder}, though it is there for you: the service's sandbox \
                              hides it (a system service sees only its own folders and those in ReadWritePaths=). \
                              Open it to the service with `sudo systemctl edit clean-backupd` (ReadWritePaths={folder}, \
-                             and ProtectHome=no for a folder under /home), or run the job yourself with --local",
+                             and ProtectHome=read-only for a folder under /home), or run the job yourself with --local",
                             folder = folder.display()
                         ),
                         None => ControlError::Remote { message, usage: true }.into(),
