@@ -10,6 +10,13 @@ use std::path::{Path, PathBuf};
 use crate::fsops::{self, Fingerprint, FsError};
 use crate::store::{Action, FileRow, NewOp, OpRow, OpState, SessionRow, StateLock, Store, StoreError};
 
+/// Where compress-on-ingest writes the smaller copy of a photo, inside the
+/// library (so on its filesystem), before a journaled move files it. Undo
+/// recognises such a copy by this folder: it is derived from an original the
+/// same session moved to the trash, and it is discarded once that original
+/// is back.
+pub const STAGING_DIR: &str = ".clean-backup-staging";
+
 /// Journal errors.
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
@@ -77,7 +84,7 @@ pub struct UndoReport {
 }
 
 /// What a prune did.
-#[derive(Debug, Default, Clone, serde::Serialize)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct PruneReport {
     /// The prune's session, when there was anything to remove.
     pub session: Option<i64>,
@@ -379,8 +386,28 @@ impl Journal {
             on_file(&UndoEvent { from: op.dst.clone(), to: op.src.clone(), conflict: Some(why.clone()) });
             report.conflicts.push(why);
         }
+        // Ops put back so far, to know whether a compressed copy's original
+        // (its session's next op, a trash move; undone just before it) is back.
+        let mut put_back = std::collections::HashSet::new();
+        let mut staging_dirs = Vec::new();
         for op in ops.iter().rev().filter(|o| o.state == OpState::Done) {
-            let conflict = self.undo_op(undo_session, op)?;
+            let conflict = match compressed_copy_of(op, &ops) {
+                None => self.undo_op(undo_session, op, false)?,
+                Some(original) if put_back.contains(&original.id) => {
+                    staging_dirs.extend(op.src.parent().map(Path::to_path_buf));
+                    self.undo_op(undo_session, op, true)?
+                }
+                // Its original is not back (pruned, or it conflicted): the
+                // compressed copy is now the photo; it stays in the library.
+                Some(original) => Some(format!(
+                    "{}: kept, as its original {} was not put back",
+                    op.dst.display(),
+                    original.src.display()
+                )),
+            };
+            if conflict.is_none() {
+                put_back.insert(op.id);
+            }
             on_file(&UndoEvent { from: op.dst.clone(), to: op.src.clone(), conflict: conflict.clone() });
             match conflict {
                 None => report.reverted += 1,
@@ -396,6 +423,13 @@ impl Journal {
             .filter(|o| o.state == OpState::Undone)
             .flat_map(|o| o.dirs_created)
             .collect();
+        // The staging folders of discarded copies (`<staging>/<session>`, then
+        // the staging folder itself): made outside any op.
+        staging_dirs.sort();
+        staging_dirs.dedup();
+        let staging_roots: Vec<PathBuf> =
+            staging_dirs.iter().filter_map(|d| d.parent().map(Path::to_path_buf)).collect();
+        dirs.extend(staging_dirs.into_iter().chain(staging_roots));
         dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
         dirs.dedup();
         for d in &dirs {
@@ -410,8 +444,10 @@ impl Journal {
         Ok(report)
     }
 
-    /// Reverts one op; `Ok(Some(reason))` when it was left in place.
-    fn undo_op(&mut self, undo_session: i64, op: &OpRow) -> Result<Option<String>, JournalError> {
+    /// Reverts one op; `Ok(Some(reason))` when it was left in place. With
+    /// `discard`, a move is reverted by removing what it moved (a compressed
+    /// copy whose original is back) instead of moving it back.
+    fn undo_op(&mut self, undo_session: i64, op: &OpRow, discard: bool) -> Result<Option<String>, JournalError> {
         let fp = fingerprint_of(op)?;
         if !fsops::has_content(&op.dst, &fp)? {
             return Ok(Some(format!(
@@ -421,6 +457,7 @@ impl Journal {
             )));
         }
         let (action, src, dst) = match op.action {
+            Action::Move if discard => (Action::Unlink, &op.dst, &op.src),
             Action::Move | Action::Trash => {
                 if fsops::exists(&op.src)? {
                     return Ok(Some(format!(
@@ -537,6 +574,16 @@ impl Journal {
     pub fn history(&self, limit: i64) -> Result<Vec<SessionRow>, JournalError> {
         Ok(self.store.sessions(limit)?)
     }
+}
+
+/// For a move that filed a compressed copy out of the staging folder: the
+/// trash move of its original, which compress-on-ingest journals right after it.
+fn compressed_copy_of<'a>(op: &OpRow, ops: &'a [OpRow]) -> Option<&'a OpRow> {
+    let staged = op.action == Action::Move && op.src.components().any(|c| c.as_os_str() == STAGING_DIR);
+    if !staged {
+        return None;
+    }
+    ops.iter().find(|o| o.session == op.session && o.seq == op.seq + 1 && o.action == Action::Trash)
 }
 
 /// Removes the given folders (outermost first as journaled) deepest first, if empty.

@@ -396,10 +396,58 @@ fn the_daemon_compresses_photos_as_it_files_them_and_undo_restores_the_original_
     assert_eq!(std::fs::read(&trashed).unwrap(), original);
     assert_eq!(status(&config)["index_files"], 1, "the index has the compressed file only");
 
-    // Undo: the original bytes are back in the inbox, and the library is as before.
-    assert_eq!(run(ctl(&config).args(["undo", "--last"])).status.code(), Some(0));
+    // Undo: the original bytes are back in the inbox, and the library is as
+    // before: the compressed copy is not parked in the staging folder.
+    let out = run(ctl(&config).args(["--json", "undo", "--last"]));
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(summary(&json_lines(&out))["reverted"], 2);
     assert_eq!(std::fs::read(inbox.join("IMG_0001.jpg")).unwrap(), original);
     assert!(!filed[0].exists() && !trashed.exists());
+    let left: Vec<_> = walkdir::WalkDir::new(&lib).into_iter().filter_map(Result::ok).map(|e| e.into_path()).collect();
+    assert!(!lib.join(".clean-backup-staging").exists(), "{left:?}");
+    // The removal is journaled: why on the library path tells it.
+    let why = json_lines(&run(ctl(&config).args(["--json", "why"]).arg(&filed[0])));
+    let steps = why[0]["history"].as_array().unwrap();
+    assert!(steps.iter().any(|m| m["action"] == "unlink" && m["state"] == "done"), "{why:?}");
+}
+
+/// After `cbctl prune` removed the original for good, undo must not throw
+/// away the compressed copy: it is the photo now, and stays in the library.
+#[test]
+fn undo_after_prune_keeps_the_compressed_copy_in_the_library() {
+    let t = tempfile::tempdir().unwrap();
+    let config = daemon_config(t.path(), 1);
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("[compress]\nenabled = true\nlevel = 2\n");
+    std::fs::write(&config, text).unwrap();
+    let _daemon = start_daemon(&config);
+    wait_for("the daemon", std::time::Duration::from_secs(30), || {
+        ctl(&config).args(["--json", "status"]).output().is_ok_and(|o| o.status.success())
+    });
+    std::fs::write(t.path().join("inbox/IMG_0002.jpg"), noisy_jpeg(100, 7)).unwrap();
+    wait_for("the photo to be filed", std::time::Duration::from_secs(30), || status(&config)["total"]["filed"] == 1);
+    let lib = t.path().join("lib");
+    let filed = walkdir::WalkDir::new(&lib)
+        .into_iter()
+        .filter_entry(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .filter_map(Result::ok)
+        .find(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .unwrap();
+    let small = b3(&filed);
+
+    // Prune works while the daemon holds the journal (it goes through it).
+    let out = run(ctl(&config).args(["--json", "prune"]));
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(summary(&json_lines(&out))["removed"], 1);
+
+    let out = run(ctl(&config).args(["undo", "--last"]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("removed for good by `cbctl prune`"), "{err}");
+    assert!(err.contains(&format!("{}: kept, as its original", filed.display())), "{err}");
+    assert_eq!(b3(&filed), small, "the compressed copy is where it was filed");
+    assert!(!t.path().join("inbox/IMG_0002.jpg").exists());
 }
 
 #[test]

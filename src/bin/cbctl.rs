@@ -15,7 +15,7 @@ use clean_backup::engine::group::GroupOptions;
 use clean_backup::engine::job::{self, JobSpec};
 use clean_backup::engine::why::{self, Why};
 use clean_backup::engine::{EngineError, Summary};
-use clean_backup::journal::{Journal, JournalError, RecoveryReport, UndoReport};
+use clean_backup::journal::{Journal, JournalError, PruneReport, RecoveryReport, UndoReport};
 use clean_backup::layout::Layout;
 use clean_backup::media;
 use clean_backup::media::compress::Level;
@@ -1035,19 +1035,28 @@ fn cmd_compress(cli: &Cli, args: &CompressArgs) -> Result<u8, Failure> {
 
 fn cmd_prune(cli: &Cli, older_than: u32) -> Result<u8, Failure> {
     let cfg = load_config(cli)?;
-    let mut journal = open_journal(cli, &cfg)?;
     let before = chrono::Utc::now() - chrono::Duration::days(i64::from(older_than));
     let before = before.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let json = cli.json;
-    let report = journal.prune(&before, |path, problem| {
+    let print_file = |path: &str, problem: Option<&str>| {
         if json {
-            json_line(
-                &serde_json::json!({"path": path.to_string_lossy(), "removed": problem.is_none(), "error": problem}),
-            );
+            json_line(&serde_json::json!({"path": path, "removed": problem.is_none(), "error": problem}));
         } else if let Some(p) = problem {
             eprintln!("cbctl: {p}");
         }
-    })?;
+    };
+    // The daemon holds the journal while it runs: prune through it.
+    let report: PruneReport = match via_daemon(cli, &cfg, "prune", serde_json::json!({ "before": before }))? {
+        Some(v) => {
+            for f in v["files"].as_array().into_iter().flatten() {
+                print_file(f["path"].as_str().unwrap_or_default(), f["error"].as_str());
+            }
+            serde_json::from_value(v["report"].clone()).context("reading the daemon's prune report")?
+        }
+        None => {
+            open_journal(cli, &cfg)?.prune(&before, |path, problem| print_file(&path.to_string_lossy(), problem))?
+        }
+    };
     if json {
         json_summary(&report);
     } else {

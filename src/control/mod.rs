@@ -14,6 +14,7 @@
 //! - `pause`, `resume`, `rescan` → `{}`
 //! - `history` `{limit}` → `[session rows]`
 //! - `undo` `{session}` or `{last: true}` → undo report
+//! - `prune` `{before}` (RFC 3339) → `{report, files: [{path, error}]}`
 //! - `config.get` `{key?}` → `{value}`; `config.set` `{key, value}` → `{}` (applied at once)
 //! - `job.submit` `{spec: JobSpec, stream: bool}`: runs a one-shot job
 //!   ([`crate::engine::job::JobSpec`], organize or dedup) on the daemon's job

@@ -471,6 +471,18 @@ fn handle(req: &control::Request, ctx: &mut Ctx<'_>) -> Result<serde_json::Value
             let limit = p.get("limit").and_then(serde_json::Value::as_i64).unwrap_or(20);
             to_json(&journal.history(limit).map_err(|e| e.to_string())?)
         }
+        "prune" => {
+            let Some(before) = p.get("before").and_then(serde_json::Value::as_str) else {
+                return Err("prune needs {\"before\": RFC 3339 time}".into());
+            };
+            let mut files = Vec::new();
+            let report = journal
+                .prune(before, |path, problem| {
+                    files.push(serde_json::json!({"path": path.to_string_lossy(), "error": problem}));
+                })
+                .map_err(|e| e.to_string())?;
+            Ok(serde_json::json!({ "report": report, "files": files }))
+        }
         "why" => {
             let Some(path) = p.get("path").and_then(serde_json::Value::as_str) else {
                 return Err("why needs {\"path\": ...}".into());

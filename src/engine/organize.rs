@@ -461,9 +461,7 @@ fn plan_one(
     None
 }
 
-/// Where compressed copies wait, inside the library (so on its filesystem),
-/// to be filed by a journaled move; and where an undone one goes back to.
-pub const STAGING_DIR: &str = ".clean-backup-staging";
+pub use crate::journal::STAGING_DIR;
 
 /// For compress-on-ingest: writes the smaller copy of `path` into the
 /// library's staging folder and queues two journaled ops: the copy moved to
