@@ -195,19 +195,20 @@ impl Journal {
     /// failed) in one transaction. Group commit: a crash anywhere in between
     /// is repaired by [`Journal::recover`] from what is on disk, op by op.
     pub fn run_batch(&mut self, session: i64, items: &[BatchItem]) -> Result<Vec<OpOutcome>, JournalError> {
-        self.run_batch_indexed(session, items, Vec::new())
+        Ok(self.run_batch_indexed(session, items, Vec::new())?.0)
     }
 
     /// [`Journal::run_batch`], and each item whose `rows` entry is `Some` is
     /// recorded in the library index at its destination in the same
     /// transaction that marks its op done: the index never lists a file the
-    /// journal has not filed, nor misses one it has.
+    /// journal has not filed, nor misses one it has. Returns the outcomes
+    /// and the index rows recorded.
     pub fn run_batch_indexed(
         &mut self,
         session: i64,
         items: &[BatchItem],
         mut rows: Vec<Option<FileRow>>,
-    ) -> Result<Vec<OpOutcome>, JournalError> {
+    ) -> Result<(Vec<OpOutcome>, Vec<FileRow>), JournalError> {
         rows.resize(items.len(), None);
         let mut new_ops = Vec::with_capacity(items.len());
         for it in items {
@@ -273,7 +274,7 @@ impl Journal {
                 }
             });
         }
-        Ok(out)
+        Ok((out, filed))
     }
 
     /// Resolves every op left `planned` by a crash, from what is on disk.
@@ -731,7 +732,8 @@ mod tests {
             BatchItem { action: Action::Move, src: src.clone(), dst: dst.clone(), fp },
             BatchItem { action: Action::Move, src: gone.clone(), dst: t.path().join("lib/2021/04/gone.jpg"), fp },
         ];
-        let out = j.run_batch_indexed(session, &items, vec![Some(row(&src)), Some(row(&gone))]).unwrap();
+        let (out, filed) = j.run_batch_indexed(session, &items, vec![Some(row(&src)), Some(row(&gone))]).unwrap();
+        assert_eq!(filed.iter().map(|r| &r.path).collect::<Vec<_>>(), [&dst]);
         assert!(matches!(out[0], OpOutcome::Done { .. }) && matches!(out[1], OpOutcome::Failed(_)));
         let indexed = j.store().files_under(&t.path().join("lib")).unwrap();
         assert_eq!(indexed.len(), 1, "only the file that was filed is indexed: {indexed:?}");

@@ -198,3 +198,77 @@ fn indexing_a_big_library_keeps_the_watchdog_fed() {
     let indexing = seen.iter().filter(|m| m.starts_with("WATCHDOG=1\nSTATUS=indexing the library: ")).count();
     assert!(indexing > 0, "no pings while indexing: {seen:?}");
 }
+
+/// The daemon keeps the library index between batches instead of walking
+/// the library for each one, so it must stay right about what the library
+/// holds: what it filed itself, what a library file deleted by hand no
+/// longer matches, what a job filed, and what `cbctl rescan` finds added by hand.
+#[test]
+fn the_kept_library_index_follows_the_daemons_own_filing_jobs_deletions_and_rescans() {
+    let t = tempfile::tempdir().unwrap();
+    let config = common::daemon_config(t.path(), 1);
+    let _daemon = start_daemon(&config);
+    let (inbox, lib) = (t.path().join("inbox"), t.path().join("lib"));
+    wait_for("the daemon", Duration::from_secs(30), || {
+        common::ctl(&config).arg("status").output().is_ok_and(|o| o.status.success())
+    });
+    let photos: Vec<_> = common::make_photos(&t.path().join("stage"), 3).into_iter().collect();
+    let totals = || {
+        let s = common::status(&config);
+        (s["total"]["filed"].as_u64().unwrap_or(0), s["total"]["skipped"].as_u64().unwrap_or(0))
+    };
+    let arrive = |photo: usize, name: &str| std::fs::copy(&photos[photo].1, inbox.join(name)).unwrap();
+    let in_library = |photo: usize| -> Vec<std::path::PathBuf> {
+        walkdir::WalkDir::new(&lib)
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_file() && common::b3(e.path()) == photos[photo].0)
+            .map(|e| e.into_path())
+            .collect()
+    };
+
+    // Filed in one batch, then known as a duplicate in the next.
+    arrive(0, "a.jpg");
+    wait_for("a.jpg filed", Duration::from_secs(20), || totals() == (1, 0));
+    arrive(0, "a-again.jpg");
+    wait_for("a-again.jpg skipped", Duration::from_secs(20), || totals() == (1, 1));
+    assert!(inbox.join("a-again.jpg").exists());
+
+    // Its library copy deleted by hand: the next copy is filed, not matched with a file that is gone.
+    for p in in_library(0) {
+        std::fs::remove_file(p).unwrap();
+    }
+    arrive(0, "a-third.jpg");
+    wait_for("a-third.jpg filed", Duration::from_secs(20), || totals() == (2, 1));
+    assert!(!inbox.join("a-third.jpg").exists());
+    assert_eq!(in_library(0).len(), 1);
+
+    // A job files photo 1 into the library: then photo 1 in the inbox is a duplicate.
+    let job_src = t.path().join("camera");
+    std::fs::create_dir_all(&job_src).unwrap();
+    std::fs::copy(&photos[1].1, job_src.join("b.jpg")).unwrap();
+    let out = common::run(common::ctl(&config).arg("organize").arg(&job_src).arg(&lib));
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(in_library(1).len(), 1);
+    // (Another name: the same name and date would meet the job's file at its destination.)
+    arrive(1, "b-phone.jpg");
+    wait_for("b-phone.jpg skipped", Duration::from_secs(20), || totals() == (2, 2));
+    assert!(inbox.join("b-phone.jpg").exists());
+
+    // Photo 2 put into the library by hand, then `cbctl rescan`: its copy is a duplicate.
+    std::fs::create_dir_all(lib.join("by-hand")).unwrap();
+    std::fs::copy(&photos[2].1, lib.join("by-hand/c.jpg")).unwrap();
+    assert_eq!(common::run(common::ctl(&config).arg("rescan")).status.code(), Some(0));
+    arrive(2, "c.jpg");
+    // (The rescan also looks again at the two copies skipped before.)
+    let decision = || {
+        let out = common::ctl(&config).args(["--json", "why"]).arg(inbox.join("c.jpg")).output().unwrap();
+        common::json_lines(&out).first().map(|w| (w["decision"].clone(), w["duplicate_of"].clone()))
+    };
+    wait_for("a decision on c.jpg", Duration::from_secs(20), || decision().is_some_and(|(d, _)| !d.is_null()));
+    let (d, of) = decision().unwrap();
+    assert_eq!((d.as_str(), of.as_str()), (Some("skipped"), lib.join("by-hand/c.jpg").to_str()));
+    assert_eq!(totals().0, 2);
+    assert!(inbox.join("c.jpg").exists());
+    assert_eq!(in_library(2).len(), 1);
+}

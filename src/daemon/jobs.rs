@@ -21,6 +21,8 @@ struct Queued {
 struct Shared {
     running: Option<JobStatus>,
     queued: u64,
+    /// Jobs finished since the start (any of them may have changed the library).
+    finished: u64,
 }
 
 /// The queue in front of the worker thread.
@@ -72,6 +74,11 @@ impl Jobs {
     pub(super) fn status(&self) -> (Option<JobStatus>, u64) {
         let s = self.lock();
         (s.running.clone(), s.queued)
+    }
+
+    /// How many jobs have finished, done or failed, since the start.
+    pub(super) fn finished(&self) -> u64 {
+        self.lock().finished
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
@@ -134,6 +141,10 @@ fn worker(mut journal: Journal, rx: &mpsc::Receiver<Queued>, shared: &Mutex<Shar
                 }
             }
         }
-        lock().running = None;
+        {
+            let mut s = lock();
+            s.running = None;
+            s.finished += 1;
+        }
     }
 }

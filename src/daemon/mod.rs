@@ -26,7 +26,7 @@ use crate::control::{self, Call, Counts, Emitter, InboxStatus, Response, Server,
 use crate::engine::group::GroupOptions;
 use crate::engine::organize::QUARANTINE_DIR;
 use crate::engine::scan::{scan, Found};
-use crate::engine::{organize_found, EngineError, Event, OrganizeOptions, Outcome};
+use crate::engine::{organize_found_with, EngineError, Event, Library, OrganizeOptions, Outcome};
 use crate::journal::{Journal, JournalError};
 use crate::layout::{Layout, LayoutError};
 use crate::store::{FileRow, ParkedRow};
@@ -74,6 +74,13 @@ struct State {
     total: Counts,
     last_error: Option<String>,
     rescan_requested: bool,
+    /// The library index as of the last batch, with what the daemon filed
+    /// since: a batch need not walk the whole library. Dropped (read again
+    /// at the next batch) when anything else may have changed the library:
+    /// a job, an undo, a prune, a rescan, a reload, or [`LIBRARY_MAX_AGE`].
+    library: Option<Library>,
+    /// `Jobs::finished` when `library` was kept.
+    library_jobs: u64,
     /// Where FileFiled / DuplicateSkipped go (D-Bus).
     emit: Emitter,
 }
@@ -92,6 +99,8 @@ impl State {
             total: Counts::default(),
             last_error: None,
             rescan_requested: false,
+            library: None,
+            library_jobs: 0,
         }
     }
 
@@ -229,6 +238,7 @@ pub fn run(config_path: Option<&Path>, state_override: Option<&Path>, signals: &
                     }
                     cfg = c;
                     layout = l;
+                    state.library = None;
                     tracing::info!("config reloaded");
                     log_start(&cfg);
                     create_missing_dirs(&cfg);
@@ -255,6 +265,11 @@ pub fn run(config_path: Option<&Path>, state_override: Option<&Path>, signals: &
             last_full_scan = Some(now);
             events.retain(|_, t| now.duration_since(*t) < Duration::from_secs(cfg.settle_seconds + 60));
             check_library(&journal, &cfg, &mut state);
+            let jobs_done = jobs.finished();
+            if state.library_jobs != jobs_done || state.library.as_ref().is_some_and(|l| l.age() > LIBRARY_MAX_AGE) {
+                state.library = None;
+                state.library_jobs = jobs_done;
+            }
             for inbox in &cfg.inbox {
                 if signals.stop.load(Ordering::Relaxed) || !state.library_available {
                     break;
@@ -331,6 +346,12 @@ fn absorb(watch: &watch::Watch, events: &mut HashMap<PathBuf, Instant>, dirty: &
 /// How often the inboxes are scanned when the watcher reports nothing: a
 /// safety net against events lost without an overflow notice.
 const SAFETY_SCAN: Duration = Duration::from_secs(30);
+
+/// How long the daemon files against the library index it keeps before it
+/// reads the library again, to notice files put there by hand (it notices
+/// its own, and jobs', at once). A match with a file since deleted is never
+/// used: each is checked to exist.
+const LIBRARY_MAX_AGE: Duration = Duration::from_secs(600);
 
 fn watch_inboxes(cfg: &Config) -> watch::Watch {
     // A missing inbox cannot be watched: it lands in `unwatched` and is looked at every poll.
@@ -453,6 +474,7 @@ fn handle(req: &control::Request, ctx: &mut Ctx<'_>) -> Result<serde_json::Value
             seen.values_mut().for_each(|s| s.parked = false);
             journal.store().unpark_all().map_err(|e| e.to_string())?;
             state.rescan_requested = true;
+            state.library = None;
             // And the library index catches up with files added, moved or deleted behind our back.
             if cfg.library.is_dir() {
                 let (_, report) = crate::engine::index::refresh(
@@ -472,6 +494,7 @@ fn handle(req: &control::Request, ctx: &mut Ctx<'_>) -> Result<serde_json::Value
             to_json(&journal.history(limit).map_err(|e| e.to_string())?)
         }
         "prune" => {
+            state.library = None;
             let Some(before) = p.get("before").and_then(serde_json::Value::as_str) else {
                 return Err("prune needs {\"before\": RFC 3339 time}".into());
             };
@@ -490,6 +513,7 @@ fn handle(req: &control::Request, ctx: &mut Ctx<'_>) -> Result<serde_json::Value
             to_json(&crate::engine::why::why(journal.store(), Path::new(path)).map_err(|e| e.to_string())?)
         }
         "undo" => {
+            state.library = None;
             let session = match p.get("session").and_then(serde_json::Value::as_i64) {
                 Some(s) => s,
                 None => journal.last_undoable().map_err(|e| e.to_string())?,
@@ -636,6 +660,7 @@ fn poll_inbox(
             .compress_enabled
             .then(|| crate::media::compress::Level::new(cfg.compress_level).unwrap_or_default()),
     };
+    let mut library = state.library.take();
     // Announced once the batch's session is known.
     let mut filed: Vec<(String, String)> = Vec::new();
     // Files handled but left in the inbox: remembered (across restarts) until they change.
@@ -698,7 +723,8 @@ fn poll_inbox(
             Outcome::Planned => {}
         }
     };
-    let result = organize_found(journal, &opts, batch, &mut on_event);
+    let result = organize_found_with(journal, &opts, batch, &mut library, &mut on_event);
+    state.library = library;
     let now = Instant::now();
     for (path, outcome, reason) in parked {
         let Some(&Seen { size, mtime_ns, .. }) = seen.get(&path) else { continue };

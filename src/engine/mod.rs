@@ -15,7 +15,7 @@ pub mod organize;
 pub mod scan;
 pub mod why;
 
-pub use organize::{organize, organize_found, OrganizeOptions};
+pub use organize::{organize, organize_found, organize_found_with, Library, OrganizeOptions};
 
 /// Errors that stop a job before it touches any file (usage errors).
 #[derive(Debug, thiserror::Error)]

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use chrono::FixedOffset;
 use rayon::prelude::*;
@@ -77,15 +78,22 @@ fn probe_one(path: PathBuf, perceptual: bool) -> Probed {
     Probed { path, result }
 }
 
-/// What the library already holds: exact content and pHashes.
-struct Library {
+/// What the library already holds: exact content and pHashes. Loaded by
+/// refreshing the index from disk; the daemon keeps one between batches
+/// ([`organize_found_with`]) and adds what it files, so a batch does not
+/// walk the whole library.
+pub struct Library {
+    dest: PathBuf,
+    perceptual: bool,
+    loaded: Instant,
     rows: Vec<FileRow>,
     by_blake3: HashMap<String, usize>,
     phashes: HashIndex,
 }
 
 impl Library {
-    fn load(
+    /// Refreshes the index of `dest` (reading new or changed files) and loads it.
+    pub fn load(
         journal: &mut Journal,
         dest: &Path,
         perceptual: bool,
@@ -106,18 +114,37 @@ impl Library {
         let by_blake3 = rows.iter().enumerate().map(|(i, r)| (r.blake3.clone(), i)).collect();
         let phashes =
             HashIndex::new(rows.iter().enumerate().filter_map(|(i, r)| r.phash.map(|h| (i as i64, h))).collect());
-        Ok(Library { rows, by_blake3, phashes })
+        Ok(Library { dest: dest.to_path_buf(), perceptual, loaded: Instant::now(), rows, by_blake3, phashes })
     }
 
-    /// The library file this one duplicates, the pHash distance, and whether the bytes are the same.
+    /// How long ago it was read from disk.
+    pub fn age(&self) -> Duration {
+        self.loaded.elapsed()
+    }
+
+    /// A file just filed into the library.
+    fn add(&mut self, row: FileRow) {
+        let i = self.rows.len();
+        self.by_blake3.insert(row.blake3.clone(), i);
+        if let Some(h) = row.phash {
+            self.phashes.push(i as i64, h);
+        }
+        self.rows.push(row);
+    }
+
+    /// The library file this one duplicates, the pHash distance, and whether
+    /// the bytes are the same. A file gone from the library since it was
+    /// indexed (a kept library can be stale) is no match.
     fn find(&self, row: &FileRow, opts: &GroupOptions) -> Option<(&Path, u32, bool)> {
-        if let Some(&i) = self.by_blake3.get(&row.blake3) {
+        let there = |i: usize| fsops::exists(&self.rows[i].path).unwrap_or(false);
+        if let Some(&i) = self.by_blake3.get(&row.blake3).filter(|&&i| there(i)) {
             return Some((&self.rows[i].path, 0, true));
         }
         if !opts.perceptual {
             return None;
         }
-        let (id, d) = *self.phashes.within(row.phash?, opts.threshold).first()?;
+        let (id, d) =
+            self.phashes.within(row.phash?, opts.threshold).into_iter().find(|&(id, _)| there(id as usize))?;
         Some((&self.rows[id as usize].path, d, false))
     }
 }
@@ -171,6 +198,21 @@ pub fn organize_found(
     found: Vec<Found>,
     on_event: &mut (dyn FnMut(&Event) + Send),
 ) -> Result<Summary, EngineError> {
+    organize_found_with(journal, opts, found, &mut None, on_event)
+}
+
+/// [`organize_found`] against a library loaded earlier, when `library`
+/// holds one of `opts.dest` (else it is loaded, and kept there for the next
+/// call), with what this call files added to it. The daemon's way to file a
+/// batch without walking the whole library; the caller drops it (`None`)
+/// when something else may have changed the library.
+pub fn organize_found_with(
+    journal: &mut Journal,
+    opts: &OrganizeOptions,
+    found: Vec<Found>,
+    library_slot: &mut Option<Library>,
+    on_event: &mut (dyn FnMut(&Event) + Send),
+) -> Result<Summary, EngineError> {
     let (src, dest) = check_paths(opts)?;
     let mut summary = Summary { scanned: found.len() as u64, ..Summary::default() };
     // Each file's report is also kept as the session's decision (`cbctl why`).
@@ -202,7 +244,10 @@ pub fn organize_found(
     }
 
     let perceptual = opts.dedup.perceptual;
-    let library = Library::load(journal, &dest, perceptual, on_event)?;
+    let mut library = match library_slot.take() {
+        Some(l) if l.dest == dest && l.perceptual == perceptual => l,
+        _ => Library::load(journal, &dest, perceptual, on_event)?,
+    };
     let probed: Vec<Probed> = candidates.into_par_iter().map(|path| probe_one(path, perceptual)).collect();
     // Within the batch, only the best copy of each picture is filed.
     let incoming: Vec<FileRow> =
@@ -276,17 +321,18 @@ pub fn organize_found(
                     on_event(&Event::File(ev));
                 }
                 if batch.pending.len() >= BATCH {
-                    batch.run(journal, &mut summary, on_event)?;
+                    batch.run(journal, &mut library, &mut summary, on_event)?;
                     record_decisions(journal, session, &decided);
                 }
             }
         }
     }
-    batch.run(journal, &mut summary, on_event)?;
+    batch.run(journal, &mut library, &mut summary, on_event)?;
     record_decisions(journal, session, &decided);
     if let Some(s) = session {
         journal.finish(s, &serde_json::to_value(&summary).unwrap_or_default())?;
     }
+    *library_slot = Some(library);
     Ok(summary)
 }
 
@@ -313,6 +359,7 @@ impl Batch {
     fn run(
         &mut self,
         journal: &mut Journal,
+        library: &mut Library,
         summary: &mut Summary,
         on_event: &mut (dyn FnMut(&Event) + Send),
     ) -> Result<(), EngineError> {
@@ -327,7 +374,8 @@ impl Batch {
         let items: Vec<BatchItem> = pending.iter().map(|(it, _)| it.clone()).collect();
         // Filed files enter the library index in the transaction that journals them done.
         let rows = items.iter().map(|it| self.rows.remove(&it.src)).collect();
-        let outcomes = journal.run_batch_indexed(session, &items, rows)?;
+        let (outcomes, filed) = journal.run_batch_indexed(session, &items, rows)?;
+        filed.into_iter().for_each(|row| library.add(row));
         for ((item, ev), outcome) in pending.into_iter().zip(outcomes) {
             let Some(mut ev) = ev else {
                 if let OpOutcome::Failed(e) = outcome {
