@@ -358,30 +358,36 @@ fn heic_becomes_jpeg_only_with_to_jpeg_keeping_date_gps_and_an_upright_orientati
     assert!(evs.iter().filter(|e| e["outcome"] == "converted").count() >= 3, "{evs:?}");
 }
 
-#[test]
-fn the_daemon_compresses_photos_as_it_files_them_and_undo_restores_the_original_bytes() {
-    let t = tempfile::tempdir().unwrap();
-    let config = daemon_config(t.path(), 1);
+/// A daemon on `t` with `[compress] enabled`, once it has filed the photo
+/// `name` (`original`) dropped in its inbox: its config and the files it put
+/// in the library (the trash and other dot folders left out).
+fn compressing_daemon_filed(t: &Path, name: &str, original: &[u8]) -> (PathBuf, Daemon, Vec<PathBuf>) {
+    let config = daemon_config(t, 1);
     let mut text = std::fs::read_to_string(&config).unwrap();
     text.push_str("[compress]\nenabled = true\nlevel = 2\n");
     std::fs::write(&config, text).unwrap();
-    let _daemon = start_daemon(&config);
-    let inbox = t.path().join("inbox");
+    let daemon = start_daemon(&config);
     wait_for("the daemon", std::time::Duration::from_secs(30), || {
         ctl(&config).args(["--json", "status"]).output().is_ok_and(|o| o.status.success())
     });
-    let original = noisy_jpeg(100, 9);
-    std::fs::write(inbox.join("IMG_0001.jpg"), &original).unwrap();
+    std::fs::write(t.join("inbox").join(name), original).unwrap();
     wait_for("the photo to be filed", std::time::Duration::from_secs(30), || status(&config)["total"]["filed"] == 1);
-
-    let lib = t.path().join("lib");
-    let filed: Vec<PathBuf> = walkdir::WalkDir::new(&lib)
+    let filed = walkdir::WalkDir::new(t.join("lib"))
         .into_iter()
         .filter_entry(|e| !e.file_name().to_string_lossy().starts_with('.'))
         .filter_map(Result::ok)
         .filter(|e| e.file_type().is_file())
         .map(|e| e.into_path())
         .collect();
+    (config, daemon, filed)
+}
+
+#[test]
+fn the_daemon_compresses_photos_as_it_files_them_and_undo_restores_the_original_bytes() {
+    let t = tempfile::tempdir().unwrap();
+    let original = noisy_jpeg(100, 9);
+    let (config, _daemon, filed) = compressing_daemon_filed(t.path(), "IMG_0001.jpg", &original);
+    let (inbox, lib) = (t.path().join("inbox"), t.path().join("lib"));
     assert_eq!(filed.len(), 1, "{filed:?}");
     let small = std::fs::read(&filed[0]).unwrap();
     assert!(small.len() < original.len(), "filed compressed: {} < {}", small.len(), original.len());
@@ -416,25 +422,9 @@ fn the_daemon_compresses_photos_as_it_files_them_and_undo_restores_the_original_
 #[test]
 fn undo_after_prune_keeps_the_compressed_copy_in_the_library() {
     let t = tempfile::tempdir().unwrap();
-    let config = daemon_config(t.path(), 1);
-    let mut text = std::fs::read_to_string(&config).unwrap();
-    text.push_str("[compress]\nenabled = true\nlevel = 2\n");
-    std::fs::write(&config, text).unwrap();
-    let _daemon = start_daemon(&config);
-    wait_for("the daemon", std::time::Duration::from_secs(30), || {
-        ctl(&config).args(["--json", "status"]).output().is_ok_and(|o| o.status.success())
-    });
-    std::fs::write(t.path().join("inbox/IMG_0002.jpg"), noisy_jpeg(100, 7)).unwrap();
-    wait_for("the photo to be filed", std::time::Duration::from_secs(30), || status(&config)["total"]["filed"] == 1);
-    let lib = t.path().join("lib");
-    let filed = walkdir::WalkDir::new(&lib)
-        .into_iter()
-        .filter_entry(|e| !e.file_name().to_string_lossy().starts_with('.'))
-        .filter_map(Result::ok)
-        .find(|e| e.file_type().is_file())
-        .map(|e| e.into_path())
-        .unwrap();
-    let small = b3(&filed);
+    let (config, _daemon, filed) = compressing_daemon_filed(t.path(), "IMG_0002.jpg", &noisy_jpeg(100, 7));
+    let [filed] = filed.as_slice() else { panic!("one file filed: {filed:?}") };
+    let small = b3(filed);
 
     // Prune works while the daemon holds the journal (it goes through it).
     let out = run(ctl(&config).args(["--json", "prune"]));
@@ -446,7 +436,7 @@ fn undo_after_prune_keeps_the_compressed_copy_in_the_library() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("removed for good by `cbctl prune`"), "{err}");
     assert!(err.contains(&format!("{}: kept, as its original", filed.display())), "{err}");
-    assert_eq!(b3(&filed), small, "the compressed copy is where it was filed");
+    assert_eq!(b3(filed), small, "the compressed copy is where it was filed");
     assert!(!t.path().join("inbox/IMG_0002.jpg").exists());
 }
 
