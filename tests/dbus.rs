@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
@@ -116,6 +116,7 @@ fn the_daemon_serves_its_methods_and_signals_on_d_bus() {
         (".History", "method", "u"),
         (".Undo", "method", "x"),
         (".UndoLast", "method", "-"),
+        (".Why", "method", "s"),
         (".ConfigGet", "method", "s"),
         (".ConfigSet", "method", "ss"),
         (".SubmitJob", "method", "s"),
@@ -165,6 +166,15 @@ fn the_daemon_serves_its_methods_and_signals_on_d_bus() {
     assert_eq!(status(&bus)["paused"], true);
     assert!(call(&bus, "Resume", &[]).status.success());
     assert_eq!(status(&bus)["paused"], false);
+
+    // Why: the filed photo, and the copy skipped beside it.
+    let why = |path: &Path| -> serde_json::Value {
+        serde_json::from_str(data(&call(&bus, "Why", &["s", path.to_str().unwrap()]))[0].as_str().unwrap()).unwrap()
+    };
+    let w = why(&filed);
+    assert_eq!((w["decision"].as_str(), w["date_source"].as_str()), (Some("filed"), Some("exif")), "{w}");
+    let w = why(&inbox.join("again.jpg"));
+    assert_eq!((w["decision"].as_str(), w["duplicate_of"].as_str()), (Some("skipped"), filed.to_str()), "{w}");
 
     // History and UndoLast: the import goes back to the inbox.
     let history: serde_json::Value =
@@ -279,17 +289,20 @@ fn the_system_bus_policy_lets_anyone_read_and_only_the_service_group_change() {
         call(&bus, "Status", &[]).status.success() || std::fs::read_to_string(&log).is_ok_and(|l| l.contains("ERROR"))
     });
     assert!(call(&bus, "Status", &[]).status.success(), "{}", std::fs::read_to_string(&log).unwrap_or_default());
-    let as_nobody = |method: &str| {
+    let as_nobody = |method: &str, args: &[&str]| {
         Command::new("setpriv")
             .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "busctl"])
             .arg(format!("--address={}", bus.address))
             .args(["call", DEST, PATH, DEST, method])
+            .args(args)
             .output()
             .unwrap()
     };
-    let read = as_nobody("Status");
+    let read = as_nobody("Status", &[]);
     assert!(read.status.success(), "anyone may read the status: {read:?}");
-    let change = as_nobody("Pause");
+    let read = as_nobody("Why", &["s", "/nowhere.jpg"]);
+    assert!(read.status.success(), "anyone may ask why: {read:?}");
+    let change = as_nobody("Pause", &[]);
     assert!(!change.status.success(), "nobody may not pause: {change:?}");
     assert!(String::from_utf8_lossy(&change.stderr).to_lowercase().contains("denied"), "{change:?}");
     assert_eq!(status(&bus)["paused"], false);

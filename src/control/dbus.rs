@@ -184,6 +184,12 @@ impl Daemon1 {
         self.ask("undo", json!({ "last": true })).await.map(|v| text(&v))
     }
 
+    /// What was decided for a file and why (JSON, as `cbctl --json why FILE`):
+    /// give the absolute inbox or library path.
+    async fn why(&self, path: &str) -> fdo::Result<String> {
+        self.ask("why", json!({ "path": path })).await.map(|v| text(&v))
+    }
+
     /// A config key's resolved value, or the whole config for "".
     async fn config_get(&self, key: &str) -> fdo::Result<String> {
         let params = if key.is_empty() { json!({}) } else { json!({ "key": key }) };
