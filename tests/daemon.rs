@@ -241,6 +241,13 @@ fn the_kept_library_index_follows_the_daemons_own_filing_jobs_deletions_and_resc
     arrive(0, "a-third.jpg");
     wait_for("a-third.jpg filed", Duration::from_secs(20), || totals() == (2, 1));
     assert!(!inbox.join("a-third.jpg").exists());
+    let [copy] = in_library(0).try_into().unwrap();
+
+    // That library copy edited in place: it no longer holds photo 0, so photo 0 is filed again.
+    use std::io::Write;
+    std::fs::OpenOptions::new().append(true).open(&copy).and_then(|mut f| f.write_all(b"edited")).unwrap();
+    arrive(0, "a-fourth.jpg");
+    wait_for("a-fourth.jpg filed", Duration::from_secs(20), || totals() == (3, 1));
     assert_eq!(in_library(0).len(), 1);
 
     // A job files photo 1 into the library: then photo 1 in the inbox is a duplicate.
@@ -252,7 +259,7 @@ fn the_kept_library_index_follows_the_daemons_own_filing_jobs_deletions_and_resc
     assert_eq!(in_library(1).len(), 1);
     // (Another name: the same name and date would meet the job's file at its destination.)
     arrive(1, "b-phone.jpg");
-    wait_for("b-phone.jpg skipped", Duration::from_secs(20), || totals() == (2, 2));
+    wait_for("b-phone.jpg skipped", Duration::from_secs(20), || totals() == (3, 2));
     assert!(inbox.join("b-phone.jpg").exists());
 
     // Photo 2 put into the library by hand, then `cbctl rescan`: its copy is a duplicate.
@@ -268,7 +275,7 @@ fn the_kept_library_index_follows_the_daemons_own_filing_jobs_deletions_and_resc
     wait_for("a decision on c.jpg", Duration::from_secs(20), || decision().is_some_and(|(d, _)| !d.is_null()));
     let (d, of) = decision().unwrap();
     assert_eq!((d.as_str(), of.as_str()), (Some("skipped"), lib.join("by-hand/c.jpg").to_str()));
-    assert_eq!(totals().0, 2);
+    assert_eq!(totals().0, 3);
     assert!(inbox.join("c.jpg").exists());
     assert_eq!(in_library(2).len(), 1);
 }

@@ -133,10 +133,14 @@ impl Library {
     }
 
     /// The library file this one duplicates, the pHash distance, and whether
-    /// the bytes are the same. A file gone from the library since it was
-    /// indexed (a kept library can be stale) is no match.
+    /// the bytes are the same. A file gone or changed since it was indexed
+    /// (size, mtime or inode, as the index refresh checks; a kept library
+    /// can be stale) is no match.
     fn find(&self, row: &FileRow, opts: &GroupOptions) -> Option<(&Path, u32, bool)> {
-        let there = |i: usize| fsops::exists(&self.rows[i].path).unwrap_or(false);
+        let there = |i: usize| {
+            let r = &self.rows[i];
+            std::fs::symlink_metadata(&r.path).is_ok_and(|m| FileRow::stat_key(&m) == (r.size, r.mtime_ns, r.inode))
+        };
         if let Some(&i) = self.by_blake3.get(&row.blake3).filter(|&&i| there(i)) {
             return Some((&self.rows[i].path, 0, true));
         }
