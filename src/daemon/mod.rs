@@ -349,8 +349,8 @@ const SAFETY_SCAN: Duration = Duration::from_secs(30);
 
 /// How long the daemon files against the library index it keeps before it
 /// reads the library again, to notice files put there by hand (it notices
-/// its own, and jobs', at once). A match with a file since deleted is never
-/// used: each is checked to exist.
+/// its own, and jobs', at once). A match with a file deleted or changed
+/// since it was indexed is never used (`Library::find` checks each).
 const LIBRARY_MAX_AGE: Duration = Duration::from_secs(600);
 
 fn watch_inboxes(cfg: &Config) -> watch::Watch {

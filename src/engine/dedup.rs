@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::group::{group, GroupOptions, Match};
 use super::index::{refresh, Progress, RefreshReport};
-use super::{record_decisions, EngineError, FileEvent, Outcome};
+use super::{match_name, record_decisions, EngineError, FileEvent, Outcome};
 use crate::fsops::{self, Fingerprint, Slot};
 use crate::journal::{BatchItem, Journal, OpOutcome};
 use crate::media::DateSource;
@@ -238,7 +238,7 @@ pub fn dedup(
             outcome: Outcome::Error,
             dest: None,
             duplicate_of: Some(rows[keeper].path.clone()),
-            how: Some(if how == Match::Exact { "exact" } else { "similar" }),
+            how: Some(match_name(how == Match::Exact)),
             distance: Some(distance),
             taken: row.taken_at.clone(),
             source: row.taken_source.as_deref().and_then(DateSource::parse).map(DateSource::as_str),

@@ -135,6 +135,15 @@ pub struct FileEvent {
     pub reason: Option<String>,
 }
 
+/// [`FileEvent::how`] for a duplicate: `exact` (same bytes) or `similar` (same picture).
+pub(crate) fn match_name(exact: bool) -> &'static str {
+    if exact {
+        "exact"
+    } else {
+        "similar"
+    }
+}
+
 /// Writes the decisions reported so far into the journal (none in a dry run).
 /// A failure loses only the explanations, never a file, so it is a warning.
 pub(crate) fn record_decisions(

@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use super::group::{group, GroupOptions, Match};
 use super::index::{index_probed, refresh};
 use super::scan::{scan, Found};
-use super::{record_decisions, EngineError, Event, FileEvent, Outcome, Summary};
+use super::{match_name, record_decisions, EngineError, Event, FileEvent, Outcome, Summary};
 use crate::config::Mode;
 use crate::fsops::{self, Fingerprint, Slot};
 use crate::journal::{BatchItem, Journal, OpOutcome};
@@ -298,7 +298,7 @@ pub fn organize_found_with(
                     ev.bytes = fp.size;
                     ev.dest = Some(keeper.to_path_buf());
                     ev.duplicate_of = Some(keeper.to_path_buf());
-                    ev.how = Some(if exact { "exact" } else { "similar" });
+                    ev.how = Some(match_name(exact));
                     ev.distance = Some(distance);
                     ev.taken = Some(info.taken.to_rfc3339());
                     ev.source = Some(info.taken.source.as_str());
@@ -474,7 +474,7 @@ fn plan_one(
             ev.outcome = Outcome::Duplicate;
             ev.reason = Some("an identical file is already there; source kept".into());
             ev.duplicate_of = Some(existing.clone());
-            ev.how = Some("exact");
+            ev.how = Some(match_name(true));
             ev.distance = Some(0);
             ev.dest = Some(existing);
             return Some(ev);

@@ -25,7 +25,6 @@ pub enum DateSource {
 }
 
 impl DateSource {
-    /// The name printed by `cbctl date` ("exif", "quicktime", "mvhd", "filename", "mtime", ...).
     /// The source named by [`DateSource::as_str`] (as stored in the index).
     pub fn parse(name: &str) -> Option<DateSource> {
         [
@@ -42,6 +41,7 @@ impl DateSource {
         .find(|s| s.as_str() == name)
     }
 
+    /// The name printed by `cbctl date` ("exif", "quicktime", "mvhd", "filename", "mtime", ...).
     pub fn as_str(self) -> &'static str {
         match self {
             DateSource::Exif => "exif",
