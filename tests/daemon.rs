@@ -96,24 +96,30 @@ fn a_sync_tools_temp_file_is_filed_only_after_its_rename_and_files_from_before_s
     assert_eq!(common::b3(&filed), common::b3(&photo));
 }
 
-#[test]
-fn systemd_hears_ready_watchdog_pings_and_stopping() {
-    use std::os::unix::net::UnixDatagram;
-    let t = tempfile::tempdir().unwrap();
-    let config = t.path().join("config.toml");
-    std::fs::write(&config, "library = \"lib\"\nstate_dir = \"state\"\n[[inbox]]\npath = \"inbox\"\n").unwrap();
-    let sock_path = t.path().join("notify.sock");
-    let sock = UnixDatagram::bind(&sock_path).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+/// Starts the daemon on `config` as systemd would with `Type=notify` and
+/// `WatchdogSec`: a notify socket in `dir` (returned, to read what the
+/// daemon tells systemd) and `WATCHDOG_USEC`.
+fn start_under_systemd(dir: &Path, config: &Path, watchdog_usec: &str) -> (std::os::unix::net::UnixDatagram, Daemon) {
+    let sock_path = dir.join("notify.sock");
+    let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_clean-backupd"))
         .arg("--config")
-        .arg(&config)
+        .arg(config)
         .env("NOTIFY_SOCKET", &sock_path)
-        .env("WATCHDOG_USEC", "400000")
+        .env("WATCHDOG_USEC", watchdog_usec)
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut daemon = Daemon(child);
+    (sock, Daemon(child))
+}
+
+#[test]
+fn systemd_hears_ready_watchdog_pings_and_stopping() {
+    let t = tempfile::tempdir().unwrap();
+    let config = t.path().join("config.toml");
+    std::fs::write(&config, "library = \"lib\"\nstate_dir = \"state\"\n[[inbox]]\npath = \"inbox\"\n").unwrap();
+    let (sock, mut daemon) = start_under_systemd(t.path(), &config, "400000");
+    sock.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     let recv = || {
         let mut buf = [0u8; 1024];
         let n = sock.recv(&mut buf).expect("a message from the daemon");
@@ -141,7 +147,6 @@ fn systemd_hears_ready_watchdog_pings_and_stopping() {
 /// is not killed and restarted in a loop by `WatchdogSec`.
 #[test]
 fn indexing_a_big_library_keeps_the_watchdog_fed() {
-    use std::os::unix::net::UnixDatagram;
     let Some(corpus) = common::corpus() else { return };
     let t = tempfile::tempdir().unwrap();
     let config = t.path().join("config.toml");
@@ -163,18 +168,8 @@ fn indexing_a_big_library_keeps_the_watchdog_fed() {
         std::fs::rename(made, t.path().join("inbox/new.jpg")).unwrap();
     }
 
-    let sock_path = t.path().join("notify.sock");
-    let sock = UnixDatagram::bind(&sock_path).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_clean-backupd"))
-        .arg("--config")
-        .arg(&config)
-        .env("NOTIFY_SOCKET", &sock_path)
-        // A ping is due every millisecond: any progress event past the first millisecond pings.
-        .env("WATCHDOG_USEC", "2000")
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _daemon = Daemon(child);
+    // A ping is due every millisecond: any progress event past the first millisecond pings.
+    let (sock, _daemon) = start_under_systemd(t.path(), &config, "2000");
     // Read the messages as systemd would, while waiting for the new photo to be
     // filed (the batch, and so the first index, is then done).
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
