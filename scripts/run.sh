@@ -7,6 +7,11 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh --release
 export PATH="$HOME/.cargo/bin:$PATH"
 args=("$@")
-[ ${#args[@]} -gt 0 ] || args=(--config config.example.toml)
+if [ ${#args[@]} -eq 0 ]; then
+  args=(--config config.example.toml)
+  # The daemon never creates its library or inboxes (an unmounted disk must
+  # not be filled on the mount point): the example's are made here.
+  mkdir -p example/Inbox example/Library
+fi
 echo "run: clean-backupd ${args[*]}  (drop photos into example/Inbox; Ctrl-C to stop)" >&2
 exec target/release/clean-backupd "${args[@]}"

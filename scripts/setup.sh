@@ -11,8 +11,9 @@ cd "$(dirname "$0")/.."
 # AV1 decoders libheif links; ffmpeg: test videos;
 # exiftool: reference reader for dates; util-linux: setpriv for the permission test;
 # dbus + dbus-bin: a private bus and dbus-monitor for the D-Bus test; systemd: busctl
-# and systemd-analyze (unit checks); man-db + groff-base: render the generated man pages.
-packages=(build-essential pkg-config cmake nasm libde265-dev libdav1d-dev ffmpeg libimage-exiftool-perl util-linux dbus dbus-bin systemd man-db groff-base ca-certificates curl)
+# and systemd-analyze (unit checks); man-db + groff-base: render the generated man pages;
+# socat: the security tests' hostile socket clients.
+packages=(build-essential pkg-config cmake nasm libde265-dev libdav1d-dev ffmpeg libimage-exiftool-perl util-linux dbus dbus-bin systemd man-db groff-base ca-certificates curl socat)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -35,6 +35,9 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
+    /// `config set` of a library or inbox that may not be one.
+    #[error("cannot set `{key}`: {message}; nothing was changed")]
+    Refused { key: String, message: String },
     /// `config get/set` on a key that does not exist.
     #[error("unknown config key `{0}`; known keys: {known}", known = KEYS.join(", "))]
     NoSuchKey(String),
@@ -55,6 +58,9 @@ pub const KEYS: &[&str] = &[
     "compress.enabled",
     "compress.level",
     "control.dbus",
+    "control.allow_users",
+    "control.allow_groups",
+    "control.job_roots",
 ];
 
 /// Inbox mode.
@@ -135,6 +141,13 @@ pub struct Config {
     pub compress_level: u8,
     /// D-Bus bus.
     pub dbus: DbusMode,
+    /// Users (names or uids), besides root and the daemon's own, who may call
+    /// more than `status`/`history`/`why`.
+    pub allow_users: Vec<String>,
+    /// Groups (names or gids) whose members may do the same.
+    pub allow_groups: Vec<String>,
+    /// Folders, besides the library and the inboxes, that jobs may work in.
+    pub job_roots: Vec<PathBuf>,
 }
 
 fn home() -> PathBuf {
@@ -181,6 +194,9 @@ impl Config {
             compress_enabled: false,
             compress_level: 2,
             dbus: DbusMode::Session,
+            allow_users: Vec::new(),
+            allow_groups: Vec::new(),
+            job_roots: Vec::new(),
         }
     }
 
@@ -296,6 +312,9 @@ impl Config {
             ["compress", "enabled"] => self.compress_enabled.to_string(),
             ["compress", "level"] => self.compress_level.to_string(),
             ["control", "dbus"] => dbus_str(self.dbus).to_string(),
+            ["control", "allow_users"] => list_str(self.allow_users.iter().map(String::as_str)),
+            ["control", "allow_groups"] => list_str(self.allow_groups.iter().map(String::as_str)),
+            ["control", "job_roots"] => list_str(self.job_roots.iter().map(|p| p.to_str().unwrap_or_default())),
             ["inbox", i, field] => {
                 let inbox = i.parse::<usize>().ok().and_then(|i| self.inbox.get(i));
                 match (inbox, *field) {
@@ -330,8 +349,18 @@ impl Config {
         doc["compress"]["enabled"] = toml_edit::value(self.compress_enabled);
         doc["compress"]["level"] = toml_edit::value(i64::from(self.compress_level));
         doc["control"]["dbus"] = toml_edit::value(dbus_str(self.dbus));
+        let array = |items: Vec<String>| toml_edit::value(items.into_iter().collect::<toml_edit::Array>());
+        doc["control"]["allow_users"] = array(self.allow_users.clone());
+        doc["control"]["allow_groups"] = array(self.allow_groups.clone());
+        doc["control"]["job_roots"] = array(self.job_roots.iter().map(|p| p.display().to_string()).collect());
         doc.to_string()
     }
+}
+
+/// A list of strings as TOML writes it: `["a", "b"]`.
+fn list_str<'a>(items: impl Iterator<Item = &'a str>) -> String {
+    let quoted: Vec<String> = items.map(|s| toml_edit::Value::from(s).to_string().trim().to_string()).collect();
+    format!("[{}]", quoted.join(", "))
 }
 
 fn on_dup_str(o: OnDuplicate) -> &'static str {
@@ -384,6 +413,19 @@ impl Validator<'_> {
             Some(s) if !s.is_empty() => Ok(s.to_string()),
             _ => Err(self.err(table, key, dotted, "must be a non-empty string".into())),
         }
+    }
+
+    fn strings(&self, table: &dyn TableLike, key: &str, dotted: &str) -> Result<Vec<String>, ConfigError> {
+        let bad = || self.err(table, key, dotted, "must be a list of non-empty strings, like [\"a\", \"b\"]".into());
+        let list = self.item(table, key).as_array().ok_or_else(bad)?;
+        list.iter().map(|v| v.as_str().filter(|s| !s.is_empty()).map(str::to_string).ok_or_else(bad)).collect()
+    }
+
+    /// The folder relative paths resolve against.
+    fn base(&self) -> PathBuf {
+        let base = self.path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let base = if base.as_os_str().is_empty() { PathBuf::from(".") } else { base };
+        std::path::absolute(&base).unwrap_or(base)
     }
 
     fn boolean(&self, table: &dyn TableLike, key: &str, dotted: &str) -> Result<bool, ConfigError> {
@@ -474,6 +516,11 @@ impl Validator<'_> {
                 }
                 ("compress", "enabled") => cfg.compress_enabled = self.boolean(table, key, d)?,
                 ("compress", "level") => cfg.compress_level = self.int(table, key, d, 1..4)? as u8,
+                ("control", "allow_users") => cfg.allow_users = self.strings(table, key, d)?,
+                ("control", "allow_groups") => cfg.allow_groups = self.strings(table, key, d)?,
+                ("control", "job_roots") => {
+                    cfg.job_roots = self.strings(table, key, d)?.iter().map(|p| expand(p, &self.base())).collect()
+                }
                 ("control", "dbus") => {
                     cfg.dbus = match self.choice(table, key, d, &["session", "system", "off"])?.as_str() {
                         "system" => DbusMode::System,
@@ -544,6 +591,14 @@ fn key_parts(key: &str) -> Result<Vec<&str>, ConfigError> {
 /// Inbox keys are `inbox.N.path` / `inbox.N.mode`, N counting from 0;
 /// `inbox.N` one past the last adds an inbox.
 pub fn set(path: &Path, key: &str, value: &str) -> Result<(), ConfigError> {
+    set_checked(path, key, value, None)
+}
+
+/// [`set`], checking a new library or inbox against `state_dir` (the
+/// daemon's, which `--state-dir` may have moved; `None`: the config's own).
+/// A library or inbox that is `/`, a system folder, inside the state
+/// folder, missing, or not the daemon user's is refused ([`check_root`]).
+pub fn set_checked(path: &Path, key: &str, value: &str, state_dir: Option<&Path>) -> Result<(), ConfigError> {
     let parts = key_parts(key)?;
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
@@ -562,6 +617,7 @@ pub fn set(path: &Path, key: &str, value: &str) -> Result<(), ConfigError> {
         .and_then(|d| d.get("v").and_then(Item::as_value).cloned())
         .unwrap_or_else(|| toml_edit::Value::from(value));
     let bad_index = || ConfigError::NoSuchKey(key.to_string());
+    let new_value = parsed.clone();
     match parts.as_slice() {
         [k] => set_value(doc.as_table_mut(), k, parsed),
         ["inbox", i, field] => {
@@ -590,8 +646,81 @@ pub fn set(path: &Path, key: &str, value: &str) -> Result<(), ConfigError> {
         _ => return Err(bad_index()),
     }
     let new_text = doc.to_string();
-    Config::parse(&new_text, path)?;
+    let cfg = Config::parse(&new_text, path);
+    // A new library or inbox is checked first: the most useful thing to say about `/`.
+    if let (true, Some(raw)) = (matches!(parts.as_slice(), ["library"] | ["inbox", _, "path"]), new_value.as_str()) {
+        let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let root = expand(raw, &std::path::absolute(base).unwrap_or_else(|_| base.to_path_buf()));
+        let state = match (&cfg, state_dir) {
+            (_, Some(s)) => s.to_path_buf(),
+            (Ok(c), None) => c.state_dir.clone(),
+            (Err(_), None) => Config::defaults().state_dir,
+        };
+        check_root(&root, &state).map_err(|message| ConfigError::Refused { key: key.to_string(), message })?;
+    }
+    cfg?;
     crate::fsops::write_atomic(path, new_text.as_bytes()).map_err(|e| write_error(path, e))
+}
+
+/// Folders never accepted as a library or an inbox: the system's own.
+pub const SYSTEM_DIRS: &[&str] = &[
+    "/etc",
+    "/usr",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/boot",
+    "/proc",
+    "/sys",
+    "/dev",
+    "/run",
+    "/var/lib",
+    "/var/log",
+    "/var/cache",
+    "/var/spool",
+    "/root",
+    "/snap",
+];
+
+/// Why `dir` cannot be a library or an inbox, if it cannot: `/`, a system
+/// folder (or one inside it), the state folder or a folder inside it, a
+/// folder that does not exist (the daemon never creates one: it may be an
+/// unmounted disk), or one the daemon's user neither owns nor may write.
+pub fn check_root(dir: &Path, state_dir: &Path) -> Result<(), String> {
+    let resolved = crate::fsops::canonical_lenient(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let state = crate::fsops::canonical_lenient(state_dir).unwrap_or_else(|_| state_dir.to_path_buf());
+    let shown = dir.display();
+    if resolved == Path::new("/") {
+        return Err(format!("{shown} is the root folder; give a folder of its own for photos"));
+    }
+    if let Some(sys) = SYSTEM_DIRS.iter().find(|s| resolved.starts_with(s)) {
+        return Err(format!("{shown} is inside the system folder {sys}; give a folder of its own for photos"));
+    }
+    if resolved.starts_with(&state) {
+        return Err(format!("{shown} is inside the state folder {}; keep photos out of it", state.display()));
+    }
+    let meta = match std::fs::metadata(&resolved) {
+        Ok(m) => m,
+        Err(_) => {
+            return Err(format!(
+                "{shown} does not exist; clean-backup never creates it (it could be a disk that is not mounted): \
+                 create it with `mkdir -p {shown}` and set it again"
+            ))
+        }
+    };
+    if !meta.is_dir() {
+        return Err(format!("{shown} is not a folder"));
+    }
+    use std::os::unix::fs::MetadataExt;
+    let owned = meta.uid() == rustix::process::geteuid().as_raw();
+    let writable = rustix::fs::access(&resolved, rustix::fs::Access::WRITE_OK | rustix::fs::Access::EXEC_OK).is_ok();
+    if !owned && !writable {
+        return Err(format!("{shown} is neither owned by nor writable for the user clean-backup runs as"));
+    }
+    Ok(())
 }
 
 /// A failed write of the config: a permission or read-only error gets the

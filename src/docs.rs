@@ -103,6 +103,25 @@ pub const KEY_DOCS: &[KeyDoc] = &[
               (the system service; see the policy in /usr/share/dbus-1/system.d/) or \"off\". cbctl uses \
               the control socket either way.",
     },
+    KeyDoc {
+        key: "control.allow_users",
+        default: "[]",
+        doc: "Users (names or uids) who may, besides root and the daemon's own user, pause, undo, prune, \
+              change the config and submit jobs. Anyone who can reach the socket may ask for status, \
+              history and why. Jobs always run with the caller's own rights, never the daemon's.",
+    },
+    KeyDoc {
+        key: "control.allow_groups",
+        default: "[]",
+        doc: "Groups (names or gids) whose members may do what control.allow_users may.",
+    },
+    KeyDoc {
+        key: "control.job_roots",
+        default: "[]",
+        doc: "Folders, besides the library and the inboxes, that jobs sent to the daemon (organize, dedup, \
+              compress) may read or change. A job on any other folder is refused; use cbctl --local to run \
+              it as yourself.",
+    },
 ];
 
 /// The example config shipped with the package, shown in clean-backup.toml(5).

@@ -1,16 +1,31 @@
 //! The only code that touches user files.
 //!
-//! Every function here keeps three promises: a file is never overwritten
-//! (renames use `RENAME_NOREPLACE` or a hard link, never a plain rename over
-//! a name), a copy is verified (size + blake3) before it takes its final
-//! name, and data and directory entries are fsync'd before the caller is told
-//! an operation is done, so the journal never runs ahead of the disk.
+//! Every function here keeps four promises: a path is reached from `/`
+//! without following a symbolic link at any component (each folder is
+//! opened with `O_NOFOLLOW` relative to the one before, and every call acts
+//! relative to those folder descriptors: `openat`, `renameat2`, `linkat`,
+//! `unlinkat`), so a link swapped into an inbox can never redirect an
+//! operation outside it; a file is never overwritten (renames use
+//! `RENAME_NOREPLACE` or a hard link, never a plain rename over a name); the
+//! file moved is the file that was read (same device and inode, checked
+//! before and after the rename) and a copy is verified (size + blake3)
+//! before it takes its final name; and data and directory entries are
+//! fsync'd before the caller is told an operation is done, so the journal
+//! never runs ahead of the disk.
+//!
+//! Paths handed in are canonical (the engine resolves each configured root
+//! once, through whatever links the administrator made, when a job or the
+//! daemon starts), so any link found later on the way is refused.
 
-use std::ffi::OsString;
-use std::fs::{self, File, FileTimes};
+use std::ffi::{OsStr, OsString};
+use std::fs::{File, FileTimes};
 use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
+
+use rustix::fs::{AtFlags, Mode, OFlags};
 
 /// A file operation failed; every variant names the path and the operation.
 #[derive(Debug, thiserror::Error)]
@@ -29,10 +44,59 @@ pub enum FsError {
     /// A file's content is not what the journal says it should be.
     #[error("{path}: content changed (expected blake3 {expected}, found {found})")]
     Changed { path: PathBuf, expected: String, found: String },
+    /// A component of the path is a symbolic link, which is never followed.
+    #[error("{path}: {link} is a symbolic link; clean-backup never follows one inside its folders")]
+    Symlink { path: PathBuf, link: PathBuf },
+    /// Not a regular file (a FIFO, a device, a socket, a folder).
+    #[error("{path}: not a regular file ({what}); only regular files are read")]
+    NotRegular { path: PathBuf, what: &'static str },
+    /// The name now holds another file than the one that was read.
+    #[error("{path}: replaced by another file (device {found_dev}, inode {found_ino}) since it was read; left as is")]
+    Replaced { path: PathBuf, found_dev: u64, found_ino: u64 },
+}
+
+impl FsError {
+    /// The OS error behind this one, if any (ENOSPC, EACCES, ...).
+    pub fn raw_os_error(&self) -> Option<i32> {
+        match self {
+            FsError::Io { source, .. } => source.raw_os_error(),
+            _ => None,
+        }
+    }
+
+    /// True when the filesystem is out of space (or quota).
+    pub fn is_no_space(&self) -> bool {
+        matches!(self.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT))
+    }
 }
 
 fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> FsError + 'a {
     move |source| FsError::Io { op, path: path.to_path_buf(), source }
+}
+
+fn errno<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(rustix::io::Errno) -> FsError + 'a {
+    move |e| FsError::Io { op, path: path.to_path_buf(), source: io::Error::from(e) }
+}
+
+/// A file's identity: the device and inode it lives at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Identity {
+    /// `st_dev`.
+    pub dev: u64,
+    /// `st_ino`.
+    pub ino: u64,
+}
+
+impl Identity {
+    /// The identity in a std `Metadata`.
+    pub fn of(meta: &std::fs::Metadata) -> Identity {
+        Identity { dev: meta.dev(), ino: meta.ino() }
+    }
+
+    fn of_stat(st: &rustix::fs::Stat) -> Identity {
+        #[allow(clippy::unnecessary_cast)]
+        Identity { dev: st.st_dev as u64, ino: st.st_ino as u64 }
+    }
 }
 
 /// Size and blake3 of a file's content: what the journal records and checks.
@@ -56,10 +120,178 @@ impl Fingerprint {
     }
 }
 
+/// A folder reached without following a link, held open: every call on a
+/// name in it is made relative to this descriptor.
+struct Dir {
+    fd: OwnedFd,
+    path: PathBuf,
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const DIR_FLAGS: OFlags = OFlags::PATH.union(OFlags::DIRECTORY).union(OFlags::NOFOLLOW).union(OFlags::CLOEXEC);
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+const DIR_FLAGS: OFlags = OFlags::RDONLY.union(OFlags::DIRECTORY).union(OFlags::NOFOLLOW).union(OFlags::CLOEXEC);
+
+fn absolute(path: &Path) -> Result<PathBuf, FsError> {
+    std::path::absolute(path).map_err(io_err("resolve", path))
+}
+
+impl Dir {
+    /// Opens `path` as a folder, one component at a time from `/`, refusing
+    /// a link anywhere on the way. `create` makes missing
+    /// folders (mode 0777 less the umask) as it goes.
+    fn open_with(path: &Path, create: bool) -> Result<Dir, FsError> {
+        let abs = absolute(path)?;
+        let mut fd = rustix::fs::openat(rustix::fs::CWD, "/", DIR_FLAGS, Mode::empty()).map_err(errno("open", &abs))?;
+        let mut at = PathBuf::from("/");
+        for c in abs.components() {
+            let name = match c {
+                Component::RootDir | Component::CurDir | Component::Prefix(_) => continue,
+                // Every folder so far was reached without a link, so `..` is
+                // the folder above it both on disk and as written.
+                Component::ParentDir => {
+                    fd = rustix::fs::openat(&fd, "..", DIR_FLAGS, Mode::empty()).map_err(errno("open folder", &at))?;
+                    at.pop();
+                    continue;
+                }
+                Component::Normal(n) => n,
+            };
+            at.push(name);
+            let next = match rustix::fs::openat(&fd, name, DIR_FLAGS, Mode::empty()) {
+                Err(rustix::io::Errno::NOENT) if create => {
+                    match rustix::fs::mkdirat(&fd, name, Mode::from_raw_mode(0o777)) {
+                        Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+                        Err(e) => return Err(errno("create folder", &at)(e)),
+                    }
+                    rustix::fs::openat(&fd, name, DIR_FLAGS, Mode::empty())
+                }
+                other => other,
+            };
+            fd = match next {
+                Ok(f) => f,
+                Err(e) if e == rustix::io::Errno::LOOP || e == rustix::io::Errno::NOTDIR => {
+                    if is_symlink_at(&fd, name) {
+                        return Err(FsError::Symlink { path: abs.clone(), link: at });
+                    }
+                    return Err(errno("open folder", &at)(e));
+                }
+                Err(e) => return Err(errno("open folder", &at)(e)),
+            };
+        }
+        Ok(Dir { fd, path: abs })
+    }
+
+    fn open(path: &Path) -> Result<Dir, FsError> {
+        Dir::open_with(path, false)
+    }
+
+    /// The folder holding `path`, and `path`'s last component.
+    fn parent_of(path: &Path) -> Result<(Dir, &OsStr), FsError> {
+        let (parent, name) = split(path)?;
+        Ok((Dir::open(parent)?, name))
+    }
+
+    fn stat(&self, name: &OsStr) -> rustix::io::Result<rustix::fs::Stat> {
+        rustix::fs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW)
+    }
+
+    fn sync(&self) -> Result<(), FsError> {
+        let f = rustix::fs::openat(&self.fd, ".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+            .map_err(errno("open folder", &self.path))?;
+        rustix::fs::fsync(&f).map_err(errno("sync folder", &self.path))
+    }
+
+    fn unlink(&self, name: &OsStr) -> Result<(), FsError> {
+        rustix::fs::unlinkat(&self.fd, name, AtFlags::empty()).map_err(errno("remove", &self.path.join(name)))
+    }
+
+    /// Creates a new file `name` (never an existing one, never through a link).
+    fn create_new(&self, name: &OsStr, mode: u32) -> Result<File, FsError> {
+        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        match rustix::fs::openat(&self.fd, name, flags, Mode::from_raw_mode(mode)) {
+            Ok(fd) => Ok(File::from(fd)),
+            Err(rustix::io::Errno::EXIST) => Err(FsError::Exists(self.path.join(name))),
+            Err(e) => Err(errno("create", &self.path.join(name))(e)),
+        }
+    }
+}
+
+fn is_symlink_at(dir: &impl AsFd, name: &OsStr) -> bool {
+    rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
+        .is_ok_and(|st| rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Symlink)
+}
+
+/// A path's folder and last component; a path with no name (`/`, `a/..`) is refused.
+fn split(path: &Path) -> Result<(&Path, &OsStr), FsError> {
+    match (path.parent(), path.file_name()) {
+        (Some(p), Some(n)) if !matches!(path.components().next_back(), Some(Component::ParentDir)) => {
+            Ok((if p.as_os_str().is_empty() { Path::new(".") } else { p }, n))
+        }
+        _ => Err(FsError::Io {
+            op: "resolve",
+            path: path.to_path_buf(),
+            source: io::Error::new(io::ErrorKind::InvalidInput, "not a file name"),
+        }),
+    }
+}
+
+fn kind_name(ft: rustix::fs::FileType) -> &'static str {
+    use rustix::fs::FileType as T;
+    match ft {
+        T::Directory => "a folder",
+        T::Symlink => "a symbolic link",
+        T::Fifo => "a FIFO",
+        T::Socket => "a socket",
+        T::CharacterDevice | T::BlockDevice => "a device",
+        _ => "not a regular file",
+    }
+}
+
+/// A regular file opened for reading without following a link, with its
+/// metadata and identity as of the open.
+pub struct Opened {
+    /// The open file: read through this, never by path again.
+    pub file: File,
+    /// Its metadata (`fstat` of the descriptor).
+    pub meta: std::fs::Metadata,
+    /// Its device and inode.
+    pub id: Identity,
+}
+
+/// Opens `path` for reading: no link at any component, and only a regular
+/// file (a FIFO or device is refused without blocking on it).
+pub fn open_file(path: &Path) -> Result<Opened, FsError> {
+    let (dir, name) = Dir::parent_of(path)?;
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY;
+    let fd = match rustix::fs::openat(&dir.fd, name, flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::LOOP) if is_symlink_at(&dir.fd, name) => {
+            return Err(FsError::NotRegular { path: path.to_path_buf(), what: "a symbolic link" })
+        }
+        Err(e) => return Err(errno("open", path)(e)),
+    };
+    let file = File::from(fd);
+    let meta = file.metadata().map_err(io_err("stat", path))?;
+    if !meta.is_file() {
+        let ft = rustix::fs::FileType::from_raw_mode(meta.mode() as rustix::fs::RawMode);
+        return Err(FsError::NotRegular { path: path.to_path_buf(), what: kind_name(ft) });
+    }
+    // Back to blocking reads (O_NONBLOCK only kept a FIFO from hanging the open).
+    let _ = rustix::fs::fcntl_setfl(&file, OFlags::empty());
+    Ok(Opened { id: Identity::of(&meta), file, meta })
+}
+
 /// Reads a whole file and returns its size and blake3.
 pub fn fingerprint(path: &Path) -> Result<Fingerprint, FsError> {
-    let mut file = File::open(path).map_err(io_err("open", path))?;
-    fingerprint_reader(&mut file).map_err(io_err("read", path))
+    let mut o = open_file(path)?;
+    fingerprint_reader(&mut o.file).map_err(io_err("read", path))
+}
+
+/// The fingerprint of an open file, read from its start.
+pub fn fingerprint_file(file: &mut File, path: &Path) -> Result<Fingerprint, FsError> {
+    use std::io::{Seek, SeekFrom};
+    file.seek(SeekFrom::Start(0)).map_err(io_err("read", path))?;
+    fingerprint_reader(file).map_err(io_err("read", path))
 }
 
 fn fingerprint_reader(reader: &mut impl Read) -> io::Result<Fingerprint> {
@@ -79,23 +311,43 @@ fn fingerprint_reader(reader: &mut impl Read) -> io::Result<Fingerprint> {
     Ok(Fingerprint { size, hash: hasher.finalize() })
 }
 
+/// The identity of the file at `path` if it exists and has exactly this content.
+pub fn content_identity(path: &Path, expected: &Fingerprint) -> Result<Option<Identity>, FsError> {
+    let mut o = match open_file(path) {
+        Ok(o) => o,
+        Err(FsError::Io { source, .. }) if source.raw_os_error() == Some(libc::ENOENT) => return Ok(None),
+        Err(FsError::NotRegular { .. }) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if o.meta.len() != expected.size {
+        return Ok(None);
+    }
+    let found = fingerprint_reader(&mut o.file).map_err(io_err("read", path))?;
+    Ok((found == *expected).then_some(o.id))
+}
+
 /// True when `path` exists and has exactly this content.
 pub fn has_content(path: &Path, expected: &Fingerprint) -> Result<bool, FsError> {
-    match fs::symlink_metadata(path) {
-        Ok(meta) if meta.is_file() && meta.len() == expected.size => Ok(fingerprint(path)?.hash == expected.hash),
-        Ok(_) => Ok(false),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(io_err("stat", path)(e)),
-    }
+    Ok(content_identity(path, expected)?.is_some())
 }
 
 /// True if anything (file, dir, dangling symlink) has this name.
 pub fn exists(path: &Path) -> Result<bool, FsError> {
-    match fs::symlink_metadata(path) {
+    let (dir, name) = match Dir::parent_of(path) {
+        Ok(d) => d,
+        Err(FsError::Io { source, .. }) if source.raw_os_error() == Some(libc::ENOENT) => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    match dir.stat(name) {
         Ok(_) => Ok(true),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(io_err("stat", path)(e)),
+        Err(rustix::io::Errno::NOENT) => Ok(false),
+        Err(e) => Err(errno("stat", path)(e)),
     }
+}
+
+/// True if `path` is a folder reached without following a link.
+pub fn is_dir(path: &Path) -> bool {
+    Dir::open(path).is_ok()
 }
 
 /// The directories that `create_dirs(dir)` would create, outermost first.
@@ -103,7 +355,7 @@ pub fn missing_dirs(dir: &Path) -> Result<Vec<PathBuf>, FsError> {
     let mut missing = Vec::new();
     let mut cur = Some(dir);
     while let Some(d) = cur {
-        if d.as_os_str().is_empty() || exists(d)? {
+        if d.as_os_str().is_empty() || d == Path::new("/") || exists(d)? {
             break;
         }
         missing.push(d.to_path_buf());
@@ -113,29 +365,32 @@ pub fn missing_dirs(dir: &Path) -> Result<Vec<PathBuf>, FsError> {
     Ok(missing)
 }
 
-/// Creates `dir` and its missing parents.
+/// Creates `dir` and its missing parents, never through a link.
 pub fn create_dirs(dir: &Path) -> Result<(), FsError> {
-    fs::create_dir_all(dir).map_err(io_err("create folder", dir))
+    Dir::open_with(dir, true).map(drop)
 }
 
 /// Removes `dir` if it is an empty directory; returns whether it did.
 pub fn remove_dir_if_empty(dir: &Path) -> Result<bool, FsError> {
-    match fs::remove_dir(dir) {
+    let (parent, name) = match Dir::parent_of(dir) {
+        Ok(d) => d,
+        Err(FsError::Io { source, .. }) if source.raw_os_error() == Some(libc::ENOENT) => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    match rustix::fs::unlinkat(&parent.fd, name, AtFlags::REMOVEDIR) {
         Ok(()) => Ok(true),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-        Err(e) if e.kind() == io::ErrorKind::DirectoryNotEmpty || e.raw_os_error() == Some(libc::ENOTEMPTY) => {
-            Ok(false)
-        }
-        Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => Ok(false),
-        Err(e) => Err(io_err("remove folder", dir)(e)),
+        Err(rustix::io::Errno::NOENT | rustix::io::Errno::NOTEMPTY | rustix::io::Errno::EXIST) => Ok(false),
+        Err(rustix::io::Errno::NOTDIR) => Ok(false),
+        Err(e) => Err(errno("remove folder", dir)(e)),
     }
 }
 
 /// True when both paths' folders are on one filesystem (so a rename works).
 pub fn same_filesystem(a: &Path, b: &Path) -> Result<bool, FsError> {
     let dev = |p: &Path| -> Result<u64, FsError> {
-        let probe = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        fs::metadata(probe).map(|m| m.dev()).map_err(io_err("stat", probe))
+        let (dir, _) = Dir::parent_of(p)?;
+        let st = rustix::fs::fstat(&dir.fd).map_err(errno("stat", &dir.path))?;
+        Ok(Identity::of_stat(&st).dev)
     };
     Ok(dev(a)? == dev(b)?)
 }
@@ -183,7 +438,7 @@ pub fn numbered_name(name: &std::ffi::OsStr, n: u32) -> OsString {
     if n == 0 {
         return name.to_os_string();
     }
-    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    use std::os::unix::ffi::OsStringExt;
     let bytes = name.as_bytes();
     let dot = bytes.iter().rposition(|&b| b == b'.').filter(|&i| i > 0);
     let (stem, ext) = match dot {
@@ -196,86 +451,129 @@ pub fn numbered_name(name: &std::ffi::OsStr, n: u32) -> OsString {
     OsString::from_vec(out)
 }
 
+/// The prefix of every temp file clean-backup writes (and so may sweep).
+pub const TEMP_PREFIX: &str = ".clean-backup-";
+
 /// The temp name used while copying to `dst` for journal op `tag`: in the
 /// destination's folder, hidden, and known to recovery.
 pub fn temp_path_for(dst: &Path, tag: &str) -> PathBuf {
     let dir = dst.parent().unwrap_or(Path::new("."));
-    dir.join(format!(".clean-backup-{tag}.tmp"))
+    dir.join(format!("{TEMP_PREFIX}{tag}.tmp"))
 }
 
-/// Renames `src` to `dst` without ever replacing `dst`.
-fn rename_noreplace(src: &Path, dst: &Path) -> Result<(), FsError> {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        use std::ffi::CString;
-        use std::os::unix::ffi::OsStrExt;
-        let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).map_err(|e| io_err("rename", p)(e.into()));
-        let (csrc, cdst) = (c(src)?, c(dst)?);
-        // SAFETY: both are valid NUL-terminated strings that outlive the call.
-        let rc = unsafe {
-            libc::renameat2(libc::AT_FDCWD, csrc.as_ptr(), libc::AT_FDCWD, cdst.as_ptr(), libc::RENAME_NOREPLACE)
-        };
-        if rc == 0 {
-            return Ok(());
-        }
-        let err = io::Error::last_os_error();
-        match err.raw_os_error() {
-            Some(libc::EEXIST) => return Err(FsError::Exists(dst.to_path_buf())),
-            // Filesystems without RENAME_NOREPLACE: fall through to link + unlink.
-            Some(libc::EINVAL) | Some(libc::ENOSYS) | Some(libc::EOPNOTSUPP) => {}
-            _ => return Err(io_err("rename", src)(err)),
-        }
-    }
-    match fs::hard_link(src, dst) {
-        Ok(()) => fs::remove_file(src).map_err(io_err("remove", src)),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(FsError::Exists(dst.to_path_buf())),
-        Err(_) => {
-            // No hard links either (FAT, some network shares): check, then
-            // rename. The window is tiny and we are the only writer by lock.
-            if exists(dst)? {
-                return Err(FsError::Exists(dst.to_path_buf()));
+/// Renames `src` to `dst` without ever replacing `dst`, relative to the
+/// folders' descriptors. Returns the identity now at `dst`.
+fn rename_noreplace(src: &Path, dst: &Path) -> Result<Identity, FsError> {
+    let (sdir, sname) = Dir::parent_of(src)?;
+    let (ddir, dname) = Dir::parent_of(dst)?;
+    rename_in(&sdir, sname, &ddir, dname)
+}
+
+fn rename_in(sdir: &Dir, sname: &OsStr, ddir: &Dir, dname: &OsStr) -> Result<Identity, FsError> {
+    let (src, dst) = (sdir.path.join(sname), ddir.path.join(dname));
+    match rustix::fs::renameat_with(&sdir.fd, sname, &ddir.fd, dname, rustix::fs::RenameFlags::NOREPLACE) {
+        Ok(()) => {}
+        Err(rustix::io::Errno::EXIST) => return Err(FsError::Exists(dst)),
+        // Filesystems without RENAME_NOREPLACE: link + unlink, which never replaces either.
+        Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS | rustix::io::Errno::OPNOTSUPP) => {
+            match rustix::fs::linkat(&sdir.fd, sname, &ddir.fd, dname, AtFlags::empty()) {
+                Ok(()) => sdir.unlink(sname)?,
+                Err(rustix::io::Errno::EXIST) => return Err(FsError::Exists(dst)),
+                Err(e) => return Err(errno("rename", &src)(e)),
             }
-            fs::rename(src, dst).map_err(io_err("rename", src))
         }
+        Err(e) => return Err(errno("rename", &src)(e)),
     }
+    let st = ddir.stat(dname).map_err(errno("stat", &dst))?;
+    Ok(Identity::of_stat(&st))
 }
 
 /// fsyncs a directory so a rename or create in it is durable.
 pub fn sync_dir(dir: &Path) -> Result<(), FsError> {
     let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
-    File::open(dir).and_then(|f| f.sync_all()).map_err(io_err("sync folder", dir))
+    Dir::open(dir)?.sync()
 }
 
 fn parent(p: &Path) -> &Path {
     p.parent().unwrap_or(Path::new("."))
 }
 
-/// Copies `src` to `tmp` (same folder as `dst`), keeping mode and times,
-/// fsyncs it, checks its content is `fp`, then gives it the name `dst`.
-fn copy_verified(src: &Path, tmp: &Path, dst: &Path, fp: &Fingerprint) -> Result<(), FsError> {
-    let meta = fs::metadata(src).map_err(io_err("stat", src))?;
-    {
-        let mut input = File::open(src).map_err(io_err("open", src))?;
-        let mut out = fs::OpenOptions::new().write(true).create_new(true).open(tmp).map_err(io_err("create", tmp))?;
-        io::copy(&mut input, &mut out).map_err(io_err("copy to", tmp))?;
+/// Opens the source of an operation and checks it is the file the caller
+/// read: the same device and inode when `expect` is given, else (no read to
+/// compare with) the journaled content itself.
+fn open_source(src: &Path, fp: &Fingerprint, expect: Option<Identity>) -> Result<Opened, FsError> {
+    let mut o = open_file(src)?;
+    match expect {
+        Some(id) if id != o.id => {
+            return Err(FsError::Replaced { path: src.to_path_buf(), found_dev: o.id.dev, found_ino: o.id.ino })
+        }
+        Some(_) if o.meta.len() != fp.size => {
+            return Err(FsError::Changed {
+                path: src.to_path_buf(),
+                expected: fp.hex(),
+                found: format!("a different size ({} bytes)", o.meta.len()),
+            })
+        }
+        Some(_) => {}
+        None => {
+            let found = fingerprint_reader(&mut o.file).map_err(io_err("read", src))?;
+            if found != *fp {
+                return Err(FsError::Changed { path: src.to_path_buf(), expected: fp.hex(), found: found.hex() });
+            }
+            use std::io::{Seek, SeekFrom};
+            o.file.seek(SeekFrom::Start(0)).map_err(io_err("read", src))?;
+        }
+    }
+    Ok(o)
+}
+
+/// Copies the open `input` to the new temp file `tmp` (same folder as
+/// `dst`), keeping mode and times, fsyncs it, checks its content is `fp`,
+/// then gives it the name `dst`. The temp file never outlives a failure.
+fn copy_verified(input: &mut Opened, src: &Path, tmp: &Path, dst: &Path, fp: &Fingerprint) -> Result<(), FsError> {
+    let (ddir, dname) = Dir::parent_of(dst)?;
+    let (tdir, tname) = Dir::parent_of(tmp)?;
+    let mut out = tdir.create_new(tname, 0o600)?;
+    let write = |out: &mut File, input: &mut Opened| -> Result<Fingerprint, FsError> {
+        let mut hasher = blake3::Hasher::new();
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut size = 0u64;
+        loop {
+            let n = match input.file.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(io_err("read", src)(e)),
+            };
+            out.write_all(&buf[..n]).map_err(io_err("copy to", tmp))?;
+            hasher.update(&buf[..n]);
+            size += n as u64;
+        }
+        let read = Fingerprint { size, hash: hasher.finalize() };
+        if read != *fp {
+            return Err(FsError::Changed { path: src.to_path_buf(), expected: fp.hex(), found: read.hex() });
+        }
         out.flush().map_err(io_err("write", tmp))?;
-        out.set_permissions(meta.permissions()).map_err(io_err("set permissions on", tmp))?;
+        out.set_permissions(input.meta.permissions()).map_err(io_err("set permissions on", tmp))?;
         let times = FileTimes::new()
-            .set_modified(meta.modified().map_err(io_err("stat", src))?)
-            .set_accessed(meta.accessed().map_err(io_err("stat", src))?);
+            .set_modified(input.meta.modified().map_err(io_err("stat", src))?)
+            .set_accessed(input.meta.accessed().map_err(io_err("stat", src))?);
         out.set_times(times).map_err(io_err("set times on", tmp))?;
         out.sync_all().map_err(io_err("sync", tmp))?;
+        Ok(read)
+    };
+    let result = write(&mut out, input).and_then(|_| {
+        // What reached the disk, read back through the temp name we created.
+        let got = fingerprint(tmp)?;
+        if got != *fp {
+            return Err(FsError::Changed { path: tmp.to_path_buf(), expected: fp.hex(), found: got.hex() });
+        }
+        rename_in(&tdir, tname, &ddir, dname).map(drop)
+    });
+    if result.is_err() {
+        let _ = tdir.unlink(tname);
     }
-    let got = fingerprint(tmp)?;
-    if got != *fp {
-        let _ = fs::remove_file(tmp);
-        return Err(FsError::Changed { path: src.to_path_buf(), expected: fp.hex(), found: got.hex() });
-    }
-    if let Err(e) = rename_noreplace(tmp, dst) {
-        let _ = fs::remove_file(tmp);
-        return Err(e);
-    }
-    Ok(())
+    result
 }
 
 /// Folders whose entries changed and must be fsync'd before the journal may
@@ -301,48 +599,66 @@ impl PendingSyncs {
 
 /// Moves `src` to `dst` (which must not exist), on one filesystem by rename,
 /// across filesystems by verified copy then removal of the source.
-/// `fp` is the content the caller journaled; a source that no longer has it
-/// is refused. Returns whether a copy was needed. The folders to fsync
-/// before the move counts as durable are added to `syncs`.
+/// `fp` is the content the caller journaled and `expect` the identity of the
+/// file it read (`None`: the content is checked instead); a source that is
+/// another file is refused, and a rename that took another file (swapped in
+/// between the check and the rename) is put back and refused. Returns
+/// whether a copy was needed. The folders to fsync before the move counts
+/// as durable are added to `syncs`.
 pub fn move_file(
     src: &Path,
     dst: &Path,
     tmp: &Path,
     fp: &Fingerprint,
+    expect: Option<Identity>,
     syncs: &mut PendingSyncs,
 ) -> Result<bool, FsError> {
+    let mut input = open_source(src, fp, expect)?;
+    let (sdir, sname) = Dir::parent_of(src)?;
     if same_filesystem(src, dst)? {
-        let meta = fs::symlink_metadata(src).map_err(io_err("stat", src))?;
-        if meta.len() != fp.size {
-            return Err(FsError::Changed {
-                path: src.to_path_buf(),
-                expected: fp.hex(),
-                found: "a different size".into(),
-            });
+        let (ddir, dname) = Dir::parent_of(dst)?;
+        let moved = rename_in(&sdir, sname, &ddir, dname)?;
+        if moved != input.id {
+            // Another file took the name between the open and the rename: put it back.
+            let back = rename_in(&ddir, dname, &sdir, sname);
+            if let Err(e) = back {
+                tracing::error!("{e}: a file swapped in at {} was moved to {}", src.display(), dst.display());
+            }
+            return Err(FsError::Replaced { path: src.to_path_buf(), found_dev: moved.dev, found_ino: moved.ino });
         }
-        rename_noreplace(src, dst)?;
         syncs.add(parent(dst));
         syncs.add(parent(src));
         Ok(false)
     } else {
-        copy_verified(src, tmp, dst, fp)?;
+        copy_verified(&mut input, src, tmp, dst, fp)?;
         // The copy's name must be durable before the original goes.
         sync_dir(parent(dst))?;
-        fs::remove_file(src).map_err(io_err("remove", src))?;
+        let now = sdir.stat(sname).map(|st| Identity::of_stat(&st));
+        if now.as_ref().ok() != Some(&input.id) {
+            // The source name holds another file now: keep it, and take back the copy.
+            let (ddir, dname) = Dir::parent_of(dst)?;
+            ddir.unlink(dname)?;
+            let found = now.unwrap_or(Identity { dev: 0, ino: 0 });
+            return Err(FsError::Replaced { path: src.to_path_buf(), found_dev: found.dev, found_ino: found.ino });
+        }
+        sdir.unlink(sname)?;
         syncs.add(parent(src));
         Ok(true)
     }
 }
 
-/// Copies `src` to `dst` (which must not exist), verified, mode and times kept.
+/// Copies `src` to `dst` (which must not exist), verified, mode and times
+/// kept; `expect` as for [`move_file`].
 pub fn copy_file(
     src: &Path,
     dst: &Path,
     tmp: &Path,
     fp: &Fingerprint,
+    expect: Option<Identity>,
     syncs: &mut PendingSyncs,
 ) -> Result<(), FsError> {
-    copy_verified(src, tmp, dst, fp)?;
+    let mut input = open_source(src, fp, expect)?;
+    copy_verified(&mut input, src, tmp, dst, fp)?;
     syncs.add(parent(dst));
     Ok(())
 }
@@ -350,22 +666,54 @@ pub fn copy_file(
 /// Removes a file after checking it still has content `fp` (used to undo a
 /// copy, whose original is known to exist elsewhere).
 pub fn remove_verified(path: &Path, fp: &Fingerprint, syncs: &mut PendingSyncs) -> Result<(), FsError> {
-    let found = fingerprint(path)?;
-    if found != *fp {
-        return Err(FsError::Changed { path: path.to_path_buf(), expected: fp.hex(), found: found.hex() });
+    let o = open_source(path, fp, None)?;
+    let (dir, name) = Dir::parent_of(path)?;
+    match dir.stat(name).map(|st| Identity::of_stat(&st)) {
+        Ok(id) if id == o.id => {}
+        Ok(id) => return Err(FsError::Replaced { path: path.to_path_buf(), found_dev: id.dev, found_ino: id.ino }),
+        Err(e) => return Err(errno("stat", path)(e)),
     }
-    fs::remove_file(path).map_err(io_err("remove", path))?;
+    dir.unlink(name)?;
     syncs.add(parent(path));
     Ok(())
 }
 
-/// Removes a leftover temp file of ours (named by [`temp_path_for`]).
+/// Removes a leftover temp file of ours (named by [`temp_path_for`] or
+/// [`new_temp_beside`]); a name that is not one of ours is refused.
 pub fn remove_temp(tmp: &Path) -> Result<(), FsError> {
-    match fs::remove_file(tmp) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(io_err("remove", tmp)(e)),
+    let (dir, name) = match Dir::parent_of(tmp) {
+        Ok(d) => d,
+        Err(FsError::Io { source, .. }) if source.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if !name.as_bytes().starts_with(TEMP_PREFIX.as_bytes()) {
+        return Err(FsError::Io {
+            op: "remove temp file",
+            path: tmp.to_path_buf(),
+            source: io::Error::new(io::ErrorKind::InvalidInput, "not a clean-backup temp name"),
+        });
     }
+    match dir.unlink(name) {
+        Err(FsError::Io { source, .. }) if source.raw_os_error() == Some(libc::ENOENT) => Ok(()),
+        other => other,
+    }
+}
+
+/// The temp files of ours directly in `dir` (names starting
+/// [`TEMP_PREFIX`] and ending `.tmp` or `.tmp.EXT`), for the start-up sweep.
+pub fn temp_files_in(dir: &Path) -> Vec<PathBuf> {
+    let Ok(d) = Dir::open(dir) else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir(&d.path) else { return Vec::new() };
+    entries
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .map(|e| e.file_name())
+        .filter(|n| {
+            let b = n.as_bytes();
+            b.starts_with(TEMP_PREFIX.as_bytes()) && (b.ends_with(b".tmp") || b.windows(5).any(|w| w == b".tmp."))
+        })
+        .map(|n| d.path.join(n))
+        .collect()
 }
 
 /// A fresh hidden temp name beside `dst`, for a new file being produced
@@ -373,7 +721,7 @@ pub fn remove_temp(tmp: &Path) -> Result<(), FsError> {
 pub fn new_temp_beside(dst: &Path, ext: &str) -> PathBuf {
     static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    parent(dst).join(format!(".clean-backup-new-{}-{n}.tmp.{ext}", std::process::id()))
+    parent(dst).join(format!("{TEMP_PREFIX}new-{}-{n}.tmp.{ext}", std::process::id()))
 }
 
 /// Gives a finished temp file (from [`new_temp_beside`]) the name `dst`,
@@ -382,10 +730,14 @@ pub fn new_temp_beside(dst: &Path, ext: &str) -> PathBuf {
 /// fsync'd. The temp file is removed on failure.
 pub fn commit_new(tmp: &Path, dst: &Path, like: &Path) -> Result<(), FsError> {
     let finish = || -> Result<(), FsError> {
-        let meta = fs::metadata(like).map_err(io_err("stat", like))?;
-        let f = fs::OpenOptions::new().write(true).open(tmp).map_err(io_err("open", tmp))?;
-        f.set_permissions(meta.permissions()).map_err(io_err("set permissions on", tmp))?;
-        let times = FileTimes::new().set_modified(meta.modified().map_err(io_err("stat", like))?);
+        let like = open_file(like)?;
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(tmp)
+            .map_err(io_err("open", tmp))?;
+        f.set_permissions(like.meta.permissions()).map_err(io_err("set permissions on", tmp))?;
+        let times = FileTimes::new().set_modified(like.meta.modified().map_err(io_err("stat", tmp))?);
         f.set_times(times).map_err(io_err("set times on", tmp))?;
         f.sync_all().map_err(io_err("sync", tmp))?;
         rename_noreplace(tmp, dst)?;
@@ -393,71 +745,105 @@ pub fn commit_new(tmp: &Path, dst: &Path, like: &Path) -> Result<(), FsError> {
     };
     let r = finish();
     if r.is_err() {
-        let _ = fs::remove_file(tmp);
+        let _ = remove_temp(tmp);
     }
     r
 }
 
+use std::os::unix::fs::OpenOptionsExt;
+
 /// Writes `data` as the new file `dst` (never replacing one), with the mode
 /// and mtime of `like`, durably; creates missing folders.
 pub fn write_new(dst: &Path, data: &[u8], like: &Path) -> Result<(), FsError> {
-    fs::create_dir_all(parent(dst)).map_err(io_err("create folder", parent(dst)))?;
+    create_dirs(parent(dst))?;
     if exists(dst)? {
         return Err(FsError::Exists(dst.to_path_buf()));
     }
     let tmp = new_temp_beside(dst, "part");
-    let write = || -> io::Result<()> {
-        let mut f = fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-        f.write_all(data)
-    };
-    if let Err(e) = write() {
-        let _ = fs::remove_file(&tmp);
+    let (dir, name) = Dir::parent_of(&tmp)?;
+    let mut f = dir.create_new(name, 0o600)?;
+    if let Err(e) = f.write_all(data) {
+        let _ = dir.unlink(name);
         return Err(io_err("write", &tmp)(e));
     }
+    drop(f);
     commit_new(&tmp, dst, like)
 }
 
 /// Copies `src` to the new file `dst` (never replacing one), verified,
 /// mode and times kept, durably; creates missing folders.
 pub fn copy_new(src: &Path, dst: &Path) -> Result<(), FsError> {
-    fs::create_dir_all(parent(dst)).map_err(io_err("create folder", parent(dst)))?;
+    create_dirs(parent(dst))?;
     if exists(dst)? {
         return Err(FsError::Exists(dst.to_path_buf()));
     }
-    let fp = fingerprint(src)?;
-    copy_verified(src, &new_temp_beside(dst, "part"), dst, &fp)?;
+    let mut input = open_file(src)?;
+    let fp = fingerprint_reader(&mut input.file).map_err(io_err("read", src))?;
+    use std::io::{Seek, SeekFrom};
+    input.file.seek(SeekFrom::Start(0)).map_err(io_err("read", src))?;
+    copy_verified(&mut input, src, &new_temp_beside(dst, "part"), dst, &fp)?;
     sync_dir(parent(dst))
+}
+
+/// Reads a whole regular file reached without links (for small files the
+/// engine writes from: a photo to compress).
+pub fn read(path: &Path) -> Result<Vec<u8>, FsError> {
+    let mut o = open_file(path)?;
+    let mut data = Vec::with_capacity(o.meta.len() as usize);
+    o.file.read_to_end(&mut data).map_err(io_err("read", path))?;
+    Ok(data)
 }
 
 /// Replaces a small file (the config) atomically: write a temp file in the
 /// same folder, fsync it, rename it over, fsync the folder. Creates the
 /// folder if needed. The old content is never half-overwritten.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), FsError> {
+    write_atomic_mode(path, data, None)
+}
+
+/// [`write_atomic`] with the new file's mode set (else the old file's, else 0600).
+pub fn write_atomic_mode(path: &Path, data: &[u8], mode: Option<u32>) -> Result<(), FsError> {
     let dir = parent(path);
-    fs::create_dir_all(dir).map_err(io_err("create folder", dir))?;
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-        std::process::id()
-    ));
-    let write = || -> io::Result<()> {
-        let mut f = fs::OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
-        if let Ok(meta) = fs::metadata(path) {
-            f.set_permissions(meta.permissions())?;
+    create_dirs(dir)?;
+    let (d, name) = Dir::parent_of(path)?;
+    let tmp_name = OsString::from(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
+    let tmp = d.path.join(&tmp_name);
+    let old_mode = d.stat(name).ok().map(|st| st.st_mode & 0o7777);
+    let write = || -> Result<(), FsError> {
+        let _ = d.unlink(&tmp_name);
+        let mut f = d.create_new(&tmp_name, 0o600)?;
+        if let Some(m) = mode.or(old_mode) {
+            rustix::fs::fchmod(&f, Mode::from_raw_mode(m as rustix::fs::RawMode))
+                .map_err(errno("set permissions on", &tmp))?;
         }
-        f.write_all(data)?;
-        f.sync_all()
+        f.write_all(data).map_err(io_err("write", &tmp))?;
+        f.sync_all().map_err(io_err("sync", &tmp))
     };
     if let Err(e) = write() {
-        let _ = fs::remove_file(&tmp);
-        return Err(io_err("write", &tmp)(e));
+        let _ = d.unlink(&tmp_name);
+        return Err(e);
     }
-    fs::rename(&tmp, path).map_err(io_err("replace", path))?;
-    sync_dir(dir)
+    rustix::fs::renameat(&d.fd, &tmp_name, &d.fd, name).map_err(errno("replace", path))?;
+    d.sync()
+}
+
+/// A file named on the command line: its folder resolved as the user gave
+/// it (their links followed, once), its own name kept, so that opening it
+/// refuses a link or a FIFO there rather than reading what it points to.
+pub fn resolve_named(path: &Path) -> PathBuf {
+    match (path.parent(), path.file_name()) {
+        (Some(parent), Some(name)) => {
+            let parent = if parent.as_os_str().is_empty() { Path::new(".") } else { parent };
+            canonical_lenient(parent).map(|p| p.join(name)).unwrap_or_else(|_| path.to_path_buf())
+        }
+        _ => path.to_path_buf(),
+    }
 }
 
 /// Resolves the longest existing prefix of `path` through symlinks and
 /// appends the rest: a canonical form for paths that may not exist yet.
+/// This is where a configured root's links (the administrator's) are
+/// followed, once; everything under it is then reached without links.
 pub fn canonical_lenient(path: &Path) -> Result<PathBuf, FsError> {
     let abs = if path.is_absolute() {
         path.to_path_buf()
@@ -467,7 +853,7 @@ pub fn canonical_lenient(path: &Path) -> Result<PathBuf, FsError> {
     let mut tail = Vec::new();
     let mut cur = abs.as_path();
     loop {
-        match fs::canonicalize(cur) {
+        match std::fs::canonicalize(cur) {
             Ok(mut c) => {
                 for part in tail.iter().rev() {
                     c.push(part);
@@ -489,6 +875,7 @@ pub fn canonical_lenient(path: &Path) -> Result<PathBuf, FsError> {
 mod tests {
     use super::*;
     use std::ffi::OsStr;
+    use std::fs;
 
     fn write(p: &Path, data: &[u8]) -> Fingerprint {
         fs::write(p, data).unwrap();
@@ -525,7 +912,7 @@ mod tests {
         let (a, b) = (t.path().join("a"), t.path().join("b"));
         let fp = write(&a, b"one");
         write(&b, b"two");
-        let err = move_file(&a, &b, &temp_path_for(&b, "t"), &fp, &mut PendingSyncs::default()).unwrap_err();
+        let err = move_file(&a, &b, &temp_path_for(&b, "t"), &fp, None, &mut PendingSyncs::default()).unwrap_err();
         assert!(matches!(err, FsError::Exists(_)), "{err}");
         assert_eq!(fs::read(&a).unwrap(), b"one");
         assert_eq!(fs::read(&b).unwrap(), b"two");
@@ -540,7 +927,7 @@ mod tests {
         fs::set_permissions(&a, fs::Permissions::from_mode(0o640)).unwrap();
         let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
         File::options().write(true).open(&a).unwrap().set_modified(old).unwrap();
-        copy_file(&a, &b, &temp_path_for(&b, "t"), &fp, &mut PendingSyncs::default()).unwrap();
+        copy_file(&a, &b, &temp_path_for(&b, "t"), &fp, None, &mut PendingSyncs::default()).unwrap();
         let m = fs::metadata(&b).unwrap();
         assert_eq!(m.modified().unwrap(), old);
         assert_eq!(m.permissions().mode() & 0o777, 0o640);
@@ -548,11 +935,73 @@ mod tests {
         let stale = Fingerprint { size: 7, hash: blake3::hash(b"other!!") };
         let c = t.path().join("c");
         assert!(matches!(
-            copy_file(&a, &c, &temp_path_for(&c, "t"), &stale, &mut PendingSyncs::default()),
+            copy_file(&a, &c, &temp_path_for(&c, "t"), &stale, None, &mut PendingSyncs::default()),
             Err(FsError::Changed { .. })
         ));
         assert!(!c.exists());
         assert!(!temp_path_for(&c, "t").exists());
+    }
+
+    #[test]
+    fn a_file_replaced_after_it_was_read_is_not_moved_under_the_old_identity() {
+        let t = tempfile::tempdir().unwrap();
+        let (a, b) = (t.path().join("a.jpg"), t.path().join("b.jpg"));
+        let fp = write(&a, b"original");
+        let read = open_file(&a).unwrap().id;
+        // Another file of the same size takes the name between the read and the move.
+        let other = t.path().join("other");
+        write(&other, b"replaced");
+        fs::rename(&other, &a).unwrap();
+        let err =
+            move_file(&a, &b, &temp_path_for(&b, "t"), &fp, Some(read), &mut PendingSyncs::default()).unwrap_err();
+        assert!(matches!(err, FsError::Replaced { .. }), "{err}");
+        assert_eq!(fs::read(&a).unwrap(), b"replaced", "left where it is");
+        assert!(!b.exists());
+        // And with no identity to compare, the journaled content is checked instead.
+        let err = move_file(&a, &b, &temp_path_for(&b, "t"), &fp, None, &mut PendingSyncs::default()).unwrap_err();
+        assert!(matches!(err, FsError::Changed { .. }), "{err}");
+        assert!(!b.exists());
+    }
+
+    #[test]
+    fn a_link_anywhere_on_the_way_is_refused_and_never_followed() {
+        let t = tempfile::tempdir().unwrap();
+        let outside = t.path().join("outside");
+        fs::create_dir(&outside).unwrap();
+        let fp = write(&outside.join("secret.jpg"), b"secret");
+        let inbox = t.path().join("inbox");
+        fs::create_dir(&inbox).unwrap();
+        std::os::unix::fs::symlink(&outside, inbox.join("sub")).unwrap();
+        std::os::unix::fs::symlink(outside.join("secret.jpg"), inbox.join("file.jpg")).unwrap();
+        let lib = t.path().join("lib");
+        fs::create_dir(&lib).unwrap();
+        let via_dir = inbox.join("sub/secret.jpg");
+        let err = move_file(
+            &via_dir,
+            &lib.join("x.jpg"),
+            &temp_path_for(&lib.join("x.jpg"), "t"),
+            &fp,
+            None,
+            &mut PendingSyncs::default(),
+        )
+        .unwrap_err();
+        assert!(matches!(&err, FsError::Symlink { link, .. } if link.ends_with("inbox/sub")), "{err}");
+        assert!(matches!(open_file(&inbox.join("file.jpg")), Err(FsError::NotRegular { what: "a symbolic link", .. })));
+        assert!(matches!(fingerprint(&via_dir), Err(FsError::Symlink { .. })));
+        assert!(matches!(create_dirs(&inbox.join("sub/new")), Err(FsError::Symlink { .. })));
+        assert!(!outside.join("new").exists());
+        assert_eq!(fs::read(outside.join("secret.jpg")).unwrap(), b"secret");
+        assert!(fs::read_dir(&lib).unwrap().next().is_none());
+    }
+
+    #[test]
+    fn a_fifo_is_refused_at_once_not_waited_on() {
+        let t = tempfile::tempdir().unwrap();
+        let fifo = t.path().join("pipe");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid path; mkfifo only creates the node.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        assert!(matches!(open_file(&fifo), Err(FsError::NotRegular { what: "a FIFO", .. })));
     }
 
     #[test]

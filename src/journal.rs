@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::fsops::{self, Fingerprint, FsError};
+use crate::fsops::{self, Fingerprint, FsError, Identity};
 use crate::store::{Action, FileRow, NewOp, OpRow, OpState, SessionRow, StateLock, Store, StoreError};
 
 /// Where compress-on-ingest writes the smaller copy of a photo, inside the
@@ -107,6 +107,9 @@ pub struct BatchItem {
     pub dst: PathBuf,
     /// Its size and blake3, checked on the way.
     pub fp: Fingerprint,
+    /// The device and inode of the file that was read to get `fp`: the file
+    /// acted on must be that one. `None`: its content is checked instead.
+    pub id: Option<Identity>,
 }
 
 /// One reverted (or refused) file during an undo, for progress output.
@@ -185,7 +188,7 @@ impl Journal {
         dst: &Path,
         fp: &Fingerprint,
     ) -> Result<OpOutcome, JournalError> {
-        let item = BatchItem { action, src: src.to_path_buf(), dst: dst.to_path_buf(), fp: *fp };
+        let item = BatchItem { action, src: src.to_path_buf(), dst: dst.to_path_buf(), fp: *fp, id: None };
         let mut out = self.run_batch(session, std::slice::from_ref(&item))?;
         out.pop().ok_or(JournalError::BadHash(0))
     }
@@ -236,9 +239,9 @@ impl Journal {
                 }
                 match it.action {
                     Action::Move | Action::Trash => {
-                        fsops::move_file(&it.src, &it.dst, &op.tmp, &it.fp, &mut syncs).map(|_| ())
+                        fsops::move_file(&it.src, &it.dst, &op.tmp, &it.fp, it.id, &mut syncs).map(|_| ())
                     }
-                    Action::Copy => fsops::copy_file(&it.src, &it.dst, &op.tmp, &it.fp, &mut syncs),
+                    Action::Copy => fsops::copy_file(&it.src, &it.dst, &op.tmp, &it.fp, it.id, &mut syncs),
                     Action::Unlink => fsops::remove_verified(&it.src, &it.fp, &mut syncs),
                 }
             });
@@ -275,6 +278,33 @@ impl Journal {
             });
         }
         Ok((out, filed))
+    }
+
+    /// Removes temp files of ours left behind (a copy cut short by a full
+    /// disk or a crash): only names clean-backup gives its temp files, and
+    /// only in folders the journal says it wrote into. Run at start, after
+    /// recovery, when no op is under way. Returns how many were removed.
+    pub fn sweep_temp_files(&self) -> usize {
+        let dirs = match self.store.journaled_dirs() {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!("temp files not swept: {e}");
+                return 0;
+            }
+        };
+        let mut removed = 0;
+        for dir in dirs.iter().chain(std::iter::once(&self.state_dir)) {
+            for tmp in fsops::temp_files_in(dir) {
+                match fsops::remove_temp(&tmp) {
+                    Ok(()) => removed += 1,
+                    Err(e) => tracing::warn!("{e}"),
+                }
+            }
+        }
+        if removed > 0 {
+            tracing::info!(removed, "removed temp files left by an earlier run");
+        }
+        removed
     }
 
     /// Resolves every op left `planned` by a crash, from what is on disk.
@@ -347,7 +377,7 @@ impl Journal {
                     // Verified copy written but not yet named, source already gone:
                     // cannot happen in our order of steps, but finish it rather than lose it.
                     let mut syncs = fsops::PendingSyncs::default();
-                    fsops::move_file(&op.tmp, &op.dst, &op.tmp, &fp, &mut syncs)?;
+                    fsops::move_file(&op.tmp, &op.dst, &op.tmp, &fp, None, &mut syncs)?;
                     syncs.flush()?;
                     self.mark_done(op)?;
                     report.completed += 1;
@@ -450,13 +480,13 @@ impl Journal {
     /// copy whose original is back) instead of moving it back.
     fn undo_op(&mut self, undo_session: i64, op: &OpRow, discard: bool) -> Result<Option<String>, JournalError> {
         let fp = fingerprint_of(op)?;
-        if !fsops::has_content(&op.dst, &fp)? {
+        let Some(id) = fsops::content_identity(&op.dst, &fp)? else {
             return Ok(Some(format!(
                 "{}: changed or gone since it was filed (expected blake3 {}); left as is",
                 op.dst.display(),
                 op.blake3
             )));
-        }
+        };
         let (action, src, dst) = match op.action {
             Action::Move if discard => (Action::Unlink, &op.dst, &op.src),
             Action::Move | Action::Trash => {
@@ -497,9 +527,8 @@ impl Journal {
         })?;
         let mut syncs = fsops::PendingSyncs::default();
         let result = match action {
-            Action::Move => {
-                fsops::create_dirs(parent).and_then(|()| fsops::move_file(src, dst, &tmp, &fp, &mut syncs).map(|_| ()))
-            }
+            Action::Move => fsops::create_dirs(parent)
+                .and_then(|()| fsops::move_file(src, dst, &tmp, &fp, Some(id), &mut syncs).map(|_| ())),
             _ => fsops::remove_verified(src, &fp, &mut syncs),
         }
         .and_then(|()| syncs.flush());
@@ -539,7 +568,7 @@ impl Journal {
                 report.problems.push(why);
                 continue;
             }
-            let item = BatchItem { action: Action::Unlink, src: op.dst.clone(), dst: op.src.clone(), fp };
+            let item = BatchItem { action: Action::Unlink, src: op.dst.clone(), dst: op.src.clone(), fp, id: None };
             match self.run_batch(session, std::slice::from_ref(&item))?.pop() {
                 Some(OpOutcome::Done { .. }) => {
                     self.store.set_op_state(op.id, OpState::Pruned, None)?;
@@ -729,8 +758,14 @@ mod tests {
             hash_error: None,
         };
         let items = [
-            BatchItem { action: Action::Move, src: src.clone(), dst: dst.clone(), fp },
-            BatchItem { action: Action::Move, src: gone.clone(), dst: t.path().join("lib/2021/04/gone.jpg"), fp },
+            BatchItem { action: Action::Move, src: src.clone(), dst: dst.clone(), fp, id: None },
+            BatchItem {
+                action: Action::Move,
+                src: gone.clone(),
+                dst: t.path().join("lib/2021/04/gone.jpg"),
+                fp,
+                id: None,
+            },
         ];
         let (out, filed) = j.run_batch_indexed(session, &items, vec![Some(row(&src)), Some(row(&gone))]).unwrap();
         assert_eq!(filed.iter().map(|r| &r.path).collect::<Vec<_>>(), [&dst]);

@@ -2,6 +2,8 @@
 //!
 //! Module map (read this first):
 //!
+//! - [`access`]: who is asking (peer credentials) and what they may read or
+//!   change: the daemon checks jobs against its caller's rights, never its own.
 //! - [`config`]: the TOML config: where it is found, defaults, validation that
 //!   names the key and line, and in-place edits that keep comments.
 //! - [`media`]: what a file is (sniffed from magic bytes) and when it was
@@ -15,10 +17,13 @@
 //!   crash recovery on start-up, and undo.
 //! - [`engine`]: the jobs (organize today) and the progress events they emit.
 //! - [`daemon`]: `clean-backupd`: polls the inboxes and files settled media.
+//! - [`marker`]: the library's marker file (is this folder the library, or an
+//!   empty mount point?) and the daily journal backups kept beside it.
 //! - [`layout`]: the `layout` template that turns a capture date into a folder.
 //!
 //! The binaries `cbctl` and `clean-backupd` are thin shells over this crate.
 
+pub mod access;
 pub mod config;
 pub mod control;
 pub mod daemon;
@@ -27,6 +32,7 @@ pub mod engine;
 pub mod fsops;
 pub mod journal;
 pub mod layout;
+pub mod marker;
 pub mod media;
 pub mod names;
 pub mod phash;

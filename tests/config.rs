@@ -94,7 +94,9 @@ fn set_keeps_comments_and_round_trips_with_get() {
     config::set(&p, "dedup.threshold", "3").unwrap();
     config::set(&p, "dedup.on_duplicate", "quarantine").unwrap();
     config::set(&p, "watch.settle_seconds", "10").unwrap();
-    config::set(&p, "inbox.0.path", "/phone").unwrap();
+    let phone = t.path().join("phone");
+    std::fs::create_dir(&phone).unwrap();
+    config::set(&p, "inbox.0.path", phone.to_str().unwrap()).unwrap();
     let after = std::fs::read_to_string(&p).unwrap();
     for line in ["# my library", "library = \"/photos\" # where it lives", "# be strict", "threshold = 3 # default"] {
         assert!(after.contains(line), "lost {line:?}:\n{after}");
@@ -102,7 +104,7 @@ fn set_keeps_comments_and_round_trips_with_get() {
     assert_eq!(config::get(&p, Some("dedup.threshold")).unwrap(), "3");
     assert_eq!(config::get(&p, Some("dedup.on_duplicate")).unwrap(), "quarantine");
     assert_eq!(config::get(&p, Some("watch.settle_seconds")).unwrap(), "10");
-    assert_eq!(config::get(&p, Some("inbox.0.path")).unwrap(), "/phone");
+    assert_eq!(config::get(&p, Some("inbox.0.path")).unwrap(), phone.to_str().unwrap());
     assert!(config::get(&p, None).unwrap().contains("threshold = 3"));
 }
 

@@ -169,7 +169,7 @@ fn one_shot_jobs_run_on_the_daemon_with_their_progress_streamed_back() {
         &socket,
         b"{\"v\":1,\"id\":44,\"method\":\"job.submit\",\"params\":{\"spec\":{\"kind\":\"nope\"}}}\n",
     );
-    assert!(r["error"].as_str().unwrap().contains("bad job spec"), "{r}");
+    assert!(r["error"].as_str().unwrap().contains("bad params for job.submit"), "{r}");
     assert_eq!(r["usage"], true);
 
     // A job's usage error keeps its exit code 2 through the daemon.
@@ -203,7 +203,7 @@ fn a_job_on_a_folder_the_sandboxed_daemon_cannot_see_says_how_to_open_it() {
     std::fs::write(
         &config,
         format!(
-            "library = \"{0}/lib\"\nstate_dir = \"{0}/state\"\n[[inbox]]\npath = \"{0}/inbox\"\n[control]\ndbus = \"off\"\n",
+            "library = \"{0}/lib\"\nstate_dir = \"{0}/state\"\n[[inbox]]\npath = \"{0}/inbox\"\n[control]\ndbus = \"off\"\njob_roots = [\"{0}\"]\n",
             root.display()
         ),
     )

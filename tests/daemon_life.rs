@@ -102,6 +102,7 @@ fn skipped_and_failed_files_are_remembered_across_a_restart_until_they_change() 
     let mut text = std::fs::read_to_string(&config).unwrap();
     text.push_str("[[inbox]]\npath = \"camera\"\nmode = \"copy\"\n");
     std::fs::write(&config, text).unwrap();
+    std::fs::create_dir(t.path().join("camera")).unwrap();
     let daemon = start_logged(t.path(), &config, "first.log");
     let inbox = t.path().join("inbox");
     std::fs::copy(corpus.join(PHOTO), inbox.join("Canon_40D.jpg")).unwrap();
@@ -158,12 +159,13 @@ fn sighup_watches_an_added_inbox_and_lets_go_of_a_removed_one() {
 
     let text = std::fs::read_to_string(&config).unwrap().replace("path = \"inbox\"", "path = \"phone-inbox\"");
     std::fs::write(&config, text).unwrap();
+    // The user makes the new inbox (the daemon never creates one), then reloads.
+    std::fs::create_dir(&new).unwrap();
     signal(&mut daemon.0, libc::SIGHUP);
     wait_for("the reloaded inbox list", WAIT, || {
         let s = status(&config);
         s["inboxes"].as_array().is_some_and(|a| a.len() == 1 && a[0]["path"] == new.to_string_lossy().as_ref())
     });
-    assert!(new.is_dir(), "a new inbox is created");
     std::fs::copy(corpus.join(PHOTO), old.join("Canon_40D.jpg")).unwrap();
     std::fs::copy(corpus.join(OTHER), new.join("DSCN0010.jpg")).unwrap();
     wait_for("the photo in the new inbox to be filed", WAIT, || t.path().join(OTHER_FILED).exists());
@@ -194,8 +196,16 @@ fn with_no_config_at_all_it_files_from_the_pictures_inbox_into_the_pictures_libr
             .unwrap(),
     );
     let inbox = home.join("Pictures/Inbox");
-    wait_for("the default inbox to be created", WAIT, || inbox.is_dir());
-    assert!(home.join("Pictures/Library").is_dir(), "and the library");
+    let log_path = t.path().join("daemon.log");
+    wait_for("the daemon to say where its library should be", WAIT, || {
+        std::fs::read_to_string(&log_path).is_ok_and(|l| l.contains("Pictures/Library is not there"))
+    });
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.contains("mkdir -p") && log.contains("Pictures/Inbox is missing"), "{log}");
+    assert!(!home.join("Pictures").exists(), "it creates neither the library nor the inbox");
+    // The user makes them; the daemon notices by itself.
+    std::fs::create_dir_all(&inbox).unwrap();
+    std::fs::create_dir_all(home.join("Pictures/Library")).unwrap();
     std::fs::copy(corpus.join(PHOTO), inbox.join("Canon_40D.jpg")).unwrap();
     let filed = home.join("Pictures/Library/2008/05/Canon_40D.jpg");
     wait_for("the photo to be filed after the default 5 s settle", WAIT, || filed.exists());
@@ -318,18 +328,19 @@ fn a_missing_or_emptied_library_pauses_filing_and_a_missing_inbox_is_waited_for(
     std::fs::rename(&lib, &away).unwrap();
     wait_for("the library to be reported missing", WAIT, || status(&config)["library_available"] == false);
     let s = status(&config);
-    assert!(s["last_error"].as_str().unwrap().contains("is missing (unmounted?)"), "{s}");
+    assert!(s["last_error"].as_str().unwrap().contains("is not there (a disk not mounted?)"), "{s}");
+    assert!(s["library_problem"].as_str().unwrap().contains("never creates the library folder"), "{s}");
     let other = inbox.join("DSCN0010.jpg");
     std::fs::copy(corpus.join(OTHER), &other).unwrap();
     std::thread::sleep(Duration::from_secs(3));
     assert!(other.exists() && !lib.exists(), "nothing filed, and the library is not re-created on the mount point");
 
-    // The mount point is there but the disk is not: an empty folder where the index knows files.
+    // The mount point is there but the disk is not: an empty folder without the library's marker.
     std::fs::create_dir(&lib).unwrap();
     std::thread::sleep(Duration::from_secs(3));
     let s = status(&config);
     assert_eq!(s["library_available"], false, "{s}");
-    assert!(s["last_error"].as_str().unwrap().contains("is empty but the index knows files there"), "{s}");
+    assert!(s["last_error"].as_str().unwrap().contains("without its marker .clean-backup-library"), "{s}");
     assert_eq!(s["index_files"], 1, "the index is not emptied to match");
     assert!(other.exists() && std::fs::read_dir(&lib).unwrap().next().is_none(), "nothing filed onto the mount point");
 

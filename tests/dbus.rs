@@ -191,7 +191,7 @@ fn the_daemon_serves_its_methods_and_signals_on_d_bus() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("9999"), "{out:?}");
     let out = call(&bus, "SubmitJob", &["s", "{\"kind\":\"nope\"}"]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("bad job spec"), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad params for job.submit"), "{out:?}");
 
     // Config through D-Bus, applied without a restart.
     assert!(call(&bus, "ConfigSet", &["ss", "dedup.threshold", "aggressive"]).status.success());

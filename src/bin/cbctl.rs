@@ -15,6 +15,7 @@ use clean_backup::engine::group::GroupOptions;
 use clean_backup::engine::job::{self, JobSpec};
 use clean_backup::engine::why::{self, Why};
 use clean_backup::engine::{EngineError, Summary};
+use clean_backup::fsops;
 use clean_backup::journal::{Journal, JournalError, PruneReport, RecoveryReport, UndoReport};
 use clean_backup::layout::Layout;
 use clean_backup::media;
@@ -70,8 +71,14 @@ enum Command {
     Pause,
     /// Resume filing after `cbctl pause`.
     Resume,
-    /// Look at every inbox file again, including ones left alone before.
-    Rescan,
+    /// Look at every inbox file again, including ones left alone before
+    /// (but not those an undo put back, unless --undone), and catch the
+    /// library index up; a library folder without its marker is adopted.
+    Rescan {
+        /// Also file again what an undo put back into the inboxes.
+        #[arg(long)]
+        undone: bool,
+    },
     /// List past sessions (id, kind, time, counts).
     History {
         /// How many sessions to show.
@@ -265,6 +272,7 @@ fn is_usage(e: &anyhow::Error) -> bool {
                 Some(JournalError::NoSuchSession(_) | JournalError::NothingToUndo | JournalError::UndoOfUndo(_))
             )
             || matches!(c.downcast_ref::<StoreError>(), Some(StoreError::Locked { .. }))
+            || matches!(c.downcast_ref::<ControlError>(), Some(ControlError::Remote { usage: true, .. }))
     })
 }
 
@@ -324,7 +332,9 @@ fn run(cli: &Cli) -> Result<u8, Failure> {
         Command::Status => cmd_status(cli),
         Command::Pause => cmd_simple(cli, "pause", "paused: files are left in the inboxes until `cbctl resume`"),
         Command::Resume => cmd_simple(cli, "resume", "resumed"),
-        Command::Rescan => cmd_simple(cli, "rescan", "rescanning the inboxes"),
+        Command::Rescan { undone } => {
+            cmd_call(cli, "rescan", serde_json::json!({ "undone": undone }), "rescanning the inboxes")
+        }
         Command::Undo { session, last } => cmd_undo(cli, *session, *last),
         Command::Dedup(args) => cmd_dedup(cli, args),
         Command::Compress(args) => cmd_compress(cli, args),
@@ -385,7 +395,7 @@ fn json_line(v: &impl serde::Serialize) {
 }
 
 fn cmd_date(cli: &Cli, files: &[PathBuf]) -> u8 {
-    let results = files.iter().map(|p| (p.as_path(), media::probe(p))).collect();
+    let results = files.iter().map(|p| (p.as_path(), media::probe(&fsops::resolve_named(p)))).collect();
     report_each(
         cli,
         results,
@@ -403,7 +413,7 @@ fn cmd_date(cli: &Cli, files: &[PathBuf]) -> u8 {
 
 fn cmd_hash(cli: &Cli, files: &[PathBuf]) -> u8 {
     use rayon::prelude::*;
-    let results = files.par_iter().map(|p| (p.as_path(), media::perceptual_hash(p))).collect();
+    let results = files.par_iter().map(|p| (p.as_path(), media::perceptual_hash(&fsops::resolve_named(p)))).collect();
     report_each(
         cli,
         results,
@@ -462,14 +472,19 @@ fn cmd_config(cli: &Cli, cmd: &ConfigCmd) -> Result<u8, Failure> {
         ConfigCmd::Set { key, value } => {
             // A running daemon writes it and applies it at once; else (or when
             // the config cannot be read, so this command can fix it) edit the file here.
-            let params = serde_json::json!({ "key": key, "value": value });
+            // The daemon is told which file is meant, and refuses when it is not its own.
+            let params = serde_json::json!({ "key": key, "value": value, "file": path.to_string_lossy() });
             let by_daemon = match load_config(cli) {
-                Ok(cfg) => via_daemon(cli, &cfg, "config.set", params)?.is_some(),
-                Err(_) => false,
+                Ok(cfg) => via_daemon(cli, &cfg, "config.set", params)?,
+                Err(_) => None,
             };
-            if !by_daemon {
-                config::set(&path, key, value)?;
-            }
+            let path = match by_daemon.as_ref().and_then(|r| r["file"].as_str()) {
+                Some(changed) => PathBuf::from(changed),
+                None => {
+                    config::set(&path, key, value)?;
+                    path
+                }
+            };
             if cli.json {
                 json_line(
                     &serde_json::json!({"key": key, "value": value, "file": path.to_string_lossy(), "summary": true}),
@@ -692,16 +707,20 @@ fn via_daemon(
 }
 
 /// A call only the daemon can answer: exit 3 when it is not running.
-fn daemon_only(cli: &Cli, method: &str) -> Result<serde_json::Value, Failure> {
+fn daemon_only(cli: &Cli, method: &str, params: serde_json::Value) -> Result<serde_json::Value, Failure> {
     let cfg = load_config(cli)?;
-    control::call(&cfg.state_dir, method, serde_json::json!({})).map_err(|e| {
+    control::call(&cfg.state_dir, method, params).map_err(|e| {
         let code = if matches!(e, ControlError::Unreachable(_)) { EXIT_UNREACHABLE } else { EXIT_FAILED_FILES };
         Failure { code, error: e.into() }
     })
 }
 
 fn cmd_simple(cli: &Cli, method: &str, done: &str) -> Result<u8, Failure> {
-    let result = daemon_only(cli, method)?;
+    cmd_call(cli, method, serde_json::json!({}), done)
+}
+
+fn cmd_call(cli: &Cli, method: &str, params: serde_json::Value, done: &str) -> Result<u8, Failure> {
+    let result = daemon_only(cli, method, params)?;
     if cli.json {
         json_line(&serde_json::json!({"summary": true, "ok": true, "method": method, "result": result}));
     } else {
@@ -711,7 +730,7 @@ fn cmd_simple(cli: &Cli, method: &str, done: &str) -> Result<u8, Failure> {
 }
 
 fn cmd_status(cli: &Cli) -> Result<u8, Failure> {
-    let v = daemon_only(cli, "status")?;
+    let v = daemon_only(cli, "status", serde_json::json!({}))?;
     if cli.json {
         let mut v = v;
         v["summary"] = serde_json::Value::Bool(true);
@@ -723,11 +742,16 @@ fn cmd_status(cli: &Cli) -> Result<u8, Failure> {
         "paused"
     } else if !s.library_available {
         "waiting for the library"
+    } else if s.library_problem.is_some() {
+        "waiting"
     } else {
         "running"
     };
     println!("clean-backupd {state} (pid {}, up {} s)", s.pid, s.uptime_seconds);
-    println!("library: {}{}", s.library, if s.library_available { "" } else { " (missing)" });
+    println!("library: {}{}", s.library, if s.library_available { "" } else { " (not there)" });
+    if let Some(p) = &s.library_problem {
+        println!("waiting: {p}");
+    }
     for i in &s.inboxes {
         println!("inbox:   {} ({}){}", i.path, i.mode, if i.available { "" } else { " (missing)" });
     }
@@ -1000,6 +1024,7 @@ fn cmd_compress(cli: &Cli, args: &CompressArgs) -> Result<u8, Failure> {
         convert: args.convert,
         to_jpeg: args.to_jpeg,
         jobs: args.jobs.map(|n| n as usize),
+        access: None,
     };
     // Only reads SRC and writes new files in DEST: no journal, so it runs here.
     let mut printer = Printer::new(cli.json, false, "files");

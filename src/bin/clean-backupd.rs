@@ -24,7 +24,7 @@ fn main() -> ExitCode {
     let log = daemon::logging::init();
     tracing::debug!(to = log, "logging");
     let result = daemon::Signals::install()
-        .and_then(|signals| daemon::run(args.config.as_deref(), args.state_dir.as_deref(), &signals));
+        .and_then(|signals| daemon::run(args.config.as_deref(), args.state_dir.as_deref(), args.new_state, &signals));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -15,6 +15,8 @@ use zbus::zvariant::Value;
 use zbus::{fdo, interface};
 
 use super::{Call, Reply, Request, Signal, Status, VERSION};
+use crate::access::Caller;
+use zbus::message::Header;
 
 /// The well-known bus name.
 pub const BUS_NAME: &str = "org.cleanbackup.Daemon1";
@@ -93,14 +95,26 @@ struct Daemon1 {
     calls: std::sync::Mutex<mpsc::Sender<Call>>,
 }
 
+/// Who sent a method call, as the bus daemon says (`GetConnectionCredentials`):
+/// the same uid and gid the socket reads with `SO_PEERCRED`.
+async fn caller_of(conn: &zbus::Connection, hdr: &Header<'_>) -> fdo::Result<Caller> {
+    let sender = hdr.sender().ok_or_else(|| fdo::Error::AccessDenied("a call without a sender".into()))?;
+    let proxy = fdo::DBusProxy::new(conn).await.map_err(|e| fdo::Error::Failed(e.to_string()))?;
+    let creds = proxy.get_connection_credentials(sender.clone().into()).await?;
+    let uid = creds.unix_user_id().ok_or_else(|| fdo::Error::AccessDenied("the bus gave no user id".into()))?;
+    let gid = creds.unix_group_ids().and_then(|g| g.first().copied()).unwrap_or(u32::MAX);
+    Ok(Caller { uid, gid, pid: creds.process_id() })
+}
+
 impl Daemon1 {
     /// Hands a request to the main loop and waits (without blocking the bus) for its response.
-    async fn ask(&self, method: &str, params: Json) -> fdo::Result<Json> {
+    async fn ask(&self, caller: Caller, method: &str, params: Json) -> fdo::Result<Json> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let mut tx = Some(tx);
         let request = Request { v: VERSION, id: 0, method: method.to_string(), params };
         let call = Call {
             request,
+            caller,
             reply: Box::new(move |r| {
                 if let (Reply::Done(response), Some(tx)) = (r, tx.take()) {
                     let _ = tx.send(response);
@@ -111,6 +125,7 @@ impl Daemon1 {
         self.calls.lock().map_err(|_| stopping())?.send(call).map_err(|_| stopping())?;
         let response = rx.await.map_err(|_| stopping())?;
         match (response.result, response.error) {
+            (_, Some(e)) if response.denied => Err(fdo::Error::AccessDenied(e)),
             (_, Some(e)) if response.usage => Err(fdo::Error::InvalidArgs(e)),
             (_, Some(e)) => Err(fdo::Error::Failed(e)),
             (r, None) => Ok(r.unwrap_or(Json::Null)),
@@ -127,8 +142,12 @@ impl Daemon1 {
     /// The daemon's state: uptime_seconds, paused, library, library_available,
     /// queue, index_files, {filed,skipped,failed}_{today,total}, last_error,
     /// inboxes (path, mode, available), job (id, kind, done, total), jobs_queued.
-    async fn status(&self) -> fdo::Result<HashMap<String, Value<'static>>> {
-        let v = self.ask("status", json!({})).await?;
+    async fn status(
+        &self,
+        #[zbus(connection)] conn: &zbus::Connection,
+        #[zbus(header)] hdr: Header<'_>,
+    ) -> fdo::Result<HashMap<String, Value<'static>>> {
+        let v = self.ask(caller_of(conn, &hdr).await?, "status", json!({})).await?;
         let s: Status = serde_json::from_value(v).map_err(|e| fdo::Error::Failed(e.to_string()))?;
         let mut m: HashMap<String, Value<'static>> = HashMap::new();
         m.insert("version".into(), s.version.into());
@@ -155,58 +174,105 @@ impl Daemon1 {
     }
 
     /// Stop filing until Resume.
-    async fn pause(&self) -> fdo::Result<()> {
-        self.ask("pause", json!({})).await.map(drop)
+    async fn pause(
+        &self,
+        #[zbus(connection)] conn: &zbus::Connection,
+        #[zbus(header)] hdr: Header<'_>,
+    ) -> fdo::Result<()> {
+        self.ask(caller_of(conn, &hdr).await?, "pause", json!({})).await.map(drop)
     }
 
     /// Resume filing.
-    async fn resume(&self) -> fdo::Result<()> {
-        self.ask("resume", json!({})).await.map(drop)
+    async fn resume(
+        &self,
+        #[zbus(connection)] conn: &zbus::Connection,
+        #[zbus(header)] hdr: Header<'_>,
+    ) -> fdo::Result<()> {
+        self.ask(caller_of(conn, &hdr).await?, "resume", json!({})).await.map(drop)
     }
 
     /// Look at every inbox file again and catch the library index up; returns the refresh report (JSON).
-    async fn rescan(&self) -> fdo::Result<String> {
-        self.ask("rescan", json!({})).await.map(|v| text(&v))
+    async fn rescan(
+        &self,
+        #[zbus(connection)] conn: &zbus::Connection,
+        #[zbus(header)] hdr: Header<'_>,
+    ) -> fdo::Result<String> {
+        self.ask(caller_of(conn, &hdr).await?, "rescan", json!({})).await.map(|v| text(&v))
     }
 
     /// The newest `limit` sessions (JSON array, as `cbctl --json history`).
-    async fn history(&self, limit: u32) -> fdo::Result<String> {
-        self.ask("history", json!({ "limit": limit })).await.map(|v| text(&v))
+    async fn history(
+        &self,
+        #[zbus(connection)] conn: &zbus::Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        limit: u32,
+    ) -> fdo::Result<String> {
+        self.ask(caller_of(conn, &hdr).await?, "history", json!({ "limit": limit })).await.map(|v| text(&v))
     }
 
     /// Undo a session; returns the undo report (JSON).
-    async fn undo(&self, session: i64) -> fdo::Result<String> {
-        self.ask("undo", json!({ "session": session })).await.map(|v| text(&v))
+    async fn undo(
+        &self,
+        #[zbus(connection)] conn: &zbus::Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        session: i64,
+    ) -> fdo::Result<String> {
+        self.ask(caller_of(conn, &hdr).await?, "undo", json!({ "session": session })).await.map(|v| text(&v))
     }
 
     /// Undo the newest session that still has files in place (the last import).
-    async fn undo_last(&self) -> fdo::Result<String> {
-        self.ask("undo", json!({ "last": true })).await.map(|v| text(&v))
+    async fn undo_last(
+        &self,
+        #[zbus(connection)] conn: &zbus::Connection,
+        #[zbus(header)] hdr: Header<'_>,
+    ) -> fdo::Result<String> {
+        self.ask(caller_of(conn, &hdr).await?, "undo", json!({ "last": true })).await.map(|v| text(&v))
     }
 
     /// What was decided for a file and why (JSON, as `cbctl --json why FILE`):
     /// give the absolute inbox or library path.
-    async fn why(&self, path: &str) -> fdo::Result<String> {
-        self.ask("why", json!({ "path": path })).await.map(|v| text(&v))
+    async fn why(
+        &self,
+        #[zbus(connection)] conn: &zbus::Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        path: &str,
+    ) -> fdo::Result<String> {
+        self.ask(caller_of(conn, &hdr).await?, "why", json!({ "path": path })).await.map(|v| text(&v))
     }
 
     /// A config key's resolved value, or the whole config for "".
-    async fn config_get(&self, key: &str) -> fdo::Result<String> {
+    async fn config_get(
+        &self,
+        #[zbus(connection)] conn: &zbus::Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        key: &str,
+    ) -> fdo::Result<String> {
         let params = if key.is_empty() { json!({}) } else { json!({ "key": key }) };
-        let v = self.ask("config.get", params).await?;
+        let v = self.ask(caller_of(conn, &hdr).await?, "config.get", params).await?;
         Ok(v["value"].as_str().unwrap_or_default().to_string())
     }
 
     /// Set a config key in the file (comments kept); applied at once.
-    async fn config_set(&self, key: &str, value: &str) -> fdo::Result<()> {
-        self.ask("config.set", json!({ "key": key, "value": value })).await.map(drop)
+    async fn config_set(
+        &self,
+        #[zbus(connection)] conn: &zbus::Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        key: &str,
+        value: &str,
+    ) -> fdo::Result<()> {
+        self.ask(caller_of(conn, &hdr).await?, "config.set", json!({ "key": key, "value": value })).await.map(drop)
     }
 
     /// Queue a one-shot job (a JobSpec as JSON: {"kind":"organize"|"dedup",...});
     /// returns its id, and its progress follows as JobProgress signals.
-    async fn submit_job(&self, spec: &str) -> fdo::Result<u64> {
+    async fn submit_job(
+        &self,
+        #[zbus(connection)] conn: &zbus::Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        spec: &str,
+    ) -> fdo::Result<u64> {
         let spec: Json = serde_json::from_str(spec).map_err(|e| fdo::Error::InvalidArgs(format!("spec: {e}")))?;
-        let v = self.ask("job.submit", json!({ "spec": spec, "stream": false })).await?;
+        let v = self.ask(caller_of(conn, &hdr).await?, "job.submit", json!({ "spec": spec, "stream": false })).await?;
         v["job"].as_u64().ok_or_else(|| fdo::Error::Failed(format!("unexpected answer {v}")))
     }
 

@@ -38,4 +38,9 @@ pub struct Args {
     /// settings (paths, inboxes, threshold, ...) without starting; exit 2 if it is not valid.
     #[arg(long, value_name = "FILE", num_args = 0..=1)]
     pub check_config: Option<Option<PathBuf>>,
+    /// Start with this state although the library's marker names another
+    /// journal that is gone (deleted or emptied): accepts that its history,
+    /// and every undo of it, is lost. Only needed once.
+    #[arg(long)]
+    pub new_state: bool,
 }

@@ -5,13 +5,98 @@
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use std::path::{Path, PathBuf};
+
+use crate::access::{Access, Caller, Want};
+use crate::config::Config;
 use crate::control::{Call, Emitter, JobStatus, Reply, Response, Signal};
 use crate::engine::job::{self, JobSpec};
 use crate::journal::Journal;
 
+/// Why a job was refused before it was queued.
+#[derive(Debug)]
+pub(super) enum Refusal {
+    /// The request is at fault (a folder outside every root, missing).
+    Usage(String),
+    /// The caller may not touch a folder the job names.
+    Denied(String),
+}
+
+impl Refusal {
+    /// The error response.
+    pub(super) fn response(self, id: u64) -> Response {
+        match self {
+            Refusal::Usage(e) => Response::usage(id, e),
+            // A usage error too: the request asked for what it may not have (exit 2).
+            Refusal::Denied(e) => Response { usage: true, ..Response::denied(id, e) },
+        }
+    }
+}
+
+/// Checks a job's folders before it is queued: each, resolved, lies under a
+/// root the daemon is configured with (the library, an inbox, or
+/// `control.job_roots`), and a caller who is not the daemon's user may read
+/// it (and, for a job that moves or deletes, change it) as itself. Returns
+/// the rights the job's scan must then hold every file to.
+pub(super) fn check_job(spec: &JobSpec, caller: &Caller, cfg: &Config) -> Result<Option<Access>, Refusal> {
+    let roots: Vec<PathBuf> = std::iter::once(&cfg.library)
+        .chain(cfg.inbox.iter().map(|i| &i.path))
+        .chain(cfg.job_roots.iter())
+        .map(|r| crate::fsops::canonical_lenient(r).unwrap_or_else(|_| r.clone()))
+        .collect();
+    let (reads, writes) = spec.folders();
+    let access = caller.access(spec.changes_sources());
+    for path in &reads {
+        // A folder that is not there is said so first, as the job itself would.
+        if !path.is_dir() {
+            let e = if path.exists() {
+                crate::engine::EngineError::SourceNotDir(path.clone())
+            } else {
+                crate::engine::EngineError::MissingSource(path.clone())
+            };
+            return Err(Refusal::Usage(e.to_string()));
+        }
+    }
+    for (path, want) in reads.iter().map(|p| (p, false)).chain(writes.iter().map(|p| (p, true))) {
+        let resolved = crate::fsops::canonical_lenient(path).map_err(|e| Refusal::Usage(e.to_string()))?;
+        if !roots.iter().any(|r| resolved.starts_with(r)) {
+            let list: Vec<String> = roots.iter().map(|r| r.display().to_string()).collect();
+            return Err(Refusal::Usage(format!(
+                "{}: not under a folder this daemon works in ({}); add it to control.job_roots, or run the job \
+                 yourself with --local",
+                path.display(),
+                list.join(", ")
+            )));
+        }
+        let Some(a) = &access else { continue };
+        // A folder that does not exist yet (a destination) is checked where it would be made.
+        let existing = existing_ancestor(&resolved);
+        let changes = want || spec.changes_sources();
+        a.check(&existing, if changes { Want::Change } else { Want::List }).map_err(Refusal::Denied)?;
+        if !want {
+            a.check(&existing, Want::List).map_err(Refusal::Denied)?;
+        }
+    }
+    Ok(access)
+}
+
+/// `path`, or its nearest ancestor that exists.
+fn existing_ancestor(path: &Path) -> PathBuf {
+    let mut p = path;
+    while !p.exists() {
+        match p.parent() {
+            Some(parent) => p = parent,
+            None => break,
+        }
+    }
+    p.to_path_buf()
+}
+
 struct Queued {
     id: u64,
     spec: JobSpec,
+    /// The rights of the caller the job runs for (`None`: the daemon's own).
+    access: Option<Access>,
     /// The request id, and where its progress and response go when streamed.
     request_id: u64,
     stream: Option<Box<dyn FnMut(Reply) + Send>>,
@@ -42,23 +127,16 @@ impl Jobs {
         Ok(Jobs { queue, shared, next_id: 1 })
     }
 
-    /// Takes a `job.submit` call: queues it, or answers with what is wrong with it.
-    pub(super) fn submit(&mut self, call: Call) {
+    /// Queues a checked `job.submit` call to run with `access`.
+    pub(super) fn submit(&mut self, call: Call, spec: JobSpec, stream: bool, access: Option<Access>) {
         let id = call.request.id;
-        let params = &call.request.params;
-        let stream = params.get("stream").and_then(serde_json::Value::as_bool).unwrap_or(false);
-        let spec: JobSpec = match params.get("spec").map(|s| serde_json::from_value(s.clone())) {
-            Some(Ok(spec)) => spec,
-            Some(Err(e)) => return call.respond(usage(id, format!("bad job spec: {e}"))),
-            None => return call.respond(usage(id, "job.submit needs {\"spec\": {\"kind\": ...}}".into())),
-        };
         let job = self.next_id;
         self.next_id += 1;
-        tracing::info!(job, kind = spec.kind(), "job queued");
+        tracing::info!(job, kind = spec.kind(), uid = call.caller.uid, "job queued");
         self.lock().queued += 1;
         // Unstreamed: answered now with the job id; progress goes out as signals.
         let (reply, now) = if stream { (Some(call.reply), None) } else { (None, Some(call)) };
-        if self.queue.send(Queued { id: job, spec, request_id: id, stream: reply }).is_err() {
+        if self.queue.send(Queued { id: job, spec, access, request_id: id, stream: reply }).is_err() {
             self.lock().queued -= 1;
             if let Some(call) = now {
                 call.respond(Response::err(id, "the job worker has stopped; restart the daemon"));
@@ -86,13 +164,9 @@ impl Jobs {
     }
 }
 
-fn usage(id: u64, msg: String) -> Response {
-    Response { usage: true, ..Response::err(id, msg) }
-}
-
 fn worker(mut journal: Journal, rx: &mpsc::Receiver<Queued>, shared: &Mutex<Shared>, emit: &Emitter) {
     let lock = || shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    for Queued { id: job, spec, request_id, mut stream } in rx.iter() {
+    for Queued { id: job, spec, access, request_id, mut stream } in rx.iter() {
         {
             let mut s = lock();
             s.queued = s.queued.saturating_sub(1);
@@ -104,7 +178,7 @@ fn worker(mut journal: Journal, rx: &mpsc::Receiver<Queued>, shared: &Mutex<Shar
         };
         progress("running", 0, 0, String::new());
         let mut last_signal = Instant::now();
-        let result = job::run(&mut journal, &spec, &mut |ev| {
+        let result = job::run_as(&mut journal, &spec, access.as_ref(), &mut |ev| {
             let (done, total) = {
                 let mut s = lock();
                 let Some(r) = s.running.as_mut() else { return };

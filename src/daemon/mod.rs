@@ -52,6 +52,17 @@ pub enum DaemonError {
     /// An inbox and the library contain one another.
     #[error("inbox {inbox} and library {library} overlap: filed files would be found again; keep them apart")]
     Overlap { inbox: PathBuf, library: PathBuf },
+    /// The library is marked by a state that is not this one, and this one
+    /// knows nothing of it: the journal that filed it was deleted or emptied.
+    #[error(
+        "library {library} was filed by the journal {old_state} (state id {old_id}), which is gone or was \
+         emptied: its history, and every undo, would be lost. {restore}To accept the loss and start a new \
+         journal, run `clean-backupd --new-state` once"
+    )]
+    StateGone { library: PathBuf, old_state: PathBuf, old_id: String, restore: String },
+    /// The library marker could not be read or written.
+    #[error("library marker: {0}")]
+    Marker(#[from] crate::marker::MarkerError),
     /// The control socket could not be opened.
     #[error("control socket {path}: {source}")]
     Control {
@@ -83,6 +94,13 @@ struct State {
     library_jobs: u64,
     /// Where FileFiled / DuplicateSkipped go (D-Bus).
     emit: Emitter,
+    /// The day of the last journal backup.
+    last_backup: Option<chrono::NaiveDate>,
+    /// Filing waits until then (a full disk, a journal that cannot be
+    /// written), with the wait that follows if it fails again, and why.
+    backoff: Option<(Instant, Duration, String)>,
+    /// Inbox entries that are never filed (links, FIFOs, devices) already logged.
+    skipped_logged: HashSet<PathBuf>,
 }
 
 impl State {
@@ -101,6 +119,9 @@ impl State {
             rescan_requested: false,
             library: None,
             library_jobs: 0,
+            last_backup: None,
+            backoff: None,
+            skipped_logged: HashSet::new(),
         }
     }
 
@@ -119,6 +140,33 @@ impl State {
         tracing::error!("{msg}");
         self.last_error = Some(msg);
     }
+
+    /// Filing failed in a way another try soon would repeat (no space, the
+    /// journal unwritable): wait, twice as long each time up to a minute,
+    /// and say so once per wait.
+    fn back_off(&mut self, why: String) {
+        let step = self.backoff.as_ref().map_or(BACKOFF_FIRST, |(_, s, _)| (*s * 2).min(BACKOFF_MAX));
+        let msg = format!("{why}; filing paused, next try in {} s", step.as_secs());
+        self.error(msg.clone());
+        self.backoff = Some((Instant::now() + step, step, msg));
+    }
+
+    /// A batch went through: any wait is over.
+    fn recovered(&mut self) {
+        if let Some((_, _, why)) = self.backoff.take() {
+            tracing::info!(was = %why, "filing resumes");
+        }
+    }
+
+    /// Filing is waiting out a back-off.
+    fn backing_off(&self) -> bool {
+        self.backoff.as_ref().is_some_and(|(until, _, _)| Instant::now() < *until)
+    }
+
+    /// Why filing is paused, if it is: the library away, or a back-off.
+    fn problem(&self) -> Option<String> {
+        self.library_problem.clone().or_else(|| self.backoff.as_ref().map(|(_, _, why)| why.clone()))
+    }
 }
 
 /// What the daemon remembers of a file it has seen but not filed yet.
@@ -131,6 +179,8 @@ struct Seen {
     since: Instant,
     /// Handled without being filed (error, duplicate): left alone until it changes.
     parked: bool,
+    /// Put back by an undo: left alone until it changes, even by a rescan.
+    undone: bool,
 }
 
 /// The daemon's flags, set from signal handlers.
@@ -167,7 +217,22 @@ pub fn check_config(config_path: Option<&Path>, state_override: Option<&Path>) -
     }
     let source =
         cfg.source.as_ref().map_or("built-in defaults (no config file)".to_string(), |p| p.display().to_string());
-    Ok(format!("# config OK: {source}\n# resolved settings:\n{}", cfg.to_toml()))
+    let mut warnings = String::new();
+    if !crate::fsops::is_dir(&cfg.library) {
+        warnings.push_str(&format!(
+            "# WARNING: library {} does not exist (a disk not mounted?): the daemon will wait for it and never \
+             create it; create it with `mkdir -p {}` if it is new\n",
+            cfg.library.display(),
+            cfg.library.display()
+        ));
+    }
+    for inbox in cfg.inbox.iter().filter(|i| !crate::fsops::is_dir(&i.path)) {
+        warnings.push_str(&format!(
+            "# WARNING: inbox {} does not exist: the daemon will wait for it and never create it\n",
+            inbox.path.display()
+        ));
+    }
+    Ok(format!("# config OK: {source}\n{warnings}# resolved settings:\n{}", cfg.to_toml()))
 }
 
 /// The config as the daemon uses it (the state folder overridden if asked), and its parsed layout.
@@ -176,18 +241,54 @@ fn load_config(config_path: Option<&Path>, state_override: Option<&Path>) -> Res
     if let Some(s) = state_override {
         cfg.state_dir = s.to_path_buf();
     }
+    // The roots are resolved once, through the administrator's links; below
+    // them nothing is followed (fsops), so the paths acted on are these.
+    let canonical = |p: &Path| crate::fsops::canonical_lenient(p).unwrap_or_else(|_| p.to_path_buf());
+    cfg.library = canonical(&cfg.library);
+    for inbox in &mut cfg.inbox {
+        inbox.path = canonical(&inbox.path);
+    }
     let layout = Layout::parse(&cfg.layout)?;
     Ok((cfg, layout))
 }
 
 /// Runs the daemon until a stop signal. `config_path` is re-read on SIGHUP.
-pub fn run(config_path: Option<&Path>, state_override: Option<&Path>, signals: &Signals) -> Result<(), DaemonError> {
+/// `new_state` accepts that the journal of record of the library is gone
+/// (`clean-backupd --new-state`): this state takes the library over.
+pub fn run(
+    config_path: Option<&Path>,
+    state_override: Option<&Path>,
+    new_state: bool,
+    signals: &Signals,
+) -> Result<(), DaemonError> {
     let load = || load_config(config_path, state_override);
     let (mut cfg, mut layout) = load()?;
     let (mut journal, report) = Journal::open(&cfg.state_dir)?;
     if report.completed + report.rolled_back > 0 {
         tracing::warn!(?report, "repaired an interrupted run before watching");
     }
+    // The library's marker must name this state (or none yet): a journal
+    // that was deleted or emptied is not silently replaced by a blank one.
+    if let crate::marker::Standing::OtherState(m) =
+        crate::marker::standing(journal.store(), &cfg.library, &cfg.state_dir, new_state)?
+    {
+        let restore = match crate::marker::latest_backup(&cfg.library) {
+            Some(b) => format!(
+                "To restore the newest backup of it, stop here and run `cp {} {}/clean-backup.db` (after \
+                 removing clean-backup.db-wal and -shm there), then start again. ",
+                b.display(),
+                cfg.state_dir.display()
+            ),
+            None => String::new(),
+        };
+        return Err(DaemonError::StateGone {
+            library: cfg.library.clone(),
+            old_state: m.state_dir,
+            old_id: m.state_id,
+            restore,
+        });
+    }
+    journal.sweep_temp_files();
     let (tx, calls) = mpsc::channel::<Call>();
     let dbus = start_dbus(&cfg, &tx).map(Arc::new);
     let emit: Emitter = match &dbus {
@@ -199,9 +300,10 @@ pub fn run(config_path: Option<&Path>, state_override: Option<&Path>, signals: &
     };
     let mut jobs = jobs::Jobs::start(journal.sibling()?, Arc::clone(&emit)).map_err(DaemonError::Jobs)?;
     let socket = control::socket_path(&cfg.state_dir);
-    let _server = Server::start(&socket, tx).map_err(|source| DaemonError::Control { path: socket.clone(), source })?;
+    open_state_dir_to_callers(&cfg);
+    let _server = Server::start(&socket, socket_mode(&cfg), tx)
+        .map_err(|source| DaemonError::Control { path: socket.clone(), source })?;
     log_start(&cfg);
-    create_missing_dirs(&cfg);
     let mut state = State::new(Arc::clone(&emit));
     let mut seen = load_parked(&mut journal, &cfg);
     let mut watch = watch_inboxes(&cfg);
@@ -241,7 +343,6 @@ pub fn run(config_path: Option<&Path>, state_override: Option<&Path>, signals: &
                     state.library = None;
                     tracing::info!("config reloaded");
                     log_start(&cfg);
-                    create_missing_dirs(&cfg);
                     watch = watch_inboxes(&cfg);
                     last_full_scan = None;
                 }
@@ -260,7 +361,7 @@ pub fn run(config_path: Option<&Path>, state_override: Option<&Path>, signals: &
             || !watch.unwatched.is_empty()
             // A missing library is looked for on every poll.
             || !state.library_available;
-        if !state.paused && due {
+        if !state.paused && due && !state.backing_off() {
             dirty = false;
             last_full_scan = Some(now);
             events.retain(|_, t| now.duration_since(*t) < Duration::from_secs(cfg.settle_seconds + 60));
@@ -271,8 +372,13 @@ pub fn run(config_path: Option<&Path>, state_override: Option<&Path>, signals: &
                 state.library_jobs = jobs_done;
             }
             for inbox in &cfg.inbox {
-                if signals.stop.load(Ordering::Relaxed) || !state.library_available {
+                if signals.stop.load(Ordering::Relaxed) {
                     break;
+                }
+                if !state.library_available {
+                    // Nothing is filed, but a missing inbox is still said.
+                    inbox_present(inbox, &mut state);
+                    continue;
                 }
                 poll_inbox(&mut journal, &cfg, &layout, inbox, &mut seen, &events, &mut state);
                 answer!();
@@ -285,7 +391,14 @@ pub fn run(config_path: Option<&Path>, state_override: Option<&Path>, signals: &
             .filter(|(_, s)| !s.parked)
             .map(|(p, s)| events.get(p).map_or(s.since, |&e| e.max(s.since)) + settle)
             .min();
-        let end = next_due.map_or(Instant::now() + poll, |d| d.min(Instant::now() + poll));
+        let now = Instant::now();
+        let mut end = next_due.map_or(now + poll, |d| d.min(now + poll));
+        if state.backing_off() || state.paused || !state.library_available {
+            // Files waiting to be filed are not due while filing waits: never spin on them.
+            end = now + poll;
+        }
+        // And at least one short sleep a turn, whatever is due.
+        end = end.max(now + Duration::from_millis(20));
         while Instant::now() < end && !signals.stop.load(Ordering::Relaxed) {
             answer!();
             // Events are timestamped as they come, so settle clocks start at the real last write.
@@ -296,6 +409,36 @@ pub fn run(config_path: Option<&Path>, state_override: Option<&Path>, signals: &
     notify_systemd::notify("STOPPING=1");
     tracing::info!("stopping: journal closed cleanly");
     Ok(())
+}
+
+/// The control socket's mode: 0600 (the daemon's user; root passes any
+/// mode), 0660 when `control.allow_groups` names groups (with the state
+/// folder's group), 0666 when `control.allow_users` names users. Who may do
+/// what is decided per call from the peer's credentials, not by the mode.
+fn socket_mode(cfg: &Config) -> u32 {
+    if !cfg.allow_users.is_empty() {
+        0o666
+    } else if !cfg.allow_groups.is_empty() {
+        0o660
+    } else {
+        0o600
+    }
+}
+
+/// Lets the users of `control.allow_users` reach the socket: the state
+/// folder gets search (not read) permission for others. Its files stay 0600.
+fn open_state_dir_to_callers(cfg: &Config) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = if !cfg.allow_users.is_empty() {
+        0o711
+    } else if !cfg.allow_groups.is_empty() {
+        0o710
+    } else {
+        return;
+    };
+    if let Err(e) = std::fs::set_permissions(&cfg.state_dir, std::fs::Permissions::from_mode(mode)) {
+        tracing::warn!(state = %cfg.state_dir.display(), "cannot let allowed users reach the socket: {e}");
+    }
 }
 
 /// Serves the control methods on D-Bus as `control.dbus` says. A bus that
@@ -323,6 +466,9 @@ fn start_dbus(cfg: &Config, calls: &mpsc::Sender<Call>) -> Option<control::dbus:
 
 /// One line for systemd's STATUS= (what `systemctl status` shows).
 fn status_line(cfg: &Config, state: &State) -> String {
+    if let Some(p) = state.problem() {
+        return format!("waiting: {p}");
+    }
     let what = if state.paused { "paused" } else { "watching" };
     format!(
         "{what} {} inbox(es); {} filed, {} skipped, {} failed since start",
@@ -343,6 +489,11 @@ fn absorb(watch: &watch::Watch, events: &mut HashMap<PathBuf, Instant>, dirty: &
     }
 }
 
+/// The first wait after a failure that would repeat (no space left).
+const BACKOFF_FIRST: Duration = Duration::from_secs(5);
+/// The longest wait: space that comes back is noticed within a minute.
+const BACKOFF_MAX: Duration = Duration::from_secs(60);
+
 /// How often the inboxes are scanned when the watcher reports nothing: a
 /// safety net against events lost without an overflow notice.
 const SAFETY_SCAN: Duration = Duration::from_secs(30);
@@ -359,38 +510,41 @@ fn watch_inboxes(cfg: &Config) -> watch::Watch {
     watch::Watch::new(&dirs)
 }
 
-/// The library must be there to file into. A missing one (an unmounted
-/// disk) pauses filing rather than re-creating it on the mount point; so
-/// does an empty one that the index says holds files: the mount point of a
-/// disk that is not mounted, never "everything was deleted".
+/// The library must be there to file into, and be the library this state
+/// filed into: a folder that is missing, or there without its marker (the
+/// empty mount point of a disk that is not mounted), pauses filing until it
+/// is back. Nothing is created. Once a day, while it is there, a copy of
+/// the journal is kept beside the marker.
 fn check_library(journal: &Journal, cfg: &Config, state: &mut State) {
-    let problem = library_problem(journal, &cfg.library);
+    use crate::marker::Standing;
+    let problem = match crate::marker::standing(journal.store(), &cfg.library, &cfg.state_dir, false) {
+        Ok(Standing::Ready) => None,
+        Ok(Standing::Away(why)) => Some(why),
+        Ok(Standing::OtherState(m)) => Some(format!(
+            "library {} is marked by another journal ({}, state id {}); filing is paused. Is the right disk \
+             mounted? If this state should take it over, run `cbctl rescan`",
+            cfg.library.display(),
+            m.state_dir.display(),
+            m.state_id
+        )),
+        Err(e) => Some(format!("library {}: {e}; filing is paused", cfg.library.display())),
+    };
     if problem != state.library_problem {
         match &problem {
-            None => tracing::info!(library = %cfg.library.display(), "library is back; filing resumes"),
+            None => tracing::info!(library = %cfg.library.display(), "library is there; filing resumes"),
             Some(p) => state.error(p.clone()),
         }
         state.library_available = problem.is_none();
         state.library_problem = problem;
     }
-}
-
-/// Why the library cannot be filed into right now, if it cannot.
-fn library_problem(journal: &Journal, library: &Path) -> Option<String> {
-    let Ok(mut entries) = std::fs::read_dir(library) else {
-        return Some(format!("library {} is missing (unmounted?); filing paused until it is back", library.display()));
-    };
-    if entries.next().is_some() {
-        return None;
-    }
-    match journal.store().has_files_under(library) {
-        Ok(false) => None,
-        Ok(true) => Some(format!(
-            "library {} is empty but the index knows files there: is its disk mounted? Filing paused until they \
-             are back; if you emptied it on purpose, run `cbctl rescan`",
-            library.display()
-        )),
-        Err(e) => Some(format!("library {}: cannot read the index: {e}", library.display())),
+    let today = chrono::Utc::now().date_naive();
+    if state.library_available && state.last_backup != Some(today) {
+        state.last_backup = Some(today);
+        match crate::marker::backup_journal(journal.store(), &cfg.library) {
+            Ok(Some(p)) => tracing::info!(path = %p.display(), "journal backed up"),
+            Ok(None) => {}
+            Err(e) => tracing::warn!("journal backup not written: {e}"),
+        }
     }
 }
 
@@ -406,32 +560,92 @@ struct Ctx<'a> {
     jobs: &'a mut jobs::Jobs,
 }
 
-/// Answers every control request waiting, without blocking. Jobs go to
-/// the job worker, which answers them itself.
+/// Control requests answered per turn of the main loop at most: a client
+/// flooding the socket delays other answers, never filing.
+const CALLS_PER_TURN: usize = 16;
+
+/// Answers the control requests waiting (at most [`CALLS_PER_TURN`]),
+/// without blocking. Jobs go to the job worker, which answers them itself.
 fn answer_calls(calls: &mpsc::Receiver<Call>, ctx: &mut Ctx<'_>) {
-    while let Ok(call) = calls.try_recv() {
-        if call.request.method == "job.submit" {
-            ctx.jobs.submit(call);
+    for _ in 0..CALLS_PER_TURN {
+        let Ok(call) = calls.try_recv() else { return };
+        let id = call.request.id;
+        let method = match control::Method::parse(&call.request.method, &call.request.params) {
+            Ok(m) => m,
+            Err(e) => {
+                call.respond(Response::usage(id, e));
+                continue;
+            }
+        };
+        if let Err(e) = authorize(&call.request.method, &call.caller, ctx.cfg) {
+            tracing::warn!(uid = call.caller.uid, pid = ?call.caller.pid, method = %call.request.method, "refused: {e}");
+            call.respond(Response::denied(id, e));
             continue;
         }
-        let id = call.request.id;
-        let response = match handle(&call.request, ctx) {
+        if let control::Method::JobSubmit { spec, stream } = method {
+            match jobs::check_job(&spec, &call.caller, ctx.cfg) {
+                Ok(access) => ctx.jobs.submit(call, spec, stream, access),
+                Err(e) => call.respond(e.response(id)),
+            }
+            continue;
+        }
+        let response = match handle(method, &call.caller, ctx) {
             Ok(v) => Response::ok(id, v),
-            Err(e) => Response::err(id, e),
+            Err(Fail::Work(e)) => Response::err(id, e),
+            Err(Fail::Usage(e)) => Response::usage(id, e),
         };
         call.respond(response);
     }
 }
 
-fn handle(req: &control::Request, ctx: &mut Ctx<'_>) -> Result<serde_json::Value, String> {
+/// May `caller` call `method`? Anyone who reaches the daemon may ask what
+/// it is doing ([`control::OPEN_METHODS`]); everything else is for root,
+/// the daemon's own user, and `control.allow_users` / `allow_groups`.
+fn authorize(method: &str, caller: &crate::access::Caller, cfg: &Config) -> Result<(), String> {
+    use crate::access;
+    if control::OPEN_METHODS.contains(&method) || caller.is_daemon_peer() {
+        return Ok(());
+    }
+    if cfg.allow_users.iter().any(|u| access::uid_of(u) == Some(caller.uid)) {
+        return Ok(());
+    }
+    if cfg.allow_groups.iter().filter_map(|g| access::gid_of(g)).any(|g| caller.in_group(g)) {
+        return Ok(());
+    }
+    let who = caller.user_name().unwrap_or_else(|| format!("uid {}", caller.uid));
+    let me = access::user_name(rustix::process::geteuid().as_raw()).unwrap_or_else(|| "its own user".into());
+    Err(format!(
+        "{who} may not call {method}: only root, the daemon's user ({me}) and the users and groups in \
+         control.allow_users / control.allow_groups may; anyone may ask for status, history and why"
+    ))
+}
+
+/// Why a control request failed: the work (exit 1 in cbctl), or the request
+/// itself (a bad config value, the wrong config file: exit 2).
+enum Fail {
+    Work(String),
+    Usage(String),
+}
+
+impl From<String> for Fail {
+    fn from(e: String) -> Fail {
+        Fail::Work(e)
+    }
+}
+
+fn handle(
+    method: control::Method,
+    caller: &crate::access::Caller,
+    ctx: &mut Ctx<'_>,
+) -> Result<serde_json::Value, Fail> {
+    use control::Method as M;
     let (journal, cfg, config_path, seen, state, reload) =
         (&mut *ctx.journal, ctx.cfg, ctx.config_path, &mut *ctx.seen, &mut *ctx.state, ctx.reload);
-    let p = &req.params;
-    fn to_json(v: impl serde::Serialize) -> Result<serde_json::Value, String> {
-        serde_json::to_value(v).map_err(|e| e.to_string())
+    fn to_json(v: impl serde::Serialize) -> Result<serde_json::Value, Fail> {
+        serde_json::to_value(v).map_err(|e| Fail::Work(e.to_string()))
     }
-    match req.method.as_str() {
-        "status" => {
+    match method {
+        M::Status => {
             let (job, jobs_queued) = ctx.jobs.status();
             let status = Status {
                 job,
@@ -442,6 +656,7 @@ fn handle(req: &control::Request, ctx: &mut Ctx<'_>) -> Result<serde_json::Value
                 paused: state.paused,
                 library: cfg.library.to_string_lossy().into_owned(),
                 library_available: state.library_available,
+                library_problem: state.problem(),
                 inboxes: cfg
                     .inbox
                     .iter()
@@ -459,24 +674,37 @@ fn handle(req: &control::Request, ctx: &mut Ctx<'_>) -> Result<serde_json::Value
             };
             to_json(&status)
         }
-        "pause" => {
+        M::Pause => {
             state.paused = true;
-            tracing::info!("paused by request");
+            tracing::info!(uid = caller.uid, "paused by request");
             Ok(serde_json::json!({}))
         }
-        "resume" => {
+        M::Resume => {
             state.paused = false;
-            tracing::info!("resumed by request");
+            tracing::info!(uid = caller.uid, "resumed by request");
             Ok(serde_json::json!({}))
         }
-        "rescan" => {
-            // Files left alone (errors, duplicates) get another look, and every inbox is scanned.
-            seen.values_mut().for_each(|s| s.parked = false);
-            journal.store().unpark_all().map_err(|e| e.to_string())?;
+        M::Rescan { undone } => {
+            // Files left alone (errors, duplicates) get another look, and every
+            // inbox is scanned; files an undo put back stay where the user
+            // wanted them, unless asked (`cbctl rescan --undone`).
+            seen.values_mut().filter(|s| undone || !s.undone).for_each(|s| s.parked = false);
+            if undone {
+                journal.store().unpark_all().map_err(|e| e.to_string())?;
+            } else {
+                journal.store().unpark_all_but_undone().map_err(|e| e.to_string())?;
+            }
             state.rescan_requested = true;
             state.library = None;
+            // A library folder without its marker is the library now: the user says so.
+            if crate::fsops::is_dir(&cfg.library) {
+                crate::marker::standing(journal.store(), &cfg.library, &cfg.state_dir, true)
+                    .map_err(|e| e.to_string())?;
+                state.library_problem = None;
+                state.library_available = true;
+            }
             // And the library index catches up with files added, moved or deleted behind our back.
-            if cfg.library.is_dir() {
+            if crate::fsops::is_dir(&cfg.library) {
                 let (_, report) = crate::engine::index::refresh(
                     journal.store_mut(),
                     &cfg.library,
@@ -489,32 +717,22 @@ fn handle(req: &control::Request, ctx: &mut Ctx<'_>) -> Result<serde_json::Value
             }
             Ok(serde_json::json!({}))
         }
-        "history" => {
-            let limit = p.get("limit").and_then(serde_json::Value::as_i64).unwrap_or(20);
-            to_json(&journal.history(limit).map_err(|e| e.to_string())?)
-        }
-        "prune" => {
+        M::History { limit } => to_json(&journal.history(limit).map_err(|e| e.to_string())?),
+        M::Prune { before } => {
             state.library = None;
-            let Some(before) = p.get("before").and_then(serde_json::Value::as_str) else {
-                return Err("prune needs {\"before\": RFC 3339 time}".into());
-            };
+            let before = before.with_timezone(&chrono::Utc).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
             let mut files = Vec::new();
             let report = journal
-                .prune(before, |path, problem| {
+                .prune(&before, |path, problem| {
                     files.push(serde_json::json!({"path": path.to_string_lossy(), "error": problem}));
                 })
                 .map_err(|e| e.to_string())?;
             Ok(serde_json::json!({ "report": report, "files": files }))
         }
-        "why" => {
-            let Some(path) = p.get("path").and_then(serde_json::Value::as_str) else {
-                return Err("why needs {\"path\": ...}".into());
-            };
-            to_json(&crate::engine::why::why(journal.store(), Path::new(path)).map_err(|e| e.to_string())?)
-        }
-        "undo" => {
+        M::Why { path } => to_json(&crate::engine::why::why(journal.store(), &path).map_err(|e| e.to_string())?),
+        M::Undo { session } => {
             state.library = None;
-            let session = match p.get("session").and_then(serde_json::Value::as_i64) {
+            let session = match session {
                 Some(s) => s,
                 None => journal.last_undoable().map_err(|e| e.to_string())?,
             };
@@ -528,12 +746,14 @@ fn handle(req: &control::Request, ctx: &mut Ctx<'_>) -> Result<serde_json::Value
                     }))
                 })
                 .map_err(|e| e.to_string())?;
-            // Files put back into an inbox stay there: parked, as if handled,
-            // until they change or `cbctl rescan` asks for another look.
+            // Files put back into an inbox stay there: parked as undone, until
+            // they change; `cbctl rescan` and restarts leave them alone too.
             let now = Instant::now();
             for f in &files {
                 let Some(to) = f["to"].as_str().map(PathBuf::from) else { continue };
-                if let (true, Ok(meta)) = (cfg.inbox.iter().any(|i| to.starts_with(&i.path)), std::fs::metadata(&to)) {
+                if let (true, Ok(meta)) =
+                    (cfg.inbox.iter().any(|i| to.starts_with(&i.path)), std::fs::symlink_metadata(&to))
+                {
                     let (size, mtime_ns, _) = FileRow::stat_key(&meta);
                     let row = ParkedRow { path: to, size, mtime_ns, outcome: "undone".into(), reason: None };
                     park(journal, seen, row, now);
@@ -541,23 +761,36 @@ fn handle(req: &control::Request, ctx: &mut Ctx<'_>) -> Result<serde_json::Value
             }
             Ok(serde_json::json!({ "report": report, "files": files }))
         }
-        "config.get" => {
+        M::ConfigGet { key } => {
             let path = Config::locate(config_path).unwrap_or_else(config::user_config_path);
-            let key = p.get("key").and_then(serde_json::Value::as_str);
-            config::get(&path, key).map(|v| serde_json::json!({ "value": v })).map_err(|e| e.to_string())
+            config::get(&path, key.as_deref())
+                .map(|v| serde_json::json!({ "value": v }))
+                .map_err(|e| Fail::Usage(e.to_string()))
         }
-        "config.set" => {
+        M::ConfigSet { key, value, file } => {
             let path = Config::locate(config_path).unwrap_or_else(config::user_config_path);
-            let (Some(key), Some(value)) =
-                (p.get("key").and_then(serde_json::Value::as_str), p.get("value").and_then(serde_json::Value::as_str))
-            else {
-                return Err("config.set needs {\"key\": ..., \"value\": ...}".into());
-            };
-            config::set(&path, key, value).map_err(|e| e.to_string())?;
+            if let Some(named) = file {
+                let same = |p: &Path| crate::fsops::canonical_lenient(p).unwrap_or_else(|_| p.to_path_buf());
+                if same(&named) != same(&path) {
+                    return Err(Fail::Usage(format!(
+                        "this daemon's config is {}, not {}: nothing was changed. Edit {} with `cbctl --local \
+                         --config {} config set ...`, or point --config at the daemon's file",
+                        path.display(),
+                        named.display(),
+                        named.display(),
+                        named.display()
+                    )));
+                }
+            }
+            config::set_checked(&path, &key, &value, Some(&cfg.state_dir)).map_err(|e| match e {
+                config::ConfigError::NotWritable { .. } | config::ConfigError::Io { .. } => Fail::Work(e.to_string()),
+                _ => Fail::Usage(e.to_string()),
+            })?;
+            tracing::info!(uid = caller.uid, %key, %value, file = %path.display(), "config changed by request");
             reload.store(true, Ordering::Relaxed);
             Ok(serde_json::json!({ "file": path.to_string_lossy() }))
         }
-        other => Err(format!("unknown method {other:?}")),
+        M::JobSubmit { .. } => Err(Fail::Work("job.submit goes to the job worker".into())),
     }
 }
 
@@ -568,18 +801,24 @@ fn log_start(cfg: &Config) {
     }
 }
 
-/// At start (and reload) an inbox or library that does not exist yet is
-/// created, so a first run on a fresh machine has somewhere to drop files.
-/// One that disappears later is waited for, not re-created.
-fn create_missing_dirs(cfg: &Config) {
-    for dir in cfg.inbox.iter().map(|i| &i.path).chain([&cfg.library]) {
-        if !dir.exists() {
-            match crate::fsops::create_dirs(dir) {
-                Ok(()) => tracing::info!(path = %dir.display(), "created folder"),
-                Err(e) => tracing::warn!(path = %dir.display(), "cannot create folder: {e}"),
-            }
+/// Whether an inbox folder is there; a missing one (an unmounted disk, a
+/// gone share) is said once and waited for, never read as empty.
+fn inbox_present(inbox: &Inbox, state: &mut State) -> bool {
+    if !inbox.path.is_dir() {
+        if state.missing_inboxes.insert(inbox.path.clone()) {
+            state.error(format!(
+                "inbox {} is missing (a disk not mounted?); waiting for it. clean-backup never creates it: if it \
+                 is new, create it with `mkdir -p {}`",
+                inbox.path.display(),
+                inbox.path.display()
+            ));
         }
+        return false;
     }
+    if state.missing_inboxes.remove(&inbox.path) {
+        tracing::info!(path = %inbox.path.display(), "inbox is back");
+    }
+    true
 }
 
 /// Scans one inbox, updates what has settled, and files the settled batch.
@@ -593,21 +832,30 @@ fn poll_inbox(
     state: &mut State,
 ) {
     let emit = Arc::clone(&state.emit);
-    if !inbox.path.is_dir() {
-        // An unmounted disk or a gone share: wait for it, never read it as empty.
-        if state.missing_inboxes.insert(inbox.path.clone()) {
-            state.error(format!("inbox {} is missing; waiting for it", inbox.path.display()));
-        }
+    if !inbox_present(inbox, state) {
         return;
-    }
-    if state.missing_inboxes.remove(&inbox.path) {
-        tracing::info!(path = %inbox.path.display(), "inbox is back");
     }
     let settle = Duration::from_secs(cfg.settle_seconds);
     let now = Instant::now();
     let mut batch = Vec::new();
     let mut present = std::collections::HashSet::new();
-    for f in scan(&inbox.path) {
+    let found = scan(&inbox.path);
+    let skipped: HashSet<&Path> = found
+        .iter()
+        .filter_map(|f| match f {
+            Found::Skipped(p, why) if !why.contains("hidden") && !why.contains("temp") => Some((p, *why)),
+            _ => None,
+        })
+        .map(|(p, why)| {
+            if !state.skipped_logged.contains(p) {
+                tracing::info!(path = %p.display(), "left alone: {why}");
+                state.skipped_logged.insert(p.clone());
+            }
+            p.as_path()
+        })
+        .collect();
+    state.skipped_logged.retain(|p| !p.starts_with(&inbox.path) || skipped.contains(p.as_path()));
+    for f in found {
         let Found::File(path) = f else { continue };
         let Ok(meta) = std::fs::metadata(&path) else {
             continue;
@@ -630,7 +878,7 @@ fn poll_inbox(
                     forget_parked(journal, &[&path]);
                 }
                 let since = events.get(&path).copied().filter(|&e| e <= now).unwrap_or(now);
-                seen.insert(path, Seen { size, mtime_ns, since, parked: false });
+                seen.insert(path, Seen { size, mtime_ns, since, parked: false, undone: false });
             }
         }
     }
@@ -659,12 +907,15 @@ fn poll_inbox(
         compress: cfg
             .compress_enabled
             .then(|| crate::media::compress::Level::new(cfg.compress_level).unwrap_or_default()),
+        access: None,
     };
     let mut library = state.library.take();
     // Announced once the batch's session is known.
     let mut filed: Vec<(String, String)> = Vec::new();
     // Files handled but left in the inbox: remembered (across restarts) until they change.
     let mut parked: Vec<(PathBuf, &'static str, Option<String>)> = Vec::new();
+    // A file that did not fit: the whole batch waits for space.
+    let mut out_of_space: Option<String> = None;
     let mut on_event = |ev: &Event| {
         // Progress is life: a first index of a big library must not trip the watchdog.
         notify_systemd::keepalive(|| match ev {
@@ -708,6 +959,11 @@ fn poll_inbox(
                 });
                 parked.push((f.path.clone(), "duplicate", f.reason.clone()));
             }
+            Outcome::Error if f.no_space => {
+                // Not the file's fault: tried again once there is room, not parked.
+                tracing::warn!(path = %f.path.display(), reason, "not filed: no space left");
+                out_of_space = Some(reason.to_string());
+            }
             Outcome::Error => {
                 tracing::warn!(path = %f.path.display(), reason, "failed; left in inbox until it changes");
                 state.count(|c| c.failed += 1);
@@ -736,11 +992,17 @@ fn poll_inbox(
             for (from, to) in filed {
                 emit(Signal::FileFiled { from, to, session: summary.session.unwrap_or(0) });
             }
+            match out_of_space {
+                Some(why) => state.back_off(format!("no space left in the library {} ({why})", cfg.library.display())),
+                None => state.recovered(),
+            }
         }
         Err(EngineError::DestInsideSource { .. }) => {
             state.error(format!("library is inside inbox {}; fix the config", inbox.path.display()))
         }
-        Err(e) => state.error(format!("inbox {}: {e}", inbox.path.display())),
+        // The journal (or the index) could not be written: a full state
+        // disk, a read-only one. Another try at once would fail the same way.
+        Err(e) => state.back_off(format!("inbox {}: {e}", inbox.path.display())),
     }
 }
 
@@ -750,9 +1012,15 @@ fn park(journal: &mut Journal, seen: &mut HashMap<PathBuf, Seen>, row: ParkedRow
     if let Err(e) = journal.store().park(&row) {
         tracing::warn!(path = %row.path.display(), "cannot remember a left-alone file across restarts: {e}");
     }
-    let entry =
-        seen.entry(row.path).or_insert(Seen { size: row.size, mtime_ns: row.mtime_ns, since: now, parked: true });
-    (entry.size, entry.mtime_ns, entry.parked) = (row.size, row.mtime_ns, true);
+    let undone = row.outcome == "undone";
+    let entry = seen.entry(row.path).or_insert(Seen {
+        size: row.size,
+        mtime_ns: row.mtime_ns,
+        since: now,
+        parked: true,
+        undone,
+    });
+    (entry.size, entry.mtime_ns, entry.parked, entry.undone) = (row.size, row.mtime_ns, true, undone);
 }
 
 /// Forgets parked files that changed or left their inbox.
@@ -780,5 +1048,10 @@ fn load_parked(journal: &mut Journal, cfg: &Config) -> HashMap<PathBuf, Seen> {
             "files left alone before stay alone until they change (`cbctl rescan` retries them)"
         );
     }
-    mine.into_iter().map(|r| (r.path, Seen { size: r.size, mtime_ns: r.mtime_ns, since: now, parked: true })).collect()
+    mine.into_iter()
+        .map(|r| {
+            let undone = r.outcome == "undone";
+            (r.path, Seen { size: r.size, mtime_ns: r.mtime_ns, since: now, parked: true, undone })
+        })
+        .collect()
 }

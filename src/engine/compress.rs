@@ -13,7 +13,7 @@ use std::sync::mpsc;
 
 use rayon::prelude::*;
 
-use super::scan::{scan, Found};
+use super::scan::Found;
 use super::EngineError;
 use crate::fsops;
 use crate::media::compress::{self as codec, Level, Recompressed};
@@ -42,6 +42,10 @@ pub struct CompressOptions {
     pub to_jpeg: bool,
     /// Parallel workers for images (videos use half); `None`: all cores.
     pub jobs: Option<usize>,
+    /// The rights of the caller the daemon runs this for (never sent: the
+    /// daemon sets it from the caller's credentials).
+    #[serde(skip)]
+    pub access: Option<crate::access::Access>,
 }
 
 /// What happened to one file.
@@ -195,7 +199,7 @@ pub fn compress(
     };
 
     let (mut images, mut videos) = (Vec::new(), Vec::new());
-    for found in scan(&src) {
+    for found in super::scan::scan_as(&src, opts.access.as_ref()) {
         let path = match found {
             Found::File(p) => p,
             Found::Skipped(..) => continue,

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::group::{group, GroupOptions, Match};
-use super::index::{refresh, Progress, RefreshReport};
+use super::index::{Progress, RefreshReport};
 use super::{match_name, record_decisions, EngineError, FileEvent, Outcome};
 use crate::fsops::{self, Fingerprint, Slot};
 use crate::journal::{BatchItem, Journal, OpOutcome};
@@ -43,6 +43,8 @@ pub struct DedupOptions {
     pub group: GroupOptions,
     /// The library root: folders inside it use its trash.
     pub library: Option<PathBuf>,
+    /// The rights of the caller the daemon runs this for (`None`: this process's own).
+    pub access: Option<crate::access::Access>,
 }
 
 /// One duplicate in a report.
@@ -162,9 +164,16 @@ pub fn dedup(
                     (*f)(&DedupEvent::Indexing { dir: progress_dir.clone(), done, total });
                 }
             };
-            refresh(journal.store_mut(), &root, read_phash, progress, &mut |p, why| {
-                errors.push((p.to_path_buf(), why));
-            })?
+            super::index::refresh_as(
+                journal.store_mut(),
+                &root,
+                read_phash,
+                opts.access.as_ref(),
+                progress,
+                &mut |p, why| {
+                    errors.push((p.to_path_buf(), why));
+                },
+            )?
         };
         for (path, reason) in errors {
             on_event(&DedupEvent::Error { path, reason });
@@ -244,6 +253,7 @@ pub fn dedup(
             source: row.taken_source.as_deref().and_then(DateSource::parse).map(DateSource::as_str),
             bytes: row.size,
             reason: None,
+            no_space: false,
         };
         let fp = match row_fingerprint(row) {
             Some(fp) => fp,
@@ -272,7 +282,7 @@ pub fn dedup(
                 reserved.insert(dst.clone(), fp);
                 ev.dest = Some(dst.clone());
                 ev.outcome = kind;
-                pending.push((BatchItem { action, src: row.path.clone(), dst, fp }, ev));
+                pending.push((BatchItem { action, src: row.path.clone(), dst, fp, id: None }, ev));
             }
             Ok(Slot::Identical(existing)) => {
                 ev.outcome = Outcome::Duplicate;

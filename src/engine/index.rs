@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
-use super::scan::{scan, Found};
+use super::scan::Found;
 use super::EngineError;
 use crate::fsops;
 use crate::media::{self, decode, Kind, MediaError};
@@ -38,23 +38,33 @@ pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Sync);
 
 /// Reads one file into an index row: kind, date, blake3, and for images
 /// the perceptual hash and size. `Ok(None)` for files that are not media.
-pub fn index_file(path: &Path, meta: &std::fs::Metadata, perceptual: bool) -> Result<Option<FileRow>, MediaError> {
-    match media::probe(path) {
-        Ok(info) => index_probed(path, meta, &info, perceptual).map(Some),
+/// The file is opened once, without following links, and every value comes
+/// from that descriptor; the row's size, mtime and inode are the open file's.
+pub fn index_file(path: &Path, perceptual: bool) -> Result<Option<FileRow>, MediaError> {
+    let mut opened = media::open(path)?;
+    match media::probe_opened(&mut opened, path) {
+        Ok(info) => index_probed(path, &mut opened, &info, perceptual).map(Some),
         Err(MediaError::NotMedia { .. }) if !media::looks_like_media_name(path) => Ok(None),
         Err(e) => Err(e),
     }
 }
 
-/// As [`index_file`], for a file already probed: fingerprint and pHash only.
+/// As [`index_file`], for a file already opened and probed: fingerprint
+/// and pHash only, read through the same descriptor (an image once, into
+/// memory, for both).
 pub fn index_probed(
     path: &Path,
-    meta: &std::fs::Metadata,
+    opened: &mut fsops::Opened,
     info: &media::MediaInfo,
     perceptual: bool,
 ) -> Result<FileRow, MediaError> {
-    let fp = fsops::fingerprint(path)
-        .map_err(|e| MediaError::Corrupt { path: path.to_path_buf(), reason: e.to_string() })?;
+    let meta = &opened.meta;
+    let wants_pixels = perceptual && !info.kind.is_video() && decode::can_decode(info.kind);
+    let data = if wants_pixels { Some(media::read_all(&mut opened.file, path)?) } else { None };
+    let fp = match &data {
+        Some(d) => fsops::Fingerprint::of(d),
+        None => fsops::fingerprint_file(&mut opened.file, path)?,
+    };
     let (size, mtime_ns, inode) = FileRow::stat_key(meta);
     let mut row = FileRow {
         path: path.to_path_buf(),
@@ -71,8 +81,8 @@ pub fn index_probed(
         hash_error: None,
     };
     if perceptual && !info.kind.is_video() {
-        if decode::can_decode(info.kind) {
-            match media::image_hash(path, info.kind) {
+        if let Some(data) = &data {
+            match media::image_hash_bytes(path, data, info.kind) {
                 Ok(h) => {
                     row.width = Some(h.width);
                     row.height = Some(h.height);
@@ -101,6 +111,19 @@ pub fn refresh(
     progress: Progress<'_>,
     on_error: &mut dyn FnMut(&Path, String),
 ) -> Result<(Vec<FileRow>, RefreshReport), EngineError> {
+    refresh_as(store, root, perceptual, None, progress, on_error)
+}
+
+/// [`refresh`] for a caller whose rights are `access`: what it may not
+/// read is reported and left out of the rows returned (but stays indexed).
+pub fn refresh_as(
+    store: &mut Store,
+    root: &Path,
+    perceptual: bool,
+    access: Option<&crate::access::Access>,
+    progress: Progress<'_>,
+    on_error: &mut dyn FnMut(&Path, String),
+) -> Result<(Vec<FileRow>, RefreshReport), EngineError> {
     let meta = std::fs::metadata(root).map_err(|_| EngineError::MissingSource(root.to_path_buf()))?;
     if !meta.is_dir() {
         return Err(EngineError::SourceNotDir(root.to_path_buf()));
@@ -111,10 +134,12 @@ pub fn refresh(
     let mut report = RefreshReport::default();
     let mut keep = Vec::new();
     let mut to_read = Vec::new();
-    for f in scan(&root) {
+    let mut refused: Vec<PathBuf> = Vec::new();
+    for f in super::scan::scan_as(&root, access) {
         match f {
             Found::File(path) => {
                 let meta = match std::fs::symlink_metadata(&path) {
+                    // (only compared with the index: the file itself is opened safely if read)
                     Ok(m) => m,
                     Err(e) => {
                         report.errors += 1;
@@ -137,8 +162,15 @@ pub fn refresh(
             Found::Error(path, why) => {
                 report.errors += 1;
                 on_error(&path, why);
+                if access.is_some() {
+                    refused.push(path);
+                }
             }
         }
+    }
+    // Rows of files the caller may not see are neither returned nor dropped.
+    if !refused.is_empty() {
+        known.retain(|p, _| !refused.iter().any(|r| p.starts_with(r)));
     }
     report.unchanged = keep.len() as u64;
     let total = to_read.len() as u64;
@@ -146,8 +178,8 @@ pub fn refresh(
     progress(0, total);
     let read: Vec<(PathBuf, bool, Result<Option<FileRow>, MediaError>)> = to_read
         .into_par_iter()
-        .map(|(path, meta, changed)| {
-            let r = index_file(&path, &meta, perceptual);
+        .map(|(path, _meta, changed): (PathBuf, std::fs::Metadata, bool)| {
+            let r = index_file(&path, perceptual);
             progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
             (path, changed, r)
         })

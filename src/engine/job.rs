@@ -13,6 +13,7 @@ use super::compress::{compress, CompressOptions, CompressProgress};
 use super::dedup::{dedup, DedupAction, DedupEvent, DedupOptions};
 use super::group::GroupOptions;
 use super::{organize, EngineError, Event, OrganizeOptions};
+use crate::access::Access;
 use crate::config::Mode;
 use crate::journal::Journal;
 use crate::layout::Layout;
@@ -65,6 +66,33 @@ impl JobSpec {
             JobSpec::Organize { .. } => "organize",
             JobSpec::Dedup { .. } => "dedup",
             JobSpec::Compress(_) => "compress",
+        }
+    }
+
+    /// The folders the job reads, and those it writes into (a destination,
+    /// dedup's `--to`), as given.
+    pub fn folders(&self) -> (Vec<PathBuf>, Vec<PathBuf>) {
+        match self {
+            JobSpec::Organize { src, dest, dry_run, .. } => {
+                (vec![src.clone()], if *dry_run { vec![] } else { vec![dest.clone()] })
+            }
+            JobSpec::Dedup { dirs, action, to, .. } => {
+                let writes = match action {
+                    DedupAction::Move | DedupAction::Copy => to.iter().cloned().collect(),
+                    _ => vec![],
+                };
+                (dirs.clone(), writes)
+            }
+            JobSpec::Compress(o) => (vec![o.src.clone()], vec![o.dest.clone()]),
+        }
+    }
+
+    /// True when the job moves or deletes files in the folders it reads.
+    pub fn changes_sources(&self) -> bool {
+        match self {
+            JobSpec::Organize { copy, dry_run, .. } => !copy && !dry_run,
+            JobSpec::Dedup { action, .. } => matches!(action, DedupAction::Move | DedupAction::Delete),
+            JobSpec::Compress(_) => false,
         }
     }
 
@@ -134,6 +162,18 @@ pub fn run(
     spec: &JobSpec,
     on_event: &mut (dyn FnMut(Value) + Send),
 ) -> Result<Value, EngineError> {
+    run_as(journal, spec, None, on_event)
+}
+
+/// [`run`] for a caller whose rights are `access` (`None`: this process's
+/// own): files and folders it may not read, or not change when the job
+/// would, are reported and left alone.
+pub fn run_as(
+    journal: &mut Journal,
+    spec: &JobSpec,
+    access: Option<&Access>,
+    on_event: &mut (dyn FnMut(Value) + Send),
+) -> Result<Value, EngineError> {
     let mut out = Throttle { out: on_event, last: None };
     let summary = match spec {
         JobSpec::Organize { src, dest, copy, dry_run, layout, group } => {
@@ -147,6 +187,7 @@ pub fn run(
                 quarantine: None,
                 compress: None,
                 dedup: *group,
+                access: access.cloned(),
             };
             serde_json::to_value(organize(journal, &opts, &mut |ev| out.send(organize_event(ev)))?)
         }
@@ -157,11 +198,15 @@ pub fn run(
                 to: to.clone(),
                 group: *group,
                 library: library.clone(),
+                access: access.cloned(),
             };
             serde_json::to_value(dedup(journal, &opts, &mut |ev| out.send(dedup_event(ev)))?)
         }
         // Writes only new files under DEST: nothing to journal.
-        JobSpec::Compress(opts) => serde_json::to_value(compress(opts, &mut |ev| out.send(compress_event(ev)))?),
+        JobSpec::Compress(opts) => {
+            let opts = CompressOptions { access: access.cloned(), ..opts.clone() };
+            serde_json::to_value(compress(&opts, &mut |ev| out.send(compress_event(ev)))?)
+        }
     };
     Ok(summary.unwrap_or_default())
 }

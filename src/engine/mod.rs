@@ -133,6 +133,10 @@ pub struct FileEvent {
     /// Why it was skipped or failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// It failed for want of space (ENOSPC, quota): worth trying again once
+    /// there is room, not a fault of the file.
+    #[serde(skip)]
+    pub no_space: bool,
 }
 
 /// [`FileEvent::how`] for a duplicate: `exact` (same bytes) or `similar` (same picture).

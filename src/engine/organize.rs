@@ -16,7 +16,7 @@ use rayon::prelude::*;
 
 use super::group::{group, GroupOptions, Match};
 use super::index::{index_probed, refresh};
-use super::scan::{scan, Found};
+use super::scan::Found;
 use super::{match_name, record_decisions, EngineError, Event, FileEvent, Outcome, Summary};
 use crate::config::Mode;
 use crate::fsops::{self, Fingerprint, Slot};
@@ -56,25 +56,28 @@ pub struct OrganizeOptions {
     /// both journaled, so undo brings the original bytes back. `None` files
     /// them as they are.
     pub compress: Option<crate::media::compress::Level>,
+    /// The rights of the caller the daemon runs this for (`None`: this
+    /// process's own): what it may not read or move is left alone.
+    pub access: Option<crate::access::Access>,
 }
 
-/// A candidate after probing: its info, content hash and index row.
+/// A candidate after probing: its info, content hash, index row, and the
+/// identity (device, inode) of the file that was read.
 struct Probed {
     path: PathBuf,
-    result: Result<(MediaInfo, Fingerprint, FileRow), MediaError>,
+    result: Result<(MediaInfo, Fingerprint, FileRow, fsops::Identity), MediaError>,
 }
 
-/// Reads a candidate: kind, date, blake3 and (for images) pHash.
+/// Reads a candidate: kind, date, blake3 and (for images) pHash, all
+/// through one descriptor opened without following links.
 fn probe_one(path: PathBuf, perceptual: bool) -> Probed {
-    let result = std::fs::symlink_metadata(&path)
-        .map_err(|source| MediaError::Io { path: path.clone(), source })
-        .and_then(|meta| {
-            let info = media::probe(&path)?;
-            let row = index_probed(&path, &meta, &info, perceptual)?;
-            let hash = blake3::Hash::from_hex(&row.blake3)
-                .map_err(|e| MediaError::Corrupt { path: path.clone(), reason: e.to_string() })?;
-            Ok((info, Fingerprint { size: row.size, hash }, row))
-        });
+    let result = media::open(&path).and_then(|mut opened| {
+        let info = media::probe_opened(&mut opened, &path)?;
+        let row = index_probed(&path, &mut opened, &info, perceptual)?;
+        let hash = blake3::Hash::from_hex(&row.blake3)
+            .map_err(|e| MediaError::Corrupt { path: path.clone(), reason: e.to_string() })?;
+        Ok((info, Fingerprint { size: row.size, hash }, row, opened.id))
+    });
     Probed { path, result }
 }
 
@@ -165,6 +168,7 @@ fn event(path: &Path, outcome: Outcome, reason: Option<String>) -> FileEvent {
         source: None,
         bytes: 0,
         reason,
+        no_space: false,
     }
 }
 
@@ -190,7 +194,7 @@ pub fn organize(
     on_event: &mut (dyn FnMut(&Event) + Send),
 ) -> Result<Summary, EngineError> {
     let (src, _) = check_paths(opts)?;
-    let found = scan(&src);
+    let found = super::scan::scan_as(&src, opts.access.as_ref());
     organize_found(journal, opts, found, on_event)
 }
 
@@ -255,7 +259,7 @@ pub fn organize_found_with(
     let probed: Vec<Probed> = candidates.into_par_iter().map(|path| probe_one(path, perceptual)).collect();
     // Within the batch, only the best copy of each picture is filed.
     let incoming: Vec<FileRow> =
-        probed.iter().filter_map(|p| p.result.as_ref().ok().map(|(_, _, row)| row.clone())).collect();
+        probed.iter().filter_map(|p| p.result.as_ref().ok().map(|(_, _, row, _)| row.clone())).collect();
     let mut better_copy: HashMap<PathBuf, (PathBuf, u32, bool)> = HashMap::new();
     for g in group(&incoming, opts.dedup) {
         for m in g.members {
@@ -289,7 +293,7 @@ pub fn organize_found_with(
                 summary.errors += 1;
                 on_event(&Event::File(event(&p.path, Outcome::Error, Some(e.to_string()))));
             }
-            Ok((info, fp, row)) => {
+            Ok((info, fp, row, id)) => {
                 let twin =
                     better_copy.get(&p.path).map(|(k, d, x)| (k.as_path(), *d, *x, "a better copy in this batch"));
                 let twin = twin.or_else(|| library.find(&row, &opts.dedup).map(|(k, d, x)| (k, d, x, "the library")));
@@ -312,7 +316,7 @@ pub fn organize_found_with(
                     ev.reason = Some(format!("{why}; left in place"));
                     if let Some(q) = opts.quarantine.as_deref().filter(|_| session.is_some()) {
                         ev.reason = Some(why);
-                        if let Some(ev) = plan_quarantine(q, &src, &p.path, &fp, ev, &mut batch, &mut summary) {
+                        if let Some(ev) = plan_quarantine(q, &src, &p.path, &fp, id, ev, &mut batch, &mut summary) {
                             on_event(&Event::File(ev));
                         }
                     } else {
@@ -321,7 +325,7 @@ pub fn organize_found_with(
                     continue;
                 }
                 batch.rows.insert(p.path.clone(), row);
-                if let Some(ev) = plan_one(opts, &dest, &p.path, &info, &fp, &siblings, &mut batch, &mut summary) {
+                if let Some(ev) = plan_one(opts, &dest, &p.path, &info, &fp, id, &siblings, &mut batch, &mut summary) {
                     on_event(&Event::File(ev));
                 }
                 if batch.pending.len() >= BATCH {
@@ -402,6 +406,7 @@ impl Batch {
                     summary.errors += 1;
                     ev.outcome = Outcome::Error;
                     ev.dest = None;
+                    ev.no_space = matches!(&e, crate::journal::JournalError::Fs(f) if f.is_no_space());
                     ev.reason = Some(e.to_string());
                 }
             }
@@ -416,7 +421,7 @@ impl Batch {
 fn live_photo_offsets(probed: &[Probed]) -> HashMap<(PathBuf, OsString), FixedOffset> {
     let mut map = HashMap::new();
     for p in probed {
-        if let Ok((info, _, _)) = &p.result {
+        if let Ok((info, _, _, _)) = &p.result {
             if let (false, Some(off)) = (info.kind.is_video(), info.taken.offset) {
                 if !info.taken.utc_only {
                     map.insert(sibling_key(&p.path), off);
@@ -442,6 +447,7 @@ fn plan_one(
     path: &Path,
     info: &MediaInfo,
     fp: &Fingerprint,
+    id: fsops::Identity,
     siblings: &HashMap<(PathBuf, OsString), FixedOffset>,
     batch: &mut Batch,
     summary: &mut Summary,
@@ -464,6 +470,7 @@ fn plan_one(
         source: Some(info.taken.source.as_str()),
         bytes: fp.size,
         reason: None,
+        no_space: false,
     };
     let name = path.file_name().unwrap_or_default();
     let reserved = &batch.reserved;
@@ -495,7 +502,7 @@ fn plan_one(
     }
     ev.outcome = if batch.action == Action::Copy { Outcome::Copied } else { Outcome::Moved };
     if let (Some(level), Some(session), Action::Move) = (opts.compress, batch.session, batch.action) {
-        match compressed(dest, session, path, fp, &target, info.kind, level, batch) {
+        match compressed(dest, session, path, fp, id, &target, info.kind, level, batch) {
             Ok(Some((file, trash))) => {
                 ev.reason = Some("compressed; the original is in the library trash until `cbctl prune`".into());
                 // The smaller copy is filed first; the original is trashed only once it is.
@@ -508,7 +515,7 @@ fn plan_one(
             Err(why) => ev.reason = Some(format!("filed uncompressed: {why}")),
         }
     }
-    let item = BatchItem { action: batch.action, src: path.to_path_buf(), dst: target, fp: *fp };
+    let item = BatchItem { action: batch.action, src: path.to_path_buf(), dst: target, fp: *fp, id: Some(id) };
     batch.pending.push((item, Some(ev)));
     None
 }
@@ -525,13 +532,17 @@ fn compressed(
     session: i64,
     path: &Path,
     original: &Fingerprint,
+    id: fsops::Identity,
     target: &Path,
     kind: media::Kind,
     level: crate::media::compress::Level,
     batch: &mut Batch,
 ) -> Result<Option<(BatchItem, BatchItem)>, String> {
     use crate::media::compress::{recompress_jpeg, recompress_png, Recompressed};
-    let data = std::fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    let data = fsops::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    if fsops::Fingerprint::of(&data) != *original {
+        return Err(format!("{}: changed since it was read; filed as it is", path.display()));
+    }
     let result = match kind {
         media::Kind::Jpeg => recompress_jpeg(&data, level.jpeg_quality(), level.progressive(), false),
         media::Kind::Png => recompress_png(&data),
@@ -572,19 +583,21 @@ fn compressed(
         batch.rows.insert(staged.clone(), row);
     }
     Ok(Some((
-        BatchItem { action: Action::Move, src: staged, dst: target.to_path_buf(), fp: small },
-        BatchItem { action: Action::Trash, src: path.to_path_buf(), dst: trash_slot, fp: original },
+        BatchItem { action: Action::Move, src: staged, dst: target.to_path_buf(), fp: small, id: None },
+        BatchItem { action: Action::Trash, src: path.to_path_buf(), dst: trash_slot, fp: original, id: Some(id) },
     )))
 }
 
 /// Queues a duplicate's move into the quarantine folder `q`, under its path
 /// relative to `src`. Returns its event now when it cannot be moved (then it
 /// stays in place) or an identical file is already in quarantine.
+#[allow(clippy::too_many_arguments)]
 fn plan_quarantine(
     q: &Path,
     src: &Path,
     path: &Path,
     fp: &Fingerprint,
+    id: fsops::Identity,
     mut ev: FileEvent,
     batch: &mut Batch,
     summary: &mut Summary,
@@ -600,7 +613,7 @@ fn plan_quarantine(
             ev.outcome = Outcome::Quarantined;
             ev.reason = Some(format!("{why}; moved to the duplicates folder"));
             ev.dest = Some(target.clone());
-            let item = BatchItem { action: Action::Move, src: path.to_path_buf(), dst: target, fp: *fp };
+            let item = BatchItem { action: Action::Move, src: path.to_path_buf(), dst: target, fp: *fp, id: Some(id) };
             batch.pending.push((item, Some(ev)));
             None
         }

@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::access::{Access, Want};
+
 /// An entry found under the source.
 #[derive(Debug, Clone)]
 pub enum Found {
@@ -37,18 +39,33 @@ pub fn skip_reason(name: &[u8]) -> Option<&'static str> {
 /// Lists the entries under `root`, never following symlinks and skipping
 /// hidden folders. Results are sorted for a stable order.
 pub fn scan(root: &Path) -> Vec<Found> {
+    scan_as(root, None)
+}
+
+/// [`scan`] for a caller who is not the daemon's user: folders it may not
+/// list, and files it may not read (or, for a job that moves or deletes,
+/// not remove from their folder), are reported as errors and left alone,
+/// so the daemon never lends its rights to the caller.
+pub fn scan_as(root: &Path, access: Option<&Access>) -> Vec<Found> {
     use std::os::unix::ffi::OsStrExt;
     let mut out = Vec::new();
-    let walker = walkdir::WalkDir::new(root)
+    let mut walker = walkdir::WalkDir::new(root)
         .follow_links(false)
         .sort_by_file_name()
         .into_iter()
         .filter_entry(|e| e.depth() == 0 || !e.file_type().is_dir() || !e.file_name().as_bytes().starts_with(b"."));
-    for entry in walker {
+    while let Some(entry) = walker.next() {
         match entry {
             Ok(e) => {
                 let ft = e.file_type();
                 if ft.is_dir() {
+                    if let Some(a) = access {
+                        let listable = e.metadata().is_ok_and(|m| a.may(&m, Want::List));
+                        if !listable {
+                            out.push(Found::Error(e.path().to_path_buf(), a.denied(e.path(), "list")));
+                            walker.skip_current_dir();
+                        }
+                    }
                     continue;
                 }
                 let path = e.into_path();
@@ -59,6 +76,8 @@ pub fn scan(root: &Path) -> Vec<Found> {
                     out.push(Found::Skipped(path, "not a regular file"));
                 } else if let Some(why) = skip_reason(name) {
                     out.push(Found::Skipped(path, why));
+                } else if let Some(why) = access.and_then(|a| refusal(a, &path)) {
+                    out.push(Found::Error(path, why));
                 } else {
                     out.push(Found::File(path));
                 }
@@ -78,6 +97,20 @@ pub fn scan(root: &Path) -> Vec<Found> {
         }
     }
     out
+}
+
+/// Why the caller may not have this file handled, if it may not.
+fn refusal(a: &Access, path: &Path) -> Option<String> {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return Some(format!("{}: gone while it was looked at", path.display()));
+    };
+    if !a.may(&meta, Want::Read) {
+        return Some(a.denied(path, "read"));
+    }
+    if a.write && !a.may_remove(path, &meta) {
+        return Some(a.denied(path, "move or delete"));
+    }
+    None
 }
 
 #[cfg(test)]

@@ -46,6 +46,12 @@ pub struct Decoded {
 
 /// Decodes `path` (of `kind`) to an upright grayscale image.
 pub fn load_gray(path: &Path, kind: Kind) -> Result<Decoded, MediaError> {
+    let data = super::read_all(&mut super::open(path)?.file, path)?;
+    load_gray_bytes(path, &data, kind)
+}
+
+/// [`load_gray`] of a file already read (`path` names it in messages).
+pub fn load_gray_bytes(path: &Path, data: &[u8], kind: Kind) -> Result<Decoded, MediaError> {
     if !can_decode(kind) {
         return Err(MediaError::NotMedia {
             path: path.to_path_buf(),
@@ -53,24 +59,23 @@ pub fn load_gray(path: &Path, kind: Kind) -> Result<Decoded, MediaError> {
         });
     }
     if matches!(kind, Kind::Heif | Kind::Avif) {
-        return heif::load_gray(path, heif::HASH_SOURCE).map(|(d, _)| d);
+        return heif::load_gray_bytes(path, data, heif::HASH_SOURCE).map(|(d, _)| d);
     }
-    let data = std::fs::read(path).map_err(|source| MediaError::Io { path: path.to_path_buf(), source })?;
     if kind.is_raw() {
-        let (off, len) = raw::preview_range(&data, kind).ok_or_else(|| MediaError::NotMedia {
+        let (off, len) = raw::preview_range(data, kind).ok_or_else(|| MediaError::NotMedia {
             path: path.to_path_buf(),
             reason: format!("{} file without an embedded JPEG preview: matched by exact content only", kind.name()),
         })?;
         let jpeg = &data[off..off + len];
         // The preview's own EXIF orientation (RAF) or else the RAW's (TIFF-based).
-        let orientation = orientation_of(jpeg, Kind::Jpeg).or_else(|| orientation_of(&data, kind)).unwrap_or(1);
+        let orientation = orientation_of(jpeg, Kind::Jpeg).or_else(|| orientation_of(data, kind)).unwrap_or(1);
         return load_jpeg(path, jpeg, orientation);
     }
-    let orientation = orientation_of(&data, kind).unwrap_or(1);
+    let orientation = orientation_of(data, kind).unwrap_or(1);
     if kind == Kind::Jpeg {
-        return load_jpeg(path, &data, orientation);
+        return load_jpeg(path, data, orientation);
     }
-    decode_bytes(path, &data, orientation)
+    decode_bytes(path, data, orientation)
 }
 
 /// The short side a reduced decode must keep: below it, hashes drift from a

@@ -57,8 +57,13 @@ fn usable_thumbnail(handle: &ImageHandle) -> Option<ImageHandle> {
 /// Decodes the luma of a HEIF file's primary image (or its thumbnail) upright.
 /// Returns the pixels, the primary image's size, and whether a thumbnail was used.
 pub fn load_gray(path: &Path, source: Source) -> Result<(Decoded, bool), MediaError> {
-    let data = std::fs::read(path).map_err(|e| MediaError::Io { path: path.to_path_buf(), source: e })?;
-    let ctx = HeifContext::read_from_bytes(&data).map_err(|e| corrupt(path, "container", e))?;
+    let data = super::read_all(&mut super::open(path)?.file, path)?;
+    load_gray_bytes(path, &data, source)
+}
+
+/// [`load_gray`] of a file already read (`path` names it in messages).
+pub fn load_gray_bytes(path: &Path, data: &[u8], source: Source) -> Result<(Decoded, bool), MediaError> {
+    let ctx = HeifContext::read_from_bytes(data).map_err(|e| corrupt(path, "container", e))?;
     let primary = ctx.primary_image_handle().map_err(|e| corrupt(path, "primary image", e))?;
     let (w, h) = (primary.width(), primary.height());
     check_dimensions(path, w, h)?;

@@ -47,6 +47,10 @@ pub enum MediaError {
     /// The file is media but damaged (truncated, corrupt structure).
     #[error("{path}: {reason}")]
     Corrupt { path: PathBuf, reason: String },
+    /// It could not be reached safely: a link on the way, not a regular
+    /// file (a FIFO, a device), or replaced since it was read.
+    #[error(transparent)]
+    Fs(#[from] crate::fsops::FsError),
 }
 
 /// A media kind, sniffed from the file's first bytes.
@@ -221,9 +225,19 @@ fn read_head(file: &mut File, path: &Path) -> Result<Vec<u8>, MediaError> {
     Ok(head)
 }
 
+/// Opens a file to read it: no link at any component, regular files only
+/// (a FIFO is refused at once, not waited on). Everything here reads
+/// through the descriptor this returns, so what is read is one file.
+pub fn open(path: &Path) -> Result<crate::fsops::Opened, MediaError> {
+    crate::fsops::open_file(path).map_err(|e| match e {
+        crate::fsops::FsError::Io { source, .. } => MediaError::Io { path: path.to_path_buf(), source },
+        other => MediaError::Fs(other),
+    })
+}
+
 /// Reads a file's head and sniffs its kind. `Ok(None)` = readable, not media.
 pub fn sniff(path: &Path) -> Result<Option<Kind>, MediaError> {
-    let mut file = File::open(path).map_err(io_error(path))?;
+    let mut file = open(path)?.file;
     Ok(sniff_bytes(&read_head(&mut file, path)?))
 }
 
@@ -235,13 +249,21 @@ pub fn sniff(path: &Path) -> Result<Option<Kind>, MediaError> {
 /// like media gives `MediaError::NotMedia` too; callers tell the two apart
 /// with [`looks_like_media_name`].
 pub fn probe(path: &Path) -> Result<MediaInfo, MediaError> {
-    let mut file = File::open(path).map_err(io_error(path))?;
-    let meta = file.metadata().map_err(io_error(path))?;
+    probe_opened(&mut open(path)?, path)
+}
+
+/// [`probe`] of a file already opened with [`open`] (`path` names it in
+/// messages and gives the file-name date).
+pub fn probe_opened(opened: &mut crate::fsops::Opened, path: &Path) -> Result<MediaInfo, MediaError> {
+    use std::io::{Seek, SeekFrom};
+    let meta = opened.meta.clone();
+    let file = &mut opened.file;
+    file.seek(SeekFrom::Start(0)).map_err(io_error(path))?;
     let len = meta.len();
     if len == 0 {
         return Err(MediaError::Empty { path: path.to_path_buf() });
     }
-    let head = read_head(&mut file, path)?;
+    let head = read_head(file, path)?;
     let Some(mut kind) = sniff_bytes(&head) else {
         let what = sniff::describe(&head);
         let reason = match path.extension().filter(|_| looks_like_media_name(path)) {
@@ -262,7 +284,7 @@ pub fn probe(path: &Path) -> Result<MediaInfo, MediaError> {
         }
     }
 
-    let exif = exif::read(&mut file, kind, len).unwrap_or_default();
+    let exif = exif::read(file, kind, len).unwrap_or_default();
     if kind == Kind::Tiff {
         kind = refine_tiff(&exif);
     }
@@ -277,7 +299,7 @@ pub fn probe(path: &Path) -> Result<MediaInfo, MediaError> {
         |t: NaiveDateTime, source| CaptureDate { local: t, offset: FixedOffset::east_opt(0), utc_only: true, source };
     let mut taken = exif.original.map(|(t, o)| found(t, o, DateSource::Exif));
     if taken.is_none() && !kind.is_video() {
-        let head = read_prefix(&mut file, path, 1 << 20)?;
+        let head = read_prefix(file, path, 1 << 20)?;
         taken = xmp::xmp_date(&head).map(|(t, o)| CaptureDate {
             local: t,
             offset: o,
@@ -289,7 +311,7 @@ pub fn probe(path: &Path) -> Result<MediaInfo, MediaError> {
     if taken.is_none() {
         taken = match kind {
             Kind::Mp4 | Kind::Mov | Kind::ThreeGp => {
-                let Some(m) = bmff::movie_dates(&mut file, len).map_err(io_error(path))? else {
+                let Some(m) = bmff::movie_dates(file, len).map_err(io_error(path))? else {
                     return Err(corrupt(
                         "has no movie header (moov box): the video is incomplete or still being written; left in place"
                             .into(),
@@ -301,11 +323,11 @@ pub fn probe(path: &Path) -> Result<MediaInfo, MediaError> {
                     .or_else(|| m.mvhd_utc.map(|t| utc(t, DateSource::Mvhd)))
             }
             Kind::Matroska => {
-                let head = read_prefix(&mut file, path, 1 << 20)?;
+                let head = read_prefix(file, path, 1 << 20)?;
                 container::matroska_date(&head).map(|t| utc(t, DateSource::Container))
             }
             Kind::M2ts => {
-                let head = read_prefix(&mut file, path, 4 << 20)?;
+                let head = read_prefix(file, path, 4 << 20)?;
                 container::avchd_date(&head).map(|(t, o)| found(t, o, DateSource::Container))
             }
             _ => None,
@@ -316,6 +338,15 @@ pub fn probe(path: &Path) -> Result<MediaInfo, MediaError> {
         None => name_or_mtime(path, &meta),
     };
     Ok(MediaInfo { kind, taken, camera })
+}
+
+/// The whole content of an open file, from its start.
+pub fn read_all(file: &mut File, path: &Path) -> Result<Vec<u8>, MediaError> {
+    use std::io::{Seek, SeekFrom};
+    file.seek(SeekFrom::Start(0)).map_err(io_error(path))?;
+    let mut data = Vec::new();
+    file.read_to_end(&mut data).map_err(io_error(path))?;
+    Ok(data)
 }
 
 fn read_prefix(file: &mut File, path: &Path, max: u64) -> Result<Vec<u8>, MediaError> {
@@ -371,7 +402,13 @@ pub struct ImageHash {
 
 /// Hashes an image file already sniffed as `kind`.
 pub fn image_hash(path: &Path, kind: Kind) -> Result<ImageHash, MediaError> {
-    let d = decode::load_gray(path, kind)?;
+    let data = read_all(&mut open(path)?.file, path)?;
+    image_hash_bytes(path, &data, kind)
+}
+
+/// Hashes an image already read into memory (`path` names it in messages).
+pub fn image_hash_bytes(path: &Path, data: &[u8], kind: Kind) -> Result<ImageHash, MediaError> {
+    let d = decode::load_gray_bytes(path, data, kind)?;
     let (phash, flat) = crate::phash::phash_with_flatness(&d.gray);
     Ok(ImageHash { phash, width: d.width, height: d.height, flat })
 }

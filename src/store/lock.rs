@@ -18,12 +18,11 @@ pub struct StateLock {
 impl StateLock {
     /// Takes the lock or says who holds it.
     pub fn acquire(state_dir: &Path) -> Result<StateLock, StoreError> {
-        std::fs::create_dir_all(state_dir)
-            .map_err(|source| StoreError::Io { path: state_dir.to_path_buf(), source })?;
+        super::ensure_private_dir(state_dir)?;
         let path = state_dir.join("lock");
+        super::private_file(&path)?;
         let io = |source| StoreError::Io { path: path.clone(), source };
-        let mut file =
-            OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
+        let mut file = OpenOptions::new().read(true).write(true).open(&path).map_err(io)?;
         // SAFETY: flock on a file descriptor we own.
         let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
         if rc != 0 {

@@ -29,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_files.sql"),
     include_str!("migrations/0003_parked.sql"),
     include_str!("migrations/0004_decisions.sql"),
+    include_str!("migrations/0005_meta.sql"),
 ];
 
 /// File name of the database inside `state_dir`.
@@ -232,6 +233,51 @@ fn blob_path(b: Vec<u8>) -> PathBuf {
     PathBuf::from(OsString::from_vec(b))
 }
 
+/// Creates `dir` (and parents) if missing, mode 0700 whatever the umask.
+/// An existing folder that others (or its group) may write, or others read,
+/// is tightened to 0700 (0750 when its group could read it, as the system
+/// unit's `StateDirectoryMode=0750` sets). Search-only access (0711, set
+/// when `control.allow_users` lets others reach the socket) is left.
+pub fn ensure_private_dir(dir: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let io = |source| StoreError::Io { path: dir.to_path_buf(), source };
+    if !dir.is_dir() {
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io)?;
+        // `mode` is masked by the umask; the folder itself gets exactly 0700.
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
+        return Ok(());
+    }
+    let meta = std::fs::metadata(dir).map_err(io)?;
+    let mode = meta.permissions().mode() & 0o7777;
+    use std::os::unix::fs::MetadataExt;
+    if mode & 0o026 != 0 && meta.uid() == rustix::process::geteuid().as_raw() {
+        let tight = if mode & 0o070 == 0o050 { 0o750 } else { 0o700 };
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(tight)).map_err(io)?;
+    }
+    Ok(())
+}
+
+/// Creates `path` as an empty 0600 file if it does not exist, or takes away
+/// group and other access from one that does.
+pub fn private_file(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let io = |source| StoreError::Io { path: path.to_path_buf(), source };
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(io)?;
+    let mode = f.metadata().map_err(io)?.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        f.set_permissions(std::fs::Permissions::from_mode(mode & 0o600)).map_err(io)?;
+    }
+    Ok(())
+}
+
 /// Now as RFC 3339 UTC with milliseconds.
 pub fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
@@ -239,10 +285,13 @@ pub fn now_rfc3339() -> String {
 
 impl Store {
     /// Opens (creating if needed) the database in `state_dir` and migrates it.
+    /// The folder is made private (0700) and the database file 0600 (SQLite
+    /// gives its `-wal` and `-shm` files the database's mode), whatever the
+    /// caller's umask: the journal names every file of the library.
     pub fn open(state_dir: &Path) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(state_dir)
-            .map_err(|source| StoreError::Io { path: state_dir.to_path_buf(), source })?;
+        ensure_private_dir(state_dir)?;
         let path = state_dir.join(DB_FILE);
+        private_file(&path)?;
         let sql = |source| StoreError::Sql { path: path.clone(), source };
         let conn = Connection::open(&path).map_err(sql)?;
         conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(sql)?;
@@ -391,13 +440,17 @@ impl Store {
         Ok(())
     }
 
-    /// Marks an undo op done and the op it reverts undone, in one transaction.
+    /// Marks an undo op done and the op it reverts undone, and drops the
+    /// index row of the place the file left, in one transaction: the index
+    /// follows the journal, so a library emptied by an undo is not "a
+    /// library whose files vanished".
     pub fn complete_revert(&mut self, undo_op: i64, original: i64) -> Result<(), StoreError> {
         let path = self.path.clone();
         let sql = move |source| StoreError::Sql { path: path.clone(), source };
         let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(&sql)?;
         tx.execute("UPDATE ops SET state = 'done', error = NULL WHERE id = ?1", [undo_op]).map_err(&sql)?;
         tx.execute("UPDATE ops SET state = 'undone' WHERE id = ?1", [original]).map_err(&sql)?;
+        tx.execute("DELETE FROM files WHERE path = (SELECT dst FROM ops WHERE id = ?1)", [original]).map_err(&sql)?;
         tx.commit().map_err(&sql)
     }
 
@@ -532,6 +585,75 @@ impl Store {
     /// One session.
     pub fn session(&self, id: i64) -> Result<Option<SessionRow>, StoreError> {
         Ok(self.read_sessions("WHERE s.id = ?1", &[&id])?.into_iter().next())
+    }
+
+    /// Every folder an op has written into (its destination's folder, where
+    /// its temp file lives): where start-up looks for temp files of ours.
+    pub fn journaled_dirs(&self) -> Result<Vec<PathBuf>, StoreError> {
+        let mut stmt = self.conn.prepare("SELECT DISTINCT tmp FROM ops").map_err(self.sql())?;
+        let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0)).map_err(self.sql())?;
+        let mut dirs = std::collections::BTreeSet::new();
+        for r in rows {
+            if let Some(d) = blob_path(r.map_err(self.sql())?).parent() {
+                dirs.insert(d.to_path_buf());
+            }
+        }
+        Ok(dirs.into_iter().collect())
+    }
+
+    /// A value of the `meta` table.
+    pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional().map_err(self.sql())
+    }
+
+    /// Sets a value of the `meta` table.
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2",
+                [key, value],
+            )
+            .map(drop)
+            .map_err(self.sql())
+    }
+
+    /// This state's id, made once with the database: a library's marker
+    /// names it, so a state that was deleted and made anew is recognised.
+    pub fn state_id(&self) -> Result<String, StoreError> {
+        self.meta("state_id")?.ok_or_else(|| StoreError::BadValue {
+            path: self.path.clone(),
+            column: "meta.state_id",
+            value: "(missing)".into(),
+        })
+    }
+
+    /// Whether the journal has any session at all (a state that has done nothing yet).
+    pub fn has_sessions(&self) -> Result<bool, StoreError> {
+        self.conn.query_row("SELECT EXISTS (SELECT 1 FROM sessions)", [], |r| r.get(0)).map_err(self.sql())
+    }
+
+    /// Writes a consistent copy of the whole database to `dest` (SQLite's
+    /// online backup: the journal keeps working meanwhile), mode 0600.
+    pub fn backup_to(&self, dest: &Path) -> Result<(), StoreError> {
+        let tmp = dest.with_extension("db.part");
+        let _ = std::fs::remove_file(&tmp);
+        private_file(&tmp)?;
+        let sql = |source| StoreError::Sql { path: tmp.clone(), source };
+        {
+            let mut out = Connection::open(&tmp).map_err(sql)?;
+            let backup = rusqlite::backup::Backup::new(&self.conn, &mut out).map_err(sql)?;
+            backup.run_to_completion(256, std::time::Duration::from_millis(5), None).map_err(sql)?;
+        }
+        let io = |source| StoreError::Io { path: dest.to_path_buf(), source };
+        std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(io)?;
+        std::fs::rename(&tmp, dest).map_err(io)
+    }
+
+    /// The `state_id` in a database file (for tests of backups).
+    #[cfg(test)]
+    pub fn open_file_for_test(path: &Path) -> String {
+        let conn = Connection::open(path).expect("open copy");
+        conn.query_row("SELECT value FROM meta WHERE key = 'state_id'", [], |r| r.get(0)).expect("state_id")
     }
 
     /// The newest session that is not an undo and still has ops standing: what `undo --last` undoes.

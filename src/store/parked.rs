@@ -67,6 +67,12 @@ impl Store {
         self.conn.execute("DELETE FROM parked", []).map(|_| ()).map_err(self.sql())
     }
 
+    /// Forgets every parked file but those an undo put back (`cbctl rescan`):
+    /// the user asked for those to be where they are.
+    pub fn unpark_all_but_undone(&self) -> Result<(), StoreError> {
+        self.conn.execute("DELETE FROM parked WHERE outcome <> 'undone'", []).map(|_| ()).map_err(self.sql())
+    }
+
     /// Every parked file.
     pub fn parked(&self) -> Result<Vec<ParkedRow>, StoreError> {
         let mut stmt = self

@@ -200,11 +200,16 @@ pub fn make_photos(stage: &Path, n: usize) -> BTreeMap<String, PathBuf> {
     out
 }
 
-/// Every regular file under `root` by blake3, with how many copies.
+/// Every regular file under `root` by blake3, with how many copies; the
+/// library's own marker and journal backups are not counted.
 pub fn contents(root: &Path) -> BTreeMap<String, usize> {
     let mut out = BTreeMap::new();
+    let ours = |e: &walkdir::DirEntry| {
+        e.file_name() == ".clean-backup-library"
+            || e.path().components().any(|c| c.as_os_str() == ".clean-backup-journal")
+    };
     for e in walkdir::WalkDir::new(root).into_iter().filter_map(Result::ok) {
-        if e.file_type().is_file() {
+        if e.file_type().is_file() && !ours(&e) {
             *out.entry(b3(e.path())).or_insert(0) += 1;
         }
     }
@@ -222,13 +227,18 @@ impl Drop for Daemon {
 }
 
 /// A config in `dir` with `lib`, `state` and one `inbox` under it, settling after
-/// `settle` seconds, off D-Bus (the D-Bus test turns it on, on its own bus).
+/// `settle` seconds, off D-Bus (the D-Bus test turns it on, on its own bus),
+/// and `dir` itself open to jobs sent to the daemon (`control.job_roots`).
 pub fn daemon_config(dir: &Path, settle: u64) -> PathBuf {
     let config = dir.join("config.toml");
     let text = format!(
-        "library = \"lib\"\nstate_dir = \"state\"\n[[inbox]]\npath = \"inbox\"\n[watch]\nsettle_seconds = {settle}\n[control]\ndbus = \"off\"\n"
+        "library = \"lib\"\nstate_dir = \"state\"\n[[inbox]]\npath = \"inbox\"\n[watch]\nsettle_seconds = {settle}\n[control]\ndbus = \"off\"\njob_roots = [\".\"]\n"
     );
     std::fs::write(&config, text).expect("write config");
+    // The daemon never makes its library or inbox: a user's are there.
+    for d in ["lib", "inbox"] {
+        std::fs::create_dir_all(dir.join(d)).expect("mkdir");
+    }
     config
 }
 
@@ -242,6 +252,24 @@ pub fn start_daemon(config: &Path) -> Daemon {
             .spawn()
             .expect("start clean-backupd"),
     )
+}
+
+/// Starts the real daemon on `config` with its log (info level) in `log`,
+/// and waits until it answers `cbctl status`.
+pub fn start_daemon_logged(config: &Path, log: &Path) -> Daemon {
+    let daemon = Daemon(
+        Command::new(env!("CARGO_BIN_EXE_clean-backupd"))
+            .arg("--config")
+            .arg(config)
+            .env("CLEAN_BACKUP_LOG", "info")
+            .stderr(std::fs::File::create(log).expect("create the daemon log"))
+            .spawn()
+            .expect("start clean-backupd"),
+    );
+    wait_for("the daemon", Duration::from_secs(30), || {
+        ctl(config).arg("status").output().map(|o| o.status.success()).unwrap_or(false)
+    });
+    daemon
 }
 
 /// Whether the tests may give the daemon its own mount namespace
