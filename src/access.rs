@@ -54,7 +54,7 @@ impl Caller {
         let mut groups = groups_of(self.uid, self.gid);
         groups.sort_unstable();
         groups.dedup();
-        Some(Access { uid: self.uid, groups, write })
+        Some(Access { uid: self.uid, gid: self.gid, groups, write })
     }
 
     /// Whether the caller is in group `gid` (primary or supplementary).
@@ -68,6 +68,8 @@ impl Caller {
 pub struct Access {
     /// The caller's uid.
     pub uid: u32,
+    /// The caller's primary gid: what files and folders made for it belong to.
+    pub gid: u32,
     /// Every group the caller is in.
     pub groups: Vec<u32>,
     /// The job moves or deletes (so folders must be writable), not only reads.
@@ -230,9 +232,9 @@ mod tests {
         std::fs::write(&f, b"x").unwrap();
         std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o640)).unwrap();
         let meta = std::fs::metadata(&f).unwrap();
-        let owner = Access { uid: meta.uid(), groups: vec![], write: false };
-        let group = Access { uid: meta.uid() + 1, groups: vec![meta.gid()], write: false };
-        let other = Access { uid: meta.uid() + 1, groups: vec![], write: false };
+        let owner = Access { uid: meta.uid(), gid: 0, groups: vec![], write: false };
+        let group = Access { uid: meta.uid() + 1, gid: 0, groups: vec![meta.gid()], write: false };
+        let other = Access { uid: meta.uid() + 1, gid: 0, groups: vec![], write: false };
         assert!(owner.may(&meta, Want::Read));
         assert!(group.may(&meta, Want::Read));
         assert!(!other.may(&meta, Want::Read));
@@ -245,7 +247,7 @@ mod tests {
         let inner = t.path().join("closed/inner");
         std::fs::create_dir_all(&inner).unwrap();
         std::fs::set_permissions(t.path().join("closed"), std::fs::Permissions::from_mode(0o700)).unwrap();
-        let stranger = Access { uid: 65534, groups: vec![65534], write: false };
+        let stranger = Access { uid: 65534, gid: 65534, groups: vec![65534], write: false };
         let err = stranger.check(&inner, Want::List).unwrap_err();
         assert!(err.contains("closed") && err.contains("may not enter"), "{err}");
     }

@@ -697,7 +697,8 @@ pub fn check_root(dir: &Path, state_dir: &Path) -> Result<(), String> {
         return Err(format!("{shown} is the root folder; give a folder of its own for photos"));
     }
     if let Some(sys) = SYSTEM_DIRS.iter().find(|s| resolved.starts_with(s)) {
-        return Err(format!("{shown} is inside the system folder {sys}; give a folder of its own for photos"));
+        let what = if resolved == Path::new(sys) { "is the system folder" } else { "is inside the system folder" };
+        return Err(format!("{shown} {what} {sys}; give a folder of its own for photos"));
     }
     if resolved.starts_with(&state) {
         return Err(format!("{shown} is inside the state folder {}; keep photos out of it", state.display()));

@@ -716,6 +716,16 @@ pub fn temp_files_in(dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Gives a file or folder made for another user to that user (a job the
+/// daemon ran for its caller), reached without following links; the link
+/// itself is never changed through.
+pub fn give_to(path: &Path, uid: u32, gid: u32) -> Result<(), FsError> {
+    let (dir, name) = Dir::parent_of(path)?;
+    let (owner, group) = (rustix::fs::Uid::from_raw(uid), rustix::fs::Gid::from_raw(gid));
+    rustix::fs::chownat(&dir.fd, name, Some(owner), Some(group), AtFlags::SYMLINK_NOFOLLOW)
+        .map_err(errno("give to its owner", path))
+}
+
 /// A fresh hidden temp name beside `dst`, for a new file being produced
 /// (a compressed copy; ffmpeg's output) before [`commit_new`] names it.
 pub fn new_temp_beside(dst: &Path, ext: &str) -> PathBuf {

@@ -101,7 +101,8 @@ impl Layout {
                 Part::Camera => out.push_str(&safe_component(camera.unwrap_or("Unknown camera"))),
             }
         }
-        out.split('/').filter(|c| !c.is_empty() && *c != ".").collect()
+        // A folder name that is `..` (a camera named ". ." after a literal dot) never climbs out.
+        out.split('/').filter(|c| !c.is_empty() && *c != ".").map(|c| if c == ".." { "_" } else { c }).collect()
     }
 }
 
@@ -111,7 +112,7 @@ fn unknown_field(name: &str) -> String {
 
 fn safe_component(s: &str) -> String {
     let cleaned: String = s.chars().map(|c| if c == '/' || c == '\\' || c.is_control() { '_' } else { c }).collect();
-    let trimmed = cleaned.trim().trim_start_matches('.').trim();
+    let trimmed = cleaned.trim_start_matches(|c: char| c == '.' || c.is_whitespace()).trim_end();
     if trimmed.is_empty() {
         "Unknown camera".to_string()
     } else {
@@ -125,6 +126,15 @@ mod tests {
 
     fn at(s: &str) -> NaiveDateTime {
         NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap()
+    }
+
+    #[test]
+    fn no_camera_name_makes_a_folder_outside_the_library() {
+        let l = Layout::parse(".{camera}/x").unwrap();
+        for camera in [". .", "..", " . . /..", "./../.."] {
+            let p = l.render(at("2023-05-14 12:00:00"), Some(camera));
+            assert!(p.components().all(|c| matches!(c, std::path::Component::Normal(_))), "{camera:?} -> {p:?}");
+        }
     }
 
     #[test]

@@ -16,17 +16,7 @@ const DEST: &str = "org.cleanbackup.Daemon1";
 const PATH: &str = "/org/cleanbackup/Daemon1";
 
 /// A private session bus, killed when dropped.
-struct Bus {
-    address: String,
-    pid: i32,
-}
-
-impl Drop for Bus {
-    fn drop(&mut self) {
-        // SAFETY: signalling the dbus-daemon this test started.
-        unsafe { libc::kill(self.pid, libc::SIGTERM) };
-    }
-}
+type Bus = PrivateBus;
 
 /// Starts a bus, or says why not (then the test is skipped outside CI).
 fn start_bus() -> Option<Bus> {
@@ -252,25 +242,11 @@ fn the_system_bus_policy_lets_anyone_read_and_only_the_service_group_change() {
     std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let policy = std::fs::canonicalize("packaging/dbus/org.cleanbackup.Daemon1.conf").unwrap();
     let socket = t.path().join("system_bus_socket");
-    let bus_conf = t.path().join("bus.conf");
-    std::fs::write(
-        &bus_conf,
-        format!(
-            "<busconfig><type>system</type><listen>unix:path={}</listen><auth>EXTERNAL</auth>{SYSTEM_DEFAULTS}\
-             <include>{}</include></busconfig>",
-            socket.display(),
-            policy.display()
-        ),
-    )
-    .unwrap();
-    let out = Command::new("dbus-daemon")
-        .arg(format!("--config-file={}", bus_conf.display()))
-        .args(["--fork", "--print-pid=1"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let pid = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
-    let bus = Bus { address: format!("unix:path={}", socket.display()), pid };
+    let bus = PrivateBus::with_config(
+        t.path(),
+        &socket,
+        &format!("<type>system</type><auth>EXTERNAL</auth>{SYSTEM_DEFAULTS}<include>{}</include>", policy.display()),
+    );
 
     let config = daemon_config(t.path(), 1);
     let text = std::fs::read_to_string(&config).unwrap().replace("dbus = \"off\"", "dbus = \"system\"");

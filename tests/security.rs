@@ -54,6 +54,15 @@ fn tagged_jpeg(base: &[u8], tag: &str) -> Vec<u8> {
     out
 }
 
+/// A test folder `nobody` can enter, with the test daemon's config (readable by all).
+fn open_setup() -> (tempfile::TempDir, PathBuf) {
+    let t = tempfile::tempdir().unwrap();
+    chmod(t.path(), 0o755);
+    let config = daemon_config(t.path(), 1);
+    chmod(&config, 0o644);
+    (t, config)
+}
+
 /// A copy of cbctl in `dir` (which `nobody` can reach), run as `nobody`.
 fn cbctl_as_nobody(dir: &Path, config: &Path) -> Command {
     let exe = dir.join("cbctl");
@@ -207,10 +216,7 @@ fn a_socket_opened_to_other_users_answers_them_status_and_refuses_every_change()
         return;
     }
     let Some(corpus) = corpus() else { return };
-    let t = tempfile::tempdir().unwrap();
-    chmod(t.path(), 0o755);
-    let config = daemon_config(t.path(), 1);
-    chmod(&config, 0o644);
+    let (t, config) = open_setup();
     let (lib, state) = (t.path().join("lib"), t.path().join("state"));
     std::fs::create_dir_all(&lib).unwrap();
     // A root-only folder with a photo, and a 0600 photo in a 0700 folder.
@@ -262,9 +268,7 @@ fn an_allowed_user_works_with_its_own_rights_never_the_daemons() {
         return;
     }
     let Some(corpus) = corpus() else { return };
-    let t = tempfile::tempdir().unwrap();
-    chmod(t.path(), 0o755);
-    let config = daemon_config(t.path(), 1);
+    let (t, config) = open_setup();
     let jobs = t.path().join("jobs");
     let text = std::fs::read_to_string(&config)
         .unwrap()
@@ -333,6 +337,13 @@ fn an_allowed_user_works_with_its_own_rights_never_the_daemons() {
         !filed.contains_key(&b3(&private.join("exif-samples/jpg/Nikon_D70.jpg"))),
         "the private photo stayed private"
     );
+    // What the daemon made for nobody belongs to nobody, as if it had done the work itself.
+    use std::os::unix::fs::MetadataExt;
+    let made: Vec<_> = walkdir::WalkDir::new(&out_dir).min_depth(1).into_iter().map(Result::unwrap).collect();
+    assert!(!made.is_empty());
+    for e in made {
+        assert_eq!(e.metadata().unwrap().uid(), NOBODY, "{} is nobody's", e.path().display());
+    }
 }
 
 #[test]
@@ -369,9 +380,7 @@ fn config_set_refuses_the_root_system_folders_the_state_folder_and_a_missing_lib
 
 #[test]
 fn under_umask_000_the_state_folder_its_files_and_the_socket_are_private_from_the_start() {
-    let t = tempfile::tempdir().unwrap();
-    chmod(t.path(), 0o755);
-    let config = daemon_config(t.path(), 1);
+    let (t, config) = open_setup();
     std::fs::create_dir_all(t.path().join("lib")).unwrap();
     let state = t.path().join("state");
     // Someone else keeps trying to connect while the daemon starts, three times over.
@@ -482,9 +491,7 @@ fn idle_connections_from_another_user_cannot_lock_out_the_owner_or_stop_filing()
         return;
     }
     let Some(corpus) = corpus() else { return };
-    let t = tempfile::tempdir().unwrap();
-    chmod(t.path(), 0o755);
-    let config = daemon_config(t.path(), 1);
+    let (t, config) = open_setup();
     std::fs::create_dir_all(t.path().join("lib")).unwrap();
     let state = t.path().join("state");
     let _daemon = start_daemon_logged(&config, &t.path().join("daemon.log"));
@@ -530,34 +537,14 @@ fn on_a_session_bus_open_to_others_the_daemon_checks_each_caller_itself() {
     chmod(t.path(), 0o755);
     // A session bus that lets anyone connect: the daemon's own checks are all that stand.
     let socket = t.path().join("bus");
-    let bus_conf = t.path().join("bus.conf");
-    std::fs::write(
-        &bus_conf,
-        format!(
-            "<busconfig><type>session</type><listen>unix:path={}</listen><auth>EXTERNAL</auth>\
-             <policy context=\"default\"><allow user=\"*\"/><allow send_destination=\"*\" eavesdrop=\"true\"/>\
-             <allow eavesdrop=\"true\"/><allow own=\"*\"/></policy></busconfig>",
-            socket.display()
-        ),
-    )
-    .unwrap();
-    let out = Command::new("dbus-daemon")
-        .arg(format!("--config-file={}", bus_conf.display()))
-        .args(["--fork", "--print-pid=1"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let bus_pid: i32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
-    struct KillBus(i32);
-    impl Drop for KillBus {
-        fn drop(&mut self) {
-            // SAFETY: signalling the dbus-daemon this test started.
-            unsafe { libc::kill(self.0, libc::SIGTERM) };
-        }
-    }
-    let _bus = KillBus(bus_pid);
+    let bus = PrivateBus::with_config(
+        t.path(),
+        &socket,
+        "<type>session</type><auth>EXTERNAL</auth><policy context=\"default\"><allow user=\"*\"/>\
+         <allow send_destination=\"*\" eavesdrop=\"true\"/><allow eavesdrop=\"true\"/><allow own=\"*\"/></policy>",
+    );
     chmod(&socket, 0o777);
-    let address = format!("unix:path={}", socket.display());
+    let address = bus.address.clone();
     let config = daemon_config(t.path(), 1);
     let text = std::fs::read_to_string(&config).unwrap().replace("dbus = \"off\"", "dbus = \"session\"");
     std::fs::write(&config, text).unwrap();

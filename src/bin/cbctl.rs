@@ -277,6 +277,9 @@ fn is_usage(e: &anyhow::Error) -> bool {
 }
 
 fn main() -> ExitCode {
+    // `cbctl status | head`: a closed pipe ends cbctl quietly, as for any Unix tool.
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

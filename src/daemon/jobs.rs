@@ -92,6 +92,22 @@ fn existing_ancestor(path: &Path) -> PathBuf {
     p.to_path_buf()
 }
 
+/// What a job made for a caller who is not the daemon's user (copies, and
+/// the folders made for them and for moved files) belongs to that caller,
+/// as if it had done the work itself. Moved files keep their owner.
+fn give_to_caller(journal: &Journal, summary: &serde_json::Value, a: &Access) {
+    let Some(session) = summary["session"].as_i64() else { return };
+    let Ok(ops) = journal.store().ops_of_session(session) else { return };
+    for op in ops.iter().filter(|o| o.state == crate::store::OpState::Done) {
+        let made = (op.action == crate::store::Action::Copy).then_some(&op.dst);
+        for p in op.dirs_created.iter().chain(made) {
+            if let Err(e) = crate::fsops::give_to(p, a.uid, a.gid) {
+                tracing::warn!("{e}");
+            }
+        }
+    }
+}
+
 struct Queued {
     id: u64,
     spec: JobSpec,
@@ -199,6 +215,9 @@ fn worker(mut journal: Journal, rx: &mpsc::Receiver<Queued>, shared: &Mutex<Shar
             }
         });
         let (done, total) = lock().running.as_ref().map_or((0, 0), |r| (r.done, r.total));
+        if let (Ok(summary), Some(a)) = (&result, &access) {
+            give_to_caller(&journal, summary, a);
+        }
         match result {
             Ok(summary) => {
                 tracing::info!(job, %summary, "job done");

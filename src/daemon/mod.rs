@@ -155,6 +155,14 @@ impl State {
     fn recovered(&mut self) {
         if let Some((_, _, why)) = self.backoff.take() {
             tracing::info!(was = %why, "filing resumes");
+            self.clear_error(Some(why));
+        }
+    }
+
+    /// A problem is over: it is no longer the last error to show.
+    fn clear_error(&mut self, was: Option<String>) {
+        if was.is_some() && self.last_error == was {
+            self.last_error = None;
         }
     }
 
@@ -531,7 +539,10 @@ fn check_library(journal: &Journal, cfg: &Config, state: &mut State) {
     };
     if problem != state.library_problem {
         match &problem {
-            None => tracing::info!(library = %cfg.library.display(), "library is there; filing resumes"),
+            None => {
+                tracing::info!(library = %cfg.library.display(), "library is there; filing resumes");
+                state.clear_error(state.library_problem.clone());
+            }
             Some(p) => state.error(p.clone()),
         }
         state.library_available = problem.is_none();
@@ -618,6 +629,16 @@ fn authorize(method: &str, caller: &crate::access::Caller, cfg: &Config) -> Resu
         "{who} may not call {method}: only root, the daemon's user ({me}) and the users and groups in \
          control.allow_users / control.allow_groups may; anyone may ask for status, history and why"
     ))
+}
+
+/// An undo that cannot start is the request's fault (no such session,
+/// nothing left to undo); one that fails on the way is the work's.
+fn undo_failure(e: crate::journal::JournalError) -> Fail {
+    use crate::journal::JournalError as J;
+    match e {
+        J::NoSuchSession(_) | J::NothingToUndo | J::UndoOfUndo(_) | J::PruneIsFinal(_) => Fail::Usage(e.to_string()),
+        e => Fail::Work(e.to_string()),
+    }
 }
 
 /// Why a control request failed: the work (exit 1 in cbctl), or the request
@@ -734,7 +755,7 @@ fn handle(
             state.library = None;
             let session = match session {
                 Some(s) => s,
-                None => journal.last_undoable().map_err(|e| e.to_string())?,
+                None => journal.last_undoable().map_err(undo_failure)?,
             };
             let mut files = Vec::new();
             let report = journal
@@ -745,7 +766,7 @@ fn handle(
                         "conflict": ev.conflict,
                     }))
                 })
-                .map_err(|e| e.to_string())?;
+                .map_err(undo_failure)?;
             // Files put back into an inbox stay there: parked as undone, until
             // they change; `cbctl rescan` and restarts leave them alone too.
             let now = Instant::now();
@@ -817,6 +838,10 @@ fn inbox_present(inbox: &Inbox, state: &mut State) -> bool {
     }
     if state.missing_inboxes.remove(&inbox.path) {
         tracing::info!(path = %inbox.path.display(), "inbox is back");
+        let gone = format!("inbox {} is missing", inbox.path.display());
+        if state.last_error.as_deref().is_some_and(|e| e.starts_with(&gone)) {
+            state.last_error = None;
+        }
     }
     true
 }

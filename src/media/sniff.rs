@@ -73,7 +73,8 @@ pub fn sniff_bytes(h: &[u8]) -> Option<Kind> {
 /// ISO-BMFF: the major brand, then the compatible brands, decide.
 fn ftyp_kind(h: &[u8]) -> Option<Kind> {
     let size = be32(h, 0)? as usize;
-    let end = size.clamp(16, h.len());
+    // (A head shorter than 16 bytes has no compatible brands; clamp would panic on it.)
+    let end = size.min(h.len()).max(16);
     let major = h.get(8..12)?;
     let compatible: Vec<&[u8]> = h.get(16..end).unwrap_or_default().chunks_exact(4).collect();
     let brands = std::iter::once(major).chain(compatible.iter().copied());
@@ -138,6 +139,17 @@ pub fn describe(h: &[u8]) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_head_cut_short_inside_its_ftyp_box_is_no_panic() {
+        // fuzz/regressions/exif_dates/sniff_ftyp_short, found by cargo fuzz.
+        for n in 8..16 {
+            let mut h = vec![0, 0, 0, 12];
+            h.extend_from_slice(b"ftypheic0000");
+            let _ = sniff_bytes(&h[..n]);
+            let _ = describe(&h[..n]);
+        }
+    }
 
     fn ftyp(major: &[u8; 4], compat: &[&[u8; 4]]) -> Vec<u8> {
         let mut v = Vec::new();

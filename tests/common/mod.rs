@@ -315,3 +315,36 @@ pub fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// A private `dbus-daemon` started by a test, stopped when dropped.
+pub struct PrivateBus {
+    /// Its address, for `--address=` and `DBUS_*_BUS_ADDRESS`.
+    pub address: String,
+    /// Its process id.
+    pub pid: i32,
+}
+
+impl PrivateBus {
+    /// Starts a bus listening on `socket` with the policy `policy` (XML
+    /// inside `<busconfig>`: type, auth and policy elements).
+    pub fn with_config(dir: &Path, socket: &Path, policy: &str) -> PrivateBus {
+        let conf = dir.join("bus.conf");
+        let text = format!("<busconfig><listen>unix:path={}</listen>{policy}</busconfig>", socket.display());
+        std::fs::write(&conf, text).expect("write the bus config");
+        let out = Command::new("dbus-daemon")
+            .arg(format!("--config-file={}", conf.display()))
+            .args(["--fork", "--print-pid=1"])
+            .output()
+            .expect("run dbus-daemon");
+        assert!(out.status.success(), "{out:?}");
+        let pid = String::from_utf8_lossy(&out.stdout).trim().parse().expect("the bus pid");
+        PrivateBus { address: format!("unix:path={}", socket.display()), pid }
+    }
+}
+
+impl Drop for PrivateBus {
+    fn drop(&mut self) {
+        // SAFETY: signalling the dbus-daemon this test started.
+        unsafe { libc::kill(self.pid, libc::SIGTERM) };
+    }
+}
