@@ -157,6 +157,11 @@ impl Journal {
         Ok(Journal { store, lock: std::sync::Arc::clone(&self.lock), state_dir: self.state_dir.clone() })
     }
 
+    /// The state folder this journal lives in.
+    pub fn state_dir(&self) -> &Path {
+        &self.state_dir
+    }
+
     /// The underlying store, for the index (the journal tables are ours alone).
     pub fn store_mut(&mut self) -> &mut Store {
         &mut self.store

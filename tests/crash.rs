@@ -42,7 +42,7 @@ fn census(roots: &[&Path]) -> BTreeMap<String, Vec<PathBuf>> {
         }
         for e in walkdir::WalkDir::new(root) {
             let e = e.unwrap();
-            if e.file_type().is_file() {
+            if e.file_type().is_file() && !is_library_bookkeeping(e.path()) {
                 out.entry(b3(e.path())).or_default().push(e.path().to_path_buf());
             }
         }

@@ -402,3 +402,23 @@ fn entries_that_are_never_filed_are_logged_once_each() {
         "{text}"
     );
 }
+
+#[test]
+fn organize_into_a_library_whose_marker_is_gone_is_refused_before_anything_moves() {
+    let Some(corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let (src, lib, state) = (t.path().join("card"), t.path().join("lib"), t.path().join("state"));
+    copy_corpus(&corpus, &[PHOTO], &src);
+    std::fs::create_dir(&lib).unwrap();
+    let out = run(cbctl(&state).args(["organize", "--copy"]).arg(&src).arg(&lib));
+    assert_eq!(out.status.code(), Some(0));
+    assert!(lib.join(".clean-backup-library").exists(), "an existing folder is marked when first filed into");
+    // The disk is "unmounted": an empty folder where the library was.
+    std::fs::rename(&lib, t.path().join("lib.away")).unwrap();
+    std::fs::create_dir(&lib).unwrap();
+    let out = run(cbctl(&state).args(["organize", "--move"]).arg(&src).arg(&lib));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("without its marker"), "{err}");
+    assert!(src.join(PHOTO).exists() && std::fs::read_dir(&lib).unwrap().next().is_none(), "nothing moved");
+}

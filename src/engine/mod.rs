@@ -41,6 +41,13 @@ pub enum EngineError {
     /// The folder template is bad.
     #[error(transparent)]
     Layout(#[from] crate::layout::LayoutError),
+    /// The destination is a library this state filed into, but it is not
+    /// there as it was (its marker is missing: a disk not mounted?).
+    #[error("{0}")]
+    LibraryAway(String),
+    /// The library marker could not be read or written.
+    #[error(transparent)]
+    Marker(#[from] crate::marker::MarkerError),
 }
 
 impl EngineError {
@@ -52,6 +59,7 @@ impl EngineError {
                 | EngineError::SourceNotDir(_)
                 | EngineError::DestInsideSource { .. }
                 | EngineError::Layout(_)
+                | EngineError::LibraryAway(_)
         )
     }
 }

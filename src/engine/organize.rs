@@ -269,6 +269,16 @@ pub fn organize_found_with(
     }
 
     let siblings = live_photo_offsets(&probed);
+    // A one-shot organize into a library this state filed into checks its
+    // marker as the daemon does (an unmounted NAS is never filled on its
+    // mount point), and marks a folder it files into for the first time.
+    if !opts.dry_run && opts.session_kind == "organize" && fsops::is_dir(&dest) {
+        if let crate::marker::Standing::Away(why) =
+            crate::marker::standing(journal.store(), &dest, journal.state_dir(), false)?
+        {
+            return Err(EngineError::LibraryAway(why));
+        }
+    }
     let session = if opts.dry_run {
         None
     } else {

@@ -142,7 +142,7 @@ mod tests {
 
     #[test]
     fn a_head_cut_short_inside_its_ftyp_box_is_no_panic() {
-        // fuzz/regressions/exif_dates/sniff_ftyp_short, found by cargo fuzz.
+        // fuzz/regressions/exif_dates/sniff_ftyp_short (found reading the code; kept as a fuzz regression).
         for n in 8..16 {
             let mut h = vec![0, 0, 0, 12];
             h.extend_from_slice(b"ftypheic0000");

@@ -128,7 +128,14 @@ pub fn b3(path: &Path) -> String {
     blake3::hash(&std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).to_hex().to_string()
 }
 
-/// Every file under `root` (relative path → blake3); folders listed with "dir".
+/// The library's own bookkeeping (its marker and journal backups), not the user's files.
+pub fn is_library_bookkeeping(path: &Path) -> bool {
+    path.file_name().is_some_and(|n| n == ".clean-backup-library")
+        || path.components().any(|c| c.as_os_str() == ".clean-backup-journal")
+}
+
+/// Every file under `root` (relative path → blake3); folders listed with "dir";
+/// the library's marker and journal backups left out.
 pub fn tree(root: &Path) -> BTreeMap<PathBuf, String> {
     let mut out = BTreeMap::new();
     if !root.exists() {
@@ -136,6 +143,9 @@ pub fn tree(root: &Path) -> BTreeMap<PathBuf, String> {
     }
     for e in walkdir::WalkDir::new(root).min_depth(1) {
         let e = e.expect("walk");
+        if is_library_bookkeeping(e.path()) {
+            continue;
+        }
         let rel = e.path().strip_prefix(root).expect("prefix").to_path_buf();
         let v = if e.file_type().is_symlink() {
             format!("link -> {}", std::fs::read_link(e.path()).expect("readlink").display())
