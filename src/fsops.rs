@@ -262,6 +262,11 @@ pub struct Opened {
 /// file (a FIFO or device is refused without blocking on it).
 pub fn open_file(path: &Path) -> Result<Opened, FsError> {
     let (dir, name) = Dir::parent_of(path)?;
+    open_in(&dir, name, path)
+}
+
+/// [`open_file`] of `name` in a folder already reached (`path` names it in messages).
+fn open_in(dir: &Dir, name: &OsStr, path: &Path) -> Result<Opened, FsError> {
     let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY;
     let fd = match rustix::fs::openat(&dir.fd, name, flags, Mode::empty()) {
         Ok(fd) => fd,
@@ -502,7 +507,18 @@ fn parent(p: &Path) -> &Path {
 /// read: the same device and inode when `expect` is given, else (no read to
 /// compare with) the journaled content itself.
 fn open_source(src: &Path, fp: &Fingerprint, expect: Option<Identity>) -> Result<Opened, FsError> {
-    let mut o = open_file(src)?;
+    let (dir, name) = Dir::parent_of(src)?;
+    open_source_in(&dir, name, src, fp, expect)
+}
+
+fn open_source_in(
+    dir: &Dir,
+    name: &OsStr,
+    src: &Path,
+    fp: &Fingerprint,
+    expect: Option<Identity>,
+) -> Result<Opened, FsError> {
+    let mut o = open_in(dir, name, src)?;
     match expect {
         Some(id) if id != o.id => {
             return Err(FsError::Replaced { path: src.to_path_buf(), found_dev: o.id.dev, found_ino: o.id.ino })
@@ -613,10 +629,12 @@ pub fn move_file(
     expect: Option<Identity>,
     syncs: &mut PendingSyncs,
 ) -> Result<bool, FsError> {
-    let mut input = open_source(src, fp, expect)?;
+    // Each folder is walked to once; every call below is relative to these.
     let (sdir, sname) = Dir::parent_of(src)?;
-    if same_filesystem(src, dst)? {
-        let (ddir, dname) = Dir::parent_of(dst)?;
+    let (ddir, dname) = Dir::parent_of(dst)?;
+    let mut input = open_source_in(&sdir, sname, src, fp, expect)?;
+    let dev = |d: &Dir| rustix::fs::fstat(&d.fd).map(|st| Identity::of_stat(&st).dev).map_err(errno("stat", &d.path));
+    if dev(&sdir)? == dev(&ddir)? {
         let moved = rename_in(&sdir, sname, &ddir, dname)?;
         if moved != input.id {
             // Another file took the name between the open and the rename: put it back.
@@ -632,11 +650,10 @@ pub fn move_file(
     } else {
         copy_verified(&mut input, src, tmp, dst, fp)?;
         // The copy's name must be durable before the original goes.
-        sync_dir(parent(dst))?;
+        ddir.sync()?;
         let now = sdir.stat(sname).map(|st| Identity::of_stat(&st));
         if now.as_ref().ok() != Some(&input.id) {
             // The source name holds another file now: keep it, and take back the copy.
-            let (ddir, dname) = Dir::parent_of(dst)?;
             ddir.unlink(dname)?;
             let found = now.unwrap_or(Identity { dev: 0, ino: 0 });
             return Err(FsError::Replaced { path: src.to_path_buf(), found_dev: found.dev, found_ino: found.ino });
