@@ -6,30 +6,14 @@
 //! 1800–2200, mvhd after 1970); a preview range lies inside the data and starts with a JPEG SOI.
 #![no_main]
 
-use std::fs::File;
-use std::io::{Seek, SeekFrom, Write};
-use std::os::fd::FromRawFd;
-use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use chrono::{Datelike, FixedOffset, NaiveDateTime};
 use clean_backup::media::{bmff, container, raw, Kind};
 use libfuzzer_sys::fuzz_target;
 
-/// One in-memory file per process, rewritten with each input.
-fn mem_file(data: &[u8]) -> MutexGuard<'static, File> {
-    static FILE: OnceLock<Mutex<File>> = OnceLock::new();
-    let file = FILE.get_or_init(|| {
-        // SAFETY: a fresh fd that nothing else owns.
-        let fd = unsafe { libc::memfd_create(c"movie_dates".as_ptr(), libc::MFD_CLOEXEC) };
-        assert!(fd >= 0, "memfd_create: {}", std::io::Error::last_os_error());
-        Mutex::new(unsafe { File::from_raw_fd(fd) })
-    });
-    let mut f = file.lock().unwrap_or_else(|e| e.into_inner());
-    f.set_len(0).unwrap();
-    f.seek(SeekFrom::Start(0)).unwrap();
-    f.write_all(data).unwrap();
-    f
-}
+#[path = "shared/mem_file.rs"]
+mod shared;
+use shared::mem_file;
 
 /// Boxes whose payload is more boxes (after `skip` bytes).
 fn children_at(kind: &[u8; 4]) -> Option<usize> {
