@@ -716,6 +716,13 @@ pub fn remove_temp(tmp: &Path) -> Result<(), FsError> {
     }
 }
 
+/// Removes a file of clean-backup's own (an old journal backup), reached
+/// without following links; a folder or a missing name is refused.
+pub fn remove_own_file(path: &Path) -> Result<(), FsError> {
+    let (dir, name) = Dir::parent_of(path)?;
+    dir.unlink(name)
+}
+
 /// The temp files of ours directly in `dir` (names starting
 /// [`TEMP_PREFIX`] and ending `.tmp` or `.tmp.EXT`), for the start-up sweep.
 pub fn temp_files_in(dir: &Path) -> Vec<PathBuf> {

@@ -175,7 +175,7 @@ pub fn backup_journal(store: &Store, library: &Path) -> Result<Option<PathBuf>, 
     });
     all.sort();
     for old in all.iter().rev().skip(BACKUPS_KEPT) {
-        if let Err(e) = std::fs::remove_file(old) {
+        if let Err(e) = fsops::remove_own_file(old) {
             tracing::warn!(path = %old.display(), "cannot remove an old journal backup: {e}");
         }
     }
