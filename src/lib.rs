@@ -24,6 +24,7 @@
 //! The binaries `cbctl` and `clean-backupd` are thin shells over this crate.
 
 pub mod access;
+pub mod cli;
 pub mod config;
 pub mod control;
 pub mod daemon;

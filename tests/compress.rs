@@ -427,7 +427,7 @@ fn undo_after_prune_keeps_the_compressed_copy_in_the_library() {
     let small = b3(filed);
 
     // Prune works while the daemon holds the journal (it goes through it).
-    let out = run(ctl(&config).args(["--json", "prune"]));
+    let out = run(ctl(&config).args(["--json", "prune", "--older-than", "0", "--yes"]));
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(summary(&json_lines(&out))["removed"], 1);
 

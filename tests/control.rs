@@ -89,15 +89,15 @@ fn status_counts_pause_resume_and_undo_of_the_last_import_go_through_the_daemon(
 
     // Bad requests get an error response, and the daemon carries on.
     let r = raw_request(&socket, b"this is not json\n");
-    assert!(r["error"].as_str().unwrap().contains("malformed"), "{r}");
+    assert!(r["error"]["message"].as_str().unwrap().contains("malformed"), "{r}");
     let mut long = vec![b'x'; 70 * 1024];
     long.push(b'\n');
     let r = raw_request(&socket, &long);
-    assert!(r["error"].as_str().unwrap().contains("longer than"), "{r}");
+    assert!(r["error"]["message"].as_str().unwrap().contains("longer than"), "{r}");
     let r = raw_request(&socket, b"{\"v\":9,\"id\":4,\"method\":\"status\"}\n");
-    assert!(r["error"].as_str().unwrap().contains("version 9"), "{r}");
+    assert!(r["error"]["message"].as_str().unwrap().contains("version 9"), "{r}");
     let r = raw_request(&socket, b"{\"v\":1,\"id\":5,\"method\":\"explode\"}\n");
-    assert_eq!((r["id"].as_u64(), r["error"].as_str().is_some()), (Some(5), true), "{r}");
+    assert_eq!((r["id"].as_u64(), r["error"]["message"].as_str().is_some()), (Some(5), true), "{r}");
     assert_eq!(status(&config)["version"], 1);
 
     // A second daemon on the same state refuses to start.
@@ -169,8 +169,8 @@ fn one_shot_jobs_run_on_the_daemon_with_their_progress_streamed_back() {
         &socket,
         b"{\"v\":1,\"id\":44,\"method\":\"job.submit\",\"params\":{\"spec\":{\"kind\":\"nope\"}}}\n",
     );
-    assert!(r["error"].as_str().unwrap().contains("bad params for job.submit"), "{r}");
-    assert_eq!(r["usage"], true);
+    assert!(r["error"]["message"].as_str().unwrap().contains("bad params for job.submit"), "{r}");
+    assert_eq!(r["error"]["kind"], "usage");
 
     // A job's usage error keeps its exit code 2 through the daemon.
     let out = run(ctl(&config).arg("organize").arg(t.path().join("missing")).arg(&dest));

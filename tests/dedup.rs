@@ -129,7 +129,7 @@ fn delete_moves_copies_to_the_trash_undo_restores_every_byte_and_prune_is_final(
     // Again, then empty the trash: gone for good, and undo says so.
     let (_, lines) = dedup(&state, &["--action", "delete"], &[&dir]);
     let session = summary(&lines)["session"].as_i64().unwrap();
-    let out = run(cbctl(&state).arg("--json").arg("prune"));
+    let out = run(cbctl(&state).args(["--json", "prune", "--older-than", "0", "--yes"]));
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(summary(&json_lines(&out))["removed"].as_u64(), Some(40));
     assert!(!dir.join(".clean-backup-trash").join(session.to_string()).exists());

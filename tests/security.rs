@@ -473,7 +473,7 @@ fn every_request_field_is_checked_and_a_prune_with_a_bad_time_prunes_nothing() {
     ] {
         let r = raw_call(&state, &format!(r#"{{"v":1,"id":3,"method":"prune","params":{params}}}"#));
         assert_eq!(r["id"], 3);
-        assert!(r["error"].as_str().unwrap_or_default().contains(says), "{params}: {r}");
+        assert!(r["error"]["message"].as_str().unwrap_or_default().contains(says), "{params}: {r}");
         assert!(trashed[0].exists(), "{params} pruned nothing");
     }
     for (line, says) in [
@@ -485,7 +485,7 @@ fn every_request_field_is_checked_and_a_prune_with_a_bad_time_prunes_nothing() {
         (r#"{"v":1,"id":9,"method":"job.submit","params":{"spec":{"kind":"dedup"}}}"#, "bad params"),
     ] {
         let r = raw_call(&state, line);
-        assert!(r["error"].as_str().unwrap_or_default().contains(says), "{line}: {r}");
+        assert!(r["error"]["message"].as_str().unwrap_or_default().contains(says), "{line}: {r}");
     }
     assert!(trashed[0].exists());
     assert_eq!(status(&config)["paused"], false, "the daemon still answers");

@@ -1,46 +1,34 @@
 //! `cargo +nightly fuzz run control_request fuzz/corpus/control_request` (from the crate root).
-//! `control::parse_request` on one request line. It may not panic; a line it accepts has version
-//! `VERSION` and object params, and serialized back with serde_json it is accepted again with the
-//! same version, id, method and params (or, if the re-serialized line outgrew `MAX_REQUEST`,
-//! refused as too long and nothing else).
+//! `control::wire::parse_request` on one request line. It may not panic; a line it accepts is a
+//! typed `Request` that passes its own checks, and sent again as `wire::request_line` it is
+//! accepted again as the same request with the same id (or, if the re-serialized line outgrew
+//! `MAX_REQUEST`, refused as too long and nothing else). A refused line says why, and only a line
+//! that is not a request at all closes the connection.
 #![no_main]
 
-use clean_backup::control::{self, RequestError};
+use clean_backup::control::{self, wire, ErrorKind};
 use libfuzzer_sys::fuzz_target;
-use serde_json::Value;
-
-/// Equal JSON, except that floats may differ by a few ulps: without its `float_roundtrip`
-/// feature serde_json may parse a printed float 1 ulp off (a serde_json trait, not ours).
-fn same(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) if x.is_f64() || y.is_f64() => {
-            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
-            x == y || (x - y).abs() <= 4.0 * f64::EPSILON * x.abs().max(y.abs())
-        }
-        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same(x, y)),
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
-        }
-        _ => a == b,
-    }
-}
 
 fuzz_target!(|data: &[u8]| {
-    let result = control::parse_request(data);
+    let result = wire::parse_request(data);
     if data.len() > control::MAX_REQUEST {
-        assert_eq!(result.as_ref().err(), Some(&RequestError::TooLong));
+        let e = result.as_ref().expect_err("a line longer than MAX_REQUEST is refused");
+        assert!(e.close && e.error.message.contains("longer than"), "{e:?}");
+        return;
     }
-    let Ok(req) = result else { return };
-    assert_eq!(req.v, control::VERSION);
-    assert!(req.params.is_object(), "params {:?}", req.params);
-
-    let line = serde_json::to_vec(&req).expect("a parsed request serializes");
-    match control::parse_request(&line) {
-        Ok(again) => {
-            assert_eq!((again.v, again.id, &again.method), (req.v, req.id, &req.method));
-            assert!(same(&again.params, &req.params), "params {} became {}", req.params, again.params);
+    let (id, request) = match result {
+        Ok(r) => r,
+        Err(e) => {
+            assert!(!e.error.message.is_empty());
+            assert_eq!(e.close, e.error.kind == ErrorKind::Malformed, "{e:?}");
+            return;
         }
-        Err(RequestError::TooLong) if line.len() > control::MAX_REQUEST => {}
-        Err(e) => panic!("re-serialized request refused: {e}: {}", String::from_utf8_lossy(&line)),
+    };
+    assert_eq!(request.check(), Ok(()));
+    let line = wire::request_line(id, &request).expect("a parsed request serializes");
+    match wire::parse_request(&line) {
+        Ok(again) => assert_eq!(again, (id, request)),
+        Err(e) if line.len() > control::MAX_REQUEST && e.close => {}
+        Err(e) => panic!("re-serialized request refused: {e:?}: {}", String::from_utf8_lossy(&line)),
     }
 });

@@ -1,63 +1,87 @@
-//! `cbctl`'s side: one request, then its progress lines (if any) and its response.
+//! cbctl's side of the socket: one request, then its progress lines (if
+//! any) and its answer, typed.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
-use super::{socket_path, Request, Response, VERSION};
+use super::api::{ApiError, Control, ErrorKind, OnEvent, Reply, Request};
+use super::wire::{request_line, Response};
 
-/// Why a call did not get an answer.
-#[derive(Debug, thiserror::Error)]
-pub enum ControlError {
-    /// Nothing listens on the socket.
-    #[error("clean-backupd is not running (no answer on {0}); start it, or use --local")]
-    Unreachable(PathBuf),
-    /// The connection broke or the answer was not a response.
-    #[error("talking to clean-backupd on {path}: {reason}")]
-    Protocol { path: PathBuf, reason: String },
-    /// The daemon answered with an error; `usage` when the request was at fault.
-    #[error("clean-backupd: {message}")]
-    Remote { message: String, usage: bool },
+/// The daemon behind a socket.
+#[derive(Debug, Clone)]
+pub struct Remote {
+    /// The socket.
+    pub socket: PathBuf,
 }
 
-/// Sends `method` with `params` to the daemon of `state_dir` and returns its result.
-pub fn call(state_dir: &Path, method: &str, params: serde_json::Value) -> Result<serde_json::Value, ControlError> {
-    call_streaming(state_dir, method, params, &mut |_| {})
+impl Remote {
+    /// The daemon listening on `socket`.
+    pub fn new(socket: impl Into<PathBuf>) -> Remote {
+        Remote { socket: socket.into() }
+    }
+
+    fn connect(&self) -> Result<UnixStream, ApiError> {
+        UnixStream::connect(&self.socket).map_err(|e| connect_error(&self.socket, &e))
+    }
 }
 
-/// Like [`call`], handing each progress event that comes before the
-/// response to `on_event`.
-pub fn call_streaming(
-    state_dir: &Path,
-    method: &str,
-    params: serde_json::Value,
-    on_event: &mut dyn FnMut(serde_json::Value),
-) -> Result<serde_json::Value, ControlError> {
-    let path = socket_path(state_dir);
-    let mut stream = UnixStream::connect(&path).map_err(|_| ControlError::Unreachable(path.clone()))?;
-    let protocol = |reason: String| ControlError::Protocol { path: path.clone(), reason };
-    let request = Request { v: VERSION, id: 1, method: method.to_string(), params };
-    let mut line = serde_json::to_vec(&request).map_err(|e| protocol(e.to_string()))?;
-    line.push(b'\n');
-    stream.write_all(&line).map_err(|e| protocol(e.to_string()))?;
-    let mut reader = BufReader::new(stream);
-    loop {
-        let mut answer = String::new();
-        let n = reader.read_line(&mut answer).map_err(|e| protocol(e.to_string()))?;
-        if n == 0 {
-            return Err(protocol("the daemon closed the connection without answering (did it stop?)".into()));
-        }
-        let mut value: serde_json::Value =
-            serde_json::from_str(&answer).map_err(|e| protocol(format!("bad response: {e}")))?;
-        if let Some(event) = value.get_mut("event") {
-            on_event(event.take());
-            continue;
-        }
-        let response: Response = serde_json::from_value(value).map_err(|e| protocol(format!("bad response: {e}")))?;
-        return match (response.result, response.error) {
-            (_, Some(message)) => Err(ControlError::Remote { message, usage: response.usage }),
-            (Some(r), None) => Ok(r),
-            (None, None) => Ok(serde_json::Value::Null),
+/// Why a socket could not be reached, in words: nobody listens (not
+/// running), or somebody does but not for this user (permission).
+fn connect_error(socket: &Path, e: &std::io::Error) -> ApiError {
+    use std::os::unix::fs::MetadataExt;
+    if e.kind() == std::io::ErrorKind::PermissionDenied {
+        let owner = std::fs::symlink_metadata(socket)
+            .ok()
+            .map(|m| crate::access::user_name(m.uid()).unwrap_or_else(|| format!("uid {}", m.uid())));
+        let me = crate::access::user_name(rustix::process::geteuid().as_raw())
+            .unwrap_or_else(|| format!("uid {}", rustix::process::geteuid().as_raw()));
+        let owner = owner.map(|o| format!(" (it runs as {o})")).unwrap_or_default();
+        return ApiError::denied(format!(
+            "permission denied on {}: clean-backupd is running{owner}, but {me} may not talk to it",
+            socket.display()
+        ))
+        .hint(format!(
+            "ask its administrator to add {me} to control.allow_users (or a group of yours to \
+             control.allow_groups) in its config, or run the command with sudo"
+        ));
+    }
+    ApiError::new(ErrorKind::Unreachable, format!("clean-backupd is not running (no answer on {})", socket.display()))
+}
+
+impl Control for Remote {
+    fn call(&mut self, request: Request, on_event: OnEvent<'_>) -> Result<Reply, ApiError> {
+        let path = &self.socket;
+        let protocol = |reason: String| {
+            ApiError::new(ErrorKind::Protocol, format!("talking to clean-backupd on {}: {reason}", path.display()))
         };
+        let mut stream = self.connect()?;
+        let line = request_line(1, &request).map_err(|e| ApiError::usage(format!("cannot send this request: {e}")))?;
+        stream.write_all(&line).map_err(|e| protocol(e.to_string()))?;
+        let mut reader = BufReader::new(stream);
+        loop {
+            let mut answer = String::new();
+            let n = reader.read_line(&mut answer).map_err(|e| protocol(e.to_string()))?;
+            if n == 0 {
+                return Err(protocol("the daemon closed the connection without answering (did it stop?)".into()));
+            }
+            let mut value: serde_json::Value =
+                serde_json::from_str(&answer).map_err(|e| protocol(format!("bad response: {e}")))?;
+            if let Some(event) = value.get_mut("event") {
+                match serde_json::from_value(event.take()) {
+                    Ok(ev) => on_event(ev),
+                    // A newer daemon's event this build does not know: not worth failing the job.
+                    Err(e) => tracing::debug!("unknown progress event: {e}"),
+                }
+                continue;
+            }
+            let response: Response =
+                serde_json::from_value(value).map_err(|e| protocol(format!("bad response: {e}")))?;
+            return match (response.result, response.error) {
+                (_, Some(e)) => Err(e),
+                (r, None) => Reply::from_json(&request, r.unwrap_or(serde_json::Value::Null))
+                    .map_err(|e| protocol(format!("bad {} result: {e}", request.method()))),
+            };
+        }
     }
 }

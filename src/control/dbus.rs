@@ -9,12 +9,12 @@
 use std::collections::HashMap;
 use std::sync::mpsc;
 
-use serde_json::{json, Value as Json};
 use zbus::object_server::SignalEmitter;
 use zbus::zvariant::Value;
 use zbus::{fdo, interface};
 
-use super::{Call, Reply, Request, Signal, Status, VERSION};
+use super::api::{ApiError, ErrorKind, Reply, Request};
+use super::{Call, Signal, ToCaller};
 use crate::access::Caller;
 use zbus::message::Header;
 
@@ -107,34 +107,47 @@ async fn caller_of(conn: &zbus::Connection, hdr: &Header<'_>) -> fdo::Result<Cal
 }
 
 impl Daemon1 {
-    /// Hands a request to the main loop and waits (without blocking the bus) for its response.
-    async fn ask(&self, caller: Caller, method: &str, params: Json) -> fdo::Result<Json> {
+    /// Hands a request to the main loop and waits (without blocking the bus)
+    /// for its answer; an error keeps its kind as the D-Bus error name.
+    async fn ask(&self, caller: Caller, request: Request) -> fdo::Result<Reply> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let mut tx = Some(tx);
-        let request = Request { v: VERSION, id: 0, method: method.to_string(), params };
         let call = Call {
             request,
             caller,
             reply: Box::new(move |r| {
-                if let (Reply::Done(response), Some(tx)) = (r, tx.take()) {
-                    let _ = tx.send(response);
+                if let (ToCaller::Done(answer), Some(tx)) = (r, tx.take()) {
+                    let _ = tx.send(answer);
                 }
             }),
         };
         let stopping = || fdo::Error::Failed("clean-backupd is stopping".into());
         self.calls.lock().map_err(|_| stopping())?.send(call).map_err(|_| stopping())?;
-        let response = rx.await.map_err(|_| stopping())?;
-        match (response.result, response.error) {
-            (_, Some(e)) if response.denied => Err(fdo::Error::AccessDenied(e)),
-            (_, Some(e)) if response.usage => Err(fdo::Error::InvalidArgs(e)),
-            (_, Some(e)) => Err(fdo::Error::Failed(e)),
-            (r, None) => Ok(r.unwrap_or(Json::Null)),
-        }
+        rx.await.map_err(|_| stopping())?.map_err(bus_error)
     }
 }
 
-fn text(v: &Json) -> String {
-    v.to_string()
+/// An [`ApiError`] as a D-Bus error: denied as AccessDenied, the request's
+/// fault as InvalidArgs, the rest as Failed; the hint follows the message.
+fn bus_error(e: ApiError) -> fdo::Error {
+    let text = match &e.hint {
+        Some(h) => format!("{}; {h}", e.message),
+        None => e.message.clone(),
+    };
+    match e.kind {
+        ErrorKind::Denied => fdo::Error::AccessDenied(text),
+        _ if e.is_usage() => fdo::Error::InvalidArgs(text),
+        _ => fdo::Error::Failed(text),
+    }
+}
+
+/// A record reply as the JSON string of the socket's result.
+fn text(r: &Reply) -> fdo::Result<String> {
+    r.to_json().map(|v| v.to_string()).map_err(|e| fdo::Error::Failed(e.to_string()))
+}
+
+fn unexpected(r: &Reply) -> fdo::Error {
+    fdo::Error::Failed(format!("unexpected answer {r:?}"))
 }
 
 #[interface(name = "org.cleanbackup.Daemon1")]
@@ -147,8 +160,10 @@ impl Daemon1 {
         #[zbus(connection)] conn: &zbus::Connection,
         #[zbus(header)] hdr: Header<'_>,
     ) -> fdo::Result<HashMap<String, Value<'static>>> {
-        let v = self.ask(caller_of(conn, &hdr).await?, "status", json!({})).await?;
-        let s: Status = serde_json::from_value(v).map_err(|e| fdo::Error::Failed(e.to_string()))?;
+        let s = match self.ask(caller_of(conn, &hdr).await?, Request::Status {}).await? {
+            Reply::Status(s) => *s,
+            r => return Err(unexpected(&r)),
+        };
         let mut m: HashMap<String, Value<'static>> = HashMap::new();
         m.insert("version".into(), s.version.into());
         m.insert("pid".into(), s.pid.into());
@@ -179,7 +194,7 @@ impl Daemon1 {
         #[zbus(connection)] conn: &zbus::Connection,
         #[zbus(header)] hdr: Header<'_>,
     ) -> fdo::Result<()> {
-        self.ask(caller_of(conn, &hdr).await?, "pause", json!({})).await.map(drop)
+        self.ask(caller_of(conn, &hdr).await?, Request::Pause {}).await.map(drop)
     }
 
     /// Resume filing.
@@ -188,7 +203,7 @@ impl Daemon1 {
         #[zbus(connection)] conn: &zbus::Connection,
         #[zbus(header)] hdr: Header<'_>,
     ) -> fdo::Result<()> {
-        self.ask(caller_of(conn, &hdr).await?, "resume", json!({})).await.map(drop)
+        self.ask(caller_of(conn, &hdr).await?, Request::Resume {}).await.map(drop)
     }
 
     /// Look at every inbox file again and catch the library index up; returns the refresh report (JSON).
@@ -197,7 +212,7 @@ impl Daemon1 {
         #[zbus(connection)] conn: &zbus::Connection,
         #[zbus(header)] hdr: Header<'_>,
     ) -> fdo::Result<String> {
-        self.ask(caller_of(conn, &hdr).await?, "rescan", json!({})).await.map(|v| text(&v))
+        text(&self.ask(caller_of(conn, &hdr).await?, Request::Rescan { undone: false }).await?)
     }
 
     /// The newest `limit` sessions (JSON array, as `cbctl --json history`).
@@ -207,7 +222,9 @@ impl Daemon1 {
         #[zbus(header)] hdr: Header<'_>,
         limit: u32,
     ) -> fdo::Result<String> {
-        self.ask(caller_of(conn, &hdr).await?, "history", json!({ "limit": limit })).await.map(|v| text(&v))
+        let request = Request::History { limit: i64::from(limit) };
+        request.check().map_err(fdo::Error::InvalidArgs)?;
+        text(&self.ask(caller_of(conn, &hdr).await?, request).await?)
     }
 
     /// Undo a session; returns the undo report (JSON).
@@ -217,7 +234,9 @@ impl Daemon1 {
         #[zbus(header)] hdr: Header<'_>,
         session: i64,
     ) -> fdo::Result<String> {
-        self.ask(caller_of(conn, &hdr).await?, "undo", json!({ "session": session })).await.map(|v| text(&v))
+        let request = Request::Undo { session: Some(session), last: false };
+        request.check().map_err(fdo::Error::InvalidArgs)?;
+        text(&self.ask(caller_of(conn, &hdr).await?, request).await?)
     }
 
     /// Undo the newest session that still has files in place (the last import).
@@ -226,7 +245,7 @@ impl Daemon1 {
         #[zbus(connection)] conn: &zbus::Connection,
         #[zbus(header)] hdr: Header<'_>,
     ) -> fdo::Result<String> {
-        self.ask(caller_of(conn, &hdr).await?, "undo", json!({ "last": true })).await.map(|v| text(&v))
+        text(&self.ask(caller_of(conn, &hdr).await?, Request::Undo { session: None, last: true }).await?)
     }
 
     /// What was decided for a file and why (JSON, as `cbctl --json why FILE`):
@@ -237,7 +256,9 @@ impl Daemon1 {
         #[zbus(header)] hdr: Header<'_>,
         path: &str,
     ) -> fdo::Result<String> {
-        self.ask(caller_of(conn, &hdr).await?, "why", json!({ "path": path })).await.map(|v| text(&v))
+        let request = Request::Why { path: path.into() };
+        request.check().map_err(fdo::Error::InvalidArgs)?;
+        text(&self.ask(caller_of(conn, &hdr).await?, request).await?)
     }
 
     /// A config key's resolved value, or the whole config for "".
@@ -247,9 +268,11 @@ impl Daemon1 {
         #[zbus(header)] hdr: Header<'_>,
         key: &str,
     ) -> fdo::Result<String> {
-        let params = if key.is_empty() { json!({}) } else { json!({ "key": key }) };
-        let v = self.ask(caller_of(conn, &hdr).await?, "config.get", params).await?;
-        Ok(v["value"].as_str().unwrap_or_default().to_string())
+        let key = (!key.is_empty()).then(|| key.to_string());
+        match self.ask(caller_of(conn, &hdr).await?, Request::ConfigGet { key }).await? {
+            Reply::Config(c) => Ok(c.value.unwrap_or_default()),
+            r => Err(unexpected(&r)),
+        }
     }
 
     /// Set a config key in the file (comments kept); applied at once.
@@ -260,7 +283,8 @@ impl Daemon1 {
         key: &str,
         value: &str,
     ) -> fdo::Result<()> {
-        self.ask(caller_of(conn, &hdr).await?, "config.set", json!({ "key": key, "value": value })).await.map(drop)
+        let request = Request::ConfigSet { key: key.into(), value: value.into(), file: None };
+        self.ask(caller_of(conn, &hdr).await?, request).await.map(drop)
     }
 
     /// Queue a one-shot job (a JobSpec as JSON: {"kind":"organize"|"dedup",...});
@@ -271,9 +295,12 @@ impl Daemon1 {
         #[zbus(header)] hdr: Header<'_>,
         spec: &str,
     ) -> fdo::Result<u64> {
-        let spec: Json = serde_json::from_str(spec).map_err(|e| fdo::Error::InvalidArgs(format!("spec: {e}")))?;
-        let v = self.ask(caller_of(conn, &hdr).await?, "job.submit", json!({ "spec": spec, "stream": false })).await?;
-        v["job"].as_u64().ok_or_else(|| fdo::Error::Failed(format!("unexpected answer {v}")))
+        let spec = serde_json::from_str(spec)
+            .map_err(|e| fdo::Error::InvalidArgs(format!("bad params for job.submit: spec: {e}")))?;
+        match self.ask(caller_of(conn, &hdr).await?, Request::Submit { spec, stream: false }).await? {
+            Reply::Queued { job } => Ok(job),
+            r => Err(unexpected(&r)),
+        }
     }
 
     /// A file was filed from an inbox into the library, in journal session `session`.

@@ -29,15 +29,18 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// An answer the client does not take within this long drops the connection.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
-use super::{EventLine, Request, Response, MAX_REQUEST, VERSION};
+use super::api::{ApiError, ErrorKind, Reply, Request};
+use super::wire::{parse_request, EventLine, Response};
+use super::{MAX_REQUEST, VERSION};
+use crate::engine::job::JobEvent;
 
-/// What the daemon sends back for a call: progress events, then one response.
+/// What the daemon sends back for a call: progress events, then one answer.
 #[derive(Debug, Clone)]
-pub enum Reply {
+pub enum ToCaller {
     /// A progress event of a streamed call.
-    Event(serde_json::Value),
+    Event(JobEvent),
     /// The answer; nothing follows it.
-    Done(Response),
+    Done(Result<Reply, ApiError>),
 }
 
 /// A request for the main loop, with where to send the answer (a socket
@@ -48,12 +51,12 @@ pub struct Call {
     /// Who sent it, as the kernel or the bus says.
     pub caller: Caller,
     /// Takes the replies; sending after the caller has gone is harmless.
-    pub reply: Box<dyn FnMut(Reply) + Send>,
+    pub reply: Box<dyn FnMut(ToCaller) + Send>,
 }
 
 impl Call {
     /// A call whose replies go to a channel.
-    pub fn new(request: Request, caller: Caller, reply: mpsc::Sender<Reply>) -> Call {
+    pub fn new(request: Request, caller: Caller, reply: mpsc::Sender<ToCaller>) -> Call {
         Call {
             request,
             caller,
@@ -64,8 +67,8 @@ impl Call {
     }
 
     /// Answers the call.
-    pub fn respond(mut self, response: Response) {
-        (self.reply)(Reply::Done(response));
+    pub fn respond(mut self, answer: Result<Reply, ApiError>) {
+        (self.reply)(ToCaller::Done(answer));
     }
 }
 
@@ -116,7 +119,7 @@ impl Server {
                     Caller { uid: cred.uid.as_raw(), gid: cred.gid.as_raw(), pid: Some(cred.pid.as_raw_pid() as u32) };
                 let refuse = |stream: &mut UnixStream, msg: String| {
                     let _ = stream.set_write_timeout(Some(Duration::from_millis(100)));
-                    send(stream, &Response::err(0, msg));
+                    send(stream, &Response::err(0, ApiError::new(ErrorKind::Failed, msg)));
                 };
                 if active.fetch_add(1, Ordering::SeqCst) >= MAX_CLIENTS {
                     active.fetch_sub(1, Ordering::SeqCst);
@@ -201,44 +204,48 @@ fn serve(stream: UnixStream, caller: Caller, calls: &mpsc::Sender<Call>) {
             Ok(0) | Err(_) => return,
             Ok(_) => {}
         }
-        let request = match super::parse_request(&line) {
+        let (id, request) = match parse_request(&line) {
             Ok(r) => r,
-            Err(e @ (super::RequestError::TooLong | super::RequestError::Malformed(_))) => {
-                send(&mut out, &Response::err(0, format!("{e}; closing")));
+            Err(mut refused) if refused.close => {
+                refused.error.message.push_str("; closing");
+                send(&mut out, &Response::err(0, refused.error));
                 return;
             }
-            Err(e) => {
-                if !send(&mut out, &Response::usage(e.id(), e.to_string())) {
+            Err(refused) => {
+                if !send(&mut out, &Response::err(refused.id, refused.error)) {
                     return;
                 }
                 continue;
             }
         };
-        let id = request.id;
         let (tx, rx) = mpsc::channel();
         if calls.send(Call::new(request, caller.clone(), tx)).is_err() {
-            send(&mut out, &Response::err(id, "the daemon is stopping"));
+            send(&mut out, &Response::err(id, stopping()));
             return;
         }
         // Progress events of a streamed call, then its response.
         loop {
             match rx.recv() {
-                Ok(Reply::Event(event)) => {
+                Ok(ToCaller::Event(event)) => {
                     if !send_line(&mut out, &EventLine { v: VERSION, id, event }) {
                         return;
                     }
                 }
-                Ok(Reply::Done(response)) => {
-                    if !send(&mut out, &response) {
+                Ok(ToCaller::Done(answer)) => {
+                    if !send(&mut out, &Response::new(id, answer)) {
                         return;
                     }
                     break;
                 }
                 Err(_) => {
-                    send(&mut out, &Response::err(id, "the daemon is stopping"));
+                    send(&mut out, &Response::err(id, stopping()));
                     return;
                 }
             }
         }
     }
+}
+
+fn stopping() -> ApiError {
+    ApiError::failed("the daemon is stopping").hint("start it again (systemctl restart clean-backupd) and retry")
 }

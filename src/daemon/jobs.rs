@@ -9,36 +9,18 @@ use std::path::{Path, PathBuf};
 
 use crate::access::{Access, Caller, Want};
 use crate::config::Config;
-use crate::control::{Call, Emitter, JobStatus, Reply, Response, Signal};
-use crate::engine::job::{self, JobSpec};
+use crate::control::api::{ApiError, Reply};
+use crate::control::service::run_job;
+use crate::control::{Call, Emitter, JobStatus, Signal, ToCaller};
+use crate::engine::job::{JobEvent, JobSpec, JobSummary};
 use crate::journal::Journal;
-
-/// Why a job was refused before it was queued.
-#[derive(Debug)]
-pub(super) enum Refusal {
-    /// The request is at fault (a folder outside every root, missing).
-    Usage(String),
-    /// The caller may not touch a folder the job names.
-    Denied(String),
-}
-
-impl Refusal {
-    /// The error response.
-    pub(super) fn response(self, id: u64) -> Response {
-        match self {
-            Refusal::Usage(e) => Response::usage(id, e),
-            // A usage error too: the request asked for what it may not have (exit 2).
-            Refusal::Denied(e) => Response { usage: true, ..Response::denied(id, e) },
-        }
-    }
-}
 
 /// Checks a job's folders before it is queued: each, resolved, lies under a
 /// root the daemon is configured with (the library, an inbox, or
 /// `control.job_roots`), and a caller who is not the daemon's user may read
 /// it (and, for a job that moves or deletes, change it) as itself. Returns
 /// the rights the job's scan must then hold every file to.
-pub(super) fn check_job(spec: &JobSpec, caller: &Caller, cfg: &Config) -> Result<Option<Access>, Refusal> {
+pub(super) fn check_job(spec: &JobSpec, caller: &Caller, cfg: &Config) -> Result<Option<Access>, ApiError> {
     let roots: Vec<PathBuf> = std::iter::once(&cfg.library)
         .chain(cfg.inbox.iter().map(|i| &i.path))
         .chain(cfg.job_roots.iter())
@@ -54,27 +36,27 @@ pub(super) fn check_job(spec: &JobSpec, caller: &Caller, cfg: &Config) -> Result
             } else {
                 crate::engine::EngineError::MissingSource(path.clone())
             };
-            return Err(Refusal::Usage(e.to_string()));
+            return Err(e.into());
         }
     }
     for (path, want) in reads.iter().map(|p| (p, false)).chain(writes.iter().map(|p| (p, true))) {
-        let resolved = crate::fsops::canonical_lenient(path).map_err(|e| Refusal::Usage(e.to_string()))?;
+        let resolved = crate::fsops::canonical_lenient(path).map_err(|e| ApiError::usage(e.to_string()))?;
         if !roots.iter().any(|r| resolved.starts_with(r)) {
             let list: Vec<String> = roots.iter().map(|r| r.display().to_string()).collect();
-            return Err(Refusal::Usage(format!(
-                "{}: not under a folder this daemon works in ({}); add it to control.job_roots, or run the job \
-                 yourself with --local",
+            return Err(ApiError::usage(format!(
+                "{}: not under a folder this daemon works in ({})",
                 path.display(),
                 list.join(", ")
-            )));
+            ))
+            .hint("add it to control.job_roots in the daemon's config, or run the job yourself with --local"));
         }
         let Some(a) = &access else { continue };
         // A folder that does not exist yet (a destination) is checked where it would be made.
         let existing = existing_ancestor(&resolved);
         let changes = want || spec.changes_sources();
-        a.check(&existing, if changes { Want::Change } else { Want::List }).map_err(Refusal::Denied)?;
+        a.check(&existing, if changes { Want::Change } else { Want::List }).map_err(ApiError::denied)?;
         if !want {
-            a.check(&existing, Want::List).map_err(Refusal::Denied)?;
+            a.check(&existing, Want::List).map_err(ApiError::denied)?;
         }
     }
     Ok(access)
@@ -95,8 +77,8 @@ fn existing_ancestor(path: &Path) -> PathBuf {
 /// What a job made for a caller who is not the daemon's user (copies, and
 /// the folders made for them and for moved files) belongs to that caller,
 /// as if it had done the work itself. Moved files keep their owner.
-fn give_to_caller(journal: &Journal, summary: &serde_json::Value, a: &Access) {
-    let Some(session) = summary["session"].as_i64() else { return };
+fn give_to_caller(journal: &Journal, summary: &JobSummary, a: &Access) {
+    let Some(session) = summary.session() else { return };
     let Ok(ops) = journal.store().ops_of_session(session) else { return };
     for op in ops.iter().filter(|o| o.state == crate::store::OpState::Done) {
         let made = (op.action == crate::store::Action::Copy).then_some(&op.dst);
@@ -113,9 +95,8 @@ struct Queued {
     spec: JobSpec,
     /// The rights of the caller the job runs for (`None`: the daemon's own).
     access: Option<Access>,
-    /// The request id, and where its progress and response go when streamed.
-    request_id: u64,
-    stream: Option<Box<dyn FnMut(Reply) + Send>>,
+    /// Where its progress and answer go when streamed.
+    stream: Option<Box<dyn FnMut(ToCaller) + Send>>,
 }
 
 #[derive(Default)]
@@ -145,22 +126,21 @@ impl Jobs {
 
     /// Queues a checked `job.submit` call to run with `access`.
     pub(super) fn submit(&mut self, call: Call, spec: JobSpec, stream: bool, access: Option<Access>) {
-        let id = call.request.id;
         let job = self.next_id;
         self.next_id += 1;
         tracing::info!(job, kind = spec.kind(), uid = call.caller.uid, "job queued");
         self.lock().queued += 1;
         // Unstreamed: answered now with the job id; progress goes out as signals.
         let (reply, now) = if stream { (Some(call.reply), None) } else { (None, Some(call)) };
-        if self.queue.send(Queued { id: job, spec, access, request_id: id, stream: reply }).is_err() {
+        if self.queue.send(Queued { id: job, spec, access, stream: reply }).is_err() {
             self.lock().queued -= 1;
             if let Some(call) = now {
-                call.respond(Response::err(id, "the job worker has stopped; restart the daemon"));
+                call.respond(Err(ApiError::failed("the job worker has stopped; restart the daemon")));
             }
             return;
         }
         if let Some(call) = now {
-            call.respond(Response::ok(id, serde_json::json!({ "job": job })));
+            call.respond(Ok(Reply::Queued { job }));
         }
     }
 
@@ -182,7 +162,7 @@ impl Jobs {
 
 fn worker(mut journal: Journal, rx: &mpsc::Receiver<Queued>, shared: &Mutex<Shared>, emit: &Emitter) {
     let lock = || shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    for Queued { id: job, spec, access, request_id, mut stream } in rx.iter() {
+    for Queued { id: job, spec, access, mut stream } in rx.iter() {
         {
             let mut s = lock();
             s.queued = s.queued.saturating_sub(1);
@@ -194,15 +174,15 @@ fn worker(mut journal: Journal, rx: &mpsc::Receiver<Queued>, shared: &Mutex<Shar
         };
         progress("running", 0, 0, String::new());
         let mut last_signal = Instant::now();
-        let result = job::run_as(&mut journal, &spec, access.as_ref(), &mut |ev| {
+        let result = run_job(&mut journal, &spec, access.as_ref(), &mut |ev| {
             let (done, total) = {
                 let mut s = lock();
                 let Some(r) = s.running.as_mut() else { return };
-                if ev["event"] == "found" || ev["event"] == "indexing" {
-                    r.total = ev["total"].as_u64().unwrap_or(r.total);
-                    r.done = ev["done"].as_u64().unwrap_or(0);
-                } else if ev.get("outcome").is_some() || ev.get("error").is_some() {
-                    r.done += 1;
+                match &ev {
+                    JobEvent::Found { total } => (r.done, r.total) = (0, *total),
+                    JobEvent::Indexing { done, total, .. } => (r.done, r.total) = (*done, *total),
+                    ev if ev.is_file() => r.done += 1,
+                    _ => {}
                 }
                 (r.done, r.total)
             };
@@ -211,7 +191,7 @@ fn worker(mut journal: Journal, rx: &mpsc::Receiver<Queued>, shared: &Mutex<Shar
                 progress("running", done, total, String::new());
             }
             if let Some(reply) = stream.as_mut() {
-                reply(Reply::Event(ev));
+                reply(ToCaller::Event(ev));
             }
         });
         let (done, total) = lock().running.as_ref().map_or((0, 0), |r| (r.done, r.total));
@@ -220,17 +200,18 @@ fn worker(mut journal: Journal, rx: &mpsc::Receiver<Queued>, shared: &Mutex<Shar
         }
         match result {
             Ok(summary) => {
-                tracing::info!(job, %summary, "job done");
-                progress("done", done, total, summary.to_string());
+                let detail = serde_json::to_string(&summary).unwrap_or_default();
+                tracing::info!(job, kind = spec.kind(), "job done: {detail}");
+                progress("done", done, total, detail);
                 if let Some(reply) = stream.as_mut() {
-                    reply(Reply::Done(Response::ok(request_id, summary)));
+                    reply(ToCaller::Done(Ok(Reply::Job(summary))));
                 }
             }
             Err(e) => {
                 tracing::error!(job, "job failed: {e}");
-                progress("failed", done, total, e.to_string());
+                progress("failed", done, total, e.message.clone());
                 if let Some(reply) = stream.as_mut() {
-                    reply(Reply::Done(Response { usage: e.is_usage(), ..Response::err(request_id, e.to_string()) }));
+                    reply(ToCaller::Done(Err(e)));
                 }
             }
         }

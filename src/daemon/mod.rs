@@ -312,6 +312,20 @@ pub fn run(
     open_state_dir_to_callers(&cfg);
     let _server = Server::start(&socket, socket_mode(&cfg), tx)
         .map_err(|source| DaemonError::Control { path: socket.clone(), source })?;
+    // cbctl finds this daemon with no flags through its runtime folder.
+    let _advert = match control::discovery::advertise(&socket, &cfg.state_dir, cfg.source.as_deref()) {
+        Ok(a) => {
+            tracing::info!(advert = %a.path().display(), "cbctl finds this daemon with no flags");
+            Some(a)
+        }
+        Err(e) => {
+            tracing::info!(
+                "not advertised ({e}): cbctl needs --config {}",
+                cfg.source.as_deref().map_or("FILE".into(), |p| p.display().to_string())
+            );
+            None
+        }
+    };
     log_start(&cfg);
     let mut state = State::new(Arc::clone(&emit));
     let mut seen = load_parked(&mut journal, &cfg);

@@ -49,7 +49,7 @@ pub struct CompressOptions {
 }
 
 /// What happened to one file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CompressOutcome {
     /// Re-encoded smaller.
@@ -65,7 +65,7 @@ pub enum CompressOutcome {
 }
 
 /// The report for one file.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CompressEvent {
     /// The original.
     #[serde(serialize_with = "super::lossy")]
@@ -76,7 +76,8 @@ pub struct CompressEvent {
     /// What happened.
     pub outcome: CompressOutcome,
     /// "image", "video" or "other".
-    pub kind: &'static str,
+    #[serde(deserialize_with = "super::static_name_req")]
+    pub kind: super::Name,
     /// The original's size.
     pub before: u64,
     /// The copy's size (0 when none was written).
@@ -85,8 +86,8 @@ pub struct CompressEvent {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// Kept because of its kind ("heif", "raw", "gif", ...), not for its content.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub kept_kind: Option<&'static str>,
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "super::static_name")]
+    pub kept_kind: Option<super::Name>,
 }
 
 /// The end-of-job summary.

@@ -48,7 +48,7 @@ pub struct DedupOptions {
 }
 
 /// One duplicate in a report.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MemberReport {
     /// The file.
     #[serde(serialize_with = "super::lossy")]
@@ -65,7 +65,7 @@ pub struct MemberReport {
 }
 
 /// One group in a report.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GroupReport {
     /// 1-based group number.
     pub group: usize,
@@ -92,7 +92,7 @@ pub enum DedupEvent {
 }
 
 /// Counts for the end of the job.
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DedupSummary {
     /// The journal session, when files were moved, copied or trashed.
     pub session: Option<i64>,

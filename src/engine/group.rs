@@ -37,7 +37,7 @@ impl GroupOptions {
 }
 
 /// Why a member is in its group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Match {
     /// Same bytes as the keeper.

@@ -1,18 +1,18 @@
 //! One-shot jobs as data: what `cbctl organize` / `cbctl dedup` ask for,
 //! run in `cbctl` itself or submitted to the daemon over the control
 //! socket. Both run them through [`run`], and both see the same progress
-//! events: JSON objects, one per event, as `cbctl --json` prints them.
+//! events ([`JobEvent`]), printed by `cbctl --json` one object per line.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use super::compress::{compress, CompressOptions, CompressProgress};
-use super::dedup::{dedup, DedupAction, DedupEvent, DedupOptions};
+use super::compress::{compress, CompressEvent, CompressOptions, CompressProgress, CompressSummary};
+use super::dedup::{dedup, DedupAction, DedupEvent, DedupOptions, DedupSummary, GroupReport};
 use super::group::GroupOptions;
-use super::{organize, EngineError, Event, OrganizeOptions};
+use super::{organize, EngineError, Event, FileEvent, OrganizeOptions, Summary};
 use crate::access::Access;
 use crate::config::Mode;
 use crate::journal::Journal;
@@ -106,32 +106,120 @@ impl JobSpec {
     }
 }
 
-/// An organize progress event as JSON.
-pub fn organize_event(ev: &Event) -> Value {
-    match ev {
-        Event::Found { total } => json!({"event": "found", "total": total}),
-        Event::Indexing { done, total } => json!({"event": "indexing", "done": done, "total": total}),
-        Event::File(f) => serde_json::to_value(f).unwrap_or_default(),
+/// A job's progress, as the job worker streams it and `cbctl --json` prints
+/// it: one object per event, its kind in `"event"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum JobEvent {
+    /// The scan found this many files to handle.
+    Found {
+        /// Count of per-file events to come.
+        total: u64,
+    },
+    /// Reading files into the index: `done` of `total` (in `dir`, for dedup).
+    Indexing {
+        /// The folder being indexed (dedup, one folder at a time).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dir: Option<String>,
+        /// Files read so far.
+        done: u64,
+        /// Files to read.
+        total: u64,
+    },
+    /// One file was filed, moved, skipped or failed (organize, dedup).
+    File(FileEvent),
+    /// One group of duplicates (dedup).
+    Group(GroupReport),
+    /// One file was compressed, converted, kept or failed (compress).
+    Compressed(CompressEvent),
+    /// A file could not be read at all (dedup's index).
+    Error {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl JobEvent {
+    /// True for an event that stands for one file handled (the bar moves on).
+    pub fn is_file(&self) -> bool {
+        matches!(self, JobEvent::File(_) | JobEvent::Compressed(_) | JobEvent::Error { .. })
     }
 }
 
-/// A compress progress event as JSON.
-pub fn compress_event(ev: &CompressProgress) -> Value {
-    match ev {
-        CompressProgress::Found { total } => json!({"event": "found", "total": total}),
-        CompressProgress::File(f) => serde_json::to_value(f).unwrap_or_default(),
-    }
-}
-
-/// A dedup progress event as JSON.
-pub fn dedup_event(ev: &DedupEvent) -> Value {
-    match ev {
-        DedupEvent::Indexing { dir, done, total } => {
-            json!({"event": "indexing", "dir": dir.to_string_lossy(), "done": done, "total": total})
+impl From<&Event> for JobEvent {
+    fn from(ev: &Event) -> JobEvent {
+        match ev {
+            Event::Found { total } => JobEvent::Found { total: *total },
+            Event::Indexing { done, total } => JobEvent::Indexing { dir: None, done: *done, total: *total },
+            Event::File(f) => JobEvent::File(f.clone()),
         }
-        DedupEvent::Error { path, reason } => json!({"path": path.to_string_lossy(), "error": reason}),
-        DedupEvent::Group(g) => serde_json::to_value(g).unwrap_or_default(),
-        DedupEvent::File(f) => serde_json::to_value(f).unwrap_or_default(),
+    }
+}
+
+impl From<&CompressProgress> for JobEvent {
+    fn from(ev: &CompressProgress) -> JobEvent {
+        match ev {
+            CompressProgress::Found { total } => JobEvent::Found { total: *total },
+            CompressProgress::File(f) => JobEvent::Compressed(f.clone()),
+        }
+    }
+}
+
+impl From<&DedupEvent> for JobEvent {
+    fn from(ev: &DedupEvent) -> JobEvent {
+        match ev {
+            DedupEvent::Indexing { dir, done, total } => {
+                JobEvent::Indexing { dir: Some(dir.to_string_lossy().into_owned()), done: *done, total: *total }
+            }
+            DedupEvent::Error { path, reason } => {
+                JobEvent::Error { path: path.to_string_lossy().into_owned(), reason: reason.clone() }
+            }
+            DedupEvent::Group(g) => JobEvent::Group(g.clone()),
+            DedupEvent::File(f) => JobEvent::File(f.clone()),
+        }
+    }
+}
+
+/// What a job ends with: its kind's summary.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum JobSummary {
+    /// `organize`.
+    Organize(Summary),
+    /// `dedup`.
+    Dedup(DedupSummary),
+    /// `compress`.
+    Compress(CompressSummary),
+}
+
+impl JobSummary {
+    /// The journal session the job wrote, if it changed anything.
+    pub fn session(&self) -> Option<i64> {
+        match self {
+            JobSummary::Organize(s) => s.session,
+            JobSummary::Dedup(s) => s.session,
+            JobSummary::Compress(_) => None,
+        }
+    }
+
+    /// Files that failed.
+    pub fn errors(&self) -> u64 {
+        match self {
+            JobSummary::Organize(s) => s.errors,
+            JobSummary::Dedup(s) => s.errors,
+            JobSummary::Compress(s) => s.errors,
+        }
+    }
+
+    /// Reads the summary of a job of `spec`'s kind back from its JSON.
+    pub fn decode(spec: &JobSpec, v: Value) -> Result<JobSummary, serde_json::Error> {
+        Ok(match spec {
+            JobSpec::Organize { .. } => JobSummary::Organize(serde_json::from_value(v)?),
+            JobSpec::Dedup { .. } => JobSummary::Dedup(serde_json::from_value(v)?),
+            JobSpec::Compress(_) => JobSummary::Compress(serde_json::from_value(v)?),
+        })
     }
 }
 
@@ -139,29 +227,29 @@ pub fn dedup_event(ev: &DedupEvent) -> Value {
 /// the first and last), so a job over 100k unchanged files does not send
 /// 100k progress lines.
 struct Throttle<'a> {
-    out: &'a mut (dyn FnMut(Value) + Send),
+    out: &'a mut (dyn FnMut(JobEvent) + Send),
     last: Option<Instant>,
 }
 
 impl Throttle<'_> {
-    fn send(&mut self, v: Value) {
-        if v["event"] == "indexing" {
-            let ends = v["done"] == v["total"] || v["done"] == 0;
+    fn send(&mut self, ev: JobEvent) {
+        if let JobEvent::Indexing { done, total, .. } = ev {
+            let ends = done == total || done == 0;
             if !ends && self.last.is_some_and(|t| t.elapsed() < Duration::from_millis(100)) {
                 return;
             }
             self.last = Some(Instant::now());
         }
-        (self.out)(v);
+        (self.out)(ev);
     }
 }
 
-/// Runs a job, reporting each event; returns its summary as JSON.
+/// Runs a job, reporting each event; returns its summary.
 pub fn run(
     journal: &mut Journal,
     spec: &JobSpec,
-    on_event: &mut (dyn FnMut(Value) + Send),
-) -> Result<Value, EngineError> {
+    on_event: &mut (dyn FnMut(JobEvent) + Send),
+) -> Result<JobSummary, EngineError> {
     run_as(journal, spec, None, on_event)
 }
 
@@ -172,8 +260,8 @@ pub fn run_as(
     journal: &mut Journal,
     spec: &JobSpec,
     access: Option<&Access>,
-    on_event: &mut (dyn FnMut(Value) + Send),
-) -> Result<Value, EngineError> {
+    on_event: &mut (dyn FnMut(JobEvent) + Send),
+) -> Result<JobSummary, EngineError> {
     let mut out = Throttle { out: on_event, last: None };
     let summary = match spec {
         JobSpec::Organize { src, dest, copy, dry_run, layout, group } => {
@@ -189,7 +277,7 @@ pub fn run_as(
                 dedup: *group,
                 access: access.cloned(),
             };
-            serde_json::to_value(organize(journal, &opts, &mut |ev| out.send(organize_event(ev)))?)
+            JobSummary::Organize(organize(journal, &opts, &mut |ev| out.send(ev.into()))?)
         }
         JobSpec::Dedup { dirs, action, to, library, group } => {
             let opts = DedupOptions {
@@ -200,13 +288,13 @@ pub fn run_as(
                 library: library.clone(),
                 access: access.cloned(),
             };
-            serde_json::to_value(dedup(journal, &opts, &mut |ev| out.send(dedup_event(ev)))?)
+            JobSummary::Dedup(dedup(journal, &opts, &mut |ev| out.send(ev.into()))?)
         }
         // Writes only new files under DEST: nothing to journal.
         JobSpec::Compress(opts) => {
             let opts = CompressOptions { access: access.cloned(), ..opts.clone() };
-            serde_json::to_value(compress(&opts, &mut |ev| out.send(compress_event(ev)))?)
+            JobSummary::Compress(compress(&opts, &mut |ev| out.send(ev.into()))?)
         }
     };
-    Ok(summary.unwrap_or_default())
+    Ok(summary)
 }

@@ -110,8 +110,73 @@ impl serde::Serialize for Outcome {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Outcome {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Outcome, D::Error> {
+        const ALL: [Outcome; 9] = [
+            Outcome::Moved,
+            Outcome::Copied,
+            Outcome::Trashed,
+            Outcome::Quarantined,
+            Outcome::Planned,
+            Outcome::Duplicate,
+            Outcome::NonMedia,
+            Outcome::Skipped,
+            Outcome::Error,
+        ];
+        let name = String::deserialize(d)?;
+        ALL.into_iter()
+            .find(|o| o.as_str() == name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown outcome {name:?}")))
+    }
+}
+
+/// A fixed name an event carries (a match kind, a date source, a media
+/// kind). An alias so serde's derive does not take the `'static` for a
+/// borrow from the input: [`static_name`] reads it back.
+pub type Name = &'static str;
+
+/// Reads back one of the fixed names events carry as `&'static str` (a
+/// match kind, a date source, a media kind); a name this build does not
+/// know reads as "unknown" rather than failing the whole event.
+pub(crate) fn static_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'static str>, D::Error> {
+    use serde::Deserialize;
+    const NAMES: &[&str] = &[
+        "exact",
+        "similar",
+        "perceptual",
+        "name",
+        "image",
+        "video",
+        "other",
+        "exif",
+        "xmp",
+        "exif-create",
+        "quicktime",
+        "mvhd",
+        "container",
+        "filename",
+        "mtime",
+        "heif",
+        "raw",
+        "gif",
+        "bmp",
+        "tiff",
+        "png",
+        "webp",
+        "avif",
+        "jpeg",
+    ];
+    let name: Option<String> = Option::deserialize(d)?;
+    Ok(name.map(|n| NAMES.iter().copied().find(|k| *k == n).unwrap_or("unknown")))
+}
+
+/// [`static_name`] for a field that is always there.
+pub(crate) fn static_name_req<'de, D: serde::Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
+    Ok(static_name(d)?.unwrap_or("unknown"))
+}
+
 /// The report for one file.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FileEvent {
     /// The file as found.
     #[serde(serialize_with = "lossy")]
@@ -119,14 +184,14 @@ pub struct FileEvent {
     /// What happened.
     pub outcome: Outcome,
     /// Where it went (or, for a duplicate left in place, the library file it duplicates).
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "lossy_opt")]
+    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "lossy_opt")]
     pub dest: Option<PathBuf>,
     /// For a duplicate (skipped or quarantined): the file it duplicates.
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "lossy_opt")]
+    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "lossy_opt")]
     pub duplicate_of: Option<PathBuf>,
     /// For a duplicate: `exact` (same bytes) or `similar` (same picture by pHash).
-    #[serde(rename = "match", skip_serializing_if = "Option::is_none")]
-    pub how: Option<&'static str>,
+    #[serde(rename = "match", default, skip_serializing_if = "Option::is_none", deserialize_with = "static_name")]
+    pub how: Option<Name>,
     /// For a similar duplicate: the pHash distance to the file it duplicates.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub distance: Option<u32>,
@@ -134,8 +199,8 @@ pub struct FileEvent {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub taken: Option<String>,
     /// The source of that date.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub source: Option<&'static str>,
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "static_name")]
+    pub source: Option<Name>,
     /// Size in bytes.
     pub bytes: u64,
     /// Why it was skipped or failed.

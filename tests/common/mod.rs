@@ -77,13 +77,23 @@ pub fn work_dirs(root: &Path) -> (PathBuf, PathBuf, PathBuf) {
 pub fn cbctl(state: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_cbctl"));
     c.arg("--state-dir").arg(state).env_remove("CLEAN_BACKUP_CONFIG").env("XDG_CONFIG_HOME", state.join("no-config"));
+    c.env("XDG_RUNTIME_DIR", runtime_dir(state));
     c
+}
+
+/// The runtime folder (`$XDG_RUNTIME_DIR`) the test's daemon and cbctl
+/// share, beside `path`: a daemon advertises itself there, not in the
+/// machine's `/run`.
+pub fn runtime_dir(path: &Path) -> PathBuf {
+    let dir = path.parent().unwrap_or(path).join("run");
+    std::fs::create_dir_all(&dir).expect("make the runtime dir");
+    dir
 }
 
 /// cbctl with the test's config (and so its state dir), not the user's.
 pub fn ctl(config: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_cbctl"));
-    c.arg("--config").arg(config).env_remove("CLEAN_BACKUP_CONFIG");
+    c.arg("--config").arg(config).env_remove("CLEAN_BACKUP_CONFIG").env("XDG_RUNTIME_DIR", runtime_dir(config));
     c
 }
 
@@ -258,6 +268,7 @@ pub fn start_daemon(config: &Path) -> Daemon {
         Command::new(env!("CARGO_BIN_EXE_clean-backupd"))
             .arg("--config")
             .arg(config)
+            .env("XDG_RUNTIME_DIR", runtime_dir(config))
             .stderr(Stdio::null())
             .spawn()
             .expect("start clean-backupd"),
@@ -271,6 +282,7 @@ pub fn start_daemon_logged(config: &Path, log: &Path) -> Daemon {
         Command::new(env!("CARGO_BIN_EXE_clean-backupd"))
             .arg("--config")
             .arg(config)
+            .env("XDG_RUNTIME_DIR", runtime_dir(config))
             .env("CLEAN_BACKUP_LOG", "info")
             .stderr(std::fs::File::create(log).expect("create the daemon log"))
             .spawn()

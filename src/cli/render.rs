@@ -1,0 +1,428 @@
+//! What cbctl prints: results on stdout, progress, warnings and errors on
+//! stderr; with `--json`, JSON lines only on stdout.
+
+use std::io::IsTerminal;
+use std::time::Instant;
+
+use crate::control::Status;
+use crate::engine::dedup::DedupSummary;
+use crate::engine::job::JobEvent;
+use crate::engine::Summary;
+use crate::journal::RecoveryReport;
+use crate::store::SessionRow;
+
+/// `n` and the noun, plural when `n` is not 1: "1 file", "2 files".
+pub fn count(n: u64, noun: &str) -> String {
+    match (n, noun) {
+        (1, _) => format!("1 {noun}"),
+        (_, n_) if n_.ends_with('y') && !n_.ends_with("ey") => format!("{n} {}ies", &noun[..noun.len() - 1]),
+        (_, n_) if ["s", "x", "ch", "sh"].iter().any(|e| n_.ends_with(e)) => format!("{n} {noun}es"),
+        _ => format!("{n} {noun}s"),
+    }
+}
+
+/// Bytes for people: "512 B", "1.5 MiB".
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i + 1 < UNITS.len() {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[i])
+    }
+}
+
+/// One JSON line on stdout.
+pub fn json_line(v: &impl serde::Serialize) {
+    match serde_json::to_string(v) {
+        Ok(s) => println!("{s}"),
+        Err(e) => eprintln!("cbctl: cannot encode output: {e}"),
+    }
+}
+
+/// The summary object of a `--json` run: the value with `"summary": true`.
+pub fn json_summary(v: impl serde::Serialize) {
+    let mut v = serde_json::to_value(v).unwrap_or_default();
+    if !v.is_object() {
+        v = serde_json::json!({ "result": v });
+    }
+    v["summary"] = serde_json::Value::Bool(true);
+    json_line(&v);
+}
+
+/// What opening the journal here repaired (an interrupted run), if anything.
+pub fn recovery(json: bool, r: &RecoveryReport) {
+    if r.completed + r.rolled_back + r.interrupted_sessions + r.problems.len() == 0 {
+        return;
+    }
+    if json {
+        json_line(&serde_json::json!({"event": "recovery", "report": r}));
+        return;
+    }
+    eprintln!(
+        "cbctl: repaired an interrupted run: {} completed, {} rolled back (files left at their source), {} marked interrupted",
+        count(r.completed as u64, "operation"),
+        r.rolled_back,
+        count(r.interrupted_sessions as u64, "session"),
+    );
+    for p in &r.problems {
+        eprintln!("cbctl: needs attention: {p}");
+    }
+}
+
+/// Renders a job's progress: JSON lines, or on a terminal a bar (on
+/// stderr) with one line per file that needs attention (stderr) and, as
+/// results (stdout), the plan of a dry run and dedup's groups.
+pub struct Printer {
+    json: bool,
+    bar: Option<Bar>,
+    dry_run: bool,
+    /// What the indexing bar counts.
+    indexing: &'static str,
+}
+
+impl Printer {
+    /// A printer; `indexing` names what the index bar counts.
+    pub fn new(json: bool, dry_run: bool, indexing: &'static str) -> Printer {
+        Printer { json, bar: None, dry_run, indexing }
+    }
+
+    /// Shows one event.
+    pub fn on_event(&mut self, ev: &JobEvent) {
+        if self.json {
+            match ev {
+                JobEvent::Indexing { done, total, dir: None } if done == total => {
+                    json_line(&serde_json::json!({"event": "indexed", "files": total}))
+                }
+                JobEvent::Indexing { .. } | JobEvent::Found { .. } => {}
+                ev => json_line(ev),
+            }
+            return;
+        }
+        match ev {
+            JobEvent::Indexing { done, total, .. } => Bar::show(&mut self.bar, self.indexing, *done, *total),
+            JobEvent::Found { total } => {
+                self.finish();
+                Bar::show(&mut self.bar, "files", 0, *total);
+            }
+            JobEvent::Group(g) => {
+                self.above_bar(|| {
+                    let mut text = format!("group {}: keep {}", g.group, g.keeper.display());
+                    for m in &g.members {
+                        let how = match m.how {
+                            crate::engine::group::Match::Exact => "identical".to_string(),
+                            _ => format!("similar, distance {}", m.distance),
+                        };
+                        text.push_str(&format!("\n  {} ({how}, {})", m.path.display(), human_bytes(m.bytes)));
+                    }
+                    println!("{text}");
+                });
+            }
+            JobEvent::File(f) => {
+                use crate::engine::Outcome;
+                let reason = f.reason.as_deref().unwrap_or("");
+                match f.outcome {
+                    Outcome::Error => self.note(format!("error: {reason}")),
+                    Outcome::Duplicate => self.note(format!("duplicate: {}: {reason}", f.path.display())),
+                    Outcome::Planned if self.dry_run => {
+                        let dest = f.dest.as_deref().map(|d| d.display().to_string()).unwrap_or_default();
+                        let line = format!("would file {} -> {dest}", f.path.display());
+                        self.above_bar(|| println!("{line}"));
+                    }
+                    _ => {}
+                }
+                self.tick();
+            }
+            JobEvent::Compressed(c) => {
+                if c.outcome == crate::engine::compress::CompressOutcome::Error {
+                    self.note(format!("error: {}: {}", c.path.display(), c.reason.as_deref().unwrap_or("")));
+                }
+                self.tick();
+            }
+            JobEvent::Error { path, reason } => {
+                self.note(format!("error: {path}: {reason}"));
+                self.tick();
+            }
+        }
+    }
+
+    /// A line for the user's attention, on stderr above the bar.
+    fn note(&self, line: String) {
+        match &self.bar {
+            Some(b) => b.bar.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    /// Prints results with the bar out of the way.
+    fn above_bar(&self, f: impl FnOnce()) {
+        match &self.bar {
+            Some(b) => b.bar.suspend(f),
+            None => f(),
+        }
+    }
+
+    fn tick(&mut self) {
+        if let Some(b) = &mut self.bar {
+            let done = b.bar.position() + 1;
+            b.set(done);
+        }
+    }
+
+    /// Clears the bar.
+    pub fn finish(&mut self) {
+        if let Some(b) = self.bar.take() {
+            b.bar.finish_and_clear();
+        }
+    }
+}
+
+/// A progress bar on stderr (only when it is a terminal), its ETA from
+/// the throughput seen so far in this phase, redrawn at every file.
+struct Bar {
+    bar: indicatif::ProgressBar,
+    started: Instant,
+}
+
+impl Bar {
+    fn show(slot: &mut Option<Bar>, what: &str, done: u64, total: u64) {
+        if !std::io::stderr().is_terminal() {
+            return;
+        }
+        let b = slot.get_or_insert_with(|| {
+            let bar = indicatif::ProgressBar::new(total);
+            let template = format!("{{spinner}} [{{elapsed_precise}}] {{wide_bar}} {{pos}}/{{len}} {what} {{msg}}");
+            if let Ok(style) = indicatif::ProgressStyle::with_template(&template) {
+                bar.set_style(style);
+            }
+            Bar { bar, started: Instant::now() }
+        });
+        b.bar.set_length(total);
+        b.set(done);
+    }
+
+    fn set(&mut self, done: u64) {
+        self.bar.set_position(done);
+        let total = self.bar.length().unwrap_or(0);
+        let secs = self.started.elapsed().as_secs_f64();
+        self.bar.set_message(eta(done, total, secs));
+    }
+}
+
+/// "(12.0/s, eta 3s)" from `done` of `total` in `secs`: the rate seen so
+/// far, not a guess from the first tick.
+pub fn eta(done: u64, total: u64, secs: f64) -> String {
+    if done == 0 || secs <= 0.0 {
+        return String::new();
+    }
+    let rate = done as f64 / secs;
+    let left = total.saturating_sub(done) as f64 / rate;
+    let left = if left >= 3600.0 {
+        format!("{}h{:02}m", (left / 3600.0) as u64, ((left % 3600.0) / 60.0) as u64)
+    } else if left >= 60.0 {
+        format!("{}m{:02}s", (left / 60.0) as u64, (left % 60.0) as u64)
+    } else {
+        format!("{}s", left.ceil() as u64)
+    };
+    format!("({rate:.1}/s, eta {left})")
+}
+
+/// The end of an organize, on stdout.
+pub fn organize_summary(json: bool, dry_run: bool, copy: bool, s: &Summary) {
+    if json {
+        json_summary(s);
+        return;
+    }
+    let verb = match (dry_run, copy) {
+        (true, _) => "would be filed",
+        (false, true) => "copied",
+        (false, false) => "moved",
+    };
+    let bytes_verb = if dry_run { "to file" } else { verb };
+    let session = s.session.map(|id| format!(" (session {id}; `cbctl undo {id}` puts them back)")).unwrap_or_default();
+    println!(
+        "{} scanned: {} {verb}, {} and {} skipped, {} left alone, {} skipped, {}; {} {bytes_verb}{session}",
+        count(s.scanned, "file"),
+        s.filed,
+        count(s.duplicates, "exact duplicate"),
+        count(s.similar, "similar picture"),
+        count(s.non_media, "non-media file"),
+        s.skipped,
+        count(s.errors, "error"),
+        human_bytes(s.bytes)
+    );
+}
+
+/// The end of a dedup, on stdout; `trash` is where deleted duplicates went.
+pub fn dedup_summary(json: bool, done: &str, trash: &[String], s: &DedupSummary) {
+    if json {
+        let mut v = serde_json::to_value(s).unwrap_or_default();
+        if !trash.is_empty() {
+            v["trash"] = serde_json::json!(trash);
+        }
+        json_summary(v);
+        return;
+    }
+    let session = s.session.map(|id| format!(" (session {id}; `cbctl undo {id}` puts them back)")).unwrap_or_default();
+    println!(
+        "{} ({} read, {} unchanged since the last run): {}, {}, {} recoverable{done}, {}{session}",
+        count(s.files, "file"),
+        s.index.added + s.index.changed,
+        s.index.unchanged,
+        count(s.groups, "group"),
+        count(s.duplicates, "duplicate"),
+        human_bytes(s.bytes),
+        count(s.errors, "error"),
+    );
+    for t in trash {
+        println!("trash: {t} (`cbctl prune` empties it for good)");
+    }
+}
+
+/// `cbctl status` as text.
+pub fn status(s: &Status) {
+    let state = if s.paused {
+        "paused"
+    } else if !s.library_available {
+        "waiting for the library"
+    } else if s.library_problem.is_some() {
+        "waiting"
+    } else {
+        "running"
+    };
+    println!("clean-backupd {state} (pid {}, up {})", s.pid, uptime(s.uptime_seconds));
+    println!("library: {}{}", s.library, if s.library_available { "" } else { " (not there)" });
+    if let Some(p) = &s.library_problem {
+        println!("waiting: {p}");
+    }
+    for i in &s.inboxes {
+        println!("inbox:   {} ({}){}", i.path, i.mode, if i.available { "" } else { " (missing)" });
+    }
+    println!("queue:   {} settling or waiting", count(s.queue, "file"));
+    for (when, c) in [("today", &s.today), ("total", &s.total)] {
+        println!(
+            "{:<8} {} filed, {} skipped as duplicates, {} failed",
+            format!("{when}:"),
+            count(c.filed, "file"),
+            c.skipped,
+            c.failed
+        );
+    }
+    println!("index:   {} in the library", count(s.index_files, "file"));
+    if let Some(j) = &s.job {
+        println!("job:     {} {} ({}/{}), {} queued", j.kind, j.id, j.done, j.total, s.jobs_queued);
+    }
+    if let Some(e) = &s.last_error {
+        println!("last error: {e}");
+    }
+}
+
+fn uptime(secs: u64) -> String {
+    match secs {
+        s if s < 120 => format!("{s} s"),
+        s if s < 7200 => format!("{} min", s / 60),
+        s if s < 172_800 => format!("{} h", s / 3600),
+        s => format!("{} days", s / 86_400),
+    }
+}
+
+/// `cbctl history` as a table.
+pub fn history(sessions: &[SessionRow]) {
+    println!(
+        "{:>5}  {:<14} {:<24} {:<14} {:>6} {:>6} {:>6} {:>10}",
+        "ID", "KIND", "STARTED (UTC)", "STATE", "DONE", "UNDONE", "FAILED", "BYTES"
+    );
+    for s in sessions {
+        println!(
+            "{:>5}  {:<14} {:<24} {:<14} {:>6} {:>6} {:>6} {:>10}",
+            s.id,
+            s.kind,
+            s.started_at,
+            s.state,
+            s.ops_done,
+            s.ops_undone,
+            s.ops_failed,
+            human_bytes(s.bytes.max(0) as u64)
+        );
+    }
+}
+
+/// `cbctl why` for one file.
+pub fn why_text(w: &crate::engine::why::Why) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let what = match (w.decision.as_deref(), w.outcome_word()) {
+        (Some(d), Some(o)) => format!("{d} ({o})"),
+        (Some(d), None) => d.to_string(),
+        (None, _) if w.indexed.is_some() => "in the library index".to_string(),
+        (None, _) => "unknown to clean-backup".to_string(),
+    };
+    let _ = writeln!(out, "{}: {what}", w.path);
+    let mut row = |k: &str, v: &str| {
+        let _ = writeln!(out, "  {k:<11} {v}");
+    };
+    if let Some(s) = &w.session {
+        row("session", &format!("{} ({}, started {}, {})", s.id, s.kind, s.started_at, s.state));
+    }
+    if let Some(f) = &w.found_at {
+        row("found at", f);
+    }
+    if let Some(d) = w.dest.as_deref().filter(|_| w.duplicate_of.is_none()) {
+        row("filed to", d);
+    }
+    if let Some(k) = &w.duplicate_of {
+        let how = match (w.how.as_deref(), w.distance) {
+            (Some("exact"), _) => "identical bytes".to_string(),
+            (_, Some(d)) => format!("the same picture, pHash distance {d}"),
+            _ => "duplicate".to_string(),
+        };
+        row("same as", &format!("{k} ({how})"));
+    }
+    if let Some(t) = &w.taken {
+        row("taken", &format!("{t} (date from {})", w.date_source.as_deref().unwrap_or("unknown")));
+    }
+    if let Some(r) = &w.reason {
+        row("reason", r);
+    }
+    if let Some(p) = &w.left_alone {
+        row("left alone", &format!("since {} ({})", p.since, p.outcome));
+    }
+    for step in &w.history {
+        row(
+            "journal",
+            &format!("session {}: {} {} -> {} ({})", step.session, step.action, step.from, step.to, step.state),
+        );
+    }
+    if w.earlier_decisions > 0 {
+        row("earlier", &format!("{} older decision(s) about this path", w.earlier_decisions));
+    }
+    row("now", &w.now);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_agree_with_their_number() {
+        assert_eq!(count(1, "file"), "1 file");
+        assert_eq!(count(2, "file"), "2 files");
+        assert_eq!(count(0, "file"), "0 files");
+        assert_eq!(count(3, "copy"), "3 copies");
+        assert_eq!(count(2, "match"), "2 matches");
+    }
+
+    #[test]
+    fn eta_follows_the_rate_seen() {
+        // 34 of 100 files in 3.4 s: 10/s, 66 left, 7 s, not minutes.
+        assert_eq!(eta(34, 100, 3.4), "(10.0/s, eta 7s)");
+        assert_eq!(eta(1, 1000, 1.0), "(1.0/s, eta 16m39s)");
+        assert_eq!(eta(0, 10, 1.0), "");
+    }
+}

@@ -1,0 +1,301 @@
+//! Every control request, implemented once against the journal and the
+//! engine. The daemon answers socket and D-Bus calls with it (passing
+//! itself as the [`Daemon`] for what only it knows: its status, its
+//! inboxes); `cbctl --local` calls it in-process with no daemon.
+
+use std::path::{Path, PathBuf};
+
+use super::api::{ApiError, ConfigValue, ErrorKind, OnEvent, Pruned, PrunedFile, Reply, Request, Undone, UndoneFile};
+use super::Status;
+use crate::access::{Access, Caller};
+use crate::config::{self, Config};
+use crate::engine::job::{self, JobSpec, JobSummary};
+use crate::journal::{Journal, RecoveryReport};
+
+/// What only a running daemon can answer or must hear about.
+pub trait Daemon {
+    /// Its state.
+    fn status(&self, journal: &Journal) -> Status;
+    /// `pause` (true) or `resume` (false), asked by `caller`.
+    fn set_paused(&mut self, paused: bool, caller: &Caller);
+    /// Every inbox file gets another look (those an undo put back only with `undone`).
+    fn rescan(&mut self, undone: bool);
+    /// The library folder is the library now (its marker was written).
+    fn library_adopted(&mut self);
+    /// The library changed behind the daemon's back (undo, prune, rescan): read it again.
+    fn library_changed(&mut self);
+    /// An undo put these files back: those now in an inbox stay there until they change.
+    fn put_back(&mut self, journal: &mut Journal, files: &[UndoneFile]);
+    /// The config file was changed: reload it.
+    fn config_changed(&mut self);
+}
+
+/// The journal, open (the daemon's) or opened on first use (`cbctl --local`,
+/// which must not take the lock for `config get`).
+pub enum Journaled<'a> {
+    /// Already open.
+    Open(&'a mut Journal),
+    /// Opened from this state folder when a request needs it.
+    Lazy {
+        /// The state folder.
+        state_dir: PathBuf,
+        /// The journal, once opened.
+        journal: Option<Box<Journal>>,
+        /// What opening it repaired (an interrupted run), to tell the user.
+        recovery: Option<RecoveryReport>,
+    },
+}
+
+impl Journaled<'_> {
+    /// The journal, opening it if need be.
+    pub fn get(&mut self) -> Result<&mut Journal, ApiError> {
+        match self {
+            Journaled::Open(j) => Ok(j),
+            Journaled::Lazy { state_dir, journal, recovery } => {
+                if journal.is_none() {
+                    let (j, report) = Journal::open(state_dir).map_err(local_open_error)?;
+                    *recovery = Some(report);
+                    *journal = Some(Box::new(j));
+                }
+                journal.as_deref_mut().ok_or_else(|| ApiError::failed("the journal could not be opened"))
+            }
+        }
+    }
+}
+
+/// Opening the journal here failed: when the daemon holds it, say to ask the daemon.
+fn local_open_error(e: crate::journal::JournalError) -> ApiError {
+    use crate::journal::JournalError as J;
+    if let J::Store(crate::store::StoreError::Locked { path, pid }) = &e {
+        return ApiError::usage(format!("the journal {} is in use by clean-backupd (pid {pid})", path.display()))
+            .hint("drop --local: the running daemon answers this itself");
+    }
+    e.into()
+}
+
+/// Answers requests.
+pub struct Service<'a> {
+    /// The journal.
+    pub journal: Journaled<'a>,
+    /// The config in force (`None`: it could not be read; only `config` requests work then).
+    pub cfg: Option<&'a Config>,
+    /// The config file named on the command line, if any.
+    pub config_path: Option<&'a Path>,
+    /// The daemon, when this runs in it.
+    pub daemon: Option<&'a mut dyn Daemon>,
+}
+
+impl Service<'_> {
+    /// Answers `request` from `caller`, checking first that it may ask.
+    /// A job runs here, to its end, handing its progress to `on_event`.
+    pub fn answer(&mut self, caller: &Caller, request: Request, on_event: OnEvent<'_>) -> Result<Reply, ApiError> {
+        request.check().map_err(ApiError::usage)?;
+        if let Some(cfg) = self.cfg {
+            authorize(&request, caller, cfg)?;
+        }
+        match request {
+            Request::Status {} => {
+                self.daemon()?;
+                let Service { journal, daemon, .. } = self;
+                match daemon.as_deref() {
+                    Some(d) => Ok(Reply::Status(Box::new(d.status(journal.get()?)))),
+                    None => Err(no_daemon()),
+                }
+            }
+            Request::Pause {} => {
+                self.daemon()?.set_paused(true, caller);
+                Ok(Reply::Done)
+            }
+            Request::Resume {} => {
+                self.daemon()?.set_paused(false, caller);
+                Ok(Reply::Done)
+            }
+            Request::Rescan { undone } => self.rescan(undone),
+            Request::History { limit } => Ok(Reply::History(self.journal.get()?.history(limit)?)),
+            Request::Why { path } => {
+                let w = crate::engine::why::why(self.journal.get()?.store(), &path).map_err(ApiError::from)?;
+                Ok(Reply::Why(Box::new(w)))
+            }
+            Request::Undo { session, .. } => self.undo(session),
+            Request::Prune { before, dry_run } => self.prune(before, dry_run),
+            Request::ConfigGet { key } => {
+                let path = self.config_file();
+                let value = config::get(&path, key.as_deref())?;
+                Ok(Reply::Config(ConfigValue { file: lossy(&path), value: Some(value), warnings: Vec::new() }))
+            }
+            Request::ConfigSet { key, value, file } => self.config_set(caller, &key, &value, file),
+            Request::Submit { spec, .. } => Ok(Reply::Job(run_job(self.journal.get()?, &spec, None, on_event)?)),
+        }
+    }
+
+    fn daemon(&mut self) -> Result<&mut dyn Daemon, ApiError> {
+        match self.daemon.as_deref_mut() {
+            Some(d) => Ok(d),
+            None => Err(no_daemon()),
+        }
+    }
+
+    fn config_file(&self) -> PathBuf {
+        Config::locate(self.config_path).unwrap_or_else(config::user_config_path)
+    }
+
+    /// Files left alone get another look; the library index catches up with
+    /// files added, moved or deleted behind the daemon's back, and a library
+    /// folder without its marker is adopted: the user says it is the library.
+    fn rescan(&mut self, undone: bool) -> Result<Reply, ApiError> {
+        let cfg = self.cfg.ok_or_else(|| ApiError::usage("the config could not be read"))?;
+        self.daemon()?.rescan(undone);
+        let journal = self.journal.get()?;
+        if undone {
+            journal.store().unpark_all()?;
+        } else {
+            journal.store().unpark_all_but_undone()?;
+        }
+        if !crate::fsops::is_dir(&cfg.library) {
+            return Ok(Reply::Done);
+        }
+        crate::marker::standing(journal.store(), &cfg.library, &cfg.state_dir, true)
+            .map_err(|e| ApiError::failed(e.to_string()))?;
+        let (_, report) = crate::engine::index::refresh(
+            journal.store_mut(),
+            &cfg.library,
+            cfg.dedup_perceptual,
+            &|_, _| {},
+            &mut |p, e| tracing::warn!(path = %p.display(), "library file not indexed: {e}"),
+        )
+        .map_err(ApiError::from)?;
+        if let Some(d) = self.daemon.as_deref_mut() {
+            d.library_adopted();
+        }
+        Ok(Reply::Rescanned(report))
+    }
+
+    fn undo(&mut self, session: Option<i64>) -> Result<Reply, ApiError> {
+        if let Some(d) = self.daemon.as_deref_mut() {
+            d.library_changed();
+        }
+        let journal = self.journal.get()?;
+        let session = match session {
+            Some(s) => s,
+            None => journal.last_undoable()?,
+        };
+        let mut files = Vec::new();
+        let report = journal.undo(session, |ev| {
+            files.push(UndoneFile { from: lossy(&ev.from), to: lossy(&ev.to), conflict: ev.conflict.clone() })
+        })?;
+        let Service { journal, daemon, .. } = self;
+        if let Some(d) = daemon.as_deref_mut() {
+            d.put_back(journal.get()?, &files);
+        }
+        Ok(Reply::Undone(Undone { report, files }))
+    }
+
+    fn prune(&mut self, before: chrono::DateTime<chrono::FixedOffset>, dry_run: bool) -> Result<Reply, ApiError> {
+        if let (Some(d), false) = (self.daemon.as_deref_mut(), dry_run) {
+            d.library_changed();
+        }
+        let before = before.with_timezone(&chrono::Utc).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let journal = self.journal.get()?;
+        let mut files = Vec::new();
+        if dry_run {
+            let mut report = crate::journal::PruneReport::default();
+            for op in journal.store().trashed_before(&before)? {
+                report.removed += 1;
+                report.bytes += op.size;
+                files.push(PrunedFile {
+                    path: lossy(&op.dst),
+                    original: Some(lossy(&op.src)),
+                    bytes: op.size,
+                    error: None,
+                });
+            }
+            return Ok(Reply::Pruned(Pruned { report, files, dry_run }));
+        }
+        let report = journal.prune(&before, |path, problem| {
+            files.push(PrunedFile { path: lossy(path), original: None, bytes: 0, error: problem.map(str::to_string) })
+        })?;
+        Ok(Reply::Pruned(Pruned { report, files, dry_run }))
+    }
+
+    fn config_set(
+        &mut self,
+        caller: &Caller,
+        key: &str,
+        value: &str,
+        file: Option<PathBuf>,
+    ) -> Result<Reply, ApiError> {
+        let path = self.config_file();
+        if let Some(named) = file {
+            let same = |p: &Path| crate::fsops::canonical_lenient(p).unwrap_or_else(|_| p.to_path_buf());
+            if same(&named) != same(&path) {
+                return Err(ApiError::usage(format!(
+                    "this daemon's config is {}, not {}: nothing was changed",
+                    path.display(),
+                    named.display()
+                ))
+                .hint(format!(
+                    "edit {} with `cbctl --local --config {} config set ...`, or point --config at the daemon's file",
+                    named.display(),
+                    named.display()
+                )));
+            }
+        }
+        config::set_checked(&path, key, value, self.cfg.map(|c| c.state_dir.as_path()))?;
+        if let Some(d) = self.daemon.as_deref_mut() {
+            tracing::info!(uid = caller.uid, %key, %value, file = %path.display(), "config changed by request");
+            d.config_changed();
+        }
+        Ok(Reply::Config(ConfigValue { file: lossy(&path), value: None, warnings: Vec::new() }))
+    }
+
+    /// What opening the journal here repaired, once.
+    pub fn take_recovery(&mut self) -> Option<RecoveryReport> {
+        match &mut self.journal {
+            Journaled::Lazy { recovery, .. } => recovery.take(),
+            Journaled::Open(_) => None,
+        }
+    }
+}
+
+fn no_daemon() -> ApiError {
+    ApiError::new(ErrorKind::Unreachable, "this needs the running clean-backupd")
+}
+
+fn lossy(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+/// Runs a job for a caller whose rights are `access` (`None`: this
+/// process's own): the one way jobs run, in cbctl and on the daemon's worker.
+pub fn run_job(
+    journal: &mut Journal,
+    spec: &JobSpec,
+    access: Option<&Access>,
+    on_event: OnEvent<'_>,
+) -> Result<JobSummary, ApiError> {
+    Ok(job::run_as(journal, spec, access, on_event)?)
+}
+
+/// May `caller` make `request`? Anyone who reaches the daemon may ask what
+/// it is doing ([`Request::is_open`]); everything else is for root, the
+/// daemon's own user, and `control.allow_users` / `allow_groups`.
+pub fn authorize(request: &Request, caller: &Caller, cfg: &Config) -> Result<(), ApiError> {
+    use crate::access;
+    if request.is_open() || caller.is_daemon_peer() {
+        return Ok(());
+    }
+    if cfg.allow_users.iter().any(|u| access::uid_of(u) == Some(caller.uid)) {
+        return Ok(());
+    }
+    if cfg.allow_groups.iter().filter_map(|g| access::gid_of(g)).any(|g| caller.in_group(g)) {
+        return Ok(());
+    }
+    let who = caller.user_name().unwrap_or_else(|| format!("uid {}", caller.uid));
+    let me = access::user_name(rustix::process::geteuid().as_raw()).unwrap_or_else(|| "its own user".into());
+    let method = request.method();
+    Err(ApiError::denied(format!(
+        "{who} may not call {method}: only root, the daemon's user ({me}) and the users and groups in \
+         control.allow_users / control.allow_groups may; anyone may ask for status, history and why"
+    ))
+    .hint(format!("ask the administrator to add {who} to control.allow_users, or use sudo")))
+}
