@@ -267,10 +267,7 @@ fn is_usage(e: &anyhow::Error) -> bool {
         c.is::<config::ConfigError>()
             || c.is::<clean_backup::layout::LayoutError>()
             || c.downcast_ref::<EngineError>().is_some_and(EngineError::is_usage)
-            || matches!(
-                c.downcast_ref::<JournalError>(),
-                Some(JournalError::NoSuchSession(_) | JournalError::NothingToUndo | JournalError::UndoOfUndo(_))
-            )
+            || c.downcast_ref::<JournalError>().is_some_and(JournalError::is_usage)
             || matches!(c.downcast_ref::<StoreError>(), Some(StoreError::Locked { .. }))
             || matches!(c.downcast_ref::<ControlError>(), Some(ControlError::Remote { usage: true, .. }))
     })
@@ -798,7 +795,7 @@ fn cmd_history(cli: &Cli, limit: i64) -> Result<u8, Failure> {
             s.state,
             s.ops_done,
             s.ops_undone,
-            s.ops_failed,
+            s.failed,
             human_bytes(s.bytes.max(0) as u64)
         );
     }
