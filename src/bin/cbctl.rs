@@ -865,50 +865,7 @@ fn cmd_why(cli: &Cli, files: &[PathBuf]) -> Result<u8, Failure> {
 }
 
 fn print_why(w: &Why) {
-    let what = match (w.decision.as_deref(), w.outcome_word()) {
-        (Some(d), Some(o)) => format!("{d} ({o})"),
-        (Some(d), None) => d.to_string(),
-        (None, _) if w.indexed.is_some() => "in the library index".to_string(),
-        (None, _) => "unknown to clean-backup".to_string(),
-    };
-    println!("{}: {what}", w.path);
-    let row = |k: &str, v: &str| println!("  {k:<11} {v}");
-    if let Some(s) = &w.session {
-        row("session", &format!("{} ({}, started {}, {})", s.id, s.kind, s.started_at, s.state));
-    }
-    if let Some(f) = &w.found_at {
-        row("found at", f);
-    }
-    if let Some(d) = w.dest.as_deref().filter(|_| w.duplicate_of.is_none()) {
-        row("filed to", d);
-    }
-    if let Some(k) = &w.duplicate_of {
-        let how = match (w.how.as_deref(), w.distance) {
-            (Some("exact"), _) => "identical bytes".to_string(),
-            (_, Some(d)) => format!("the same picture, pHash distance {d}"),
-            _ => "duplicate".to_string(),
-        };
-        row("same as", &format!("{k} ({how})"));
-    }
-    if let Some(t) = &w.taken {
-        row("taken", &format!("{t} (date from {})", w.date_source.as_deref().unwrap_or("unknown")));
-    }
-    if let Some(r) = &w.reason {
-        row("reason", r);
-    }
-    if let Some(p) = &w.left_alone {
-        row("left alone", &format!("since {} ({})", p.since, p.outcome));
-    }
-    for step in &w.history {
-        row(
-            "journal",
-            &format!("session {}: {} {} -> {} ({})", step.session, step.action, step.from, step.to, step.state),
-        );
-    }
-    if w.earlier_decisions > 0 {
-        row("earlier", &format!("{} older decision(s) about this path", w.earlier_decisions));
-    }
-    row("now", &w.now);
+    print!("{}", why::render(w));
 }
 
 fn cmd_undo(cli: &Cli, session: Option<i64>, last: bool) -> Result<u8, Failure> {
