@@ -420,10 +420,36 @@ pub fn choose_slot(
     fp: &Fingerprint,
     reserved: &dyn Fn(&Path) -> Option<Fingerprint>,
 ) -> Result<Slot, FsError> {
+    pick_slot(dir, name, Some(fp), reserved)
+}
+
+/// [`choose_slot`] for a file that must get a name of its own even when an
+/// identical file already has one (the duplicates folder, where a second
+/// copy of a duplicate is moved aside too): the first of `name`,
+/// `stem (1).ext`, ... that is neither on disk nor in `reserved`.
+pub fn free_slot(
+    dir: &Path,
+    name: &std::ffi::OsStr,
+    reserved: &dyn Fn(&Path) -> Option<Fingerprint>,
+) -> Result<PathBuf, FsError> {
+    match pick_slot(dir, name, None, reserved)? {
+        Slot::Free(p) | Slot::Identical(p) => Ok(p),
+    }
+}
+
+/// The numbering behind [`choose_slot`] and [`free_slot`]: with `same`, a
+/// taken name holding that content is [`Slot::Identical`]; without, every
+/// taken name is passed over.
+fn pick_slot(
+    dir: &Path,
+    name: &std::ffi::OsStr,
+    same: Option<&Fingerprint>,
+    reserved: &dyn Fn(&Path) -> Option<Fingerprint>,
+) -> Result<Slot, FsError> {
     for n in 0u32..10_000 {
         let candidate = dir.join(numbered_name(name, n));
         if let Some(promised) = reserved(&candidate) {
-            if promised == *fp {
+            if same == Some(&promised) {
                 return Ok(Slot::Identical(candidate));
             }
             continue;
@@ -431,8 +457,10 @@ pub fn choose_slot(
         if !exists(&candidate)? {
             return Ok(Slot::Free(candidate));
         }
-        if has_content(&candidate, fp)? {
-            return Ok(Slot::Identical(candidate));
+        if let Some(fp) = same {
+            if has_content(&candidate, fp)? {
+                return Ok(Slot::Identical(candidate));
+            }
         }
     }
     Err(FsError::Exists(dir.join(name)))

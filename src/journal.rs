@@ -41,6 +41,44 @@ pub enum JournalError {
     /// A journaled hash is not valid hex.
     #[error("journal op {0} has a bad blake3 value")]
     BadHash(i64),
+    /// `undo N` of a session an earlier undo already put back.
+    #[error("session {session} was already undone (by session {by}); nothing to put back")]
+    AlreadyUndone {
+        /// The session asked for.
+        session: i64,
+        /// The undo session that put its files back.
+        by: i64,
+    },
+    /// `undo N` of a session that left nothing to put back, and why.
+    #[error("session {session} has nothing to put back: {why}")]
+    NothingToRevert {
+        /// The session asked for.
+        session: i64,
+        /// Why, in words.
+        why: String,
+    },
+    /// A time given as a cutoff (`prune --older-than`) that is not RFC 3339.
+    #[error("{0:?} is not an RFC 3339 time (such as 2024-05-01T00:00:00Z)")]
+    BadTime(String),
+}
+
+impl JournalError {
+    /// Whether the request itself was refused before anything changed (no
+    /// such session, nothing to undo, an undo of an undo or of a prune, a
+    /// session already undone, a bad cutoff time): a usage error, exit 2 in
+    /// `cbctl`, as opposed to work that failed on the way.
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            JournalError::NoSuchSession(_)
+                | JournalError::NothingToUndo
+                | JournalError::UndoOfUndo(_)
+                | JournalError::PruneIsFinal(_)
+                | JournalError::AlreadyUndone { .. }
+                | JournalError::NothingToRevert { .. }
+                | JournalError::BadTime(_)
+        )
+    }
 }
 
 /// What recovery did at start-up.
@@ -93,6 +131,32 @@ pub struct PruneReport {
     /// Their bytes.
     pub bytes: u64,
     /// Files left in the trash, with the reason.
+    pub problems: Vec<String>,
+}
+
+/// One file [`Journal::prune`] would remove for good.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PruneFile {
+    /// Where it is, in the trash.
+    pub trash_path: String,
+    /// Where it was before it was trashed (where `cbctl undo` would put it back).
+    pub original: String,
+    /// Its size.
+    pub bytes: u64,
+    /// The session that trashed it.
+    pub session: i64,
+}
+
+/// What [`Journal::prune`] would do with the same cutoff: nothing changed.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PrunePreview {
+    /// The cutoff, as prune compares it (RFC 3339 UTC, milliseconds).
+    pub before: String,
+    /// The files that would be removed for good, in the order trashed.
+    pub files: Vec<PruneFile>,
+    /// Their bytes, together.
+    pub bytes: u64,
+    /// Trashed files prune would leave, changed or gone since, with the reason.
     pub problems: Vec<String>,
 }
 
@@ -413,6 +477,7 @@ impl Journal {
         if row.kind == "prune" {
             return Err(JournalError::PruneIsFinal(session));
         }
+        self.check_something_to_undo(session)?;
         let undo_session =
             self.store.begin_session("undo", &serde_json::json!({ "session": session }), Some(session))?;
         let mut report = UndoReport { session, undo_session, ..UndoReport::default() };
@@ -478,6 +543,40 @@ impl Journal {
         let state = if report.conflicts.is_empty() { "undone" } else { "partly-undone" };
         self.store.set_session_state(session, state)?;
         Ok(report)
+    }
+
+    /// Refuses, before an undo session is made, a session with no op left to
+    /// revert: already undone (by whom), or one that never moved a file.
+    /// A session whose only files were pruned goes on: the undo names each.
+    fn check_something_to_undo(&self, session: i64) -> Result<(), JournalError> {
+        let ops = self.store.ops_of_session(session)?;
+        let count = |state: OpState| ops.iter().filter(|o| o.state == state).count();
+        if count(OpState::Done) > 0 || count(OpState::Pruned) > 0 {
+            return Ok(());
+        }
+        if count(OpState::Undone) > 0 {
+            if let Some(by) = self.store.undo_session_of(session)? {
+                return Err(JournalError::AlreadyUndone { session, by });
+            }
+        }
+        let why = if ops.is_empty() {
+            "it moved, copied or trashed no file (duplicates, skipped and failed files stay where they were; \
+             `cbctl why FILE` tells about one)"
+                .to_string()
+        } else if count(OpState::Planned) > 0 {
+            format!(
+                "{} of its file operations are unfinished; restart clean-backup (or run any cbctl command \
+                 with --local) to repair them first",
+                count(OpState::Planned)
+            )
+        } else {
+            format!(
+                "none of its {} file operation(s) happened (they failed, so every file stayed where it was; \
+                 `cbctl why FILE` says why)",
+                ops.len()
+            )
+        };
+        Err(JournalError::NothingToRevert { session, why })
     }
 
     /// Reverts one op; `Ok(Some(reason))` when it was left in place. With
@@ -549,15 +648,52 @@ impl Journal {
         }
     }
 
-    /// Empties the trash: removes for good the files that sessions finished
-    /// before `before` (RFC 3339) moved to the trash, after checking each
+    /// What [`Journal::prune`] with the same `before` would remove, changing
+    /// nothing: each trashed file (where it is in the trash, where it came
+    /// from, its size and the session that trashed it) and the total bytes.
+    /// Files that changed or went since they were trashed are listed under
+    /// `problems`, as prune would leave them. Reads every listed file to
+    /// check its content, as prune does.
+    pub fn prune_preview(&self, before: &str) -> Result<PrunePreview, JournalError> {
+        let before = cutoff(before)?;
+        let mut preview = PrunePreview { before: before.clone(), ..PrunePreview::default() };
+        for op in self.store.trashed_before(&before)? {
+            let fp = fingerprint_of(&op)?;
+            if !fsops::has_content(&op.dst, &fp)? {
+                preview.problems.push(trash_changed(&op.dst));
+                continue;
+            }
+            preview.bytes += fp.size;
+            preview.files.push(PruneFile {
+                trash_path: op.dst.to_string_lossy().into_owned(),
+                original: op.src.to_string_lossy().into_owned(),
+                bytes: fp.size,
+                session: op.session,
+            });
+        }
+        Ok(preview)
+    }
+
+    /// Empties the trash: removes for good the files moved to the trash by
+    /// sessions that finished at or before `before`, after checking each
     /// still has its journaled content. Journaled as a "prune" session of
     /// unlink ops; the trash ops become `pruned`, so undo reports them.
+    ///
+    /// The cutoff is the trashing session's finish time, not the time of
+    /// each file's move: a file trashed early in a long session is pruned
+    /// with the rest of it. A session still running is never pruned; one
+    /// interrupted by a crash counts as finished when the next start
+    /// repaired it. Files an undo put back are not in the trash and are not
+    /// touched. `before` is RFC 3339 with any offset (`cbctl prune
+    /// --older-than N` gives now minus N days in UTC); anything else is
+    /// [`JournalError::BadTime`].
     pub fn prune(
         &mut self,
         before: &str,
         mut on_file: impl FnMut(&Path, Option<&str>),
     ) -> Result<PruneReport, JournalError> {
+        let before = cutoff(before)?;
+        let before = before.as_str();
         let ops = self.store.trashed_before(before)?;
         let mut report = PruneReport::default();
         if ops.is_empty() {
@@ -568,7 +704,7 @@ impl Journal {
         for op in &ops {
             let fp = fingerprint_of(op)?;
             if !fsops::has_content(&op.dst, &fp)? {
-                let why = format!("{}: changed or gone since it was put in the trash; left as is", op.dst.display());
+                let why = trash_changed(&op.dst);
                 on_file(&op.dst, Some(&why));
                 report.problems.push(why);
                 continue;
@@ -609,6 +745,19 @@ impl Journal {
     pub fn history(&self, limit: i64) -> Result<Vec<SessionRow>, JournalError> {
         Ok(self.store.sessions(limit)?)
     }
+}
+
+/// Why prune leaves a trashed file.
+fn trash_changed(path: &Path) -> String {
+    format!("{}: changed or gone since it was put in the trash; left as is", path.display())
+}
+
+/// `before` as the journal writes times (RFC 3339 UTC, milliseconds, `Z`),
+/// so that comparing it with a session's `finished_at` as text compares
+/// the times.
+fn cutoff(before: &str) -> Result<String, JournalError> {
+    let t = chrono::DateTime::parse_from_rfc3339(before).map_err(|_| JournalError::BadTime(before.to_string()))?;
+    Ok(t.with_timezone(&chrono::Utc).to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
 
 /// For a move that filed a compressed copy out of the staging folder: the

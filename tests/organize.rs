@@ -324,3 +324,60 @@ fn the_layout_template_can_use_camera_and_english_month_names() {
     assert!(dest.join("Canon EOS 40D/2008/May/Canon_40D.jpg").is_file(), "{:?}", tree(&dest));
     assert!(dest.join("Apple iPhone 13 Pro Max/2022/February/iphone_13_pro_max.HEIC").is_file(), "{:?}", tree(&dest));
 }
+
+/// The daemon quarantines a duplicate whose name is already taken in the
+/// duplicates folder (here by an earlier copy of the same photo, synced
+/// again) under ` (1)`, ` (2)`, ... instead of leaving it in the inbox; a
+/// different duplicate under that name too; undo puts each back.
+#[test]
+fn quarantine_numbers_a_name_already_taken_in_the_duplicates_folder_and_undo_puts_each_back() {
+    use std::time::Duration;
+    const X: &str = "exif-samples/jpg/Canon_40D.jpg";
+    const Y: &str = "exif-samples/jpg/Canon_PowerShot_S40.jpg";
+    let Some(corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().canonicalize().unwrap();
+    let config = daemon_config(&root, 1);
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("[dedup]\non_duplicate = \"quarantine\"\n");
+    std::fs::write(&config, text).unwrap();
+    let (inbox, lib) = (root.join("inbox"), root.join("lib"));
+    // The library holds both photos.
+    let first = root.join("first");
+    copy_corpus(&corpus, &[X, Y], &first);
+    let out = run(ctl(&config).args(["--local", "organize"]).arg(&first).arg(&lib));
+    assert_eq!(out.status.code(), Some(0));
+
+    let daemon = start_daemon_logged(&config, &root.join("daemon.log"));
+    let q = lib.join(".clean-backup-duplicates/phone");
+    let arriving = inbox.join("phone/IMG_1.jpg");
+    std::fs::create_dir_all(arriving.parent().unwrap()).unwrap();
+    let wait = Duration::from_secs(30);
+    // IMG_1.jpg, a copy of X, three times: X, X again (the phone synced it
+    // again), then Y under the same name. Each time the inbox is emptied.
+    let mut sessions = Vec::new();
+    for (photo, name) in [(X, "IMG_1.jpg"), (X, "IMG_1 (1).jpg"), (Y, "IMG_1 (2).jpg")] {
+        std::fs::copy(corpus.join(photo), &arriving).unwrap();
+        wait_for(name, wait, || q.join(name).exists() && !arriving.exists());
+        assert_eq!(b3(&q.join(name)), b3(&corpus.join(photo)), "{name}: bytes unchanged");
+        let out = run(ctl(&config).args(["--json", "history", "--limit", "1"]));
+        let last = json_lines(&out)[0].clone();
+        assert_eq!((last["kind"].as_str(), last["ops_done"].as_i64()), (Some("ingest"), Some(1)), "{last}");
+        sessions.push(last["id"].as_i64().unwrap());
+    }
+    assert!(tree(&inbox).values().all(|v| v == "dir"), "the inbox is empty: {:?}", tree(&inbox));
+    drop(daemon);
+
+    // Undo, newest first: each file back at the inbox path it came from
+    // (moved aside in between, as the next one comes back to the same name).
+    let kept = root.join("kept");
+    std::fs::create_dir_all(&kept).unwrap();
+    for (session, photo) in sessions.iter().rev().zip([Y, X, X]) {
+        let out = run(ctl(&config).args(["--local", "undo"]).arg(session.to_string()));
+        assert_eq!(out.status.code(), Some(0), "undo {session}");
+        assert_eq!(b3(&arriving), b3(&corpus.join(photo)));
+        std::fs::rename(&arriving, kept.join(format!("{session}.jpg"))).unwrap();
+    }
+    assert!(!q.exists(), "the duplicates folder emptied, and the folders undo made removed");
+    assert_eq!(contents(&kept).len(), 2, "X twice and Y: {:?}", tree(&kept));
+}

@@ -154,3 +154,83 @@ fn why_tells_where_cbctl_dedup_put_a_duplicate_and_which_copy_it_kept() {
     assert_eq!(b3(Path::new(&dest)), b3(&original), "the trashed bytes are where why says");
     assert!(w["now"].as_str().unwrap().starts_with(&format!("in the trash at {dest}")), "{w}");
 }
+
+fn organize(state: &Path, src: &Path, lib: &Path) -> i64 {
+    let out = run(cbctl(state).args(["--local", "--json", "organize"]).arg(src).arg(lib));
+    assert_eq!(out.status.code(), Some(0));
+    summary(&json_lines(&out))["session"].as_i64().unwrap()
+}
+
+fn why_local(state: &Path, file: &Path) -> (String, serde_json::Value) {
+    let out = run(cbctl(state).args(["--local", "why"]).arg(file));
+    assert_eq!(out.status.code(), Some(0));
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    let out = run(cbctl(state).args(["--local", "--json", "why"]).arg(file));
+    (said, json_lines(&out)[0].clone())
+}
+
+#[test]
+fn a_file_filed_then_undone_reads_the_same_by_its_inbox_path_and_its_library_path() {
+    let Some(corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().canonicalize().unwrap();
+    let (inbox, lib, state) = (root.join("inbox"), root.join("lib"), root.join("state"));
+    std::fs::create_dir_all(&inbox).unwrap();
+    let photo = inbox.join("photo.jpg");
+    std::fs::copy(corpus.join(PHOTOS[0]), &photo).unwrap();
+    let filing = organize(&state, &inbox, &lib);
+    let filed = lib.join("2011/01/photo.jpg");
+    assert!(filed.exists());
+    let out = run(cbctl(&state).args(["--local", "--json", "undo"]).arg(filing.to_string()));
+    assert_eq!(out.status.code(), Some(0));
+    let undo = summary(&json_lines(&out))["undo_session"].as_i64().unwrap();
+    assert!(photo.exists() && !filed.exists());
+
+    let headline = format!("filed, then undone by session {undo}: back at {}", photo.display());
+    for asked in [&photo, &filed] {
+        let (said, w) = why_local(&state, asked);
+        assert_eq!(said.lines().next().unwrap(), format!("{}: {headline}", asked.display()), "{said}");
+        assert_eq!(w["headline"], headline.as_str(), "{w}");
+        assert_eq!(w["undone_by"], undo);
+        assert!(said.ends_with(&format!("  now         undone by session {undo}: back at {}\n", photo.display())));
+    }
+}
+
+#[test]
+fn same_as_names_where_the_library_copy_is_now_after_another_organize_moved_it() {
+    let Some(corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().canonicalize().unwrap();
+    let (lib, state) = (root.join("lib"), root.join("state"));
+    let (first, second) = (root.join("first"), root.join("second"));
+    for d in [&first, &second] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    std::fs::copy(corpus.join(PHOTOS[0]), first.join("photo.jpg")).unwrap();
+    organize(&state, &first, &lib);
+    let kept = lib.join("2011/01/photo.jpg");
+    // The same bytes again: a duplicate of the library file, left where it is.
+    let copy = second.join("copy.jpg");
+    std::fs::copy(corpus.join(PHOTOS[0]), &copy).unwrap();
+    organize(&state, &second, &lib);
+    assert!(copy.exists());
+    // The library is organized into another folder: the kept copy moves.
+    let elsewhere = root.join("archive");
+    let moving = organize(&state, &lib, &elsewhere);
+    let now = elsewhere.join("2011/01/photo.jpg");
+    assert!(now.exists() && !kept.exists());
+
+    let (said, w) = why_local(&state, &copy);
+    assert_eq!(w["duplicate_of"], kept.to_str().unwrap(), "as decided: {w}");
+    assert_eq!(w["duplicate_now"], now.to_str().unwrap(), "{w}");
+    assert_eq!(
+        said.lines().find(|l| l.trim_start().starts_with("same as")).unwrap(),
+        format!(
+            "  same as     {} (identical bytes; at {} when decided, moved since by session {moving} (organize))",
+            now.display(),
+            kept.display()
+        ),
+        "{said}"
+    );
+    assert_eq!(said.lines().next().unwrap(), format!("{}: skipped (duplicate, left where it was)", copy.display()));
+}

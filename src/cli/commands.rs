@@ -156,7 +156,7 @@ fn why_cmd(cli: &Cli, c: &mut dyn Control, files: &[PathBuf]) -> Result<u8, Fail
         if cli.json {
             json_line(&w);
         } else {
-            print!("{}", render::why_text(&w));
+            print!("{}", crate::engine::why::render(&w));
         }
     }
     if cli.json {

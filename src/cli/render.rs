@@ -15,7 +15,9 @@ use crate::store::SessionRow;
 pub fn count(n: u64, noun: &str) -> String {
     match (n, noun) {
         (1, _) => format!("1 {noun}"),
-        (_, n_) if n_.ends_with('y') && !n_.ends_with("ey") => format!("{n} {}ies", &noun[..noun.len() - 1]),
+        (_, n_) if n_.ends_with('y') && !["ay", "ey", "oy", "uy"].iter().any(|e| n_.ends_with(e)) => {
+            format!("{n} {}ies", &noun[..noun.len() - 1])
+        }
         (_, n_) if ["s", "x", "ch", "sh"].iter().any(|e| n_.ends_with(e)) => format!("{n} {noun}es"),
         _ => format!("{n} {noun}s"),
     }
@@ -346,63 +348,10 @@ pub fn history(sessions: &[SessionRow]) {
             s.state,
             s.ops_done,
             s.ops_undone,
-            s.ops_failed,
+            s.failed,
             human_bytes(s.bytes.max(0) as u64)
         );
     }
-}
-
-/// `cbctl why` for one file.
-pub fn why_text(w: &crate::engine::why::Why) -> String {
-    use std::fmt::Write;
-    let mut out = String::new();
-    let what = match (w.decision.as_deref(), w.outcome_word()) {
-        (Some(d), Some(o)) => format!("{d} ({o})"),
-        (Some(d), None) => d.to_string(),
-        (None, _) if w.indexed.is_some() => "in the library index".to_string(),
-        (None, _) => "unknown to clean-backup".to_string(),
-    };
-    let _ = writeln!(out, "{}: {what}", w.path);
-    let mut row = |k: &str, v: &str| {
-        let _ = writeln!(out, "  {k:<11} {v}");
-    };
-    if let Some(s) = &w.session {
-        row("session", &format!("{} ({}, started {}, {})", s.id, s.kind, s.started_at, s.state));
-    }
-    if let Some(f) = &w.found_at {
-        row("found at", f);
-    }
-    if let Some(d) = w.dest.as_deref().filter(|_| w.duplicate_of.is_none()) {
-        row("filed to", d);
-    }
-    if let Some(k) = &w.duplicate_of {
-        let how = match (w.how.as_deref(), w.distance) {
-            (Some("exact"), _) => "identical bytes".to_string(),
-            (_, Some(d)) => format!("the same picture, pHash distance {d}"),
-            _ => "duplicate".to_string(),
-        };
-        row("same as", &format!("{k} ({how})"));
-    }
-    if let Some(t) = &w.taken {
-        row("taken", &format!("{t} (date from {})", w.date_source.as_deref().unwrap_or("unknown")));
-    }
-    if let Some(r) = &w.reason {
-        row("reason", r);
-    }
-    if let Some(p) = &w.left_alone {
-        row("left alone", &format!("since {} ({})", p.since, p.outcome));
-    }
-    for step in &w.history {
-        row(
-            "journal",
-            &format!("session {}: {} {} -> {} ({})", step.session, step.action, step.from, step.to, step.state),
-        );
-    }
-    if w.earlier_decisions > 0 {
-        row("earlier", &format!("{} older decision(s) about this path", w.earlier_decisions));
-    }
-    row("now", &w.now);
-    out
 }
 
 #[cfg(test)]
@@ -415,6 +364,7 @@ mod tests {
         assert_eq!(count(2, "file"), "2 files");
         assert_eq!(count(0, "file"), "0 files");
         assert_eq!(count(3, "copy"), "3 copies");
+        assert_eq!(count(30, "day"), "30 days");
         assert_eq!(count(2, "match"), "2 matches");
     }
 

@@ -255,9 +255,7 @@ impl From<crate::journal::JournalError> for ApiError {
     fn from(e: crate::journal::JournalError) -> ApiError {
         use crate::journal::JournalError as J;
         match e {
-            J::NoSuchSession(_) | J::NothingToUndo | J::UndoOfUndo(_) | J::PruneIsFinal(_) => {
-                ApiError::usage(e.to_string())
-            }
+            e if e.is_usage() => ApiError::usage(e.to_string()),
             J::Store(crate::store::StoreError::Locked { .. }) => ApiError::usage(e.to_string()),
             e => ApiError::failed(e.to_string()),
         }

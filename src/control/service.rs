@@ -198,17 +198,18 @@ impl Service<'_> {
         let journal = self.journal.get()?;
         let mut files = Vec::new();
         if dry_run {
-            let mut report = crate::journal::PruneReport::default();
-            for op in journal.store().trashed_before(&before)? {
-                report.removed += 1;
-                report.bytes += op.size;
-                files.push(PrunedFile {
-                    path: lossy(&op.dst),
-                    original: Some(lossy(&op.src)),
-                    bytes: op.size,
-                    error: None,
-                });
-            }
+            let preview = journal.prune_preview(&before)?;
+            let report = crate::journal::PruneReport {
+                session: None,
+                removed: preview.files.len(),
+                bytes: preview.bytes,
+                problems: preview.problems,
+            };
+            let files = preview
+                .files
+                .into_iter()
+                .map(|f| PrunedFile { path: f.trash_path, original: Some(f.original), bytes: f.bytes, error: None })
+                .collect();
             return Ok(Reply::Pruned(Pruned { report, files, dry_run }));
         }
         let report = journal.prune(&before, |path, problem| {

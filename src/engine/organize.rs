@@ -599,8 +599,9 @@ fn compressed(
 }
 
 /// Queues a duplicate's move into the quarantine folder `q`, under its path
-/// relative to `src`. Returns its event now when it cannot be moved (then it
-/// stays in place) or an identical file is already in quarantine.
+/// relative to `src`; a name already taken there (by an earlier duplicate,
+/// even one with the same bytes) gets ` (1)`, ` (2)`, ... as in the library.
+/// Returns its event now when it cannot be moved (then it stays in place).
 #[allow(clippy::too_many_arguments)]
 fn plan_quarantine(
     q: &Path,
@@ -617,8 +618,8 @@ fn plan_quarantine(
     let name = path.file_name().unwrap_or_default();
     let reserved = &batch.reserved;
     let why = ev.reason.take().unwrap_or_default();
-    match fsops::choose_slot(&folder, name, fp, &|p| reserved.get(p).copied()) {
-        Ok(Slot::Free(target)) => {
+    match fsops::free_slot(&folder, name, &|p| reserved.get(p).copied()) {
+        Ok(target) => {
             batch.reserved.insert(target.clone(), *fp);
             ev.outcome = Outcome::Quarantined;
             ev.reason = Some(format!("{why}; moved to the duplicates folder"));
@@ -626,10 +627,6 @@ fn plan_quarantine(
             let item = BatchItem { action: Action::Move, src: path.to_path_buf(), dst: target, fp: *fp, id: Some(id) };
             batch.pending.push((item, Some(ev)));
             None
-        }
-        Ok(Slot::Identical(existing)) => {
-            ev.reason = Some(format!("{why}; left in place, as {} is already in quarantine", existing.display()));
-            Some(ev)
         }
         Err(e) => {
             summary.errors += 1;

@@ -11,6 +11,11 @@ use crate::store::{Action, DecisionRow, OpRow, OpState, Store, StoreError};
 pub struct Why {
     /// The file asked about (absolute).
     pub path: String,
+    /// What happened to it, in one phrase: what `cbctl why` prints after the
+    /// path on its first line ("filed (moved into the library)", "filed, then
+    /// undone by session 4: back at /inbox/a.jpg", "unknown to clean-backup").
+    #[serde(default)]
+    pub headline: String,
     /// `filed`, `skipped` or `failed` (organize, ingest), `set aside` (a duplicate
     /// `cbctl dedup` moved, copied or trashed); `None` when no session decided on it.
     pub decision: Option<String>,
@@ -22,8 +27,18 @@ pub struct Why {
     pub found_at: Option<String>,
     /// Where it went, when it was filed or quarantined.
     pub dest: Option<String>,
-    /// The library file it duplicates.
+    /// The library file it duplicates, where it was when this was decided.
     pub duplicate_of: Option<String>,
+    /// Where that library file is now, following the journal's moves of it
+    /// since (filed from an inbox, moved by another organize, quarantined,
+    /// trashed); the same as `duplicate_of` when nothing moved it. `None`
+    /// when it was removed since (see `duplicate_note`).
+    #[serde(default)]
+    pub duplicate_now: Option<String>,
+    /// How `duplicate_now` differs from `duplicate_of`: "moved by session 7
+    /// (organize)", "removed by session 9 (prune)"; `None` when it did not move.
+    #[serde(default)]
+    pub duplicate_note: Option<String>,
     /// `exact` (same bytes) or `similar` (same picture).
     #[serde(rename = "match")]
     pub how: Option<String>,
@@ -37,6 +52,9 @@ pub struct Why {
     pub reason: Option<String>,
     /// When it was decided.
     pub decided_at: Option<String>,
+    /// The undo session that reverted what the decision did, if one did.
+    #[serde(default)]
+    pub undone_by: Option<i64>,
     /// How many older decisions there are about this path.
     pub earlier_decisions: usize,
     /// Every journaled move of this file, oldest first.
@@ -154,7 +172,107 @@ pub fn why(store: &Store, path: &Path) -> Result<Why, StoreError> {
                  filed it yet; `cbctl status` says whether it is paused, waiting for the library, or failing"
             .into();
     }
+    w.headline = headline(&w);
     Ok(w)
+}
+
+/// The first line's phrase: the decision and its outcome, or what became of
+/// it when an undo reverted it since.
+fn headline(w: &Why) -> String {
+    let Some(decision) = w.decision.as_deref() else {
+        return if w.indexed.is_some() { "in the library index" } else { "unknown to clean-backup" }.to_string();
+    };
+    match (w.undone_by, w.outcome.as_deref(), w.found_at.as_deref().unwrap_or(&w.path)) {
+        (Some(undo), Some("copied"), found) => {
+            format!("{decision}, then undone by session {undo}: the copy was removed; the original is at {found}")
+        }
+        (Some(undo), _, found) => format!("{decision}, then undone by session {undo}: back at {found}"),
+        (None, _, _) => match w.outcome_word() {
+            Some(o) => format!("{decision} ({o})"),
+            None => decision.to_string(),
+        },
+    }
+}
+
+/// Where the file that was at `path` when session `session` decided is now,
+/// following the journal's moves of it from there: `(now, note)`, `now` being
+/// `None` when it was removed; `note` is `None` when nothing moved it.
+fn whereabouts(store: &Store, path: &Path, session: i64) -> Result<(Option<String>, Option<String>), StoreError> {
+    let mut at = path.to_path_buf();
+    let mut after = 0;
+    let mut last: Option<OpRow> = None;
+    // Each step is a later op, so this ends; the bound is for a journal edited by hand.
+    for _ in 0..10_000 {
+        let Some(op) = store.next_op_from(&at, session, after)? else { break };
+        after = op.id;
+        if op.action == Action::Unlink {
+            let kind = store.session(op.session)?.map(|s| s.kind).unwrap_or_default();
+            return Ok((None, Some(format!("removed since by session {} ({kind})", op.session))));
+        }
+        at = op.dst.clone();
+        last = Some(op);
+    }
+    let note = match &last {
+        Some(op) if op.dst != path => {
+            let kind = store.session(op.session)?.map(|s| s.kind).unwrap_or_default();
+            let how = if op.action == Action::Trash { "moved to the trash" } else { "moved" };
+            Some(format!("{how} since by session {} ({kind})", op.session))
+        }
+        _ => None,
+    };
+    Ok((Some(lossy(&at)), note))
+}
+
+/// What `cbctl why` prints for `w`: its first line (the path and the
+/// headline), then one indented line per fact, each ending in a newline.
+pub fn render(w: &Why) -> String {
+    let mut out = String::new();
+    // An answer from a daemon that predates `headline` is told the same way.
+    let first = if w.headline.is_empty() { headline(w) } else { w.headline.clone() };
+    out.push_str(&format!("{}: {first}\n", w.path));
+    let mut row = |k: &str, v: &str| out.push_str(&format!("  {k:<11} {v}\n"));
+    if let Some(s) = &w.session {
+        row("session", &format!("{} ({}, started {}, {})", s.id, s.kind, s.started_at, s.state));
+    }
+    if let Some(f) = &w.found_at {
+        row("found at", f);
+    }
+    if let Some(d) = w.dest.as_deref().filter(|_| w.duplicate_of.is_none()) {
+        row("filed to", d);
+    }
+    if let Some(k) = &w.duplicate_of {
+        let how = match (w.how.as_deref(), w.distance) {
+            (Some("exact"), _) => "identical bytes".to_string(),
+            (_, Some(d)) => format!("the same picture, pHash distance {d}"),
+            _ => "duplicate".to_string(),
+        };
+        let line = match (w.duplicate_now.as_deref(), w.duplicate_note.as_deref()) {
+            (Some(now), Some(note)) => format!("{now} ({how}; at {k} when decided, {note})"),
+            (None, Some(note)) => format!("{k} ({how}; {note})"),
+            _ => format!("{k} ({how})"),
+        };
+        row("same as", &line);
+    }
+    if let Some(t) = &w.taken {
+        row("taken", &format!("{t} (date from {})", w.date_source.as_deref().unwrap_or("unknown")));
+    }
+    if let Some(r) = &w.reason {
+        row("reason", r);
+    }
+    if let Some(p) = &w.left_alone {
+        row("left alone", &format!("since {} ({})", p.since, p.outcome));
+    }
+    for step in &w.history {
+        row(
+            "journal",
+            &format!("session {}: {} {} -> {} ({})", step.session, step.action, step.from, step.to, step.state),
+        );
+    }
+    if w.earlier_decisions > 0 {
+        row("earlier", &format!("{} older decision(s) about this path", w.earlier_decisions));
+    }
+    row("now", &w.now);
+    out
 }
 
 /// `ops`: the journal ops touching `path`, which include the one this
@@ -179,6 +297,9 @@ fn explain_decision(store: &Store, path: &Path, ops: &[OpRow], d: DecisionRow, w
     }
     w.dest = d.dest.as_deref().map(lossy);
     w.duplicate_of = d.duplicate_of.as_deref().map(lossy);
+    if let Some(keeper) = &d.duplicate_of {
+        (w.duplicate_now, w.duplicate_note) = whereabouts(store, keeper, d.session)?;
+    }
     w.how = d.how;
     w.distance = d.distance;
     w.taken = d.taken_at;
@@ -194,6 +315,7 @@ fn explain_decision(store: &Store, path: &Path, ops: &[OpRow], d: DecisionRow, w
         Some(o) if o.state == OpState::Undone => store.undo_of(o.id)?,
         _ => None,
     };
+    w.undone_by = undone_by;
     w.now = match (d.outcome.as_str(), undone_by) {
         ("moved" | "copied" | "quarantined" | "trashed", Some(undo)) => {
             format!("undone by session {undo}: back at {}", d.path.display())

@@ -108,6 +108,28 @@ impl Store {
         self.read_ops("WHERE src = ?1 OR dst = ?1", Some(&path_blob(path)))
     }
 
+    /// The first op after op `after_op`, in session `from_session` or a
+    /// later one, that took the file at `path` away: a move or trash that
+    /// happened (done, or undone later by an op of its own, or pruned), or
+    /// an unlink. Following these from a path gives where its file is now.
+    pub fn next_op_from(&self, path: &Path, from_session: i64, after_op: i64) -> Result<Option<OpRow>, StoreError> {
+        let id: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT id FROM ops WHERE src = ?1 AND session >= ?2 AND id > ?3 \
+                 AND action IN ('move', 'trash', 'unlink') AND state IN ('done', 'undone', 'pruned') \
+                 ORDER BY id LIMIT 1",
+                params![path_blob(path), from_session, after_op],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.sql())?;
+        match id {
+            Some(id) => self.op(id),
+            None => Ok(None),
+        }
+    }
+
     /// The session of the undo that reverted op `op`, if one did.
     pub fn undo_of(&self, op: i64) -> Result<Option<i64>, StoreError> {
         self.conn

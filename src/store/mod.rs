@@ -30,6 +30,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_parked.sql"),
     include_str!("migrations/0004_decisions.sql"),
     include_str!("migrations/0005_meta.sql"),
+    include_str!("migrations/0006_lookups.sql"),
 ];
 
 /// File name of the database inside `state_dir`.
@@ -213,8 +214,14 @@ pub struct SessionRow {
     pub ops_done: i64,
     /// Ops undone.
     pub ops_undone: i64,
-    /// Ops failed.
+    /// Ops failed (a move or copy that did not happen; the file stayed).
     pub ops_failed: i64,
+    /// Files that failed in this session: the ones it could not read or
+    /// file (its decisions with outcome `error`), and any other failed op.
+    /// What `cbctl history` shows as FAILED; `ops_failed` misses the files
+    /// that failed before an op was planned for them.
+    #[serde(default)]
+    pub failed: i64,
     /// Bytes of the done ops.
     pub bytes: i64,
 }
@@ -549,7 +556,10 @@ impl Store {
         let query = format!(
             "SELECT s.id, s.kind, s.started_at, s.finished_at, s.state, s.params, s.summary, s.undoes,
                     COALESCE(SUM(o.state = 'done'), 0), COALESCE(SUM(o.state = 'undone'), 0),
-                    COALESCE(SUM(o.state = 'failed'), 0), COALESCE(SUM(CASE WHEN o.state = 'done' THEN o.size END), 0)
+                    COALESCE(SUM(o.state = 'failed'), 0), COALESCE(SUM(CASE WHEN o.state = 'done' THEN o.size END), 0),
+                    (SELECT COUNT(*) FROM decisions d WHERE d.session = s.id AND d.outcome = 'error')
+                    + (SELECT COUNT(*) FROM ops f WHERE f.session = s.id AND f.state = 'failed' AND NOT EXISTS
+                         (SELECT 1 FROM decisions e WHERE e.session = s.id AND e.outcome = 'error' AND e.path = f.src))
              FROM sessions s LEFT JOIN ops o ON o.session = s.id
              {where_clause} GROUP BY s.id ORDER BY s.id DESC"
         );
@@ -571,6 +581,7 @@ impl Store {
                     ops_undone: r.get(9)?,
                     ops_failed: r.get(10)?,
                     bytes: r.get(11)?,
+                    failed: r.get(12)?,
                 })
             })
             .map_err(self.sql())?;
@@ -654,6 +665,20 @@ impl Store {
     pub fn open_file_for_test(path: &Path) -> String {
         let conn = Connection::open(path).expect("open copy");
         conn.query_row("SELECT value FROM meta WHERE key = 'state_id'", [], |r| r.get(0)).expect("state_id")
+    }
+
+    /// The newest undo session that put back files of `session`, if any did.
+    pub fn undo_session_of(&self, session: i64) -> Result<Option<i64>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT s.id FROM sessions s WHERE s.kind = 'undo' AND s.undoes = ?1
+                   AND EXISTS (SELECT 1 FROM ops o WHERE o.session = s.id AND o.state = 'done')
+                 ORDER BY s.id DESC LIMIT 1",
+                [session],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.sql())
     }
 
     /// The newest session that is not an undo and still has ops standing: what `undo --last` undoes.
