@@ -143,7 +143,7 @@ fn handle(
                 queue: seen.values().filter(|s| !s.parked).count() as u64,
                 today: state.today.clone(),
                 total: state.total.clone(),
-                index_files: journal.store().file_count().unwrap_or(0),
+                index_files: journal.store().count_under(&cfg.library).unwrap_or(0),
                 last_error: state.last_error.clone(),
             };
             to_json(&status)
