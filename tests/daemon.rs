@@ -274,3 +274,185 @@ fn the_kept_library_index_follows_the_daemons_own_filing_jobs_deletions_and_resc
     assert!(inbox.join("c.jpg").exists());
     assert_eq!(in_library(2).len(), 1);
 }
+
+/// Starts the daemon on `config` with `env` set (and `remove` removed), its
+/// log at info level in `log`, and waits until it answers `cbctl status`.
+fn start_logged_with(config: &Path, log: &Path, env: &[(&str, &Path)], remove: &[&str]) -> Daemon {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_clean-backupd"));
+    cmd.arg("--config").arg(config).env("CLEAN_BACKUP_LOG", "info");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    for k in remove {
+        cmd.env_remove(k);
+    }
+    let daemon = Daemon(cmd.stderr(std::fs::File::create(log).unwrap()).spawn().unwrap());
+    wait_for("the daemon", Duration::from_secs(30), || {
+        common::ctl(config).arg("status").output().is_ok_and(|o| o.status.success())
+    });
+    daemon
+}
+
+fn read(log: &Path) -> String {
+    std::fs::read_to_string(log).unwrap_or_default()
+}
+
+/// The log is for the person reading it: words, never Rust's debug dumps
+/// (`Summary { session: Some(1), .. }`, `outcome=NonMedia reason=""`), and
+/// each filed file names the date it was filed by and where that date came from.
+#[test]
+fn the_daemons_log_is_words_and_names_each_filed_files_date_and_its_source() {
+    let Some(corpus) = common::corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let config = common::daemon_config(t.path(), 1);
+    let log = t.path().join("daemon.log");
+    let _daemon = common::start_daemon_logged(&config, &log);
+    let inbox = t.path().join("inbox");
+    let photo = "exif-samples/jpg/Canon_40D.jpg";
+    let entry = common::manifest(&corpus).into_iter().find(|e| e.path == photo).unwrap();
+    // The manifest's EXIF DateTimeOriginal, as `2008:05:30 15:56:01`: shown to the minute.
+    let original = entry.date_time_original.expect("the photo has a DateTimeOriginal");
+    let taken = format!("taken {} {} from exif", original[..10].replace(':', "-"), &original[11..16]);
+    std::fs::copy(corpus.join(photo), inbox.join("Canon_40D.jpg")).unwrap();
+    std::fs::write(inbox.join("notes.txt"), "not a photo").unwrap();
+    // A photo with no date inside: filed by its mtime.
+    for made in common::make_photos(&t.path().join("stage"), 1).values() {
+        std::fs::rename(made, inbox.join("undated.jpg")).unwrap();
+    }
+    wait_for("the photos filed and the text file left alone", Duration::from_secs(30), || {
+        let l = read(&log);
+        l.contains("undated.jpg ->")
+            && l.contains("Canon_40D.jpg ->")
+            && l.contains("notes.txt")
+            && l.matches("batch ").count() >= 1
+    });
+    wait_for("every batch's summary line", Duration::from_secs(30), || {
+        let s = common::status(&config);
+        s["total"]["filed"] == 2 && s["queue"] == 0
+    });
+    let log = read(&log);
+    for debug in ["{", "}", "Some(", "None", "Summary", "NonMedia", "reason=\"\"", "mode=", "Move", "Session"] {
+        assert!(!log.contains(debug), "Rust debug output {debug:?} in the log:\n{log}");
+    }
+    let filed = log.lines().find(|l| l.contains("Canon_40D.jpg ->")).unwrap();
+    let to = t.path().join("lib/2008/05/Canon_40D.jpg");
+    assert!(
+        filed.contains(&format!("filed: {} -> {}", inbox.join("Canon_40D.jpg").display(), to.display())),
+        "{filed}"
+    );
+    assert!(filed.contains(&format!("({taken})")), "{filed}");
+    let undated = log.lines().find(|l| l.contains("undated.jpg ->")).unwrap();
+    assert!(undated.contains("(no date in the file: filed by its mtime, "), "{undated}");
+    let left = log.lines().find(|l| l.contains("notes.txt")).unwrap();
+    assert!(
+        left.contains(&format!("left in inbox: not a media file: {}", inbox.join("notes.txt").display())),
+        "{left}"
+    );
+    let batch = log.lines().find(|l| l.contains("batch filed: session ")).unwrap_or_else(|| panic!("{log}"));
+    assert!(batch.contains("failed (`cbctl undo "), "{batch}");
+    assert!(log.contains(&format!("inbox {} (its files are moved into the library)", inbox.display())), "{log}");
+}
+
+/// A first run on a box with no session bus (over ssh, headless) opens
+/// without a warning: it says once that cbctl is served on the socket. A
+/// session bus that is there but cannot be used is still a warning.
+#[test]
+fn no_session_bus_is_said_once_at_info_and_a_broken_one_is_a_warning() {
+    let t = tempfile::tempdir().unwrap();
+    let config = common::daemon_config(t.path(), 1);
+    let text = std::fs::read_to_string(&config).unwrap().replace("dbus = \"off\"", "dbus = \"session\"");
+    std::fs::write(&config, text).unwrap();
+    let runtime = t.path().join("run");
+    std::fs::create_dir(&runtime).unwrap();
+    let log = t.path().join("no-bus.log");
+    let daemon = start_logged_with(&config, &log, &[("XDG_RUNTIME_DIR", &runtime)], &["DBUS_SESSION_BUS_ADDRESS"]);
+    drop(daemon);
+    let text = read(&log);
+    assert_eq!(text.matches("no D-Bus session bus: serving cbctl on the socket only").count(), 1, "{text}");
+    assert!(text.lines().any(|l| l.contains("INFO") && l.contains("no D-Bus session bus")), "{text}");
+    assert!(!text.contains("WARN"), "no warning on a first run without a session bus:\n{text}");
+
+    // A bus socket that is there but is no bus: a warning, and the socket still serves cbctl.
+    std::fs::write(runtime.join("bus"), "").unwrap();
+    let log = t.path().join("broken-bus.log");
+    let _daemon = start_logged_with(&config, &log, &[("XDG_RUNTIME_DIR", &runtime)], &["DBUS_SESSION_BUS_ADDRESS"]);
+    let text = read(&log);
+    assert!(text.lines().any(|l| l.contains("WARN") && l.contains("not on D-Bus")), "{text}");
+    assert!(!text.contains("no D-Bus session bus"), "{text}");
+}
+
+/// `status` counts files, not looks at them: a duplicate and a failed file
+/// left in the inbox, and a copy-mode inbox's file, are each counted once
+/// however often `cbctl rescan` has them looked at again.
+#[test]
+fn status_counts_each_file_once_through_rescans() {
+    let Some(corpus) = common::corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let config = common::daemon_config(t.path(), 1);
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("[[inbox]]\npath = \"camera\"\nmode = \"copy\"\n");
+    std::fs::write(&config, text).unwrap();
+    let camera = t.path().join("camera");
+    std::fs::create_dir(&camera).unwrap();
+    let log = t.path().join("daemon.log");
+    let _daemon = common::start_daemon_logged(&config, &log);
+    let inbox = t.path().join("inbox");
+    let counts = |when: &str| {
+        let s = common::status(&config);
+        (s[when]["filed"].as_u64(), s[when]["skipped"].as_u64(), s[when]["failed"].as_u64())
+    };
+    std::fs::copy(corpus.join("exif-samples/jpg/Canon_40D.jpg"), inbox.join("Canon_40D.jpg")).unwrap();
+    wait_for("the photo filed", Duration::from_secs(30), || counts("total") == (Some(1), Some(0), Some(0)));
+    let dup = inbox.join("again.jpg");
+    std::fs::copy(corpus.join("exif-samples/jpg/Canon_40D.jpg"), &dup).unwrap();
+    let bytes = std::fs::read(corpus.join("exif-samples/jpg/Canon_DIGITAL_IXUS_400.jpg")).unwrap();
+    let cut = inbox.join("cut.jpg");
+    std::fs::write(&cut, &bytes[..bytes.len() / 3]).unwrap();
+    let card = camera.join("DSCN0010.jpg");
+    std::fs::copy(corpus.join("exif-samples/jpg/gps/DSCN0010.jpg"), &card).unwrap();
+    wait_for("a duplicate, a failure and a copy", Duration::from_secs(30), || {
+        counts("total") == (Some(2), Some(1), Some(1))
+    });
+    // Each look at them is in the log; two rescans, each waited for.
+    let looks = || {
+        let l = read(&log);
+        let n = |what: String| l.lines().filter(|line| line.contains(&what)).count();
+        (
+            n(format!("duplicate left in inbox: {}", dup.display())),
+            n(format!("not filed, left in inbox until it changes: {}", cut.display())),
+            n(format!("duplicate left in inbox: {}", card.display())),
+        )
+    };
+    assert_eq!(looks(), (1, 1, 0));
+    for round in 1..=2 {
+        assert_eq!(common::run(common::ctl(&config).arg("rescan")).status.code(), Some(0));
+        wait_for(&format!("rescan {round} to look at them again"), Duration::from_secs(30), || {
+            looks() == (1 + round, 1 + round, round)
+        });
+        assert_eq!(counts("total"), (Some(2), Some(1), Some(1)), "after rescan {round}");
+        assert_eq!(counts("today"), (Some(2), Some(1), Some(1)), "after rescan {round}");
+    }
+    assert!(dup.exists() && cut.exists() && card.exists());
+}
+
+/// `index_files` in `status` is the library's file count, not every
+/// folder a dedup job has indexed.
+#[test]
+fn status_index_files_counts_the_library_only_after_a_dedup_of_another_folder() {
+    let t = tempfile::tempdir().unwrap();
+    let config = common::daemon_config(t.path(), 1);
+    let _daemon = common::start_daemon_logged(&config, &t.path().join("daemon.log"));
+    let photos: Vec<_> = common::make_photos(&t.path().join("stage"), 4).into_values().collect();
+    std::fs::rename(&photos[0], t.path().join("inbox/a.jpg")).unwrap();
+    wait_for("the photo filed", Duration::from_secs(30), || common::status(&config)["total"]["filed"] == 1);
+    let other = t.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    for (i, p) in photos[1..].iter().enumerate() {
+        std::fs::rename(p, other.join(format!("{i}.jpg"))).unwrap();
+    }
+    let out = common::run(common::ctl(&config).arg("dedup").arg(&other));
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let in_library = common::contents(&t.path().join("lib")).values().sum::<usize>() as u64;
+    assert_eq!(in_library, 1);
+    assert_eq!(common::status(&config)["index_files"].as_u64(), Some(in_library));
+}

@@ -40,7 +40,8 @@ pub(super) fn answer_calls(calls: &mpsc::Receiver<Call>, ctx: &mut Ctx<'_>) {
         let Ok(call) = calls.try_recv() else { return };
         if let Err(e) = authorize(&call.request, &call.caller, ctx.cfg) {
             let method = call.request.method();
-            tracing::warn!(uid = call.caller.uid, pid = ?call.caller.pid, method, "refused: {e}");
+            let pid = call.caller.pid.map_or("?".to_string(), |p| p.to_string());
+            tracing::warn!(uid = call.caller.uid, %pid, method, "refused: {e}");
             call.respond(Err(e));
             continue;
         }
@@ -100,7 +101,7 @@ impl Daemon for Side<'_> {
             queue: self.seen.values().filter(|s| !s.parked).count() as u64,
             today: state.today.clone(),
             total: state.total.clone(),
-            index_files: journal.store().file_count().unwrap_or(0),
+            index_files: journal.store().count_under(&cfg.library).unwrap_or(0),
             last_error: state.last_error.clone(),
         }
     }

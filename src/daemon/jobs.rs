@@ -201,7 +201,7 @@ fn worker(mut journal: Journal, rx: &mpsc::Receiver<Queued>, shared: &Mutex<Shar
         match result {
             Ok(summary) => {
                 let detail = serde_json::to_string(&summary).unwrap_or_default();
-                tracing::info!(job, kind = spec.kind(), "job done: {detail}");
+                tracing::info!(job, kind = spec.kind(), "job done: {}", summary.describe());
                 progress("done", done, total, detail);
                 if let Some(reply) = stream.as_mut() {
                     reply(ToCaller::Done(Ok(Reply::Job(summary))));

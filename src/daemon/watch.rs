@@ -40,7 +40,15 @@ impl Watch {
             Ok(mut w) => {
                 for d in dirs {
                     if let Err(e) = w.watch(d, RecursiveMode::Recursive) {
-                        tracing::warn!(path = %d.display(), "cannot watch ({e}); scanning it on every poll instead");
+                        // A missing inbox is said (and waited for) by the poll that looks for it.
+                        if d.is_dir() {
+                            tracing::warn!("cannot watch {} ({e}); scanning it on every poll instead", d.display());
+                        } else {
+                            tracing::debug!(
+                                "not watching {}, which is not there: looked for on every poll",
+                                d.display()
+                            );
+                        }
                         unwatched.push(d.to_path_buf());
                     }
                 }

@@ -213,6 +213,25 @@ impl JobSummary {
         }
     }
 
+    /// The summary in words, for a log line.
+    pub fn describe(&self) -> String {
+        let plural = |n: u64, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+        let (what, session) = match self {
+            JobSummary::Organize(s) => {
+                (format!("{} filed of {} scanned", plural(s.filed, "file"), s.scanned), s.session)
+            }
+            JobSummary::Dedup(s) => (
+                format!("{} of {}, {} handled", plural(s.duplicates, "duplicate"), plural(s.files, "file"), s.handled),
+                s.session,
+            ),
+            JobSummary::Compress(s) => {
+                (format!("{} compressed of {}", s.compressed, plural(s.processed, "file")), None)
+            }
+        };
+        let session = session.map(|id| format!(" (session {id})")).unwrap_or_default();
+        format!("{what}, {} failed{session}", self.errors())
+    }
+
     /// Reads the summary of a job of `spec`'s kind back from its JSON.
     pub fn decode(spec: &JobSpec, v: Value) -> Result<JobSummary, serde_json::Error> {
         Ok(match spec {

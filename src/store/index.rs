@@ -175,6 +175,18 @@ impl Store {
             .map_err(self.sql())
     }
 
+    /// Number of indexed files under `root` (recursively): the library's
+    /// own, without the other folders a dedup or index job read.
+    pub fn count_under(&self, root: &Path) -> Result<u64, StoreError> {
+        let (lo, hi) = subtree(root);
+        self.conn
+            .query_row("SELECT count(*) FROM files WHERE path >= ?1 AND path < ?2", params![lo, hi], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n as u64)
+            .map_err(self.sql())
+    }
+
     /// Number of indexed files.
     pub fn file_count(&self) -> Result<u64, StoreError> {
         self.conn
@@ -256,5 +268,19 @@ mod tests {
         assert_eq!(s.phashes_under(None).unwrap().len(), 2);
         s.update_files(&[], &[PathBuf::from("/lib/a.jpg")]).unwrap();
         assert_eq!(s.file_count().unwrap(), 2);
+    }
+
+    #[test]
+    fn count_under_counts_one_folder_not_its_siblings_or_the_rest() {
+        let t = tempfile::tempdir().unwrap();
+        let mut s = Store::open(t.path()).unwrap();
+        let rows =
+            [row("/lib/a.jpg", None), row("/lib/x/b.jpg", None), row("/lib2/c.jpg", None), row("/other/d.jpg", None)];
+        s.update_files(&rows, &[]).unwrap();
+        assert_eq!(s.count_under(Path::new("/lib")).unwrap(), 2);
+        assert_eq!(s.count_under(Path::new("/lib/")).unwrap(), 2);
+        assert_eq!(s.count_under(Path::new("/lib/x")).unwrap(), 1);
+        assert_eq!(s.count_under(Path::new("/nowhere")).unwrap(), 0);
+        assert_eq!(s.file_count().unwrap(), 4);
     }
 }
