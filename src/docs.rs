@@ -40,6 +40,14 @@ pub const KEY_DOCS: &[KeyDoc] = &[
               {month:02} {month_name} (English) {day} {day:02} {camera}.",
     },
     KeyDoc {
+        key: "layout_undated",
+        default: "\"undated\"",
+        doc: "The folder, under the library, for files with no date of their own (none in the file's \
+              metadata, none in its name): they would otherwise be filed by their mtime, often the day they \
+              were copied, among the photos of that month. Same fields as layout, filled from the mtime; \
+              \"{year}/{month:02}\" files them with the dated ones. `cbctl date FILE` shows their source as mtime.",
+    },
+    KeyDoc {
         key: "inbox.N.path",
         default: "\"~/Pictures/Inbox\"",
         doc: "A folder watched for new media; repeat [[inbox]] for more. With no config file at all one \

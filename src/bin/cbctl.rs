@@ -410,7 +410,7 @@ fn cmd_date(cli: &Cli, files: &[PathBuf]) -> u8 {
                 "kind": info.kind.name(),
             })
         },
-        |path, info| format!("{}\t{}\t{}", path.display(), info.taken.to_rfc3339(), info.taken.source.as_str()),
+        |path, info| format!("{}\t{}\t{}", path.display(), info.taken.to_rfc3339(), info.taken.source.describe()),
     )
 }
 
@@ -477,6 +477,8 @@ fn cmd_config(cli: &Cli, cmd: &ConfigCmd) -> Result<u8, Failure> {
             // the config cannot be read, so this command can fix it) edit the file here.
             // The daemon is told which file is meant, and refuses when it is not its own.
             let params = serde_json::json!({ "key": key, "value": value, "file": path.to_string_lossy() });
+            // Looked at before the edit: the owner the file had, not the one a rewrite gives it.
+            let warnings = config::edit_warnings(&path);
             let by_daemon = match load_config(cli) {
                 Ok(cfg) => via_daemon(cli, &cfg, "config.set", params)?,
                 Err(_) => None,
@@ -489,10 +491,13 @@ fn cmd_config(cli: &Cli, cmd: &ConfigCmd) -> Result<u8, Failure> {
                 }
             };
             if cli.json {
-                json_line(
-                    &serde_json::json!({"key": key, "value": value, "file": path.to_string_lossy(), "summary": true}),
-                );
+                json_line(&serde_json::json!({
+                    "key": key, "value": value, "file": path.to_string_lossy(), "warnings": warnings, "summary": true
+                }));
             } else {
+                for w in &warnings {
+                    eprintln!("cbctl: warning: {w}");
+                }
                 eprintln!("cbctl: set {key} in {}", path.display());
             }
         }
@@ -676,6 +681,7 @@ fn cmd_organize(cli: &Cli, args: &OrganizeArgs) -> Result<u8, Failure> {
         copy: args.copy,
         dry_run: args.dry_run,
         layout: cfg.layout.clone(),
+        layout_undated: cfg.layout_undated.clone(),
         group: args.dup.options(&cfg),
     };
     let mut printer = Printer::new(cli.json, args.dry_run, "indexing library");
