@@ -41,6 +41,41 @@ pub enum ConfigError {
     /// `config get/set` on a key that does not exist.
     #[error("unknown config key `{0}`; known keys: {known}", known = KEYS.join(", "))]
     NoSuchKey(String),
+    /// Two or more problems in one file, each an [`ConfigError::Invalid`]
+    /// naming its line and key, in the order of their lines.
+    #[error("{path}: {count} problems, fix each of them:\n{list}", count = errors.len(), list = list_lines(errors))]
+    Many { path: PathBuf, errors: Vec<ConfigError> },
+}
+
+impl ConfigError {
+    /// The problems found in `path`, as one error: `None` when there are
+    /// none, the error itself when there is one, else [`ConfigError::Many`]
+    /// sorted by line.
+    pub fn collect(path: &Path, mut errors: Vec<ConfigError>) -> Option<ConfigError> {
+        let line = |e: &ConfigError| match e {
+            ConfigError::Invalid { line, .. } => *line,
+            _ => 0,
+        };
+        errors.sort_by_key(line);
+        match errors.len() {
+            0 => None,
+            1 => errors.pop(),
+            _ => Some(ConfigError::Many { path: path.to_path_buf(), errors }),
+        }
+    }
+
+    /// Each problem this error stands for: the list of a [`ConfigError::Many`], else itself.
+    pub fn problems(&self) -> Vec<&ConfigError> {
+        match self {
+            ConfigError::Many { errors, .. } => errors.iter().collect(),
+            other => vec![other],
+        }
+    }
+}
+
+/// One indented line per error.
+fn list_lines(errors: &[ConfigError]) -> String {
+    errors.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n")
 }
 
 /// Every settable key, dotted. `inbox.N.path` / `inbox.N.mode` address the Nth (0-based) inbox.
@@ -48,6 +83,7 @@ pub const KEYS: &[&str] = &[
     "library",
     "state_dir",
     "layout",
+    "layout_undated",
     "inbox.N.path",
     "inbox.N.mode",
     "watch.settle_seconds",
@@ -123,6 +159,9 @@ pub struct Config {
     pub state_dir: PathBuf,
     /// Folder template under the library.
     pub layout: String,
+    /// Folder template for files whose only date is their mtime (no date in
+    /// the file or its name), so they do not mix with dated photos.
+    pub layout_undated: String,
     /// Watched inboxes.
     pub inbox: Vec<Inbox>,
     /// Seconds a file must stay unchanged before it is filed.
@@ -185,6 +224,7 @@ impl Config {
             library: home().join("Pictures/Library"),
             state_dir: xdg("XDG_STATE_HOME", ".local/state").join("clean-backup"),
             layout: "{year}/{month:02}".to_string(),
+            layout_undated: crate::layout::DEFAULT_UNDATED.to_string(),
             inbox: vec![Inbox { path: home().join("Pictures/Inbox"), mode: Mode::Move }],
             settle_seconds: 5,
             dedup_perceptual: true,
@@ -208,6 +248,10 @@ impl Config {
     }
 
     /// Validates config text as if read from `path` (relative paths resolve against its folder).
+    ///
+    /// Every problem is reported, not only the first: one is returned as it
+    /// is ([`ConfigError::Invalid`]), two or more as [`ConfigError::Many`],
+    /// in the order of their lines. A TOML syntax error stops at that error.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let doc = ImDocument::parse(text).map_err(|e| ConfigError::Invalid {
             path: path.to_path_buf(),
@@ -222,46 +266,48 @@ impl Config {
         let mut cfg = Config::defaults();
         cfg.source = Some(path.to_path_buf());
         cfg.inbox.clear();
+        let mut errors = Vec::new();
+        // Keys whose value was bad (left at its default): checks that compare them are skipped.
+        let mut bad_roots = false;
         let root = doc.as_table();
         for (key, item) in root.iter() {
-            match key {
-                "library" => cfg.library = expand(&v.string(root, key, key)?, &base),
-                "state_dir" => cfg.state_dir = expand(&v.string(root, key, key)?, &base),
-                "layout" => {
-                    let s = v.string(root, key, key)?;
-                    crate::layout::Layout::parse(&s).map_err(|e| v.err(root, key, key, e.reason))?;
-                    cfg.layout = s;
-                }
-                "inbox" => {
-                    let Some(list) = item.as_array_of_tables() else {
-                        return Err(v.err(
-                            root,
-                            key,
-                            key,
-                            "must be [[inbox]] tables, each with `path` and `mode`".into(),
-                        ));
-                    };
-                    for (i, t) in list.iter().enumerate() {
-                        cfg.inbox.push(v.inbox(t, i, &base)?);
+            let result = match key {
+                "library" => v.string(root, key, key).map(|s| cfg.library = expand(&s, &base)),
+                "state_dir" => v.string(root, key, key).map(|s| cfg.state_dir = expand(&s, &base)),
+                "layout" => v.layout(root, key).map(|s| cfg.layout = s),
+                "layout_undated" => v.layout(root, key).map(|s| cfg.layout_undated = s),
+                "inbox" => match item.as_array_of_tables() {
+                    Some(list) => {
+                        for (i, t) in list.iter().enumerate() {
+                            match v.inbox(t, i, &base, &mut errors) {
+                                Some(inbox) => cfg.inbox.push(inbox),
+                                None => bad_roots = true,
+                            }
+                        }
+                        Ok(())
                     }
-                }
-                "watch" | "dedup" | "compress" | "control" => {
-                    let table = item
-                        .as_table_like()
-                        .ok_or_else(|| v.err(root, key, key, format!("must be a table ([{key}])")))?;
-                    v.section(key, table, &mut cfg)?;
-                }
-                other => {
-                    return Err(v.err(root, other, other, format!("unknown key; known keys: {}", KEYS.join(", "))))
-                }
+                    None => Err(v.err(root, key, key, "must be [[inbox]] tables, each with `path` and `mode`".into())),
+                },
+                "watch" | "dedup" | "compress" | "control" => match item.as_table_like() {
+                    Some(table) => {
+                        v.section(key, table, &mut cfg, &mut errors);
+                        Ok(())
+                    }
+                    None => Err(v.err(root, key, key, format!("must be a table ([{key}])"))),
+                },
+                other => Err(v.err(root, other, other, format!("unknown key; known keys: {}", KEYS.join(", ")))),
+            };
+            if let Err(e) = result {
+                bad_roots |= matches!(key, "library" | "state_dir" | "inbox");
+                errors.push(e);
             }
         }
-        if cfg.library == cfg.state_dir {
-            return Err(v.err(root, "state_dir", "state_dir", "must differ from `library`".into()));
+        if !bad_roots && cfg.library == cfg.state_dir {
+            errors.push(v.err(root, "state_dir", "state_dir", "must differ from `library`".into()));
         }
-        for (i, inbox) in cfg.inbox.iter().enumerate() {
+        for (i, inbox) in cfg.inbox.iter().enumerate().filter(|_| !bad_roots) {
             if inbox.path.starts_with(&cfg.library) || cfg.library.starts_with(&inbox.path) {
-                return Err(ConfigError::Invalid {
+                errors.push(ConfigError::Invalid {
                     path: path.to_path_buf(),
                     line: v.inbox_line(root, i),
                     key: format!("inbox[{i}].path"),
@@ -273,7 +319,10 @@ impl Config {
                 });
             }
         }
-        Ok(cfg)
+        match ConfigError::collect(path, errors) {
+            Some(e) => Err(e),
+            None => Ok(cfg),
+        }
     }
 
     /// The config file to use: `explicit`, else $CLEAN_BACKUP_CONFIG, else
@@ -297,6 +346,11 @@ impl Config {
         }
     }
 
+    /// The folder layout: `layout`, with `layout_undated` for files whose only date is their mtime.
+    pub fn layouts(&self) -> Result<crate::layout::Layout, crate::layout::LayoutError> {
+        crate::layout::Layout::parse(&self.layout)?.with_undated(&self.layout_undated)
+    }
+
     /// The resolved value of a dotted key, as printed by `config get`.
     pub fn value_of(&self, key: &str) -> Result<String, ConfigError> {
         let parts: Vec<&str> = key.split('.').collect();
@@ -304,6 +358,7 @@ impl Config {
             ["library"] => self.library.display().to_string(),
             ["state_dir"] => self.state_dir.display().to_string(),
             ["layout"] => self.layout.clone(),
+            ["layout_undated"] => self.layout_undated.clone(),
             ["watch", "settle_seconds"] => self.settle_seconds.to_string(),
             ["dedup", "perceptual"] => self.dedup_perceptual.to_string(),
             ["dedup", "threshold"] => self.dedup_threshold.to_string(),
@@ -333,6 +388,7 @@ impl Config {
         doc["library"] = toml_edit::value(self.library.display().to_string());
         doc["state_dir"] = toml_edit::value(self.state_dir.display().to_string());
         doc["layout"] = toml_edit::value(self.layout.clone());
+        doc["layout_undated"] = toml_edit::value(self.layout_undated.clone());
         let mut inboxes = toml_edit::ArrayOfTables::new();
         for b in &self.inbox {
             let mut t = toml_edit::Table::new();
@@ -415,6 +471,13 @@ impl Validator<'_> {
         }
     }
 
+    /// A layout template (`layout`, `layout_undated`): a string [`Layout::parse`](crate::layout::Layout::parse) takes.
+    fn layout(&self, table: &dyn TableLike, key: &str) -> Result<String, ConfigError> {
+        let s = self.string(table, key, key)?;
+        crate::layout::Layout::parse(&s).map_err(|e| self.err(table, key, key, e.reason))?;
+        Ok(s)
+    }
+
     fn strings(&self, table: &dyn TableLike, key: &str, dotted: &str) -> Result<Vec<String>, ConfigError> {
         let bad = || self.err(table, key, dotted, "must be a list of non-empty strings, like [\"a\", \"b\"]".into());
         let list = self.item(table, key).as_array().ok_or_else(bad)?;
@@ -451,30 +514,35 @@ impl Validator<'_> {
         }
     }
 
-    fn inbox(&self, t: &toml_edit::Table, i: usize, base: &Path) -> Result<Inbox, ConfigError> {
+    /// The `i`th inbox, its problems pushed onto `errors`; `None` when its
+    /// path is missing or bad (a bad mode leaves the default, "move").
+    fn inbox(&self, t: &toml_edit::Table, i: usize, base: &Path, errors: &mut Vec<ConfigError>) -> Option<Inbox> {
         let mut inbox = Inbox { path: PathBuf::new(), mode: Mode::Move };
+        let mut path_ok = true;
         for (key, _) in t.iter() {
             let dotted = format!("inbox[{i}].{key}");
-            match key {
-                "path" => inbox.path = expand(&self.string(t, key, &dotted)?, base),
-                "mode" => {
-                    inbox.mode = match self.choice(t, key, &dotted, &["move", "copy"])?.as_str() {
-                        "copy" => Mode::Copy,
-                        _ => Mode::Move,
-                    }
-                }
-                other => return Err(self.err(t, other, &dotted, "unknown key; an inbox has `path` and `mode`".into())),
+            let result = match key {
+                "path" => self.string(t, key, &dotted).map(|s| inbox.path = expand(&s, base)),
+                "mode" => self.choice(t, key, &dotted, &["move", "copy"]).map(|m| {
+                    inbox.mode = if m == "copy" { Mode::Copy } else { Mode::Move };
+                }),
+                other => Err(self.err(t, other, &dotted, "unknown key; an inbox has `path` and `mode`".into())),
+            };
+            if let Err(e) = result {
+                path_ok &= key != "path";
+                errors.push(e);
             }
         }
-        if inbox.path.as_os_str().is_empty() {
-            return Err(ConfigError::Invalid {
+        if path_ok && inbox.path.as_os_str().is_empty() {
+            errors.push(ConfigError::Invalid {
                 path: self.path.to_path_buf(),
                 line: self.span_line(t.span()),
                 key: format!("inbox[{i}].path"),
                 message: "every [[inbox]] needs a `path`".into(),
             });
+            return None;
         }
-        Ok(inbox)
+        path_ok.then_some(inbox)
     }
 
     fn inbox_line(&self, root: &toml_edit::Table, i: usize) -> usize {
@@ -486,53 +554,61 @@ impl Validator<'_> {
         self.span_line(span)
     }
 
-    fn section(&self, name: &str, table: &dyn TableLike, cfg: &mut Config) -> Result<(), ConfigError> {
+    /// The keys of `[name]`, each problem pushed onto `errors`.
+    fn section(&self, name: &str, table: &dyn TableLike, cfg: &mut Config, errors: &mut Vec<ConfigError>) {
         for (key, _) in table.iter() {
-            let dotted = format!("{name}.{key}");
-            let d = dotted.as_str();
-            match (name, key) {
-                ("watch", "settle_seconds") => cfg.settle_seconds = self.int(table, key, d, 1..3601)? as u64,
-                ("dedup", "perceptual") => cfg.dedup_perceptual = self.boolean(table, key, d)?,
-                ("dedup", "names") => cfg.dedup_names = self.boolean(table, key, d)?,
-                ("dedup", "threshold") => {
-                    cfg.dedup_threshold = match self.item(table, key).as_str().map(threshold_preset) {
-                        Some(Some(t)) => t,
-                        Some(None) => {
-                            return Err(self.err(
-                                table,
-                                key,
-                                d,
-                                "must be 0 to 32, or \"exact\", \"standard\" or \"aggressive\"".into(),
-                            ))
-                        }
-                        None => self.int(table, key, d, 0..33)? as u32,
+            if let Err(e) = self.section_key(name, table, key, cfg) {
+                errors.push(e);
+            }
+        }
+    }
+
+    /// One key of `[name]`.
+    fn section_key(&self, name: &str, table: &dyn TableLike, key: &str, cfg: &mut Config) -> Result<(), ConfigError> {
+        let dotted = format!("{name}.{key}");
+        let d = dotted.as_str();
+        match (name, key) {
+            ("watch", "settle_seconds") => cfg.settle_seconds = self.int(table, key, d, 1..3601)? as u64,
+            ("dedup", "perceptual") => cfg.dedup_perceptual = self.boolean(table, key, d)?,
+            ("dedup", "names") => cfg.dedup_names = self.boolean(table, key, d)?,
+            ("dedup", "threshold") => {
+                cfg.dedup_threshold = match self.item(table, key).as_str().map(threshold_preset) {
+                    Some(Some(t)) => t,
+                    Some(None) => {
+                        return Err(self.err(
+                            table,
+                            key,
+                            d,
+                            "must be 0 to 32, or \"exact\", \"standard\" or \"aggressive\"".into(),
+                        ))
                     }
+                    None => self.int(table, key, d, 0..33)? as u32,
                 }
-                ("dedup", "on_duplicate") => {
-                    cfg.on_duplicate = match self.choice(table, key, d, &["skip", "quarantine"])?.as_str() {
-                        "quarantine" => OnDuplicate::Quarantine,
-                        _ => OnDuplicate::Skip,
-                    }
+            }
+            ("dedup", "on_duplicate") => {
+                cfg.on_duplicate = match self.choice(table, key, d, &["skip", "quarantine"])?.as_str() {
+                    "quarantine" => OnDuplicate::Quarantine,
+                    _ => OnDuplicate::Skip,
                 }
-                ("compress", "enabled") => cfg.compress_enabled = self.boolean(table, key, d)?,
-                ("compress", "level") => cfg.compress_level = self.int(table, key, d, 1..4)? as u8,
-                ("control", "allow_users") => cfg.allow_users = self.strings(table, key, d)?,
-                ("control", "allow_groups") => cfg.allow_groups = self.strings(table, key, d)?,
-                ("control", "job_roots") => {
-                    cfg.job_roots = self.strings(table, key, d)?.iter().map(|p| expand(p, &self.base())).collect()
+            }
+            ("compress", "enabled") => cfg.compress_enabled = self.boolean(table, key, d)?,
+            ("compress", "level") => cfg.compress_level = self.int(table, key, d, 1..4)? as u8,
+            ("control", "allow_users") => cfg.allow_users = self.strings(table, key, d)?,
+            ("control", "allow_groups") => cfg.allow_groups = self.strings(table, key, d)?,
+            ("control", "job_roots") => {
+                cfg.job_roots = self.strings(table, key, d)?.iter().map(|p| expand(p, &self.base())).collect()
+            }
+            ("control", "dbus") => {
+                cfg.dbus = match self.choice(table, key, d, &["session", "system", "off"])?.as_str() {
+                    "system" => DbusMode::System,
+                    "off" => DbusMode::Off,
+                    _ => DbusMode::Session,
                 }
-                ("control", "dbus") => {
-                    cfg.dbus = match self.choice(table, key, d, &["session", "system", "off"])?.as_str() {
-                        "system" => DbusMode::System,
-                        "off" => DbusMode::Off,
-                        _ => DbusMode::Session,
-                    }
-                }
-                _ => {
-                    let known: Vec<&str> =
-                        KEYS.iter().filter_map(|k| k.strip_prefix(name).and_then(|k| k.strip_prefix('.'))).collect();
-                    return Err(self.err(table, key, d, format!("unknown key; [{name}] has {}", quoted(&known))));
-                }
+            }
+            _ => {
+                let known: Vec<&str> =
+                    KEYS.iter().filter_map(|k| k.strip_prefix(name).and_then(|k| k.strip_prefix('.'))).collect();
+                return Err(self.err(table, key, d, format!("unknown key; [{name}] has {}", quoted(&known))));
             }
         }
         Ok(())
@@ -662,6 +738,48 @@ pub fn set_checked(path: &Path, key: &str, value: &str, state_dir: Option<&Path>
     crate::fsops::write_atomic(path, new_text.as_bytes()).map_err(|e| write_error(path, e))
 }
 
+/// The version-control systems [`edit_warnings`] notices: the folder each
+/// keeps at the top of a working copy, and its name.
+const VCS_DIRS: &[(&str, &str)] = &[(".git", "git"), (".hg", "mercurial"), (".svn", "subversion")];
+
+/// What a person editing the config file at `path` (`cbctl config set`)
+/// should know, at most one line per reason, each naming the file: it is
+/// in a version-controlled folder (a `.git`, `.hg` or `.svn` in its folder
+/// or above), so the edit is not committed; or it exists and is owned by
+/// another user than this process's effective one, so the edited file may
+/// no longer be theirs. Empty when neither.
+pub fn edit_warnings(path: &Path) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let shown = path.display();
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let vcs = absolute.ancestors().skip(1).find_map(|dir| {
+        VCS_DIRS.iter().find(|(name, _)| std::fs::symlink_metadata(dir.join(name)).is_ok()).map(|(_, vcs)| (dir, *vcs))
+    });
+    if let Some((dir, vcs)) = vcs {
+        warnings.push(format!(
+            "{shown} is under version control ({vcs}, working copy {}): this edit is not committed;              review and commit it there",
+            dir.display()
+        ));
+    }
+    use std::os::unix::fs::MetadataExt;
+    if let Ok(meta) = std::fs::metadata(path) {
+        let me = rustix::process::geteuid().as_raw();
+        if meta.uid() != me {
+            let who = |uid: u32| match crate::access::user_name(uid) {
+                Some(name) => format!("uid {uid} ({name})"),
+                None => format!("uid {uid}"),
+            };
+            let owner = crate::access::user_name(meta.uid()).unwrap_or_else(|| meta.uid().to_string());
+            let me_shown = crate::access::user_name(me).unwrap_or_else(|| format!("uid {me}"));
+            warnings.push(format!(
+                "{shown} is owned by {}, not you ({me_shown}): the edited file may no longer be theirs                  (see `ls -l {shown}`; `chown {owner} {shown}` gives it back)",
+                who(meta.uid())
+            ));
+        }
+    }
+    warnings
+}
+
 /// Folders never accepted as a library or an inbox: the system's own.
 pub const SYSTEM_DIRS: &[&str] = &[
     "/etc",
@@ -762,5 +880,88 @@ mod tests {
         assert_eq!(line_of("a\nb\nc", 0), 1);
         assert_eq!(line_of("a\nb\nc", 2), 2);
         assert_eq!(line_of("a\nb\nc", 99), 3);
+    }
+
+    #[test]
+    fn every_problem_is_reported_in_line_order_and_one_alone_as_itself() {
+        let text = "layout = \"{yaer}\"\nlibary = \"x\"\n[watch]\nsettle_seconds = \"5\"\n[dedup]\nthreshold = 99\n";
+        let err = Config::parse(text, Path::new("/c/config.toml")).unwrap_err();
+        let found: Vec<(usize, &str)> = err
+            .problems()
+            .iter()
+            .map(|e| match e {
+                ConfigError::Invalid { line, key, .. } => (*line, key.as_str()),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(found, [(1, "layout"), (2, "libary"), (4, "watch.settle_seconds"), (6, "dedup.threshold")]);
+        let shown = err.to_string();
+        assert!(shown.starts_with("/c/config.toml: 4 problems"), "{shown}");
+        assert_eq!(shown.lines().filter(|l| l.starts_with("  /c/config.toml:")).count(), 4, "{shown}");
+
+        let one = Config::parse("[dedup]\nthreshold = 99\n", Path::new("/c/config.toml")).unwrap_err();
+        assert!(matches!(one, ConfigError::Invalid { line: 2, .. }), "{one:?}");
+    }
+
+    #[test]
+    fn a_bad_inbox_path_or_library_does_not_add_an_overlap_error() {
+        let err = Config::parse("library = 3\n[[inbox]]\npath = \"/l\"\nmode = \"x\"\n", Path::new("/c/c.toml"));
+        let keys: Vec<String> = err
+            .unwrap_err()
+            .problems()
+            .iter()
+            .filter_map(|e| if let ConfigError::Invalid { key, .. } = e { Some(key.clone()) } else { None })
+            .collect();
+        assert_eq!(keys, ["library", "inbox[0].mode"]);
+    }
+
+    #[test]
+    fn layout_undated_is_validated_like_layout() {
+        let cfg = Config::parse("layout_undated = \"{year}/unsorted\"\n", Path::new("/c/c.toml")).unwrap();
+        assert_eq!(cfg.layout_undated, "{year}/unsorted");
+        assert_eq!(Config::defaults().layout_undated, "undated");
+        match Config::parse("\nlayout_undated = \"../{yaer}\"\n", Path::new("/c/c.toml")) {
+            Err(ConfigError::Invalid { line: 2, key, message, .. }) => {
+                assert_eq!(key, "layout_undated");
+                assert!(message.contains("{yaer}"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn edit_warnings_name_version_control_and_another_owner() {
+        let t = tempfile::tempdir().unwrap();
+        let nested = t.path().join("dotfiles/clean-backup");
+        std::fs::create_dir_all(&nested).unwrap();
+        let file = nested.join("config.toml");
+        std::fs::write(&file, "").unwrap();
+        assert_eq!(edit_warnings(&file), Vec::<String>::new());
+        // A `.git` file (a worktree's) counts as much as a folder; a file not yet there too.
+        std::fs::write(t.path().join("dotfiles/.git"), "gitdir: elsewhere\n").unwrap();
+        for path in [file.clone(), nested.join("new/config.toml")] {
+            let w = edit_warnings(&path);
+            assert_eq!(w.len(), 1, "{w:?}");
+            assert!(w[0].starts_with(&format!("{} is under version control (git", path.display())), "{w:?}");
+            assert!(w[0].contains("not committed"), "{w:?}");
+        }
+        std::fs::create_dir(nested.join(".hg")).unwrap();
+        assert!(edit_warnings(&file)[0].contains("(mercurial"), "the nearest working copy is named");
+
+        // A file someone else owns: as root, one made for uid 1000; else one of root's.
+        let me = rustix::process::geteuid().as_raw();
+        let theirs = if me == 0 {
+            let f = t.path().join("alice.toml");
+            std::fs::write(&f, "").unwrap();
+            std::os::unix::fs::chown(&f, Some(1000), None).unwrap();
+            f
+        } else {
+            PathBuf::from("/etc/passwd")
+        };
+        let owner = if me == 0 { 1000 } else { 0 };
+        let w = edit_warnings(&theirs);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].starts_with(&format!("{} is owned by uid {owner}", theirs.display())), "{w:?}");
+        assert!(w[0].contains("not you (") && w[0].contains("chown "), "{w:?}");
     }
 }

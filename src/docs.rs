@@ -40,6 +40,14 @@ pub const KEY_DOCS: &[KeyDoc] = &[
               {month:02} {month_name} (English) {day} {day:02} {camera}.",
     },
     KeyDoc {
+        key: "layout_undated",
+        default: "\"undated\"",
+        doc: "The folder, under the library, for files with no date of their own (none in the file's \
+              metadata, none in its name): they would otherwise be filed by their mtime, often the day they \
+              were copied, among the photos of that month. Same fields as layout, filled from the mtime; \
+              \"{year}/{month:02}\" files them with the dated ones. `cbctl date FILE` shows their source as mtime.",
+    },
+    KeyDoc {
         key: "inbox.N.path",
         default: "\"~/Pictures/Inbox\"",
         doc: "A folder watched for new media; repeat [[inbox]] for more. With no config file at all one \
@@ -124,6 +132,269 @@ pub const KEY_DOCS: &[KeyDoc] = &[
     },
 ];
 
+/// One example of a manual page: a command line and what it does.
+pub type Example = (&'static str, &'static str);
+
+/// The EXAMPLES of a manual page, by its name without section (`cbctl`,
+/// `cbctl-config-set`, `clean-backupd`, `clean-backup.toml`); empty for a
+/// page nobody wrote examples for (a test holds every page to having some).
+pub fn examples(page: &str) -> &'static [Example] {
+    match page {
+        "cbctl" => &[
+            ("cbctl status", "What the daemon is doing: its inboxes, what it filed today and any problem."),
+            (
+                "cbctl organize --dry-run ~/Downloads/phone ~/Pictures/Library",
+                "Show where each photo would go, touching nothing.",
+            ),
+            (
+                "cbctl organize ~/Downloads/phone ~/Pictures/Library",
+                "File them into YEAR/MONTH folders by capture date (moved; --copy keeps them).",
+            ),
+            ("cbctl undo --last", "Put back every file the last session moved."),
+            (
+                "cbctl why ~/Pictures/Inbox/IMG_1234.jpg",
+                "Say why a file was left in the inbox (a duplicate of which library file).",
+            ),
+            ("cbctl --json date *.jpg | jq .source", "Which source each capture date came from, for a script."),
+        ],
+        "cbctl-status" => &[
+            ("cbctl status", "Inboxes, queue, files filed, skipped and failed today and in total, and the last error."),
+            ("cbctl --json status | jq .today", "Today's counts, for a script or a monitoring check."),
+        ],
+        "cbctl-pause" => &[
+            ("cbctl pause", "Stop filing while you sort an inbox by hand; files stay where they are."),
+            ("sudo cbctl --config /etc/clean-backup/config.toml pause", "Pause the system service."),
+        ],
+        "cbctl-resume" => &[("cbctl resume", "File again what arrived while paused.")],
+        "cbctl-rescan" => &[
+            ("cbctl rescan", "Look at every inbox file again, e.g. after raising dedup.threshold."),
+            ("cbctl rescan --undone", "Also file again the files an undo put back into the inboxes."),
+        ],
+        "cbctl-history" => &[
+            ("cbctl history", "The last 20 sessions: id, kind, time and counts."),
+            ("cbctl history --limit 5", "Only the last 5, to find the session to undo."),
+        ],
+        "cbctl-undo" => &[
+            ("cbctl undo --last", "Put back the files of the newest session that still has files in place."),
+            (
+                "cbctl undo 42",
+                "Undo session 42 (ids from cbctl history); files changed since are left alone and reported.",
+            ),
+        ],
+        "cbctl-organize" => &[
+            (
+                "cbctl organize --dry-run ~/Downloads/phone ~/Pictures/Library",
+                "Show where each file would go; touch nothing.",
+            ),
+            (
+                "cbctl organize --copy /media/sdcard/DCIM ~/Pictures/Library",
+                "Copy a card into the library, leaving the card as it is.",
+            ),
+            (
+                "cbctl organize --threshold exact ~/old-backup ~/Pictures/Library",
+                "Move them in; only near-identical pictures count as duplicates.",
+            ),
+        ],
+        "cbctl-dedup" => &[
+            (
+                "cbctl dedup ~/Pictures/Library",
+                "Report each group of duplicates and which copy is kept; change nothing.",
+            ),
+            (
+                "cbctl dedup --action move --to ~/dupes ~/Pictures/Library",
+                "Move every copy but the best to ~/dupes, keeping their relative paths.",
+            ),
+            (
+                "cbctl dedup --no-phash --action delete ~/Pictures/Library",
+                "Send byte-identical copies to the trash (cbctl undo brings them back).",
+            ),
+        ],
+        "cbctl-compress" => &[
+            (
+                "cbctl compress ~/Pictures/Library ~/smaller",
+                "Smaller copies of every photo and video (level 2); originals untouched.",
+            ),
+            (
+                "cbctl compress --level 1 --images ~/Pictures/Library ~/share",
+                "High-quality JPEG copies of the photos only.",
+            ),
+        ],
+        "cbctl-date" => &[
+            (
+                "cbctl date IMG_1234.jpg",
+                "The capture date and its source (exif, quicktime, filename, or mtime when the file has none).",
+            ),
+            ("cbctl --json date ~/Pictures/Inbox/*", "One JSON object per file, for a script."),
+        ],
+        "cbctl-hash" => {
+            &[("cbctl hash a.jpg b.jpg", "The perceptual hash of each; hashes a few bits apart are the same picture.")]
+        }
+        "cbctl-prune" => &[
+            (
+                "cbctl prune --dry-run",
+                "List what the trash holds from over 30 days ago (the default age); remove nothing.",
+            ),
+            (
+                "cbctl prune",
+                "Remove for good what went to the trash (dedup --action delete, compression) over 30 days ago, after \
+                 listing it and asking.",
+            ),
+            (
+                "cbctl prune --older-than 0 --yes",
+                "Empty the whole trash now without asking (for scripts); those files can no longer be undone.",
+            ),
+        ],
+        "cbctl-generate-docs" => &[(
+            "cbctl generate-docs target/docs",
+            "Write the man pages to target/docs/man/ and the bash, zsh and fish completions to \
+             target/docs/completions/, as the .deb ships them.",
+        )],
+        "cbctl-why" => &[
+            (
+                "cbctl why ~/Pictures/Inbox/IMG_1234.jpg",
+                "Why it is still in the inbox: the library file it duplicates and how close.",
+            ),
+            (
+                "cbctl why ~/Pictures/Library/2023/05/IMG_0001.jpg",
+                "When it was filed, from where, by which date and session.",
+            ),
+        ],
+        "cbctl-completions" => &[
+            ("cbctl completions bash > ~/.local/share/bash-completion/completions/cbctl", "Tab completion in bash."),
+            ("cbctl completions zsh > ~/.zfunc/_cbctl", "Tab completion in zsh (with ~/.zfunc in fpath)."),
+        ],
+        "cbctl-config" => &[
+            ("cbctl config get", "The whole resolved config, defaults included."),
+            (
+                "cbctl config set dedup.threshold standard",
+                "Change a key, keeping the file's comments; a running daemon applies it at once.",
+            ),
+        ],
+        "cbctl-config-get" => &[
+            ("cbctl config get", "Every setting as the daemon would use it, as TOML."),
+            ("cbctl config get library", "Only the library folder."),
+        ],
+        "cbctl-config-set" => &[
+            ("cbctl config set dedup.threshold exact", "Count only near-identical pictures as duplicates."),
+            ("cbctl config set layout '{year}/{month:02}/{day:02}'", "File into a folder per day from now on."),
+            ("cbctl config set inbox.1.path ~/Sync/Phone", "Add a second inbox (inbox.0 is the first)."),
+        ],
+        "clean-backupd" => &[
+            (
+                "clean-backupd --check-config ~/.config/clean-backup/config.toml",
+                "Check a config: every problem with its line and key, or the resolved settings.",
+            ),
+            ("systemctl --user enable --now clean-backupd", "Run it as your user service, started at login."),
+            ("systemctl --user reload clean-backupd", "Re-read the config (SIGHUP) after editing it."),
+            (
+                "CLEAN_BACKUP_LOG=debug clean-backupd --config config.example.toml",
+                "Run it in the foreground on the example config, logging every decision.",
+            ),
+        ],
+        "clean-backup.toml" => &[
+            (
+                "cbctl config set layout_undated '{year}/{month:02}'",
+                "File the files with no date of their own by their mtime, among the dated ones.",
+            ),
+            ("cbctl config set inbox.1.path ~/Sync/Phone", "Add a second inbox."),
+            (
+                "clean-backupd --check-config ~/.config/clean-backup/config.toml",
+                "Check the file after editing it by hand.",
+            ),
+            (
+                "sudoedit /etc/clean-backup/config.toml && sudo systemctl reload clean-backupd",
+                "Change the system service's config and apply it.",
+            ),
+        ],
+        _ => &[],
+    }
+}
+
+/// The EXIT STATUS of a manual page (named as for [`examples`]): each code and what it means there.
+pub fn exit_status(page: &str) -> Vec<(u8, &'static str)> {
+    const OK: (u8, &str) = (0, "Success.");
+    const FILES: (u8, &str) = (
+        1,
+        "Some files failed: each is named with the reason on stderr (with --json, in an object of its own), \
+         and the rest were done.",
+    );
+    const USAGE: (u8, &str) = (
+        2,
+        "A usage or config error: a bad option or argument, or a config file with a bad key or value \
+         (named with its line). Nothing was changed.",
+    );
+    match page {
+        "cbctl" => vec![
+            OK,
+            FILES,
+            USAGE,
+            (3, "The daemon is not running (status, pause, resume and rescan need it; the other commands then work here)."),
+        ],
+        "cbctl-status" | "cbctl-pause" | "cbctl-resume" | "cbctl-rescan" => vec![
+            OK,
+            (1, "The daemon refused or failed the request; the message says why (e.g. permission denied)."),
+            USAGE,
+            (3, "The daemon is not running: start it (systemctl --user start clean-backupd)."),
+        ],
+        "cbctl-undo" => vec![
+            OK,
+            (1, "Some files could not be put back (changed or replaced since); each is reported and left alone."),
+            (2, "No such session, nothing left to undo, or a usage or config error. Nothing was changed."),
+        ],
+        "cbctl-why" => vec![OK, (1, "Some files are unknown to clean-backup; each is reported."), USAGE],
+        "cbctl-config-get" => vec![OK, (2, "An unknown key, or a config file that cannot be read or is not valid.")],
+        "cbctl-config" | "cbctl-config-set" => vec![
+            OK,
+            (1, "The running daemon could not write its config file; the message says how to change it instead."),
+            (
+                2,
+                "An unknown key, a bad value, a library or inbox that may not be one, or a config file that \
+                 cannot be read or written (the message says how to fix it). The file is unchanged.",
+            ),
+        ],
+        "cbctl-completions" => vec![OK, (2, "An unknown shell.")],
+        "cbctl-generate-docs" => vec![
+            OK,
+            (1, "A page or script could not be written (the reason is printed)."),
+            (2, "No DIR was given."),
+        ],
+        "clean-backupd" => vec![
+            (0, "A clean stop (SIGTERM or SIGINT), or a valid config with --check-config."),
+            (
+                2,
+                "A usage error, a config that is not valid (every problem listed with its file, line and key), \
+                 or a state that cannot be used (the journal locked by another clean-backupd, a library filed \
+                 by a journal that is gone: see --new-state). Nothing was filed.",
+            ),
+        ],
+        "clean-backup.toml" => vec![
+            (0, "clean-backupd --check-config: the file is valid; its resolved settings are printed."),
+            (
+                2,
+                "clean-backupd --check-config, and clean-backupd at start: the file is not valid; every problem is \
+                 listed with its line and key. cbctl config set exits 2 too on a bad value, leaving the file unchanged.",
+            ),
+        ],
+        _ => vec![OK, FILES, USAGE],
+    }
+}
+
+/// `.SH EXAMPLES` and `.SH "EXIT STATUS"` of `page`, as roff.
+fn examples_and_exit_status(r: &mut Roff, page: &str) {
+    r.control("SH", ["EXIT STATUS"]);
+    for (code, meaning) in exit_status(page) {
+        r.control("TP", [] as [&str; 0]);
+        r.text([bold(code.to_string())]);
+        r.text([roman(meaning)]);
+    }
+    r.control("SH", ["EXAMPLES"]);
+    for (command, what) in examples(page) {
+        r.control("TP", [] as [&str; 0]);
+        r.text([bold(*command)]);
+        r.text([roman(*what)]);
+    }
+}
+
 /// The example config shipped with the package, shown in clean-backup.toml(5).
 pub const EXAMPLE_CONFIG: &str = include_str!("../config.example.toml");
 
@@ -155,6 +426,8 @@ fn page(cmd: clap::Command, section: &str) -> (String, Vec<u8>) {
     let has_subs = cmd.get_subcommands().any(|s| !s.is_hide_set());
     let has_version = cmd.get_version().or(cmd.get_long_version()).is_some();
     let man = clap_mangen::Man::new(cmd).section(section).manual("clean-backup").source("clean-backup");
+    let file = man.get_filename();
+    let name = file.strip_suffix(&format!(".{section}")).unwrap_or(&file).to_string();
     let mut out = Vec::new();
     // Writing into a Vec cannot fail.
     let _ = man.render_title(&mut out);
@@ -167,6 +440,9 @@ fn page(cmd: clap::Command, section: &str) -> (String, Vec<u8>) {
     if has_subs {
         let _ = man.render_subcommands_section(&mut out);
     }
+    let mut r = Roff::new();
+    examples_and_exit_status(&mut r, &name);
+    let _ = r.to_writer(&mut out);
     if let Some(notes) = notes {
         let mut r = Roff::new();
         r.control("SH", ["NOTES"]);
@@ -179,7 +455,7 @@ fn page(cmd: clap::Command, section: &str) -> (String, Vec<u8>) {
     if has_version {
         let _ = man.render_version_section(&mut out);
     }
-    (man.get_filename(), out)
+    (file, out)
 }
 
 /// clean-backup.toml(5).
@@ -215,8 +491,9 @@ pub fn config_page() -> String {
         r.text([bold(k.key.replace("inbox.N.", "[[inbox]] ")), roman(" (default "), italic(k.default), roman(")")]);
         r.text([roman(k.doc)]);
     }
-    r.control("SH", ["EXAMPLE"]);
-    r.text([roman("The example shipped in /usr/share/doc/clean-backup/examples/config.example.toml:")]);
+    examples_and_exit_status(&mut r, "clean-backup.toml");
+    r.control("PP", [] as [&str; 0]);
+    r.text([roman("The example config shipped in /usr/share/doc/clean-backup/examples/config.example.toml:")]);
     r.control("PP", [] as [&str; 0]);
     r.control("nf", [] as [&str; 0]);
     r.control("RS", ["4"]);

@@ -3,10 +3,19 @@
 //! Fields: `{year}`, `{month}`, `{month:02}`, `{month_name}` (English whatever
 //! the locale), `{day}`, `{day:02}`, `{camera}`. Anything else is an error at
 //! load time, so a typo never files a library into a folder named `{yaer}`.
+//!
+//! A file whose only date is its mtime (nothing in the file or its name)
+//! goes by a second template, `layout_undated` (default `undated`), so it
+//! does not mix with dated photos under a month it may not belong to.
 
 use std::path::PathBuf;
 
 use chrono::{Datelike, NaiveDateTime};
+
+use crate::media::date::{CaptureDate, DateSource};
+
+/// The default `layout_undated`: one folder for every file with no date of its own.
+pub const DEFAULT_UNDATED: &str = "undated";
 
 const MONTHS: [&str; 12] = [
     "January",
@@ -23,10 +32,12 @@ const MONTHS: [&str; 12] = [
     "December",
 ];
 
-/// A parsed layout template.
+/// A parsed layout template, with the template for undated files
+/// ([`DEFAULT_UNDATED`] unless [`Layout::with_undated`] sets another).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layout {
     parts: Vec<Part>,
+    undated: Vec<Part>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,62 +59,86 @@ pub struct LayoutError {
 }
 
 impl Layout {
-    /// Parses a template such as `{year}/{month:02}`.
+    /// Parses a template such as `{year}/{month:02}`; undated files go to
+    /// [`DEFAULT_UNDATED`].
     pub fn parse(template: &str) -> Result<Layout, LayoutError> {
-        let err = |reason: String| LayoutError { template: template.to_string(), reason };
-        let mut parts = Vec::new();
-        let mut rest = template;
-        while let Some(open) = rest.find('{') {
-            if open > 0 {
-                parts.push(Part::Lit(rest[..open].to_string()));
-            }
-            let close = rest[open..].find('}').ok_or_else(|| err("a `{` is never closed".into()))? + open;
-            let field = &rest[open + 1..close];
-            parts.push(match field {
-                "year" => Part::Year,
-                "month" => Part::Month { pad: false },
-                "month:02" => Part::Month { pad: true },
-                "month_name" => Part::MonthName,
-                "day" => Part::Day { pad: false },
-                "day:02" => Part::Day { pad: true },
-                "camera" => Part::Camera,
-                other => return Err(err(unknown_field(other))),
-            });
-            rest = &rest[close + 1..];
-        }
-        if rest.contains('}') {
-            return Err(err("a `}` has no matching `{`".into()));
-        }
-        if !rest.is_empty() {
-            parts.push(Part::Lit(rest.to_string()));
-        }
-        let lits: String =
-            parts.iter().filter_map(|p| if let Part::Lit(s) = p { Some(s.as_str()) } else { None }).collect();
-        if template.starts_with('/') || lits.split('/').any(|c| c == "..") {
-            return Err(err("must be a relative path without `..`".into()));
-        }
-        Ok(Layout { parts })
+        Ok(Layout { parts: parse_parts(template)?, undated: vec![Part::Lit(DEFAULT_UNDATED.to_string())] })
+    }
+
+    /// This layout with `template` (same syntax as [`Layout::parse`]) for the
+    /// files whose only date is their mtime: `layout_undated`.
+    pub fn with_undated(self, template: &str) -> Result<Layout, LayoutError> {
+        Ok(Layout { undated: parse_parts(template)?, ..self })
+    }
+
+    /// The relative folder a file goes to: by the undated template when its
+    /// only date is the file's mtime, else by the layout ([`Layout::render`]).
+    pub fn folder(&self, taken: &CaptureDate, camera: Option<&str>) -> PathBuf {
+        let parts = if taken.source == DateSource::Mtime { &self.undated } else { &self.parts };
+        render_parts(parts, taken.local, camera)
     }
 
     /// The relative folder for a date and camera. Camera names are made safe
     /// for a path (no `/`, no leading dot); a missing camera is "Unknown camera".
     pub fn render(&self, taken: NaiveDateTime, camera: Option<&str>) -> PathBuf {
-        let mut out = String::new();
-        for part in &self.parts {
-            match part {
-                Part::Lit(s) => out.push_str(s),
-                Part::Year => out.push_str(&format!("{:04}", taken.year())),
-                Part::Month { pad: true } => out.push_str(&format!("{:02}", taken.month())),
-                Part::Month { pad: false } => out.push_str(&taken.month().to_string()),
-                Part::MonthName => out.push_str(MONTHS[taken.month0() as usize]),
-                Part::Day { pad: true } => out.push_str(&format!("{:02}", taken.day())),
-                Part::Day { pad: false } => out.push_str(&taken.day().to_string()),
-                Part::Camera => out.push_str(&safe_component(camera.unwrap_or("Unknown camera"))),
-            }
-        }
-        // A folder name that is `..` (a camera named ". ." after a literal dot) never climbs out.
-        out.split('/').filter(|c| !c.is_empty() && *c != ".").map(|c| if c == ".." { "_" } else { c }).collect()
+        render_parts(&self.parts, taken, camera)
     }
+}
+
+/// The parts of a template, or why it cannot be used.
+fn parse_parts(template: &str) -> Result<Vec<Part>, LayoutError> {
+    let err = |reason: String| LayoutError { template: template.to_string(), reason };
+    let mut parts = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        if open > 0 {
+            parts.push(Part::Lit(rest[..open].to_string()));
+        }
+        let close = rest[open..].find('}').ok_or_else(|| err("a `{` is never closed".into()))? + open;
+        let field = &rest[open + 1..close];
+        parts.push(match field {
+            "year" => Part::Year,
+            "month" => Part::Month { pad: false },
+            "month:02" => Part::Month { pad: true },
+            "month_name" => Part::MonthName,
+            "day" => Part::Day { pad: false },
+            "day:02" => Part::Day { pad: true },
+            "camera" => Part::Camera,
+            other => return Err(err(unknown_field(other))),
+        });
+        rest = &rest[close + 1..];
+    }
+    if rest.contains('}') {
+        return Err(err("a `}` has no matching `{`".into()));
+    }
+    if !rest.is_empty() {
+        parts.push(Part::Lit(rest.to_string()));
+    }
+    let lits: String =
+        parts.iter().filter_map(|p| if let Part::Lit(s) = p { Some(s.as_str()) } else { None }).collect();
+    if template.starts_with('/') || lits.split('/').any(|c| c == "..") {
+        return Err(err("must be a relative path without `..`".into()));
+    }
+    Ok(parts)
+}
+
+/// A template's folder for a date and camera.
+fn render_parts(parts: &[Part], taken: NaiveDateTime, camera: Option<&str>) -> PathBuf {
+    let mut out = String::new();
+    for part in parts {
+        match part {
+            Part::Lit(s) => out.push_str(s),
+            Part::Year => out.push_str(&format!("{:04}", taken.year())),
+            Part::Month { pad: true } => out.push_str(&format!("{:02}", taken.month())),
+            Part::Month { pad: false } => out.push_str(&taken.month().to_string()),
+            Part::MonthName => out.push_str(MONTHS[taken.month0() as usize]),
+            Part::Day { pad: true } => out.push_str(&format!("{:02}", taken.day())),
+            Part::Day { pad: false } => out.push_str(&taken.day().to_string()),
+            Part::Camera => out.push_str(&safe_component(camera.unwrap_or("Unknown camera"))),
+        }
+    }
+    // A folder name that is `..` (a camera named ". ." after a literal dot) never climbs out.
+    out.split('/').filter(|c| !c.is_empty() && *c != ".").map(|c| if c == ".." { "_" } else { c }).collect()
 }
 
 fn unknown_field(name: &str) -> String {
@@ -151,6 +186,18 @@ mod tests {
             PathBuf::from("Canon_EOS 40D/2022/February/06")
         );
         assert_eq!(l.render(at("2022-12-31 01:00:00"), Some("..")), PathBuf::from("Unknown camera/2022/December/31"));
+    }
+
+    #[test]
+    fn files_dated_only_by_their_mtime_go_by_the_undated_template() {
+        let date = |source| CaptureDate { local: at("2023-05-14 12:00:00"), offset: None, utc_only: false, source };
+        let l = Layout::parse("{year}/{month:02}").unwrap();
+        assert_eq!(l.folder(&date(DateSource::Mtime), None), PathBuf::from("undated"));
+        assert_eq!(l.folder(&date(DateSource::Filename), None), PathBuf::from("2023/05"));
+        assert_eq!(l.folder(&date(DateSource::Exif), None), PathBuf::from("2023/05"));
+        let l = l.with_undated("{year}/no date").unwrap();
+        assert_eq!(l.folder(&date(DateSource::Mtime), None), PathBuf::from("2023/no date"));
+        assert!(Layout::parse("{year}").unwrap().with_undated("{yaer}").is_err());
     }
 
     #[test]

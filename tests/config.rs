@@ -213,3 +213,46 @@ fn config_set_through_a_daemon_that_cannot_write_its_config_says_to_edit_it_as_r
     // Not edited behind the daemon's back by cbctl, which could write it.
     assert_eq!(std::fs::read_to_string(&config).unwrap(), text);
 }
+
+/// A file with several mistakes gets them all at once, each with its line
+/// and key, from `--check-config` and from a start of the daemon alike, so
+/// fixing a config is not one run per typo.
+#[test]
+fn check_config_and_the_daemon_report_every_problem_each_with_its_line_and_key() {
+    let t = tempfile::tempdir().unwrap();
+    let bad = t.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "library = \"lib\"\nlibary = \"lib2\"\nlayout = \"{yaer}/{month}\"\n[watch]\nsettle_seconds = \"five\"\n",
+    )
+    .unwrap();
+    let expected = [
+        (2, "libary", "unknown key"),
+        (3, "layout", "{yaer}"),
+        (5, "watch.settle_seconds", "must be a whole number from 1 to 3600"),
+    ];
+    let check = |err: &str| {
+        assert!(err.contains(&format!("{}: 3 problems", bad.display())), "{err}");
+        for (line, key, says) in expected {
+            let at = format!("{}:{line}: `{key}`: ", bad.display());
+            let Some(l) = err.lines().find(|l| l.contains(&at)) else { panic!("no {at:?} in:\n{err}") };
+            assert!(l.contains(says), "{l}");
+        }
+    };
+    let out = check_config(&bad);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(out.stdout.is_empty(), "{out:?}");
+    check(&String::from_utf8_lossy(&out.stderr));
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_clean-backupd"))
+        .arg("--config")
+        .arg(&bad)
+        .arg("--state-dir")
+        .arg(t.path().join("state"))
+        .env("CLEAN_BACKUP_LOG", "off")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    check(&String::from_utf8_lossy(&out.stderr));
+    assert!(!t.path().join("state").exists(), "it did not start");
+}

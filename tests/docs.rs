@@ -39,7 +39,7 @@ fn generated_man_pages_render_cleanly_and_say_what_users_look_for() {
     {
         assert!(names.iter().any(|n| n == want), "{want} missing from {names:?}");
     }
-    assert!(!names.iter().any(|n| n.contains("generate-docs")), "the hidden command has no page: {names:?}");
+    assert!(names.iter().any(|n| n == "cbctl-generate-docs.1"), "generate-docs is listed and has a page: {names:?}");
     for name in &names {
         render(&man.join(name));
     }
@@ -95,4 +95,66 @@ fn bash_completion_completes_subcommands_and_options() {
     // Unknown shells are a usage error.
     let out = cbctl().args(["completions", "tcsh"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// The body of section `title` in a roff page: from its `.SH` line to the next.
+fn section<'a>(roff: &'a str, title: &str) -> Option<&'a str> {
+    let header = [format!(".SH {title}\n"), format!(".SH \"{title}\"\n")];
+    let start = header.iter().find_map(|h| roff.find(h.as_str()).map(|i| i + h.len()))?;
+    let body = &roff[start..];
+    Some(&body[..body.find("\n.SH ").map_or(body.len(), |i| i + 1)])
+}
+
+#[test]
+fn every_man_page_has_examples_and_an_exit_status() {
+    let t = tempfile::tempdir().unwrap();
+    let out = cbctl().arg("generate-docs").arg(t.path()).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let man = t.path().join("man");
+    let mut pages = 0;
+    for entry in std::fs::read_dir(&man).unwrap() {
+        let path = entry.unwrap().path();
+        let roff = std::fs::read_to_string(&path).unwrap();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        pages += 1;
+        for title in ["EXAMPLES", "EXIT STATUS"] {
+            let body = section(&roff, title).unwrap_or_else(|| panic!("{name} has no {title} section:\n{roff}"));
+            // Each entry is a .TP with a bold first line (the command, or the code) and a line saying what it is.
+            let entries: Vec<&str> = body.split(".TP\n").skip(1).collect();
+            assert!(!entries.is_empty(), "{name}: {title} is empty:\n{body}");
+            for e in &entries {
+                let lines: Vec<&str> = e.lines().filter(|l| !l.trim().is_empty()).collect();
+                assert!(lines.len() >= 2 && lines[0].starts_with("\\fB"), "{name}: {title} entry {e:?}");
+            }
+        }
+        let codes = section(&roff, "EXIT STATUS").unwrap();
+        assert!(codes.contains("\\fB0\\fR"), "{name}: no exit status 0:\n{codes}");
+        assert!(codes.contains("\\fB2\\fR"), "{name}: no exit status 2:\n{codes}");
+    }
+    assert!(pages >= 6, "{pages} pages");
+
+    // As a reader sees them.
+    let cbctl = render(&man.join("cbctl.1"));
+    for want in [
+        "EXIT STATUS 0 Success. 1 Some files failed",
+        "2 A usage or config error",
+        "3 The daemon is not running",
+        "EXAMPLES cbctl status",
+        "cbctl undo --last Put back every file the last session moved.",
+    ] {
+        assert!(cbctl.contains(want), "cbctl(1) lacks {want:?}:\n{cbctl}");
+    }
+    let undo = render(&man.join("cbctl-undo.1"));
+    assert!(undo.contains("cbctl undo 42 Undo session 42"), "{undo}");
+    let daemon = render(&man.join("clean-backupd.8"));
+    for want in
+        ["0 A clean stop (SIGTERM or SIGINT)", "clean-backupd --check-config ~/.config/clean-backup/config.toml"]
+    {
+        assert!(daemon.contains(want), "clean-backupd(8) lacks {want:?}:\n{daemon}");
+    }
+    assert!(!daemon.contains("3 The daemon is not running"), "the daemon has only 0 and 2: {daemon}");
+    let config = render(&man.join("clean-backup.toml.5"));
+    for want in ["EXIT STATUS", "cbctl config set layout_undated", "layout_undated (default \"undated\")"] {
+        assert!(config.contains(want), "clean-backup.toml(5) lacks {want:?}:\n{config}");
+    }
 }

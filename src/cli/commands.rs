@@ -17,7 +17,6 @@ use crate::engine::compress::{compress, CompressOptions};
 use crate::engine::dedup::{trash_base, DedupAction};
 use crate::engine::job::{JobEvent, JobSpec, JobSummary};
 use crate::fsops;
-use crate::layout::Layout;
 use crate::media;
 use crate::media::compress::Level;
 
@@ -213,13 +212,14 @@ fn absolute(p: &Path) -> PathBuf {
 
 fn organize(cli: &Cli, setup: &Setup, c: &mut dyn Control, args: &OrganizeArgs) -> Result<u8, Failure> {
     let cfg = setup.config()?;
-    Layout::parse(&cfg.layout)?;
+    cfg.layouts()?;
     let spec = JobSpec::Organize {
         src: absolute(&args.src),
         dest: absolute(&args.dest),
         copy: args.copy,
         dry_run: args.dry_run,
         layout: cfg.layout.clone(),
+        layout_undated: cfg.layout_undated.clone(),
         group: args.dup.options(cfg),
     };
     let mut printer = Printer::new(cli.json, args.dry_run, "indexing library");
@@ -409,7 +409,7 @@ fn date(cli: &Cli, files: &[PathBuf]) -> u8 {
                 "kind": info.kind.name(),
             })
         },
-        |path, info| format!("{}\t{}\t{}", path.display(), info.taken.to_rfc3339(), info.taken.source.as_str()),
+        |path, info| format!("{}\t{}\t{}", path.display(), info.taken.to_rfc3339(), info.taken.source.describe()),
     )
 }
 

@@ -520,6 +520,7 @@ mod tests {
             copy: false,
             dry_run: false,
             layout: "{year}".into(),
+            layout_undated: "undated".into(),
             group: crate::engine::group::GroupOptions::from_config(&crate::config::Config::defaults()),
         };
         assert!(matches!(Reply::from_json(&Request::Submit { spec, stream: false }, v), Ok(Reply::Queued { job: 5 })));

@@ -241,12 +241,14 @@ impl Service<'_> {
                 )));
             }
         }
+        // Said before the edit: the atomic rewrite makes the file its writer's.
+        let warnings = config::edit_warnings(&path);
         config::set_checked(&path, key, value, self.cfg.map(|c| c.state_dir.as_path()))?;
         if let Some(d) = self.daemon.as_deref_mut() {
             tracing::info!(uid = caller.uid, %key, %value, file = %path.display(), "config changed by request");
             d.config_changed();
         }
-        Ok(Reply::Config(ConfigValue { file: lossy(&path), value: None, warnings: Vec::new() }))
+        Ok(Reply::Config(ConfigValue { file: lossy(&path), value: None, warnings }))
     }
 
     /// What opening the journal here repaired, once.

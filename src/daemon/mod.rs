@@ -144,7 +144,7 @@ fn load_config(config_path: Option<&Path>, state_override: Option<&Path>) -> Res
     for inbox in &mut cfg.inbox {
         inbox.path = canonical(&inbox.path);
     }
-    let layout = Layout::parse(&cfg.layout)?;
+    let layout = cfg.layouts()?;
     Ok((cfg, layout))
 }
 

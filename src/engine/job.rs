@@ -18,6 +18,10 @@ use crate::config::Mode;
 use crate::journal::Journal;
 use crate::layout::Layout;
 
+fn default_undated() -> String {
+    crate::layout::DEFAULT_UNDATED.to_string()
+}
+
 /// A job, with every option resolved by the side that asked for it (so the
 /// daemon runs it as the client's config says, not its own).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -37,6 +41,10 @@ pub enum JobSpec {
         dry_run: bool,
         /// Folder template.
         layout: String,
+        /// Folder template for files whose only date is their mtime
+        /// (`layout_undated`; a client that does not send it gets the default).
+        #[serde(default = "default_undated")]
+        layout_undated: String,
         /// Duplicate rules.
         group: GroupOptions,
     },
@@ -283,13 +291,13 @@ pub fn run_as(
 ) -> Result<JobSummary, EngineError> {
     let mut out = Throttle { out: on_event, last: None };
     let summary = match spec {
-        JobSpec::Organize { src, dest, copy, dry_run, layout, group } => {
+        JobSpec::Organize { src, dest, copy, dry_run, layout, layout_undated, group } => {
             let opts = OrganizeOptions {
                 src: src.clone(),
                 dest: dest.clone(),
                 mode: if *copy { Mode::Copy } else { Mode::Move },
                 dry_run: *dry_run,
-                layout: Layout::parse(layout)?,
+                layout: Layout::parse(layout)?.with_undated(layout_undated)?,
                 session_kind: "organize",
                 quarantine: None,
                 compress: None,

@@ -40,7 +40,7 @@ pub struct OrganizeOptions {
     pub mode: Mode,
     /// Report what would happen; touch nothing.
     pub dry_run: bool,
-    /// Folder template under `dest`.
+    /// Folder templates under `dest` (`layout`, and `layout_undated` for files dated by their mtime).
     pub layout: Layout,
     /// The journal session kind: "organize" for `cbctl organize`, "ingest" for the daemon.
     pub session_kind: &'static str,
@@ -468,7 +468,8 @@ fn plan_one(
             taken = taken.at_offset(*off);
         }
     }
-    let folder = dest.join(opts.layout.render(taken.local, info.camera.as_deref()));
+    // A file dated only by its mtime goes by `layout_undated`, apart from the dated ones.
+    let folder = dest.join(opts.layout.folder(&taken, info.camera.as_deref()));
     let mut ev = FileEvent {
         path: path.to_path_buf(),
         outcome: Outcome::Error,

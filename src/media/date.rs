@@ -41,7 +41,16 @@ impl DateSource {
         .find(|s| s.as_str() == name)
     }
 
-    /// The name printed by `cbctl date` ("exif", "quicktime", "mvhd", "filename", "mtime", ...).
+    /// The source as `cbctl date` shows it to a person: its name, and for
+    /// mtime that the file has no date of its own (so it is filed by `layout_undated`).
+    pub fn describe(self) -> &'static str {
+        match self {
+            DateSource::Mtime => "mtime (no date in the file or its name)",
+            other => other.as_str(),
+        }
+    }
+
+    /// The name in `cbctl --json date` and the index ("exif", "quicktime", "mvhd", "filename", "mtime", ...).
     pub fn as_str(self) -> &'static str {
         match self {
             DateSource::Exif => "exif",
