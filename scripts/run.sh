@@ -14,4 +14,6 @@ if [ ${#args[@]} -eq 0 ]; then
   mkdir -p example/Inbox example/Library
 fi
 echo "run: clean-backupd ${args[*]}  (drop photos into example/Inbox; Ctrl-C to stop)" >&2
+# The daemon says where its socket is in the runtime folder, so cbctl needs no flags.
+echo "in another terminal: target/release/cbctl status   (also: cbctl history, cbctl why FILE, cbctl undo --last)" >&2
 exec target/release/clean-backupd "${args[@]}"

@@ -16,13 +16,24 @@ pub enum ConfigError {
     /// The file could not be read or written.
     #[error("{path}: {source}")]
     Io {
+        /// The config file.
         path: PathBuf,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
     /// Bad TOML, an unknown key or a bad value.
     #[error("{path}:{line}: `{key}`: {message}")]
-    Invalid { path: PathBuf, line: usize, key: String, message: String },
+    Invalid {
+        /// The config file.
+        path: PathBuf,
+        /// The 1-based line of the key (or of the syntax error).
+        line: usize,
+        /// The dotted key, such as `inbox[0].path`; `(syntax)` for a TOML syntax error.
+        key: String,
+        /// What is wrong with it.
+        message: String,
+    },
     /// `config set` on a file this process may not write: the system
     /// service's `/etc/clean-backup/config.toml` is read-only to the daemon
     /// (`ProtectSystem=strict`) and owned by root.
@@ -31,20 +42,32 @@ pub enum ConfigError {
          (`sudoedit {path}`) and apply it with `sudo systemctl reload clean-backupd`"
     )]
     NotWritable {
+        /// The config file.
         path: PathBuf,
+        /// The permission or read-only-filesystem error of the write.
         #[source]
         source: std::io::Error,
     },
     /// `config set` of a library or inbox that may not be one.
     #[error("cannot set `{key}`: {message}; nothing was changed")]
-    Refused { key: String, message: String },
+    Refused {
+        /// The dotted key that was to be set.
+        key: String,
+        /// Why the folder may not be a library or inbox.
+        message: String,
+    },
     /// `config get/set` on a key that does not exist.
     #[error("unknown config key `{0}`; known keys: {known}", known = KEYS.join(", "))]
     NoSuchKey(String),
     /// Two or more problems in one file, each an [`ConfigError::Invalid`]
     /// naming its line and key, in the order of their lines.
     #[error("{path}: {count} problems, fix each of them:\n{list}", count = errors.len(), list = list_lines(errors))]
-    Many { path: PathBuf, errors: Vec<ConfigError> },
+    Many {
+        /// The config file.
+        path: PathBuf,
+        /// The problems, sorted by line.
+        errors: Vec<ConfigError>,
+    },
 }
 
 impl ConfigError {

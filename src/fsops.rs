@@ -33,8 +33,11 @@ pub enum FsError {
     /// An I/O call failed.
     #[error("{op} {path}: {source}")]
     Io {
+        /// The operation, in words: "open", "rename", "sync folder", ...
         op: &'static str,
+        /// The path it acted on.
         path: PathBuf,
+        /// The OS error.
         #[source]
         source: io::Error,
     },
@@ -43,16 +46,40 @@ pub enum FsError {
     Exists(PathBuf),
     /// A file's content is not what the journal says it should be.
     #[error("{path}: content changed (expected blake3 {expected}, found {found})")]
-    Changed { path: PathBuf, expected: String, found: String },
+    Changed {
+        /// The file whose content was checked.
+        path: PathBuf,
+        /// The blake3 it should have, hex.
+        expected: String,
+        /// The blake3 found, hex, or "a different size (N bytes)".
+        found: String,
+    },
     /// A component of the path is a symbolic link, which is never followed.
     #[error("{path}: {link} is a symbolic link; clean-backup never follows one inside its folders")]
-    Symlink { path: PathBuf, link: PathBuf },
+    Symlink {
+        /// The path that was being reached.
+        path: PathBuf,
+        /// The part of `path` up to and including the component that is a link.
+        link: PathBuf,
+    },
     /// Not a regular file (a FIFO, a device, a socket, a folder).
     #[error("{path}: not a regular file ({what}); only regular files are read")]
-    NotRegular { path: PathBuf, what: &'static str },
+    NotRegular {
+        /// The path.
+        path: PathBuf,
+        /// What it is instead, in words: "a folder", "a FIFO", "a symbolic link", ...
+        what: &'static str,
+    },
     /// The name now holds another file than the one that was read.
     #[error("{path}: replaced by another file (device {found_dev}, inode {found_ino}) since it was read; left as is")]
-    Replaced { path: PathBuf, found_dev: u64, found_ino: u64 },
+    Replaced {
+        /// The name whose file changed.
+        path: PathBuf,
+        /// Device number of the file the name holds instead (0 when none was found).
+        found_dev: u64,
+        /// Inode number of that file (0 when none was found).
+        found_ino: u64,
+    },
 }
 
 impl FsError {

@@ -54,7 +54,9 @@ enum Part {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("layout {template:?}: {reason}")]
 pub struct LayoutError {
+    /// The template as given.
     pub template: String,
+    /// What is wrong with it (an unclosed `{`, an unknown field, an absolute path, ...).
     pub reason: String,
 }
 

@@ -23,6 +23,8 @@
 //!
 //! The binaries `cbctl` and `clean-backupd` are thin shells over this crate.
 
+#![warn(missing_docs)]
+
 pub mod access;
 pub mod cli;
 pub mod config;

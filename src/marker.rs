@@ -34,7 +34,12 @@ pub enum MarkerError {
     Fs(#[from] fsops::FsError),
     /// The marker is not ours to read.
     #[error("{path}: not a clean-backup library marker ({reason}); move it away if it is not yours")]
-    Bad { path: PathBuf, reason: String },
+    Bad {
+        /// The marker file.
+        path: PathBuf,
+        /// Why it could not be parsed (the JSON error).
+        reason: String,
+    },
 }
 
 /// What a library marker says.

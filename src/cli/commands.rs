@@ -14,7 +14,7 @@ use crate::control::api::{ConfigValue, Pruned, Reply, Request, Undone};
 use crate::control::Control;
 use crate::docs;
 use crate::engine::compress::{compress, CompressOptions};
-use crate::engine::dedup::{trash_base, DedupAction};
+use crate::engine::dedup::{trash_base, DedupAction, TRASH_DIR};
 use crate::engine::job::{JobEvent, JobSpec, JobSummary};
 use crate::fsops;
 use crate::media;
@@ -245,7 +245,7 @@ fn dedup(cli: &Cli, setup: &Setup, c: &mut dyn Control, args: &DedupArgs) -> Res
     let trash: Vec<String> = match action {
         DedupAction::Delete => {
             let mut t: Vec<String> =
-                dirs.iter().map(|d| trash_base(d, library.as_deref()).display().to_string()).collect();
+                dirs.iter().map(|d| trash_base(d, library.as_deref()).join(TRASH_DIR).display().to_string()).collect();
             t.dedup();
             t
         }

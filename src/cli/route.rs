@@ -31,7 +31,7 @@ impl Setup {
             || std::env::var_os("CLEAN_BACKUP_CONFIG").is_some_and(|v| !v.is_empty());
         let advert = if explicit { None } else { discovery::find() };
         let config_path = match (config, &advert) {
-            (Some(c), _) => Some(c.to_path_buf()),
+            (Some(c), _) => Some(std::path::absolute(c).unwrap_or_else(|_| c.to_path_buf())),
             (None, Some(a)) if Config::locate(None).is_none() => a.config.clone().filter(|c| c.is_file()),
             _ => Config::locate(None),
         };
@@ -74,14 +74,18 @@ impl<'a> Route<'a> {
         if request.needs_daemon() {
             let what = request.method();
             return Err(if self.local_only {
-                ApiError::usage(format!("{what} is about the running daemon: there is nothing to {what} with --local"))
-                    .hint("drop --local")
+                ApiError::usage(format!("`{what}` asks the running daemon, which --local leaves out"))
+                    .hint(format!("drop --local: `cbctl {what}`"))
             } else {
                 not_running(&self.setup.socket, what)
             });
         }
         let cfg = self.setup.cfg.as_ref().ok();
         let state_dir = cfg.map_or_else(|| Config::defaults().state_dir, |c| c.state_dir.clone());
+        if !self.local_only && !self.json && self.journal.is_none() && request.uses_journal() {
+            // Said once: the answer comes from this journal, not from a daemon.
+            eprintln!("cbctl: clean-backupd is not running; using the journal in {} directly", state_dir.display());
+        }
         let journal = self.journal.take().unwrap_or(Journaled::Lazy { state_dir, journal: None, recovery: None });
         let mut service = Service { journal, cfg, config_path: self.setup.config_path.as_deref(), daemon: None };
         let answer = service.answer(&Caller::this_process(), request, on_event);

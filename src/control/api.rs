@@ -145,6 +145,11 @@ impl Request {
         matches!(self, Request::Status {} | Request::Pause {} | Request::Resume {} | Request::Rescan { .. })
     }
 
+    /// Answered from the journal (history, why, undo, prune, jobs), not the config alone.
+    pub fn uses_journal(&self) -> bool {
+        !matches!(self, Request::ConfigGet { .. } | Request::ConfigSet { .. }) && !self.needs_daemon()
+    }
+
     /// Refuses values serde lets through but that make no sense.
     pub fn check(&self) -> Result<(), String> {
         match self {

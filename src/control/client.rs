@@ -31,14 +31,16 @@ impl Remote {
 fn connect_error(socket: &Path, e: &std::io::Error) -> ApiError {
     use std::os::unix::fs::MetadataExt;
     if e.kind() == std::io::ErrorKind::PermissionDenied {
-        let owner = std::fs::symlink_metadata(socket)
-            .ok()
+        // The socket, or the nearest folder above it this user may look at: the daemon's own.
+        let owner = socket
+            .ancestors()
+            .find_map(|p| std::fs::symlink_metadata(p).ok())
             .map(|m| crate::access::user_name(m.uid()).unwrap_or_else(|| format!("uid {}", m.uid())));
         let me = crate::access::user_name(rustix::process::geteuid().as_raw())
             .unwrap_or_else(|| format!("uid {}", rustix::process::geteuid().as_raw()));
         let owner = owner.map(|o| format!(" (it runs as {o})")).unwrap_or_default();
         return ApiError::denied(format!(
-            "permission denied on {}: clean-backupd is running{owner}, but {me} may not talk to it",
+            "permission denied on {}: clean-backupd is running{owner}, but user {me} may not talk to it",
             socket.display()
         ))
         .hint(format!(

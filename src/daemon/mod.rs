@@ -58,7 +58,12 @@ pub enum DaemonError {
     Jobs(std::io::Error),
     /// An inbox and the library contain one another.
     #[error("inbox {inbox} and library {library} overlap: filed files would be found again; keep them apart")]
-    Overlap { inbox: PathBuf, library: PathBuf },
+    Overlap {
+        /// The inbox folder (resolved).
+        inbox: PathBuf,
+        /// The library folder (resolved).
+        library: PathBuf,
+    },
     /// The library is marked by a state that is not this one, and this one
     /// knows nothing of it: the journal that filed it was deleted or emptied.
     #[error(
@@ -66,14 +71,26 @@ pub enum DaemonError {
          emptied: its history, and every undo, would be lost. {restore}To accept the loss and start a new \
          journal, run `clean-backupd --new-state` once"
     )]
-    StateGone { library: PathBuf, old_state: PathBuf, old_id: String, restore: String },
+    StateGone {
+        /// The library folder.
+        library: PathBuf,
+        /// The state folder the marker names, where that journal lived.
+        old_state: PathBuf,
+        /// The state id the marker names.
+        old_id: String,
+        /// The sentence telling how to restore the newest journal backup
+        /// (ending in a space), or empty when there is none.
+        restore: String,
+    },
     /// The library marker could not be read or written.
     #[error("library marker: {0}")]
     Marker(#[from] crate::marker::MarkerError),
     /// The control socket could not be opened.
     #[error("control socket {path}: {source}")]
     Control {
+        /// The socket's path in the state folder.
         path: PathBuf,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
@@ -157,6 +174,10 @@ pub fn run(
     new_state: bool,
     signals: &Signals,
 ) -> Result<(), DaemonError> {
+    // Absolute, so that a `config set` sent later, a reload and the
+    // advertisement all name the same file whatever the daemon's cwd.
+    let config_path = config_path.map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()));
+    let config_path = config_path.as_deref();
     let load = || load_config(config_path, state_override);
     let (mut cfg, mut layout) = load()?;
     let (mut journal, report) = Journal::open(&cfg.state_dir)?;

@@ -82,9 +82,21 @@ pub struct GroupReport {
 #[derive(Debug, Clone)]
 pub enum DedupEvent {
     /// Indexing: `done` of `total` files read in the current folder.
-    Indexing { dir: PathBuf, done: u64, total: u64 },
+    Indexing {
+        /// The folder being indexed: one of the folders given, resolved.
+        dir: PathBuf,
+        /// Files read so far.
+        done: u64,
+        /// Files to read in it.
+        total: u64,
+    },
     /// A file could not be indexed.
-    Error { path: PathBuf, reason: String },
+    Error {
+        /// The file.
+        path: PathBuf,
+        /// Why it could not be indexed.
+        reason: String,
+    },
     /// A group of duplicates.
     Group(GroupReport),
     /// A duplicate was moved, copied or trashed (or failed to be).

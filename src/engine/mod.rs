@@ -28,7 +28,12 @@ pub enum EngineError {
     SourceNotDir(PathBuf),
     /// The destination lies inside the source, so filed files would be found again.
     #[error("destination {dest} is inside the source {src}; choose a destination outside it")]
-    DestInsideSource { src: PathBuf, dest: PathBuf },
+    DestInsideSource {
+        /// The source folder (resolved).
+        src: PathBuf,
+        /// The destination folder (resolved).
+        dest: PathBuf,
+    },
     /// A file operation outside any one file (resolving paths).
     #[error(transparent)]
     Fs(#[from] crate::fsops::FsError),

@@ -70,37 +70,54 @@ pub struct Why {
 /// The session behind a decision.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct SessionInfo {
+    /// Session id (what `cbctl undo ID` takes).
     pub id: i64,
+    /// Its kind: ingest, organize, dedup, compress, undo or prune.
     pub kind: String,
+    /// When it started (RFC 3339 UTC).
     pub started_at: String,
+    /// Where it stands: running, done, interrupted, undone or partly-undone.
     pub state: String,
 }
 
 /// One journaled operation on the file.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct Step {
+    /// The session the op belongs to.
     pub session: i64,
+    /// What the op does: move, copy, unlink or trash.
     pub action: String,
+    /// Where the file was (the op's source).
     pub from: String,
+    /// Where it went (the op's destination; for an unlink, the original's place).
     pub to: String,
+    /// Where the op stands: planned, done, failed, undone or pruned.
     pub state: String,
 }
 
 /// A parked inbox file.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct LeftAlone {
+    /// What happened to it, in a word: "duplicate", "error", ...
     pub outcome: String,
+    /// The reason in words, when one was recorded.
     pub reason: Option<String>,
+    /// When it was parked (RFC 3339 UTC).
     pub since: String,
 }
 
 /// An index row, as far as `why` tells it.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct Indexed {
+    /// Media kind name (`jpeg`, `heic`, `mp4`, ...).
     pub kind: String,
+    /// Capture date (RFC 3339), when one was found.
     pub taken: Option<String>,
+    /// Where that date came from (exif, quicktime, file name, mtime, ...).
     pub date_source: Option<String>,
+    /// blake3 of the content, hex.
     pub blake3: String,
+    /// Perceptual hash as 16 hex digits, for images that could be decoded.
     pub phash: Option<String>,
 }
 

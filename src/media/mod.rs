@@ -34,19 +34,34 @@ pub enum MediaError {
     /// The file could not be opened or read.
     #[error("{path}: cannot read: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
     /// The file is empty.
     #[error("{path}: file is empty (0 bytes)")]
-    Empty { path: PathBuf },
+    Empty {
+        /// The file.
+        path: PathBuf,
+    },
     /// The content does not match what the name claims, or is not media.
     #[error("{path}: {reason}")]
-    NotMedia { path: PathBuf, reason: String },
+    NotMedia {
+        /// The file.
+        path: PathBuf,
+        /// Why, in words: what the content is instead, or why it cannot be decoded.
+        reason: String,
+    },
     /// The file is media but damaged (truncated, corrupt structure).
     #[error("{path}: {reason}")]
-    Corrupt { path: PathBuf, reason: String },
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is damaged, as the parser or decoder tells it.
+        reason: String,
+    },
     /// It could not be reached safely: a link on the way, not a regular
     /// file (a FIFO, a device), or replaced since it was read.
     #[error(transparent)]
@@ -57,13 +72,21 @@ pub enum MediaError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
+    /// JPEG image (starts `FF D8 FF`).
     Jpeg,
+    /// PNG image.
     Png,
+    /// GIF image (GIF87a or GIF89a).
     Gif,
+    /// Windows bitmap (BMP).
     Bmp,
+    /// TIFF image that is not one of the TIFF-based RAW kinds.
     Tiff,
+    /// WebP image (RIFF).
     Webp,
+    /// HEIF image, HEIC included (ISO-BMFF).
     Heif,
+    /// AVIF image (ISO-BMFF).
     Avif,
     /// Fujifilm RAF.
     Raf,

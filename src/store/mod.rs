@@ -42,26 +42,49 @@ pub enum StoreError {
     /// SQLite said no.
     #[error("journal database {path}: {source}")]
     Sql {
+        /// The database file.
         path: PathBuf,
+        /// The SQLite error.
         #[source]
         source: rusqlite::Error,
     },
     /// The state folder could not be created or locked.
     #[error("state folder {path}: {source}")]
     Io {
+        /// The folder or file in it (the lock, the database) that failed.
         path: PathBuf,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
     /// Another engine holds the state lock.
     #[error("{path} is locked by another clean-backup process (pid {pid}); stop it or use `cbctl` to talk to it")]
-    Locked { path: PathBuf, pid: String },
+    Locked {
+        /// The lock file in the state folder.
+        path: PathBuf,
+        /// The holder's pid, as written in the lock file (empty if it wrote none).
+        pid: String,
+    },
     /// The database was written by a newer clean-backup.
     #[error("journal database {path} has schema version {found}, newer than this build knows ({known}); upgrade clean-backup")]
-    TooNew { path: PathBuf, found: i64, known: i64 },
+    TooNew {
+        /// The database file.
+        path: PathBuf,
+        /// Its schema version (`PRAGMA user_version`).
+        found: i64,
+        /// The newest schema version this build knows (its migration count).
+        known: i64,
+    },
     /// A row holds a value this build does not understand.
     #[error("journal database {path}: bad value {value:?} in {column}")]
-    BadValue { path: PathBuf, column: &'static str, value: String },
+    BadValue {
+        /// The database file.
+        path: PathBuf,
+        /// The table and column, such as `ops.state`.
+        column: &'static str,
+        /// The value found, or `(missing)` for a row that is not there.
+        value: String,
+    },
 }
 
 /// What a journaled op does.
