@@ -378,7 +378,7 @@ fn config_set_naming_another_file_changes_neither_and_says_which_is_the_daemons(
     // The daemon's own file: changed, and cbctl says that file.
     let out = run(ctl(&config).args(["config", "set", "dedup.threshold", "3"]));
     assert_eq!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("in {}", config.display())));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("in {}", config.display())));
     assert!(std::fs::read_to_string(&config).unwrap().contains("threshold = 3"));
 }
 

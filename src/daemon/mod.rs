@@ -182,27 +182,7 @@ pub fn run(
     let (mut cfg, mut layout) = load()?;
     let (mut journal, report) = Journal::open(&cfg.state_dir)?;
     log_recovery(&report);
-    // The library's marker must name this state (or none yet): a journal
-    // that was deleted or emptied is not silently replaced by a blank one.
-    if let crate::marker::Standing::OtherState(m) =
-        crate::marker::standing(journal.store(), &cfg.library, &cfg.state_dir, new_state)?
-    {
-        let restore = match crate::marker::latest_backup(&cfg.library) {
-            Some(b) => format!(
-                "To restore the newest backup of it, stop here and run `cp {} {}/clean-backup.db` (after \
-                 removing clean-backup.db-wal and -shm there), then start again. ",
-                b.display(),
-                cfg.state_dir.display()
-            ),
-            None => String::new(),
-        };
-        return Err(DaemonError::StateGone {
-            library: cfg.library.clone(),
-            old_state: m.state_dir,
-            old_id: m.state_id,
-            restore,
-        });
-    }
+    refuse_if_state_gone(&journal, &cfg, new_state)?;
     journal.sweep_temp_files();
     let (tx, calls) = mpsc::channel::<Call>();
     let dbus = start_dbus(&cfg, &tx).map(Arc::new);
@@ -218,20 +198,7 @@ pub fn run(
     open_state_dir_to_callers(&cfg);
     let _server = Server::start(&socket, socket_mode(&cfg), tx)
         .map_err(|source| DaemonError::Control { path: socket.clone(), source })?;
-    // cbctl finds this daemon with no flags through its runtime folder.
-    let _advert = match control::discovery::advertise(&socket, &cfg.state_dir, cfg.source.as_deref()) {
-        Ok(a) => {
-            tracing::info!(advert = %a.path().display(), "cbctl finds this daemon with no flags");
-            Some(a)
-        }
-        Err(e) => {
-            tracing::info!(
-                "not advertised ({e}): cbctl needs --config {}",
-                cfg.source.as_deref().map_or("FILE".into(), |p| p.display().to_string())
-            );
-            None
-        }
-    };
+    let _advert = advertise(&socket, &cfg);
     log_start(&cfg);
     let mut state = State::new(Arc::clone(&emit));
     let mut settle = Settle::new(Duration::from_secs(cfg.settle_seconds));
@@ -334,6 +301,47 @@ pub fn run(
     notify_systemd::notify("STOPPING=1");
     tracing::info!("stopping: journal closed cleanly");
     Ok(())
+}
+
+/// The library's marker must name this state (or none yet): a journal that
+/// was deleted or emptied is not silently replaced by a blank one.
+fn refuse_if_state_gone(journal: &Journal, cfg: &Config, new_state: bool) -> Result<(), DaemonError> {
+    if let crate::marker::Standing::OtherState(m) =
+        crate::marker::standing(journal.store(), &cfg.library, &cfg.state_dir, new_state)?
+    {
+        let restore = match crate::marker::latest_backup(&cfg.library) {
+            Some(b) => format!(
+                "To restore the newest backup of it, stop here and run `cp {} {}/clean-backup.db` (after \
+                 removing clean-backup.db-wal and -shm there), then start again. ",
+                b.display(),
+                cfg.state_dir.display()
+            ),
+            None => String::new(),
+        };
+        return Err(DaemonError::StateGone {
+            library: cfg.library.clone(),
+            old_state: m.state_dir,
+            old_id: m.state_id,
+            restore,
+        });
+    }
+    Ok(())
+}
+
+/// Says where the socket is in the runtime folder, so cbctl finds this
+/// daemon with no flags; removed again when dropped.
+fn advertise(socket: &Path, cfg: &Config) -> Option<control::discovery::Advertised> {
+    match control::discovery::advertise(socket, &cfg.state_dir, cfg.source.as_deref()) {
+        Ok(a) => {
+            tracing::info!(advert = %a.path().display(), "cbctl finds this daemon with no flags");
+            Some(a)
+        }
+        Err(e) => {
+            let config = cfg.source.as_deref().map_or("FILE".into(), |p| p.display().to_string());
+            tracing::info!("not advertised ({e}): cbctl needs --config {config}");
+            None
+        }
+    }
 }
 
 /// The control socket's mode: 0600 (the daemon's user; root passes any
