@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::{jobs, park, Seen, State};
 use crate::access::Caller;
@@ -34,10 +34,23 @@ pub(super) struct Ctx<'a> {
 const CALLS_PER_TURN: usize = 16;
 
 /// Answers the control requests waiting (at most [`CALLS_PER_TURN`]),
-/// without blocking. Jobs go to the job worker, which answers them itself.
-pub(super) fn answer_calls(calls: &mpsc::Receiver<Call>, ctx: &mut Ctx<'_>) {
-    for _ in 0..CALLS_PER_TURN {
-        let Ok(call) = calls.try_recv() else { return };
+/// waiting up to `wait` for the first one (zero: not at all). Jobs go to
+/// the job worker, which answers them itself.
+pub(super) fn answer_calls(calls: &mpsc::Receiver<Call>, wait: Duration, ctx: &mut Ctx<'_>) {
+    for n in 0..CALLS_PER_TURN {
+        let next = match (n, wait.is_zero()) {
+            (0, false) => match calls.recv_timeout(wait) {
+                Ok(call) => Some(call),
+                Err(mpsc::RecvTimeoutError::Timeout) => None,
+                // No transport is left to send calls (never expected): still wait, never spin.
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    std::thread::sleep(wait);
+                    None
+                }
+            },
+            _ => calls.try_recv().ok(),
+        };
+        let Some(call) = next else { return };
         if let Err(e) = authorize(&call.request, &call.caller, ctx.cfg) {
             let method = call.request.method();
             let pid = call.caller.pid.map_or("?".to_string(), |p| p.to_string());

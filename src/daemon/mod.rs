@@ -210,9 +210,10 @@ pub fn run(
     let poll = Duration::from_millis(500).min(Duration::from_secs(cfg.settle_seconds.max(1)));
     // Control requests are answered between inboxes and while sleeping.
     macro_rules! answer {
-        () => {
+        ($wait:expr) => {
             calls::answer_calls(
                 &calls,
+                $wait,
                 &mut calls::Ctx {
                     journal: &mut journal,
                     cfg: &cfg,
@@ -278,7 +279,7 @@ pub fn run(
                     continue;
                 }
                 ingest::poll_inbox(&mut journal, &cfg, &layout, inbox, &mut settle, &mut state);
-                answer!();
+                answer!(Duration::ZERO);
             }
         }
         // Sleep until the next poll, or until the first settling file is due.
@@ -292,10 +293,10 @@ pub fn run(
         // And at least one short sleep a turn, whatever is due.
         end = end.max(now + Duration::from_millis(20));
         while Instant::now() < end && !signals.stop.load(Ordering::Relaxed) {
-            answer!();
+            // Waits for a request at most 20 ms: one is answered as it comes, not at the next tick.
+            answer!(Duration::from_millis(20));
             // Events are timestamped as they come, so settle clocks start at the real last write.
             absorb(&watch, &mut settle, &mut dirty);
-            std::thread::sleep(Duration::from_millis(20));
         }
     }
     notify_systemd::notify("STOPPING=1");
