@@ -328,7 +328,8 @@ fn a_missing_or_emptied_library_pauses_filing_and_a_missing_inbox_is_waited_for(
     let _daemon = start_logged(t.path(), &config, "daemon.log");
     let (inbox, lib, away) = (t.path().join("inbox"), t.path().join("lib"), t.path().join("lib.away"));
     std::fs::copy(corpus.join(PHOTO), inbox.join("Canon_40D.jpg")).unwrap();
-    wait_for("the photo to be filed", WAIT, || t.path().join(FILED).exists());
+    // Filed and journaled (the batch committed), not only renamed into place.
+    wait_for("the photo to be filed", WAIT, || t.path().join(FILED).exists() && status(&config)["index_files"] == 1);
 
     // The disk goes away: the library folder is gone.
     std::fs::rename(&lib, &away).unwrap();
