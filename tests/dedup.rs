@@ -296,3 +296,38 @@ fn thresholds_take_presets_by_name_and_refuse_nonsense() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("0 to 32"));
 }
+
+/// A camera JPEG and a re-save of it as PNG (the same pixels, no EXIF, more
+/// bytes): the camera original is kept, by dedup and by organize alike.
+#[test]
+fn the_camera_original_is_kept_over_a_re_save_that_lost_its_metadata() {
+    let Some(corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let (dir, lib, state) = work_dirs(t.path());
+    std::fs::create_dir_all(&dir).unwrap();
+    let jpeg = dir.join("IMG_0001.jpg");
+    std::fs::copy(corpus.join("exif-samples/jpg/Canon_40D.jpg"), &jpeg).unwrap();
+    let png = dir.join("IMG_0001.png");
+    image::open(&jpeg).unwrap().save(&png).unwrap();
+    assert!(std::fs::metadata(&png).unwrap().len() > std::fs::metadata(&jpeg).unwrap().len());
+    let camera = b3(&jpeg);
+
+    // organize --dry-run files the dated JPEG, and calls the PNG its duplicate.
+    let out = run(cbctl(&state).args(["--json", "organize", "--dry-run"]).arg(&dir).arg(&lib));
+    let lines = json_lines(&out);
+    let of = |p: &Path| lines.iter().find(|l| l["path"] == p.to_str().unwrap()).cloned().unwrap();
+    assert_eq!(of(&jpeg)["outcome"], "planned", "{lines:?}");
+    assert!(of(&jpeg)["dest"].as_str().unwrap().ends_with("2008/05/IMG_0001.jpg"), "{lines:?}");
+    assert_eq!(of(&png)["outcome"], "duplicate", "{lines:?}");
+    assert_eq!(of(&png)["duplicate_of"], jpeg.to_str().unwrap(), "{lines:?}");
+
+    // dedup --action delete trashes the re-save, never the original.
+    let (out, lines) = dedup(&state, &["--action", "delete"], &[&dir]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let group = lines.iter().find(|l| l.get("keeper").is_some()).expect("one group");
+    assert_eq!(group["keeper"], jpeg.to_str().unwrap(), "{group}");
+    let why = group["members"][0]["why_not_kept"].as_str().unwrap();
+    assert!(why.contains("capture date from the camera; this copy lost it"), "{group}");
+    assert_eq!(b3(&jpeg), camera, "the camera original is where it was, byte for byte");
+    assert!(!png.exists(), "the re-save went to the trash");
+}

@@ -121,6 +121,9 @@ impl Printer {
                             _ => format!("similar, distance {}", m.distance),
                         };
                         text.push_str(&format!("\n  {} ({how}, {})", m.path.display(), human_bytes(m.bytes)));
+                        if !m.why_not_kept.is_empty() {
+                            text.push_str(&format!(": {}", m.why_not_kept));
+                        }
                     }
                     println!("{text}");
                 });

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::group::{group, GroupOptions, Match};
+use super::group::{group, why_kept, GroupOptions, Match};
 use super::index::{Progress, RefreshReport};
 use super::{match_name, record_decisions, EngineError, FileEvent, Outcome};
 use crate::fsops::{self, Fingerprint, Slot};
@@ -62,6 +62,9 @@ pub struct MemberReport {
     pub copy_name: bool,
     /// Size in bytes.
     pub bytes: u64,
+    /// Why the keeper was kept rather than this file.
+    #[serde(default)]
+    pub why_not_kept: String,
 }
 
 /// One group in a report.
@@ -214,6 +217,7 @@ pub fn dedup(
                 how: m.how,
                 copy_name: m.copy_name,
                 bytes: rows[m.index].size,
+                why_not_kept: why_kept(&rows[g.keeper], &rows[m.index], m.copy_name).to_string(),
             })
             .collect();
         let bytes = members.iter().map(|m| m.bytes).sum();

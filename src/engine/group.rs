@@ -86,11 +86,41 @@ fn copy_names(rows: &[FileRow]) -> HashMap<usize, usize> {
     out
 }
 
-/// The keeper order: `Less` means `a` is the better file to keep.
+/// The file carries its own capture date (EXIF, XMP, a container's), as
+/// a camera original does and a re-save without metadata does not.
+pub fn has_embedded_date(r: &FileRow) -> bool {
+    r.taken_source.as_deref().and_then(crate::media::date::DateSource::parse).is_some_and(|s| s.is_embedded())
+}
+
+/// Why `keeper` was kept over `other`, in words: the first rule of
+/// [`keeper_order`] that tells them apart.
+pub fn why_kept(keeper: &FileRow, other: &FileRow, other_is_copy: bool) -> &'static str {
+    let rank = |r: &FileRow| Kind::from_name(&r.kind).map(Kind::keeper_rank).unwrap_or(0);
+    if has_embedded_date(keeper) && !has_embedded_date(other) {
+        "the keeper has its capture date from the camera; this copy lost it (a re-save without metadata)"
+    } else if keeper.pixels() != other.pixels() {
+        "the keeper has more pixels"
+    } else if keeper.size != other.size {
+        "the keeper is the larger file (less compressed)"
+    } else if rank(keeper) != rank(other) {
+        "the keeper's format keeps more (RAW > HEIC/PNG > JPEG)"
+    } else if other_is_copy {
+        "this copy has an OS copy name of the keeper's"
+    } else if keeper.mtime_ns != other.mtime_ns {
+        "the keeper is the older file"
+    } else {
+        "they are alike; the keeper comes first by path"
+    }
+}
+
+/// The keeper order: `Less` means `a` is the better file to keep. First the
+/// camera original (its capture date embedded) over a copy that lost it,
+/// then pixels, bytes, format, an OS copy name, age.
 pub fn keeper_order(a: &FileRow, b: &FileRow, a_is_copy: bool, b_is_copy: bool) -> Ordering {
     let rank = |r: &FileRow| Kind::from_name(&r.kind).map(Kind::keeper_rank).unwrap_or(0);
-    b.pixels()
-        .cmp(&a.pixels())
+    has_embedded_date(b)
+        .cmp(&has_embedded_date(a))
+        .then(b.pixels().cmp(&a.pixels()))
         .then(b.size.cmp(&a.size))
         .then(rank(b).cmp(&rank(a)))
         .then(a_is_copy.cmp(&b_is_copy))
@@ -208,6 +238,28 @@ mod tests {
     }
 
     const OPTS: GroupOptions = GroupOptions { threshold: 6, perceptual: true, names: false };
+
+    #[test]
+    fn the_camera_original_is_kept_over_a_bigger_re_save_that_lost_its_date() {
+        // A Pillow re-save as PNG: same pixels, more bytes, a "better" format, no EXIF.
+        let mut jpeg = row("IMG_0001.jpg", "aa", 0x0f0f, 1000, 8_000);
+        (jpeg.taken_source, jpeg.taken_at) = (Some("exif".into()), Some("2008-05-30T15:56:01".into()));
+        let mut png = row("IMG_0001.png", "bb", 0x0f0f, 1000, 90_000);
+        (png.kind, png.taken_source) = ("png".into(), Some("mtime".into()));
+        for rows in [[jpeg.clone(), png.clone()], [png.clone(), jpeg.clone()]] {
+            let groups = group(&rows, OPTS);
+            assert_eq!(groups.len(), 1);
+            assert_eq!(rows[groups[0].keeper].path, jpeg.path, "the dated camera JPEG is the keeper");
+        }
+        // A date from the file name is no better than none: then pixels and bytes decide as before.
+        png.taken_source = Some("filename".into());
+        jpeg.taken_source = Some("filename".into());
+        let rows = [jpeg.clone(), png.clone()];
+        assert_eq!(rows[group(&rows, OPTS)[0].keeper].path, png.path);
+        assert_eq!(why_kept(&png, &jpeg, false), "the keeper is the larger file (less compressed)");
+        jpeg.taken_source = Some("exif".into());
+        assert!(why_kept(&jpeg, &png, false).starts_with("the keeper has its capture date"));
+    }
 
     #[test]
     fn members_must_be_near_the_keeper_not_near_each_other() {

@@ -50,6 +50,13 @@ impl DateSource {
         }
     }
 
+    /// The date was written into the file by whatever made it (EXIF, XMP,
+    /// a container's own field), not guessed from its name or mtime: the
+    /// mark of a camera original, which a re-save without metadata loses.
+    pub fn is_embedded(self) -> bool {
+        !matches!(self, DateSource::Filename | DateSource::Mtime)
+    }
+
     /// The name in `cbctl --json date` and the index ("exif", "quicktime", "mvhd", "filename", "mtime", ...).
     pub fn as_str(self) -> &'static str {
         match self {
