@@ -113,6 +113,7 @@ pub const KEYS: &[&str] = &[
     "dedup.perceptual",
     "dedup.threshold",
     "dedup.names",
+    "dedup.prefer",
     "dedup.on_duplicate",
     "compress.enabled",
     "compress.level",
@@ -121,6 +122,10 @@ pub const KEYS: &[&str] = &[
     "control.allow_groups",
     "control.job_roots",
 ];
+
+/// The formats `dedup.prefer` may name ("raw" stands for every camera RAW kind).
+pub const PREFER_FORMATS: &[&str] =
+    &["raw", "heic", "heif", "avif", "png", "tiff", "webp", "jpeg", "jpg", "gif", "bmp"];
 
 /// Inbox mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -195,6 +200,10 @@ pub struct Config {
     pub dedup_threshold: u32,
     /// Use OS copy-name patterns for duplicates.
     pub dedup_names: bool,
+    /// Formats to keep first among copies of the same picture at the same
+    /// resolution (e.g. `["heic", "raw"]`), before file size decides; empty:
+    /// the built-in order (RAW > HEIC/AVIF/PNG/TIFF/WebP > JPEG) after size.
+    pub dedup_prefer: Vec<String>,
     /// Skip or quarantine duplicates.
     pub on_duplicate: OnDuplicate,
     /// Compress on ingest.
@@ -253,6 +262,7 @@ impl Config {
             dedup_perceptual: true,
             dedup_threshold: 6,
             dedup_names: true,
+            dedup_prefer: Vec::new(),
             on_duplicate: OnDuplicate::Skip,
             compress_enabled: false,
             compress_level: 2,
@@ -386,6 +396,7 @@ impl Config {
             ["dedup", "perceptual"] => self.dedup_perceptual.to_string(),
             ["dedup", "threshold"] => self.dedup_threshold.to_string(),
             ["dedup", "names"] => self.dedup_names.to_string(),
+            ["dedup", "prefer"] => list_str(self.dedup_prefer.iter().map(String::as_str)),
             ["dedup", "on_duplicate"] => on_dup_str(self.on_duplicate).to_string(),
             ["compress", "enabled"] => self.compress_enabled.to_string(),
             ["compress", "level"] => self.compress_level.to_string(),
@@ -424,6 +435,8 @@ impl Config {
         doc["dedup"]["perceptual"] = toml_edit::value(self.dedup_perceptual);
         doc["dedup"]["threshold"] = toml_edit::value(i64::from(self.dedup_threshold));
         doc["dedup"]["names"] = toml_edit::value(self.dedup_names);
+        doc["dedup"]["prefer"] =
+            toml_edit::value(self.dedup_prefer.iter().map(String::as_str).collect::<toml_edit::Array>());
         doc["dedup"]["on_duplicate"] = toml_edit::value(on_dup_str(self.on_duplicate));
         doc["compress"]["enabled"] = toml_edit::value(self.compress_enabled);
         doc["compress"]["level"] = toml_edit::value(i64::from(self.compress_level));
@@ -594,6 +607,14 @@ impl Validator<'_> {
             ("watch", "settle_seconds") => cfg.settle_seconds = self.int(table, key, d, 1..3601)? as u64,
             ("dedup", "perceptual") => cfg.dedup_perceptual = self.boolean(table, key, d)?,
             ("dedup", "names") => cfg.dedup_names = self.boolean(table, key, d)?,
+            ("dedup", "prefer") => {
+                let names = self.strings(table, key, d)?;
+                if let Some(bad) = names.iter().find(|n| !PREFER_FORMATS.contains(&n.to_ascii_lowercase().as_str())) {
+                    let known = PREFER_FORMATS.join(", ");
+                    return Err(self.err(table, key, d, format!("{bad:?} is not a format; known: {known}")));
+                }
+                cfg.dedup_prefer = names.iter().map(|n| n.to_ascii_lowercase()).collect();
+            }
             ("dedup", "threshold") => {
                 cfg.dedup_threshold = match self.item(table, key).as_str().map(threshold_preset) {
                     Some(Some(t)) => t,
@@ -936,6 +957,21 @@ mod tests {
             .filter_map(|e| if let ConfigError::Invalid { key, .. } = e { Some(key.clone()) } else { None })
             .collect();
         assert_eq!(keys, ["library", "inbox[0].mode"]);
+    }
+
+    #[test]
+    fn dedup_prefer_names_formats_and_refuses_what_is_not_one() {
+        let cfg = Config::parse("[dedup]\nprefer = [\"HEIC\", \"raw\"]\n", Path::new("/c/c.toml")).unwrap();
+        assert_eq!(cfg.dedup_prefer, vec!["heic".to_string(), "raw".to_string()]);
+        assert_eq!(cfg.value_of("dedup.prefer").unwrap(), "[\"heic\", \"raw\"]");
+        assert!(Config::defaults().dedup_prefer.is_empty());
+        match Config::parse("[dedup]\nprefer = [\"heic\", \"mp3\"]\n", Path::new("/c/c.toml")) {
+            Err(ConfigError::Invalid { line: 2, key, message, .. }) => {
+                assert_eq!(key, "dedup.prefer");
+                assert!(message.contains("\"mp3\" is not a format; known: raw, heic"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

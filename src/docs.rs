@@ -84,6 +84,15 @@ pub const KEY_DOCS: &[KeyDoc] = &[
               choosing which copy to keep.",
     },
     KeyDoc {
+        key: "dedup.prefer",
+        default: "[]",
+        doc: "Formats to keep first among copies of the same picture at the same resolution, before file \
+              size decides: for example [\"heic\", \"raw\"] keeps an iPhone's HEIC over a larger JPEG export. \
+              Names: raw, heic, heif, avif, png, tiff, webp, jpeg, gif, bmp. Empty: the built-in order, after \
+              size (RAW, then HEIC/AVIF/PNG/TIFF/WebP, then JPEG). A camera original (its capture date \
+              embedded) is always kept over a copy that lost it.",
+    },
+    KeyDoc {
         key: "dedup.on_duplicate",
         default: "\"skip\"",
         doc: "What the daemon does with an incoming duplicate of a library file: \"skip\" leaves it in the \

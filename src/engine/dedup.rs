@@ -204,7 +204,7 @@ pub fn dedup(
     summary.files = rows.len() as u64;
     summary.errors = summary.index.errors;
 
-    let groups = group(&rows, opts.group);
+    let groups = group(&rows, &opts.group);
     // (member, keeper, pHash distance, how it matched)
     let mut doomed: Vec<(usize, usize, u32, Match)> = Vec::new();
     for (n, g) in groups.iter().enumerate() {
@@ -217,7 +217,7 @@ pub fn dedup(
                 how: m.how,
                 copy_name: m.copy_name,
                 bytes: rows[m.index].size,
-                why_not_kept: why_kept(&rows[g.keeper], &rows[m.index], m.copy_name).to_string(),
+                why_not_kept: why_kept(&rows[g.keeper], &rows[m.index], m.copy_name, &opts.group.prefer).to_string(),
             })
             .collect();
         let bytes = members.iter().map(|m| m.bytes).sum();

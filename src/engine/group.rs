@@ -18,7 +18,7 @@ use crate::phash::PHash;
 use crate::store::{FileRow, HashIndex};
 
 /// How grouping decides.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GroupOptions {
     /// Maximum Hamming distance to the keeper.
     pub threshold: u32,
@@ -27,12 +27,20 @@ pub struct GroupOptions {
     /// Prefer original names as keepers; without `perceptual`, also group a
     /// copy-named file with its original when their pHashes are close.
     pub names: bool,
+    /// `dedup.prefer`: formats kept first at equal pixels, before size.
+    #[serde(default)]
+    pub prefer: Vec<String>,
 }
 
 impl GroupOptions {
     /// The `[dedup]` settings of a config.
     pub fn from_config(cfg: &crate::config::Config) -> GroupOptions {
-        GroupOptions { threshold: cfg.dedup_threshold, perceptual: cfg.dedup_perceptual, names: cfg.dedup_names }
+        GroupOptions {
+            threshold: cfg.dedup_threshold,
+            perceptual: cfg.dedup_perceptual,
+            names: cfg.dedup_names,
+            prefer: cfg.dedup_prefer.clone(),
+        }
     }
 }
 
@@ -92,14 +100,32 @@ pub fn has_embedded_date(r: &FileRow) -> bool {
     r.taken_source.as_deref().and_then(crate::media::date::DateSource::parse).is_some_and(|s| s.is_embedded())
 }
 
+/// Where a file's format stands in `dedup.prefer` (lower is better; not
+/// listed: after every listed one). "raw" stands for every RAW kind,
+/// "jpg" for "jpeg", "heic" for "heif".
+fn preference(r: &FileRow, prefer: &[String]) -> usize {
+    let kind = Kind::from_name(&r.kind);
+    prefer
+        .iter()
+        .position(|p| match p.as_str() {
+            "raw" => kind.is_some_and(Kind::is_raw),
+            "jpg" => r.kind == "jpeg",
+            "heic" => r.kind == "heif",
+            name => r.kind == name,
+        })
+        .unwrap_or(prefer.len())
+}
+
 /// Why `keeper` was kept over `other`, in words: the first rule of
 /// [`keeper_order`] that tells them apart.
-pub fn why_kept(keeper: &FileRow, other: &FileRow, other_is_copy: bool) -> &'static str {
+pub fn why_kept(keeper: &FileRow, other: &FileRow, other_is_copy: bool, prefer: &[String]) -> &'static str {
     let rank = |r: &FileRow| Kind::from_name(&r.kind).map(Kind::keeper_rank).unwrap_or(0);
     if has_embedded_date(keeper) && !has_embedded_date(other) {
         "the keeper has its capture date from the camera; this copy lost it (a re-save without metadata)"
     } else if keeper.pixels() != other.pixels() {
         "the keeper has more pixels"
+    } else if preference(keeper, prefer) != preference(other, prefer) {
+        "the keeper's format comes first in dedup.prefer"
     } else if keeper.size != other.size {
         "the keeper is the larger file (less compressed)"
     } else if rank(keeper) != rank(other) {
@@ -116,11 +142,12 @@ pub fn why_kept(keeper: &FileRow, other: &FileRow, other_is_copy: bool) -> &'sta
 /// The keeper order: `Less` means `a` is the better file to keep. First the
 /// camera original (its capture date embedded) over a copy that lost it,
 /// then pixels, bytes, format, an OS copy name, age.
-pub fn keeper_order(a: &FileRow, b: &FileRow, a_is_copy: bool, b_is_copy: bool) -> Ordering {
+pub fn keeper_order(a: &FileRow, b: &FileRow, a_is_copy: bool, b_is_copy: bool, prefer: &[String]) -> Ordering {
     let rank = |r: &FileRow| Kind::from_name(&r.kind).map(Kind::keeper_rank).unwrap_or(0);
     has_embedded_date(b)
         .cmp(&has_embedded_date(a))
         .then(b.pixels().cmp(&a.pixels()))
+        .then(preference(a, prefer).cmp(&preference(b, prefer)))
         .then(b.size.cmp(&a.size))
         .then(rank(b).cmp(&rank(a)))
         .then(a_is_copy.cmp(&b_is_copy))
@@ -130,10 +157,12 @@ pub fn keeper_order(a: &FileRow, b: &FileRow, a_is_copy: bool, b_is_copy: bool) 
 
 /// Groups `rows`; only groups with at least one member are returned, in
 /// keeper order.
-pub fn group(rows: &[FileRow], opts: GroupOptions) -> Vec<Group> {
+pub fn group(rows: &[FileRow], opts: &GroupOptions) -> Vec<Group> {
     let copies = if opts.names { copy_names(rows) } else { HashMap::new() };
     let mut order: Vec<usize> = (0..rows.len()).collect();
-    order.sort_by(|&a, &b| keeper_order(&rows[a], &rows[b], copies.contains_key(&a), copies.contains_key(&b)));
+    order.sort_by(|&a, &b| {
+        keeper_order(&rows[a], &rows[b], copies.contains_key(&a), copies.contains_key(&b), &opts.prefer)
+    });
 
     // Exact clusters, each led by its best file.
     let mut clusters: Vec<Vec<usize>> = Vec::new();
@@ -237,7 +266,8 @@ mod tests {
         }
     }
 
-    const OPTS: GroupOptions = GroupOptions { threshold: 6, perceptual: true, names: false };
+    const OPTS: GroupOptions = GroupOptions { threshold: 6, perceptual: true, names: false, prefer: Vec::new() };
+    const OPTS_PREFER_JPEG: &[&str] = &["jpg", "png"];
 
     #[test]
     fn the_camera_original_is_kept_over_a_bigger_re_save_that_lost_its_date() {
@@ -247,7 +277,7 @@ mod tests {
         let mut png = row("IMG_0001.png", "bb", 0x0f0f, 1000, 90_000);
         (png.kind, png.taken_source) = ("png".into(), Some("mtime".into()));
         for rows in [[jpeg.clone(), png.clone()], [png.clone(), jpeg.clone()]] {
-            let groups = group(&rows, OPTS);
+            let groups = group(&rows, &OPTS);
             assert_eq!(groups.len(), 1);
             assert_eq!(rows[groups[0].keeper].path, jpeg.path, "the dated camera JPEG is the keeper");
         }
@@ -255,10 +285,15 @@ mod tests {
         png.taken_source = Some("filename".into());
         jpeg.taken_source = Some("filename".into());
         let rows = [jpeg.clone(), png.clone()];
-        assert_eq!(rows[group(&rows, OPTS)[0].keeper].path, png.path);
-        assert_eq!(why_kept(&png, &jpeg, false), "the keeper is the larger file (less compressed)");
+        assert_eq!(rows[group(&rows, &OPTS)[0].keeper].path, png.path);
+        assert_eq!(why_kept(&png, &jpeg, false, &[]), "the keeper is the larger file (less compressed)");
+        // dedup.prefer puts a format first at equal pixels, whatever the sizes.
+        let prefer = OPTS_PREFER_JPEG;
+        let opts = GroupOptions { prefer: prefer.iter().map(|s| s.to_string()).collect(), ..OPTS };
+        assert_eq!(rows[group(&rows, &opts)[0].keeper].path, jpeg.path);
+        assert_eq!(why_kept(&jpeg, &png, false, &opts.prefer), "the keeper's format comes first in dedup.prefer");
         jpeg.taken_source = Some("exif".into());
-        assert!(why_kept(&jpeg, &png, false).starts_with("the keeper has its capture date"));
+        assert!(why_kept(&jpeg, &png, false, &[]).starts_with("the keeper has its capture date"));
     }
 
     #[test]
@@ -269,7 +304,7 @@ mod tests {
             row("/b.jpg", "2", 0b1111, 300, 10),
             row("/c.jpg", "3", 0b1111_1111, 200, 10),
         ];
-        let groups = group(&rows, OPTS);
+        let groups = group(&rows, &OPTS);
         assert_eq!(groups.len(), 1);
         assert_eq!(groups[0].keeper, 0);
         assert_eq!(groups[0].members.iter().map(|m| m.index).collect::<Vec<_>>(), vec![1]);
@@ -278,12 +313,12 @@ mod tests {
     #[test]
     fn the_keeper_has_most_pixels_then_bytes_then_format() {
         let mut rows = [row("/small.jpg", "1", 0, 100, 99), row("/big.jpg", "2", 1, 400, 10)];
-        assert_eq!(group(&rows, OPTS)[0].keeper, 1);
+        assert_eq!(group(&rows, &OPTS)[0].keeper, 1);
         rows[1].width = Some(100);
-        assert_eq!(group(&rows, OPTS)[0].keeper, 0, "same pixels: the larger file");
+        assert_eq!(group(&rows, &OPTS)[0].keeper, 0, "same pixels: the larger file");
         rows[1].size = 99;
         rows[1].kind = "heif".into();
-        assert_eq!(group(&rows, OPTS)[0].keeper, 1, "same pixels and bytes: HEIC over JPEG");
+        assert_eq!(group(&rows, &OPTS)[0].keeper, 1, "same pixels and bytes: HEIC over JPEG");
     }
 
     #[test]
@@ -291,10 +326,10 @@ mod tests {
         let mut rows = [row("/d/IMG_1 (1).jpg", "same", 0, 1, 5), row("/d/IMG_1.jpg", "same", 0, 1, 5)];
         rows[0].mtime_ns = -1; // the copy is "older": names still decide
         rows.iter_mut().for_each(|r| r.phash = None);
-        let g = group(&rows, GroupOptions { names: true, ..OPTS });
+        let g = group(&rows, &GroupOptions { names: true, ..OPTS });
         assert_eq!(g[0].keeper, 1);
         assert_eq!(g[0].members, vec![Member { index: 0, distance: 0, how: Match::Exact, copy_name: true }]);
-        let g = group(&rows, OPTS);
+        let g = group(&rows, &OPTS);
         assert_eq!(g[0].keeper, 0, "without names, the older file wins");
     }
 
@@ -306,7 +341,7 @@ mod tests {
             row("/d/IMG_2.jpg", "3", u64::MAX, 10, 5),
             row("/d/IMG_2 copy.jpg", "4", 0, 10, 5),
         ];
-        let g = group(&rows, GroupOptions { threshold: 6, perceptual: false, names: true });
+        let g = group(&rows, &GroupOptions { threshold: 6, perceptual: false, names: true, prefer: Vec::new() });
         assert_eq!(g.len(), 1);
         assert_eq!((g[0].keeper, g[0].members[0].index, g[0].members[0].how), (0, 1, Match::Name));
     }

@@ -301,7 +301,7 @@ pub fn run_as(
                 session_kind: "organize",
                 quarantine: None,
                 compress: None,
-                dedup: *group,
+                dedup: group.clone(),
                 access: access.cloned(),
             };
             JobSummary::Organize(organize(journal, &opts, &mut |ev| out.send(ev.into()))?)
@@ -311,7 +311,7 @@ pub fn run_as(
                 dirs: dirs.clone(),
                 action: *action,
                 to: to.clone(),
-                group: *group,
+                group: group.clone(),
                 library: library.clone(),
                 access: access.cloned(),
             };

@@ -261,7 +261,7 @@ pub fn organize_found_with(
     let incoming: Vec<FileRow> =
         probed.iter().filter_map(|p| p.result.as_ref().ok().map(|(_, _, row, _)| row.clone())).collect();
     let mut better_copy: HashMap<PathBuf, (PathBuf, u32, bool)> = HashMap::new();
-    for g in group(&incoming, opts.dedup) {
+    for g in group(&incoming, &opts.dedup) {
         for m in g.members {
             let exact = m.how == Match::Exact;
             better_copy.insert(incoming[m.index].path.clone(), (incoming[g.keeper].path.clone(), m.distance, exact));
