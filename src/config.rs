@@ -114,6 +114,7 @@ pub const KEYS: &[&str] = &[
     "dedup.threshold",
     "dedup.names",
     "dedup.prefer",
+    "dedup.protect",
     "dedup.on_duplicate",
     "compress.enabled",
     "compress.level",
@@ -204,6 +205,9 @@ pub struct Config {
     /// resolution (e.g. `["heic", "raw"]`), before file size decides; empty:
     /// the built-in order (RAW > HEIC/AVIF/PNG/TIFF/WebP > JPEG) after size.
     pub dedup_prefer: Vec<String>,
+    /// Folders whose files are never the ones set aside as duplicates (a
+    /// copy there is kept over any copy elsewhere).
+    pub dedup_protect: Vec<PathBuf>,
     /// Skip or quarantine duplicates.
     pub on_duplicate: OnDuplicate,
     /// Compress on ingest.
@@ -263,6 +267,7 @@ impl Config {
             dedup_threshold: 6,
             dedup_names: true,
             dedup_prefer: Vec::new(),
+            dedup_protect: Vec::new(),
             on_duplicate: OnDuplicate::Skip,
             compress_enabled: false,
             compress_level: 2,
@@ -397,6 +402,7 @@ impl Config {
             ["dedup", "threshold"] => self.dedup_threshold.to_string(),
             ["dedup", "names"] => self.dedup_names.to_string(),
             ["dedup", "prefer"] => list_str(self.dedup_prefer.iter().map(String::as_str)),
+            ["dedup", "protect"] => list_str(self.dedup_protect.iter().map(|p| p.to_str().unwrap_or_default())),
             ["dedup", "on_duplicate"] => on_dup_str(self.on_duplicate).to_string(),
             ["compress", "enabled"] => self.compress_enabled.to_string(),
             ["compress", "level"] => self.compress_level.to_string(),
@@ -437,6 +443,8 @@ impl Config {
         doc["dedup"]["names"] = toml_edit::value(self.dedup_names);
         doc["dedup"]["prefer"] =
             toml_edit::value(self.dedup_prefer.iter().map(String::as_str).collect::<toml_edit::Array>());
+        doc["dedup"]["protect"] =
+            toml_edit::value(self.dedup_protect.iter().map(|p| p.display().to_string()).collect::<toml_edit::Array>());
         doc["dedup"]["on_duplicate"] = toml_edit::value(on_dup_str(self.on_duplicate));
         doc["compress"]["enabled"] = toml_edit::value(self.compress_enabled);
         doc["compress"]["level"] = toml_edit::value(i64::from(self.compress_level));
@@ -614,6 +622,9 @@ impl Validator<'_> {
                     return Err(self.err(table, key, d, format!("{bad:?} is not a format; known: {known}")));
                 }
                 cfg.dedup_prefer = names.iter().map(|n| n.to_ascii_lowercase()).collect();
+            }
+            ("dedup", "protect") => {
+                cfg.dedup_protect = self.strings(table, key, d)?.iter().map(|p| expand(p, &self.base())).collect()
             }
             ("dedup", "threshold") => {
                 cfg.dedup_threshold = match self.item(table, key).as_str().map(threshold_preset) {

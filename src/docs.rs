@@ -93,6 +93,13 @@ pub const KEY_DOCS: &[KeyDoc] = &[
               embedded) is always kept over a copy that lost it.",
     },
     KeyDoc {
+        key: "dedup.protect",
+        default: "[]",
+        doc: "Folders whose files are never the ones set aside: a copy under one of them is kept over any \
+              copy elsewhere, and `cbctl dedup --action move|delete` leaves them where they are (a group whose \
+              copies are all protected is only reported). Relative paths are relative to the config file.",
+    },
+    KeyDoc {
         key: "dedup.on_duplicate",
         default: "\"skip\"",
         doc: "What the daemon does with an incoming duplicate of a library file: \"skip\" leaves it in the \

@@ -331,3 +331,37 @@ fn the_camera_original_is_kept_over_a_re_save_that_lost_its_metadata() {
     assert_eq!(b3(&jpeg), camera, "the camera original is where it was, byte for byte");
     assert!(!png.exists(), "the re-save went to the trash");
 }
+
+/// `dedup.protect`: a copy under a protected folder is kept over any other,
+/// and one there is never trashed, even when a protected file is its keeper.
+#[test]
+fn files_under_dedup_protect_are_kept_and_never_set_aside() {
+    let Some(corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let (dir, _, state) = work_dirs(t.path());
+    let (keep, other) = (dir.join("keep"), dir.join("other"));
+    for d in [&keep, &other] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let photo = corpus.join("exif-samples/jpg/Canon_40D.jpg");
+    // The copy elsewhere is the older one: it would be the keeper without protect.
+    std::fs::copy(&photo, other.join("IMG_1.jpg")).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::copy(&photo, keep.join("IMG_1.jpg")).unwrap();
+    std::fs::copy(&photo, keep.join("IMG_1 again.jpg")).unwrap();
+    let config = t.path().join("config.toml");
+    std::fs::write(&config, "[dedup]\nprotect = [\"src/keep\"]\n").unwrap();
+
+    let out = run(cbctl(&state).arg("--config").arg(&config).args(["--json", "dedup", "--action", "delete"]).arg(&dir));
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines = json_lines(&out);
+    let group = lines.iter().find(|l| l.get("keeper").is_some()).expect("one group");
+    assert!(group["keeper"].as_str().unwrap().starts_with(keep.to_str().unwrap()), "{group}");
+    assert_eq!(group["members"].as_array().unwrap().len(), 2, "{group}");
+    assert!(!other.join("IMG_1.jpg").exists(), "the unprotected copy went to the trash");
+    assert!(keep.join("IMG_1.jpg").exists() && keep.join("IMG_1 again.jpg").exists(), "both protected copies stay");
+    let protected =
+        group["members"].as_array().unwrap().iter().find(|m| m["path"].as_str().unwrap().contains("/keep/"));
+    assert_eq!(protected.unwrap()["why_not_kept"], "this copy is under dedup.protect: left where it is", "{group}");
+    assert_eq!(summary(&lines)["handled"], 1, "{lines:?}");
+}

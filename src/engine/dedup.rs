@@ -217,14 +217,20 @@ pub fn dedup(
                 how: m.how,
                 copy_name: m.copy_name,
                 bytes: rows[m.index].size,
-                why_not_kept: why_kept(&rows[g.keeper], &rows[m.index], m.copy_name, &opts.group.prefer).to_string(),
+                why_not_kept: why_kept(&rows[g.keeper], &rows[m.index], m.copy_name, &opts.group).to_string(),
             })
             .collect();
         let bytes = members.iter().map(|m| m.bytes).sum();
         summary.groups += 1;
         summary.duplicates += members.len() as u64;
         summary.bytes += bytes;
-        doomed.extend(g.members.iter().map(|m| (m.index, g.keeper, m.distance, m.how)));
+        // A copy under dedup.protect is reported, never moved or trashed.
+        doomed.extend(
+            g.members
+                .iter()
+                .filter(|m| !opts.group.protects(&rows[m.index].path))
+                .map(|m| (m.index, g.keeper, m.distance, m.how)),
+        );
         on_event(&DedupEvent::Group(GroupReport { group: n + 1, keeper: rows[g.keeper].path.clone(), members, bytes }));
     }
     if opts.action == DedupAction::Report || doomed.is_empty() {

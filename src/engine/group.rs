@@ -30,6 +30,16 @@ pub struct GroupOptions {
     /// `dedup.prefer`: formats kept first at equal pixels, before size.
     #[serde(default)]
     pub prefer: Vec<String>,
+    /// `dedup.protect`: files under these folders are kept first and never set aside.
+    #[serde(default)]
+    pub protect: Vec<std::path::PathBuf>,
+}
+
+impl GroupOptions {
+    /// The file lies under a `dedup.protect` folder.
+    pub fn protects(&self, path: &std::path::Path) -> bool {
+        self.protect.iter().any(|p| path.starts_with(p))
+    }
 }
 
 impl GroupOptions {
@@ -40,6 +50,12 @@ impl GroupOptions {
             perceptual: cfg.dedup_perceptual,
             names: cfg.dedup_names,
             prefer: cfg.dedup_prefer.clone(),
+            // As the index has paths: absolute, links resolved.
+            protect: cfg
+                .dedup_protect
+                .iter()
+                .map(|p| crate::fsops::canonical_lenient(p).unwrap_or_else(|_| p.clone()))
+                .collect(),
         }
     }
 }
@@ -118,9 +134,14 @@ fn preference(r: &FileRow, prefer: &[String]) -> usize {
 
 /// Why `keeper` was kept over `other`, in words: the first rule of
 /// [`keeper_order`] that tells them apart.
-pub fn why_kept(keeper: &FileRow, other: &FileRow, other_is_copy: bool, prefer: &[String]) -> &'static str {
+pub fn why_kept(keeper: &FileRow, other: &FileRow, other_is_copy: bool, opts: &GroupOptions) -> &'static str {
     let rank = |r: &FileRow| Kind::from_name(&r.kind).map(Kind::keeper_rank).unwrap_or(0);
-    if has_embedded_date(keeper) && !has_embedded_date(other) {
+    let prefer = &opts.prefer;
+    if opts.protects(&other.path) {
+        "this copy is under dedup.protect: left where it is"
+    } else if opts.protects(&keeper.path) {
+        "the keeper is under dedup.protect"
+    } else if has_embedded_date(keeper) && !has_embedded_date(other) {
         "the keeper has its capture date from the camera; this copy lost it (a re-save without metadata)"
     } else if keeper.pixels() != other.pixels() {
         "the keeper has more pixels"
@@ -142,10 +163,12 @@ pub fn why_kept(keeper: &FileRow, other: &FileRow, other_is_copy: bool, prefer: 
 /// The keeper order: `Less` means `a` is the better file to keep. First the
 /// camera original (its capture date embedded) over a copy that lost it,
 /// then pixels, bytes, format, an OS copy name, age.
-pub fn keeper_order(a: &FileRow, b: &FileRow, a_is_copy: bool, b_is_copy: bool, prefer: &[String]) -> Ordering {
+pub fn keeper_order(a: &FileRow, b: &FileRow, a_is_copy: bool, b_is_copy: bool, opts: &GroupOptions) -> Ordering {
     let rank = |r: &FileRow| Kind::from_name(&r.kind).map(Kind::keeper_rank).unwrap_or(0);
-    has_embedded_date(b)
-        .cmp(&has_embedded_date(a))
+    let prefer = &opts.prefer;
+    opts.protects(&b.path)
+        .cmp(&opts.protects(&a.path))
+        .then(has_embedded_date(b).cmp(&has_embedded_date(a)))
         .then(b.pixels().cmp(&a.pixels()))
         .then(preference(a, prefer).cmp(&preference(b, prefer)))
         .then(b.size.cmp(&a.size))
@@ -160,9 +183,7 @@ pub fn keeper_order(a: &FileRow, b: &FileRow, a_is_copy: bool, b_is_copy: bool, 
 pub fn group(rows: &[FileRow], opts: &GroupOptions) -> Vec<Group> {
     let copies = if opts.names { copy_names(rows) } else { HashMap::new() };
     let mut order: Vec<usize> = (0..rows.len()).collect();
-    order.sort_by(|&a, &b| {
-        keeper_order(&rows[a], &rows[b], copies.contains_key(&a), copies.contains_key(&b), &opts.prefer)
-    });
+    order.sort_by(|&a, &b| keeper_order(&rows[a], &rows[b], copies.contains_key(&a), copies.contains_key(&b), opts));
 
     // Exact clusters, each led by its best file.
     let mut clusters: Vec<Vec<usize>> = Vec::new();
@@ -266,7 +287,8 @@ mod tests {
         }
     }
 
-    const OPTS: GroupOptions = GroupOptions { threshold: 6, perceptual: true, names: false, prefer: Vec::new() };
+    const OPTS: GroupOptions =
+        GroupOptions { threshold: 6, perceptual: true, names: false, prefer: Vec::new(), protect: Vec::new() };
     const OPTS_PREFER_JPEG: &[&str] = &["jpg", "png"];
 
     #[test]
@@ -286,14 +308,21 @@ mod tests {
         jpeg.taken_source = Some("filename".into());
         let rows = [jpeg.clone(), png.clone()];
         assert_eq!(rows[group(&rows, &OPTS)[0].keeper].path, png.path);
-        assert_eq!(why_kept(&png, &jpeg, false, &[]), "the keeper is the larger file (less compressed)");
+        assert_eq!(why_kept(&png, &jpeg, false, &OPTS), "the keeper is the larger file (less compressed)");
         // dedup.prefer puts a format first at equal pixels, whatever the sizes.
         let prefer = OPTS_PREFER_JPEG;
         let opts = GroupOptions { prefer: prefer.iter().map(|s| s.to_string()).collect(), ..OPTS };
         assert_eq!(rows[group(&rows, &opts)[0].keeper].path, jpeg.path);
-        assert_eq!(why_kept(&jpeg, &png, false, &opts.prefer), "the keeper's format comes first in dedup.prefer");
+        assert_eq!(why_kept(&jpeg, &png, false, &opts), "the keeper's format comes first in dedup.prefer");
         jpeg.taken_source = Some("exif".into());
-        assert!(why_kept(&jpeg, &png, false, &[]).starts_with("the keeper has its capture date"));
+        assert!(why_kept(&jpeg, &png, false, &OPTS).starts_with("the keeper has its capture date"));
+        // A copy under dedup.protect is kept over everything else.
+        let opts = GroupOptions { protect: vec![PathBuf::from("/keep")], ..OPTS };
+        let mut kept = png.clone();
+        kept.path = PathBuf::from("/keep/IMG_0001.png");
+        let rows = [jpeg.clone(), kept.clone()];
+        assert_eq!(rows[group(&rows, &opts)[0].keeper].path, kept.path);
+        assert_eq!(why_kept(&kept, &jpeg, false, &opts), "the keeper is under dedup.protect");
     }
 
     #[test]
@@ -341,7 +370,7 @@ mod tests {
             row("/d/IMG_2.jpg", "3", u64::MAX, 10, 5),
             row("/d/IMG_2 copy.jpg", "4", 0, 10, 5),
         ];
-        let g = group(&rows, &GroupOptions { threshold: 6, perceptual: false, names: true, prefer: Vec::new() });
+        let g = group(&rows, &GroupOptions { threshold: 6, perceptual: false, names: true, ..OPTS });
         assert_eq!(g.len(), 1);
         assert_eq!((g[0].keeper, g[0].members[0].index, g[0].members[0].how), (0, 1, Match::Name));
     }
