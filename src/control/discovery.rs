@@ -62,9 +62,50 @@ pub fn find() -> Option<Advert> {
     runtime_dirs().into_iter().find_map(|d| read(&d.join(ADVERT_FILE)).filter(|a| alive(a.pid)))
 }
 
+/// The advertisement at `path`, if it can be trusted: the file and its
+/// folder belong to root or to this user and nobody else may write them.
+/// Otherwise another local user could plant one and have cbctl send its
+/// requests (a `config set`, an undo) to a socket of theirs.
 fn read(path: &Path) -> Option<Advert> {
+    use std::os::unix::fs::MetadataExt;
+    let me = rustix::process::geteuid().as_raw();
+    let trusted =
+        |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| (m.uid() == 0 || m.uid() == me) && m.mode() & 0o022 == 0);
+    if !trusted(path) || !path.parent().is_some_and(trusted) {
+        return None;
+    }
     let text = std::fs::read(path).ok()?;
     serde_json::from_slice(&text).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn an_advertisement_others_could_write_is_not_trusted() {
+        let dir = std::env::temp_dir().join(format!("cb-advert-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = dir.join(ADVERT_FILE);
+        let advert = Advert {
+            socket: "/x.sock".into(),
+            state_dir: "/s".into(),
+            config: None,
+            pid: std::process::id(),
+            user: "me".into(),
+        };
+        std::fs::write(&path, serde_json::to_vec(&advert).unwrap()).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(read(&path), Some(advert.clone()));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+        assert_eq!(read(&path), None, "a world-writable file");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert_eq!(read(&path), None, "in a world-writable folder");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
 
 /// The daemon's advertisement, removed when dropped (if it is still ours).

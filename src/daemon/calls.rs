@@ -51,14 +51,13 @@ pub(super) fn answer_calls(calls: &mpsc::Receiver<Call>, wait: Duration, ctx: &m
             _ => calls.try_recv().ok(),
         };
         let Some(call) = next else { return };
-        if let Err(e) = authorize(&call.request, &call.caller, ctx.cfg) {
-            let method = call.request.method();
-            let pid = call.caller.pid.map_or("?".to_string(), |p| p.to_string());
-            tracing::warn!(uid = call.caller.uid, %pid, method, "refused: {e}");
-            call.respond(Err(e));
-            continue;
-        }
         if let Request::Submit { spec, stream } = call.request.clone() {
+            // Jobs skip the service (the worker runs them): checked here.
+            if let Err(e) = authorize(&call.request, &call.caller, ctx.cfg) {
+                log_refusal(&call, &e);
+                call.respond(Err(e));
+                continue;
+            }
             match jobs::check_job(&spec, &call.caller, ctx.cfg) {
                 Ok(access) => ctx.jobs.submit(call, spec, stream, access),
                 Err(e) => call.respond(Err(e)),
@@ -75,8 +74,19 @@ pub(super) fn answer_calls(calls: &mpsc::Receiver<Call>, wait: Duration, ctx: &m
             daemon: Some(&mut side),
         };
         let answer = service.answer(caller, request.clone(), &mut |_| {});
+        if let Err(e) = &answer {
+            if e.kind == crate::control::ErrorKind::Denied {
+                log_refusal(&call, e);
+            }
+        }
         call.respond(answer);
     }
+}
+
+/// A refused call is logged with who asked.
+fn log_refusal(call: &Call, e: &crate::control::ApiError) {
+    let pid = call.caller.pid.map_or("?".to_string(), |p| p.to_string());
+    tracing::warn!(uid = call.caller.uid, %pid, method = call.request.method(), "refused: {e}");
 }
 
 /// The daemon's side of a request: its state, lent to the service.
