@@ -127,7 +127,7 @@ fn a_symlink_swapped_into_an_inbox_never_brings_an_outside_file_into_the_library
     let real = inbox.join("sub");
     std::fs::create_dir_all(&real).unwrap();
     std::os::unix::fs::symlink(&outside, inbox.join(".swap")).unwrap();
-    let _daemon = start_daemon_logged(&config, &t.path().join("daemon.log"));
+    let mut daemon = start_daemon_logged(&config, &t.path().join("daemon.log"));
 
     // Swap `sub` and `.swap` every 30-60 ms while the daemon settles and files.
     let stop = Arc::new(AtomicBool::new(false));
@@ -168,6 +168,9 @@ fn a_symlink_swapped_into_an_inbox_never_brings_an_outside_file_into_the_library
     stop.store(true, Ordering::Relaxed);
     let swapped = swaps.join().unwrap();
     std::thread::sleep(Duration::from_secs(3));
+    // Stop the daemon before counting, so the library and the journal are read at one moment.
+    signal(&mut daemon.0, libc::SIGTERM);
+    let _ = daemon.0.wait();
 
     // The photos filed (not the library's own marker and journal backups).
     let filed: std::collections::BTreeMap<String, usize> = walkdir::WalkDir::new(&lib)
