@@ -65,6 +65,9 @@ fn load(c: &mut Criterion) {
             taken_source: Some("exif".into()),
             kind: "jpeg".into(),
             hash_error: None,
+            second: None,
+            capture: Default::default(),
+            format: clean_backup::store::INDEX_FORMAT,
         })
         .collect();
     let t = Instant::now();

@@ -910,6 +910,9 @@ mod tests {
             taken_source: None,
             kind: "jpeg".into(),
             hash_error: None,
+            second: None,
+            capture: Default::default(),
+            format: crate::store::INDEX_FORMAT,
         };
         let items = [
             BatchItem { action: Action::Move, src: src.clone(), dst: dst.clone(), fp, id: None },

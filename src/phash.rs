@@ -202,6 +202,74 @@ pub fn phash_with_flatness(img: &Gray) -> (PHash, bool) {
     (phash_32(img32), is_flat(img32))
 }
 
+/// A picture's hashes: the pHash, a second and independent look at the
+/// same 32×32 image (for matches near the threshold), and whether it is flat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hashes {
+    /// The pHash.
+    pub phash: PHash,
+    /// The second look ([`second_32`]).
+    pub second: PHash,
+    /// Too uniform to match by pHash ([`is_flat`]).
+    pub flat: bool,
+}
+
+/// The hashes of a grayscale image of any size, from one 32×32 resize.
+pub fn hashes(img: &Gray) -> Hashes {
+    let small;
+    let img32 = if img.width == HASH_INPUT && img.height == HASH_INPUT {
+        img
+    } else {
+        small = resize(img, HASH_INPUT, HASH_INPUT);
+        &small
+    };
+    Hashes { phash: phash_32(img32), second: second_32(img32), flat: is_flat(img32) }
+}
+
+/// The second look: a difference hash (dHash) of the 32×32 image, each bit
+/// whether a 4×4 block is brighter than its right-hand neighbour (8 rows
+/// of 8 blocks, the last block of a row compared with its first). It
+/// measures gradients where the pHash measures frequencies.
+pub fn second_32(img: &Gray) -> PHash {
+    debug_assert_eq!((img.width, img.height), (HASH_INPUT, HASH_INPUT));
+    let n = HASH_INPUT;
+    let block = |bx: usize, by: usize| -> u32 {
+        (0..4).flat_map(|y| (0..4).map(move |x| (x, y))).map(|(x, y)| u32::from(img.pixels[(by * 4 + y) * n + bx * 4 + x])).sum()
+    };
+    let mut bits = 0u64;
+    for by in 0..8 {
+        for bx in 0..8 {
+            bits = (bits << 1) | u64::from(block(bx, by) > block((bx + 1) % 8, by));
+        }
+    }
+    PHash(bits)
+}
+
+/// Matches within this many bits of the threshold need the second look.
+pub const SECOND_LOOK_MARGIN: u32 = 2;
+
+/// Most bits the second looks of two copies of one picture differ by.
+pub const SECOND_LOOK_MAX: u32 = 10;
+
+/// Whether two pictures match at `threshold`: their pHash distance when it
+/// is within the threshold and, for a distance within
+/// [`SECOND_LOOK_MARGIN`] of it, their second looks agree (a picture
+/// without a second look, indexed before it existed, is taken on its pHash).
+pub fn matches(a: PHash, a2: Option<PHash>, b: PHash, b2: Option<PHash>, threshold: u32) -> Option<u32> {
+    let d = a.distance(b);
+    if d > threshold {
+        return None;
+    }
+    if d + SECOND_LOOK_MARGIN > threshold {
+        if let (Some(x), Some(y)) = (a2, b2) {
+            if x.distance(y) > SECOND_LOOK_MAX {
+                return None;
+            }
+        }
+    }
+    Some(d)
+}
+
 /// pHash of a grayscale image of any size.
 pub fn phash(img: &Gray) -> PHash {
     if img.width == HASH_INPUT && img.height == HASH_INPUT {

@@ -284,6 +284,9 @@ mod tests {
             taken_source: None,
             kind: "jpeg".into(),
             hash_error: None,
+            second: None,
+            capture: Default::default(),
+            format: crate::store::INDEX_FORMAT,
         }
     }
 

@@ -79,6 +79,9 @@ pub fn index_probed(
         taken_source: Some(info.taken.source.as_str().to_string()),
         kind: info.kind.name().to_string(),
         hash_error: None,
+        second: None,
+        capture: info.capture.clone(),
+        format: crate::store::INDEX_FORMAT,
     };
     if perceptual && !info.kind.is_video() {
         if let Some(data) = &data {
@@ -91,6 +94,7 @@ pub fn index_probed(
                             Some("a nearly uniform (blank) picture: matched by exact content only".to_string());
                     } else {
                         row.phash = Some(h.phash);
+                        row.second = Some(h.second);
                     }
                 }
                 Err(e) => row.hash_error = Some(e.to_string()),
@@ -219,10 +223,12 @@ pub fn refresh_as(
     Ok((keep, report))
 }
 
-/// A row read without perceptual hashes, now wanted with them.
+/// A row read with an older index format, or without perceptual hashes
+/// that are now wanted.
 fn stale(row: &FileRow, perceptual: bool) -> bool {
-    perceptual
-        && row.phash.is_none()
-        && row.hash_error.is_none()
-        && !Kind::from_name(&row.kind).is_some_and(Kind::is_video)
+    row.format < crate::store::INDEX_FORMAT
+        || perceptual
+            && row.phash.is_none()
+            && row.hash_error.is_none()
+            && !Kind::from_name(&row.kind).is_some_and(Kind::is_video)
 }

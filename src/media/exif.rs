@@ -27,6 +27,8 @@ pub struct ExifFields {
     pub dng: bool,
     /// Orientation (1–8), when recorded.
     pub orientation: Option<u16>,
+    /// What tells this shot from the camera's others ([`super::capture`]).
+    pub capture: super::capture::Capture,
 }
 
 impl ExifFields {
@@ -54,6 +56,14 @@ impl ExifFields {
         self.model = self.model.take().or(other.model);
         self.dng |= other.dng;
         self.orientation = self.orientation.or(other.orientation);
+        let (c, o) = (&mut self.capture, other.capture);
+        c.time = c.time.take().or(o.time);
+        c.subsec = c.subsec.take().or(o.subsec);
+        c.maker_note |= o.maker_note;
+        c.burst = c.burst.take().or(o.burst);
+        c.bias = c.bias.take().or(o.bias);
+        c.rendered = c.rendered.or(o.rendered);
+        c.unique_id = c.unique_id.take().or(o.unique_id);
     }
 }
 
@@ -86,6 +96,20 @@ fn fields_of(exif: &exif::Exif) -> ExifFields {
         if n == 0x0112 {
             out.orientation = f.value.get_uint(0).and_then(|v| u16::try_from(v).ok()).filter(|v| (1..=8).contains(v));
         }
+        match (n, &f.value) {
+            // MakerNote
+            (0x927C, exif::Value::Undefined(note, _)) => {
+                out.capture.maker_note = true;
+                out.capture.burst = super::capture::apple_burst_uuid(note);
+            }
+            // CustomRendered
+            (0xA401, v) => out.capture.rendered = v.get_uint(0).and_then(|v| u16::try_from(v).ok()),
+            // ExposureBiasValue
+            (0x9204, exif::Value::SRational(r)) => {
+                out.capture.bias = r.first().filter(|r| r.denom != 0).map(|r| format!("{}/{}", r.num, r.denom))
+            }
+            _ => {}
+        }
         if let Some(s) = ascii(&f.value) {
             strings.entry(n).or_insert(s);
         }
@@ -98,6 +122,10 @@ fn fields_of(exif: &exif::Exif) -> ExifFields {
     out.create = date(0x9004, 0x9012).or_else(|| date(0x0132, 0x9010));
     out.make = strings.get(&0x010F).cloned();
     out.model = strings.get(&0x0110).cloned();
+    out.capture.camera = out.camera();
+    out.capture.time = strings.get(&0x9003).filter(|_| out.original.is_some()).cloned();
+    out.capture.subsec = strings.get(&0x9291).cloned();
+    out.capture.unique_id = strings.get(&0xA420).cloned();
     out
 }
 

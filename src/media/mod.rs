@@ -19,6 +19,7 @@ pub mod jpeg_dc;
 pub mod raw;
 pub mod sniff;
 pub mod xmp;
+pub mod capture;
 
 use std::fs::File;
 use std::io::Read;
@@ -221,6 +222,8 @@ pub struct MediaInfo {
     pub taken: CaptureDate,
     /// Camera model for the `{camera}` layout field ("Apple iPhone 13 Pro Max"), if recorded.
     pub camera: Option<String>,
+    /// What tells this shot from the camera's others (photos only).
+    pub capture: capture::Capture,
 }
 
 /// Extensions we treat as media: a file named so whose content is something
@@ -360,7 +363,12 @@ pub fn probe_opened(opened: &mut crate::fsops::Opened, path: &Path) -> Result<Me
         Some(t) => t,
         None => name_or_mtime(path, &meta),
     };
-    Ok(MediaInfo { kind, taken, camera })
+    let mut capture = exif.capture;
+    if !kind.is_video() && capture.burst.is_none() {
+        let head = read_prefix(file, path, 64 << 10)?;
+        capture.burst = capture::xmp_burst_id(&head);
+    }
+    Ok(MediaInfo { kind, taken, camera, capture })
 }
 
 /// The whole content of an open file, from its start.
@@ -421,6 +429,8 @@ pub struct ImageHash {
     pub height: u32,
     /// Nearly uniform (blank): its pHash must not be used to match ([`crate::phash::is_flat`]).
     pub flat: bool,
+    /// The second look at the picture ([`crate::phash::second_32`]).
+    pub second: crate::phash::PHash,
 }
 
 /// Hashes an image file already sniffed as `kind`.
@@ -432,8 +442,8 @@ pub fn image_hash(path: &Path, kind: Kind) -> Result<ImageHash, MediaError> {
 /// Hashes an image already read into memory (`path` names it in messages).
 pub fn image_hash_bytes(path: &Path, data: &[u8], kind: Kind) -> Result<ImageHash, MediaError> {
     let d = decode::load_gray_bytes(path, data, kind)?;
-    let (phash, flat) = crate::phash::phash_with_flatness(&d.gray);
-    Ok(ImageHash { phash, width: d.width, height: d.height, flat })
+    let h = crate::phash::hashes(&d.gray);
+    Ok(ImageHash { phash: h.phash, width: d.width, height: d.height, flat: h.flat, second: h.second })
 }
 
 /// The perceptual hash of an image file: sniff, decode upright, hash.

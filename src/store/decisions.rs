@@ -35,7 +35,44 @@ pub struct DecisionRow {
     pub at: String,
 }
 
+const DECISION_COLUMNS: &str =
+    "session, path, outcome, dest, duplicate_of, match, distance, taken_at, taken_source, reason, at";
+
+fn decision_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<DecisionRow> {
+    Ok(DecisionRow {
+        session: r.get(0)?,
+        path: blob_path(r.get(1)?),
+        outcome: r.get(2)?,
+        dest: r.get::<_, Option<Vec<u8>>>(3)?.map(blob_path),
+        duplicate_of: r.get::<_, Option<Vec<u8>>>(4)?.map(blob_path),
+        how: r.get(5)?,
+        distance: r.get(6)?,
+        taken_at: r.get(7)?,
+        taken_source: r.get(8)?,
+        reason: r.get(9)?,
+        at: r.get(10)?,
+    })
+}
+
 impl Store {
+    /// The latest decision about each file, where it matches `filter` (SQL
+    /// on the decision's columns), newest first. A file moved to the
+    /// duplicates folder and decided about again there (kept) is decided
+    /// by that later decision.
+    pub(super) fn latest_decisions(&self, filter: &str) -> Result<Vec<DecisionRow>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT {DECISION_COLUMNS} FROM decisions d \
+                 WHERE ({filter}) AND NOT EXISTS (SELECT 1 FROM decisions e \
+                   WHERE e.id > d.id AND (e.path = d.path OR (d.dest IS NOT NULL AND e.path = d.dest))) \
+                 ORDER BY d.id DESC"
+            ))
+            .map_err(self.sql())?;
+        let rows = stmt.query_map([], decision_of).map_err(self.sql())?;
+        rows.collect::<Result<_, _>>().map_err(self.sql())
+    }
+
     /// Records decisions, all in one transaction.
     pub fn record_decisions(&mut self, rows: &[DecisionRow]) -> Result<(), StoreError> {
         if rows.is_empty() {
@@ -83,22 +120,7 @@ impl Store {
                  WHERE path = ?1 OR (dest = ?1 AND outcome IN ('moved', 'copied', 'quarantined')) ORDER BY id DESC",
             )
             .map_err(self.sql())?;
-        let rows = stmt
-            .query_map([path_blob(path)], |r| {
-                Ok(DecisionRow {
-                    session: r.get(0)?,
-                    path: blob_path(r.get(1)?),
-                    outcome: r.get(2)?,
-                    dest: r.get::<_, Option<Vec<u8>>>(3)?.map(blob_path),
-                    duplicate_of: r.get::<_, Option<Vec<u8>>>(4)?.map(blob_path),
-                    how: r.get(5)?,
-                    distance: r.get(6)?,
-                    taken_at: r.get(7)?,
-                    taken_source: r.get(8)?,
-                    reason: r.get(9)?,
-                    at: r.get(10)?,
-                })
-            })
+        let rows = stmt.query_map([path_blob(path)], decision_of)
             .map_err(self.sql())?;
         rows.collect::<Result<_, _>>().map_err(self.sql())
     }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::params;
 
 use super::{blob_path, path_blob, Store, StoreError};
+use crate::media::capture::Capture;
 use crate::phash::PHash;
 
 /// One indexed file.
@@ -35,7 +36,17 @@ pub struct FileRow {
     pub kind: String,
     /// Why an image has no perceptual hash.
     pub hash_error: Option<String>,
+    /// The second look at the picture ([`crate::phash::second_32`]).
+    pub second: Option<PHash>,
+    /// What tells this shot from the camera's others.
+    pub capture: Capture,
+    /// The index format it was read with ([`INDEX_FORMAT`]).
+    pub format: u32,
 }
+
+/// The index format rows are read with now: 1 added `capture` and
+/// `second`. Rows of an older format are read again.
+pub const INDEX_FORMAT: u32 = 1;
 
 impl FileRow {
     /// Width × height, 0 when unknown.
@@ -55,8 +66,8 @@ impl FileRow {
     }
 }
 
-const COLUMNS: &str =
-    "path, size, mtime_ns, inode, blake3, phash, width, height, taken_at, taken_source, kind, hash_error";
+const COLUMNS: &str = "path, size, mtime_ns, inode, blake3, phash, width, height, taken_at, taken_source, kind, \
+                       hash_error, second, capture, format";
 
 fn row_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRow> {
     Ok(FileRow {
@@ -72,6 +83,9 @@ fn row_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRow> {
         taken_source: r.get(9)?,
         kind: r.get(10)?,
         hash_error: r.get(11)?,
+        second: r.get::<_, Option<i64>>(12)?.map(|v| PHash(v as u64)),
+        capture: Capture::from_json(r.get::<_, Option<String>>(13)?.as_deref()),
+        format: r.get(14)?,
     })
 }
 
@@ -204,11 +218,12 @@ pub(super) fn write_files(
     remove: &[PathBuf],
 ) -> Result<(), rusqlite::Error> {
     let mut ins = tx.prepare_cached(&format!(
-        "INSERT INTO files ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+        "INSERT INTO files ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
          ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns,
            inode = excluded.inode, blake3 = excluded.blake3, phash = excluded.phash,
            width = excluded.width, height = excluded.height, taken_at = excluded.taken_at,
-           taken_source = excluded.taken_source, kind = excluded.kind, hash_error = excluded.hash_error"
+           taken_source = excluded.taken_source, kind = excluded.kind, hash_error = excluded.hash_error,
+           second = excluded.second, capture = excluded.capture, format = excluded.format"
     ))?;
     for f in upsert {
         ins.execute(params![
@@ -224,6 +239,9 @@ pub(super) fn write_files(
             f.taken_source,
             f.kind,
             f.hash_error,
+            f.second.map(|h| h.0 as i64),
+            f.capture.to_json(),
+            f.format,
         ])?;
     }
     let mut del = tx.prepare_cached("DELETE FROM files WHERE path = ?1")?;
@@ -251,6 +269,9 @@ mod tests {
             taken_source: None,
             kind: "jpeg".into(),
             hash_error: None,
+            second: phash.map(|h| PHash(!h)),
+            capture: Capture { time: Some("2024:05:01 10:00:00".into()), ..Capture::default() },
+            format: INDEX_FORMAT,
         }
     }
 

@@ -16,12 +16,14 @@ mod index;
 mod lock;
 mod parked;
 pub mod search;
+mod verdicts;
 
 pub use decisions::DecisionRow;
-pub use index::FileRow;
+pub use index::{FileRow, INDEX_FORMAT};
 pub use lock::StateLock;
 pub use parked::ParkedRow;
 pub use search::HashIndex;
+pub use verdicts::{Remembered, COMPRESSED, DELETED};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` counts them.
 const MIGRATIONS: &[&str] = &[
@@ -31,6 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_decisions.sql"),
     include_str!("migrations/0005_meta.sql"),
     include_str!("migrations/0006_lookups.sql"),
+    include_str!("migrations/0007_verdicts.sql"),
 ];
 
 /// File name of the database inside `state_dir`.
