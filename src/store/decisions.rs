@@ -65,7 +65,7 @@ impl Store {
             .prepare(&format!(
                 "SELECT {DECISION_COLUMNS} FROM decisions d \
                  WHERE ({filter}) AND NOT EXISTS (SELECT 1 FROM decisions e \
-                   WHERE e.id > d.id AND (e.path = d.path OR (d.dest IS NOT NULL AND e.path = d.dest))) \
+                   WHERE e.id > d.id AND (e.path = d.path OR (d.outcome = 'quarantined' AND e.path = d.dest))) \
                  ORDER BY d.id DESC"
             ))
             .map_err(self.sql())?;
