@@ -116,6 +116,7 @@ pub const KEYS: &[&str] = &[
     "dedup.prefer",
     "dedup.protect",
     "dedup.on_duplicate",
+    "dedup.on_similar",
     "compress.enabled",
     "compress.level",
     "control.dbus",
@@ -208,8 +209,10 @@ pub struct Config {
     /// Folders whose files are never the ones set aside as duplicates (a
     /// copy there is kept over any copy elsewhere).
     pub dedup_protect: Vec<PathBuf>,
-    /// Skip or quarantine duplicates.
+    /// Skip or quarantine exact duplicates.
     pub on_duplicate: OnDuplicate,
+    /// Skip, quarantine or file copies of the same capture (similar pictures).
+    pub on_similar: crate::engine::group::SetAside,
     /// Compress on ingest.
     pub compress_enabled: bool,
     /// Compression level 1..=3.
@@ -269,6 +272,7 @@ impl Config {
             dedup_prefer: Vec::new(),
             dedup_protect: Vec::new(),
             on_duplicate: OnDuplicate::Skip,
+            on_similar: crate::engine::group::SetAside::Quarantine,
             compress_enabled: false,
             compress_level: 2,
             dbus: DbusMode::Session,
@@ -404,6 +408,7 @@ impl Config {
             ["dedup", "prefer"] => list_str(self.dedup_prefer.iter().map(String::as_str)),
             ["dedup", "protect"] => list_str(self.dedup_protect.iter().map(|p| p.to_str().unwrap_or_default())),
             ["dedup", "on_duplicate"] => on_dup_str(self.on_duplicate).to_string(),
+            ["dedup", "on_similar"] => self.on_similar.as_str().to_string(),
             ["compress", "enabled"] => self.compress_enabled.to_string(),
             ["compress", "level"] => self.compress_level.to_string(),
             ["control", "dbus"] => dbus_str(self.dbus).to_string(),
@@ -446,6 +451,7 @@ impl Config {
         doc["dedup"]["protect"] =
             toml_edit::value(self.dedup_protect.iter().map(|p| p.display().to_string()).collect::<toml_edit::Array>());
         doc["dedup"]["on_duplicate"] = toml_edit::value(on_dup_str(self.on_duplicate));
+        doc["dedup"]["on_similar"] = toml_edit::value(self.on_similar.as_str());
         doc["compress"]["enabled"] = toml_edit::value(self.compress_enabled);
         doc["compress"]["level"] = toml_edit::value(i64::from(self.compress_level));
         doc["control"]["dbus"] = toml_edit::value(dbus_str(self.dbus));
@@ -644,6 +650,14 @@ impl Validator<'_> {
                 cfg.on_duplicate = match self.choice(table, key, d, &["skip", "quarantine"])?.as_str() {
                     "quarantine" => OnDuplicate::Quarantine,
                     _ => OnDuplicate::Skip,
+                }
+            }
+            ("dedup", "on_similar") => {
+                use crate::engine::group::SetAside;
+                cfg.on_similar = match self.choice(table, key, d, &["skip", "quarantine", "file"])?.as_str() {
+                    "skip" => SetAside::Skip,
+                    "file" => SetAside::File,
+                    _ => SetAside::Quarantine,
                 }
             }
             ("compress", "enabled") => cfg.compress_enabled = self.boolean(table, key, d)?,

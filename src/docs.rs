@@ -102,10 +102,22 @@ pub const KEY_DOCS: &[KeyDoc] = &[
     KeyDoc {
         key: "dedup.on_duplicate",
         default: "\"skip\"",
-        doc: "What the daemon does with an incoming duplicate of a library file: \"skip\" leaves it in the \
+        doc: "What filing does with an exact duplicate (the same bytes or the same pixels) of a library file, \
+              or a deletion remembered (deleted before and pruned, arriving again): \"skip\" leaves it in the \
               inbox, remembered across restarts, until it changes or `cbctl rescan`; \"quarantine\" moves it \
               to <library>/.clean-backup-duplicates/, journaled, so `cbctl undo` brings it back. Copy-mode \
               inboxes are never changed, so their duplicates are skipped.",
+    },
+    KeyDoc {
+        key: "dedup.on_similar",
+        default: "\"quarantine\"",
+        doc: "What filing does with a similar copy: the same capture as a library file (or a better copy in \
+              the same batch) by its picture, resized, re-encoded, converted or rotated, but not the same \
+              bytes or pixels. \"quarantine\" moves it to <library>/.clean-backup-duplicates/, journaled \
+              (`cbctl skipped` lists it, `cbctl keep FILE` files it after all); \"skip\" leaves it in the \
+              inbox; \"file\" files it like any other photo. Shots of a burst, an exposure bracket or an HDR \
+              pair are different captures, never similar. Copy-mode inboxes are never changed, so there \
+              \"quarantine\" leaves it in place.",
     },
     KeyDoc {
         key: "compress.enabled",

@@ -713,6 +713,17 @@ impl Journal {
             match self.run_batch(session, std::slice::from_ref(&item))?.pop() {
                 Some(OpOutcome::Done { .. }) => {
                     self.store.set_op_state(op.id, OpState::Pruned, None)?;
+                    // Deleted for good: the same bytes arriving again are set aside, not filed.
+                    let phash = self.store.phash_of_content(&op.blake3)?;
+                    self.store.remember(&[crate::store::Remembered {
+                        blake3: op.blake3.clone(),
+                        kind: crate::store::DELETED.into(),
+                        phash,
+                        now: None,
+                        path: Some(op.src.clone()),
+                        session: Some(op.session),
+                        at: String::new(),
+                    }])?;
                     report.removed += 1;
                     report.bytes += fp.size;
                     on_file(&op.dst, None);

@@ -111,13 +111,13 @@ pub(super) fn poll_inbox(
         session_kind: "ingest",
         dedup: GroupOptions::from_config(cfg),
         // A copy-mode inbox is never changed, so its duplicates stay where they are.
-        quarantine: (cfg.on_duplicate == config::OnDuplicate::Quarantine && inbox.mode == config::Mode::Move)
-            .then(|| cfg.library.join(QUARANTINE_DIR)),
+        quarantine: (inbox.mode == config::Mode::Move).then(|| cfg.library.join(QUARANTINE_DIR)),
         // Photos (JPEG, PNG) only: a video's ffmpeg run would hold up filing for minutes.
         compress: cfg
             .compress_enabled
             .then(|| crate::media::compress::Level::new(cfg.compress_level).unwrap_or_default()),
         access: None,
+        keep: false,
     };
     let mut library = state.library.take();
     // Announced once the batch's session is known.

@@ -204,7 +204,10 @@ pub fn dedup(
     summary.files = rows.len() as u64;
     summary.errors = summary.index.errors;
 
-    let groups = group(&rows, &opts.group);
+    // Pairs the user kept apart (`cbctl not-duplicate`), as the index has them now.
+    let rules =
+        super::group::GroupOptions { apart: std::sync::Arc::new(journal.store().apart_pairs()?), ..opts.group.clone() };
+    let groups = group(&rows, &rules);
     // (member, keeper, pHash distance, how it matched)
     let mut doomed: Vec<(usize, usize, u32, Match)> = Vec::new();
     for (n, g) in groups.iter().enumerate() {

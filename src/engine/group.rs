@@ -33,6 +33,45 @@ pub struct GroupOptions {
     /// `dedup.protect`: files under these folders are kept first and never set aside.
     #[serde(default)]
     pub protect: Vec<std::path::PathBuf>,
+    /// `dedup.on_duplicate`: what filing does with an exact duplicate.
+    #[serde(default)]
+    pub on_duplicate: SetAside,
+    /// `dedup.on_similar`: what filing does with a copy of the same capture.
+    #[serde(default = "quarantine")]
+    pub on_similar: SetAside,
+    /// Pairs of contents (blake3, smaller first) the user said are not
+    /// duplicates (`cbctl not-duplicate`, `cbctl keep`). Read from the
+    /// index by the job itself, never taken from a request.
+    #[serde(skip)]
+    pub apart: std::sync::Arc<std::collections::BTreeSet<(String, String)>>,
+}
+
+/// What filing does with a file set aside as a duplicate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SetAside {
+    /// Leave it where it is (listed by `cbctl skipped`).
+    #[default]
+    Skip,
+    /// Move it into the library's duplicates folder, journaled.
+    Quarantine,
+    /// File it all the same (similar copies only).
+    File,
+}
+
+fn quarantine() -> SetAside {
+    SetAside::Quarantine
+}
+
+impl SetAside {
+    /// The config word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SetAside::Skip => "skip",
+            SetAside::Quarantine => "quarantine",
+            SetAside::File => "file",
+        }
+    }
 }
 
 impl GroupOptions {
@@ -40,6 +79,27 @@ impl GroupOptions {
     pub fn protects(&self, path: &std::path::Path) -> bool {
         self.protect.iter().any(|p| path.starts_with(p))
     }
+
+    /// The user said these two files are not duplicates of each other.
+    pub fn kept_apart(&self, a: &FileRow, b: &FileRow) -> bool {
+        !self.apart.is_empty() && self.apart.contains(&crate::store::pair(&a.blake3, &b.blake3))
+    }
+
+    /// Whether `b` is a copy of the same capture as `a` by its picture:
+    /// the pHash distance, when the pHashes are within the threshold (a
+    /// match near it confirmed by the second look), the metadata does not
+    /// say they are different shots, and the user did not keep them apart.
+    pub fn similar(&self, a: &FileRow, b: &FileRow) -> Option<u32> {
+        let d = crate::phash::matches(a.phash?, a.second, b.phash?, b.second, self.threshold)?;
+        (different_shots(a, b).is_none() && !self.kept_apart(a, b)).then_some(d)
+    }
+}
+
+/// Why two files are different shots of one camera (a burst, a bracket,
+/// an HDR pair), however alike they look.
+pub fn different_shots(a: &FileRow, b: &FileRow) -> Option<String> {
+    let name = |r: &FileRow| r.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    crate::media::capture::different_captures(&a.capture, &b.capture, &name(a), &name(b))
 }
 
 impl GroupOptions {
@@ -56,6 +116,12 @@ impl GroupOptions {
                 .iter()
                 .map(|p| crate::fsops::canonical_lenient(p).unwrap_or_else(|_| p.clone()))
                 .collect(),
+            on_duplicate: match cfg.on_duplicate {
+                crate::config::OnDuplicate::Quarantine => SetAside::Quarantine,
+                crate::config::OnDuplicate::Skip => SetAside::Skip,
+            },
+            on_similar: cfg.on_similar,
+            apart: Default::default(),
         }
     }
 }
@@ -211,11 +277,13 @@ pub fn group(rows: &[FileRow], opts: &GroupOptions) -> Vec<Group> {
                 continue;
             }
             let Some(h) = rows[leaders[c]].phash else { continue };
-            for (other, distance) in index.within(h, opts.threshold) {
+            for (other, _) in index.within(h, opts.threshold) {
                 let other = other as usize;
                 if other != c && !taken[other] && other > c {
-                    taken[other] = true;
-                    joined[c].push((other, distance, Match::Perceptual));
+                    if let Some(distance) = opts.similar(&rows[leaders[c]], &rows[leaders[other]]) {
+                        taken[other] = true;
+                        joined[c].push((other, distance, Match::Perceptual));
+                    }
                 }
             }
         }
@@ -228,9 +296,8 @@ pub fn group(rows: &[FileRow], opts: &GroupOptions) -> Vec<Group> {
             if cc == co || taken[cc] || !seen.insert(cc) {
                 continue;
             }
-            if let (Some(a), Some(b)) = (rows[copy].phash, rows[original].phash) {
-                let d = a.distance(b);
-                if d <= opts.threshold && !taken[co] {
+            if let Some(d) = opts.similar(&rows[original], &rows[copy]) {
+                if !taken[co] {
                     taken[cc] = true;
                     joined[co].push((cc, d, Match::Name));
                 }
@@ -290,8 +357,18 @@ mod tests {
         }
     }
 
-    const OPTS: GroupOptions =
-        GroupOptions { threshold: 6, perceptual: true, names: false, prefer: Vec::new(), protect: Vec::new() };
+    fn base_opts() -> GroupOptions {
+        GroupOptions {
+            threshold: 6,
+            perceptual: true,
+            names: false,
+            prefer: Vec::new(),
+            protect: Vec::new(),
+            on_duplicate: SetAside::Skip,
+            on_similar: SetAside::Quarantine,
+            apart: Default::default(),
+        }
+    }
     const OPTS_PREFER_JPEG: &[&str] = &["jpg", "png"];
 
     #[test]
@@ -302,7 +379,7 @@ mod tests {
         let mut png = row("IMG_0001.png", "bb", 0x0f0f, 1000, 90_000);
         (png.kind, png.taken_source) = ("png".into(), Some("mtime".into()));
         for rows in [[jpeg.clone(), png.clone()], [png.clone(), jpeg.clone()]] {
-            let groups = group(&rows, &OPTS);
+            let groups = group(&rows, &base_opts());
             assert_eq!(groups.len(), 1);
             assert_eq!(rows[groups[0].keeper].path, jpeg.path, "the dated camera JPEG is the keeper");
         }
@@ -310,17 +387,17 @@ mod tests {
         png.taken_source = Some("filename".into());
         jpeg.taken_source = Some("filename".into());
         let rows = [jpeg.clone(), png.clone()];
-        assert_eq!(rows[group(&rows, &OPTS)[0].keeper].path, png.path);
-        assert_eq!(why_kept(&png, &jpeg, false, &OPTS), "the keeper is the larger file (less compressed)");
+        assert_eq!(rows[group(&rows, &base_opts())[0].keeper].path, png.path);
+        assert_eq!(why_kept(&png, &jpeg, false, &base_opts()), "the keeper is the larger file (less compressed)");
         // dedup.prefer puts a format first at equal pixels, whatever the sizes.
         let prefer = OPTS_PREFER_JPEG;
-        let opts = GroupOptions { prefer: prefer.iter().map(|s| s.to_string()).collect(), ..OPTS };
+        let opts = GroupOptions { prefer: prefer.iter().map(|s| s.to_string()).collect(), ..base_opts() };
         assert_eq!(rows[group(&rows, &opts)[0].keeper].path, jpeg.path);
         assert_eq!(why_kept(&jpeg, &png, false, &opts), "the keeper's format comes first in dedup.prefer");
         jpeg.taken_source = Some("exif".into());
-        assert!(why_kept(&jpeg, &png, false, &OPTS).starts_with("the keeper has its capture date"));
+        assert!(why_kept(&jpeg, &png, false, &base_opts()).starts_with("the keeper has its capture date"));
         // A copy under dedup.protect is kept over everything else.
-        let opts = GroupOptions { protect: vec![PathBuf::from("/keep")], ..OPTS };
+        let opts = GroupOptions { protect: vec![PathBuf::from("/keep")], ..base_opts() };
         let mut kept = png.clone();
         kept.path = PathBuf::from("/keep/IMG_0001.png");
         let rows = [jpeg.clone(), kept.clone()];
@@ -336,7 +413,7 @@ mod tests {
             row("/b.jpg", "2", 0b1111, 300, 10),
             row("/c.jpg", "3", 0b1111_1111, 200, 10),
         ];
-        let groups = group(&rows, &OPTS);
+        let groups = group(&rows, &base_opts());
         assert_eq!(groups.len(), 1);
         assert_eq!(groups[0].keeper, 0);
         assert_eq!(groups[0].members.iter().map(|m| m.index).collect::<Vec<_>>(), vec![1]);
@@ -345,12 +422,12 @@ mod tests {
     #[test]
     fn the_keeper_has_most_pixels_then_bytes_then_format() {
         let mut rows = [row("/small.jpg", "1", 0, 100, 99), row("/big.jpg", "2", 1, 400, 10)];
-        assert_eq!(group(&rows, &OPTS)[0].keeper, 1);
+        assert_eq!(group(&rows, &base_opts())[0].keeper, 1);
         rows[1].width = Some(100);
-        assert_eq!(group(&rows, &OPTS)[0].keeper, 0, "same pixels: the larger file");
+        assert_eq!(group(&rows, &base_opts())[0].keeper, 0, "same pixels: the larger file");
         rows[1].size = 99;
         rows[1].kind = "heif".into();
-        assert_eq!(group(&rows, &OPTS)[0].keeper, 1, "same pixels and bytes: HEIC over JPEG");
+        assert_eq!(group(&rows, &base_opts())[0].keeper, 1, "same pixels and bytes: HEIC over JPEG");
     }
 
     #[test]
@@ -358,10 +435,10 @@ mod tests {
         let mut rows = [row("/d/IMG_1 (1).jpg", "same", 0, 1, 5), row("/d/IMG_1.jpg", "same", 0, 1, 5)];
         rows[0].mtime_ns = -1; // the copy is "older": names still decide
         rows.iter_mut().for_each(|r| r.phash = None);
-        let g = group(&rows, &GroupOptions { names: true, ..OPTS });
+        let g = group(&rows, &GroupOptions { names: true, ..base_opts() });
         assert_eq!(g[0].keeper, 1);
         assert_eq!(g[0].members, vec![Member { index: 0, distance: 0, how: Match::Exact, copy_name: true }]);
-        let g = group(&rows, &OPTS);
+        let g = group(&rows, &base_opts());
         assert_eq!(g[0].keeper, 0, "without names, the older file wins");
     }
 
@@ -373,7 +450,7 @@ mod tests {
             row("/d/IMG_2.jpg", "3", u64::MAX, 10, 5),
             row("/d/IMG_2 copy.jpg", "4", 0, 10, 5),
         ];
-        let g = group(&rows, &GroupOptions { threshold: 6, perceptual: false, names: true, ..OPTS });
+        let g = group(&rows, &GroupOptions { threshold: 6, perceptual: false, names: true, ..base_opts() });
         assert_eq!(g.len(), 1);
         assert_eq!((g[0].keeper, g[0].members[0].index, g[0].members[0].how), (0, 1, Match::Name));
     }

@@ -299,10 +299,12 @@ pub fn run_as(
                 dry_run: *dry_run,
                 layout: Layout::parse(layout)?.with_undated(layout_undated)?,
                 session_kind: "organize",
-                quarantine: None,
+                // Set aside as `dedup.on_duplicate` / `on_similar` say; a copy never changes SRC.
+                quarantine: (!*copy).then(|| dest.join(super::organize::QUARANTINE_DIR)),
                 compress: None,
                 dedup: group.clone(),
                 access: access.cloned(),
+                keep: false,
             };
             JobSummary::Organize(organize(journal, &opts, &mut |ev| out.send(ev.into()))?)
         }

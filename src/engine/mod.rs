@@ -13,6 +13,7 @@ pub mod index;
 pub mod job;
 pub mod organize;
 pub mod scan;
+pub mod verdicts;
 pub mod why;
 
 pub use organize::{organize, organize_found, organize_found_with, Library, OrganizeOptions};

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use chrono::FixedOffset;
 use rayon::prelude::*;
 
-use super::group::{group, GroupOptions, Match};
+use super::group::{group, GroupOptions, Match, SetAside};
 use super::index::{index_probed, refresh};
 use super::scan::Found;
 use super::{match_name, record_decisions, EngineError, Event, FileEvent, Outcome, Summary};
@@ -59,6 +59,8 @@ pub struct OrganizeOptions {
     /// The rights of the caller the daemon runs this for (`None`: this
     /// process's own): what it may not read or move is left alone.
     pub access: Option<crate::access::Access>,
+    /// File every file, duplicate or not (`cbctl keep`).
+    pub keep: bool,
 }
 
 /// A candidate after probing: its info, content hash, index row, and the
@@ -138,21 +140,124 @@ impl Library {
     /// The library file this one duplicates, the pHash distance, and whether
     /// the bytes are the same. A file gone or changed since it was indexed
     /// (size, mtime or inode, as the index refresh checks; a kept library
-    /// can be stale) is no match.
-    fn find(&self, row: &FileRow, opts: &GroupOptions) -> Option<(&Path, u32, bool)> {
-        let there = |i: usize| {
-            let r = &self.rows[i];
-            std::fs::symlink_metadata(&r.path).is_ok_and(|m| FileRow::stat_key(&m) == (r.size, r.mtime_ns, r.inode))
-        };
-        if let Some(&i) = self.by_blake3.get(&row.blake3).filter(|&&i| there(i)) {
-            return Some((&self.rows[i].path, 0, true));
+    /// can be stale) is no match. A perceptual match must be a copy of the
+    /// same capture ([`GroupOptions::similar`]).
+    fn find(&self, row: &FileRow, opts: &GroupOptions) -> Option<(&FileRow, u32, bool)> {
+        if let Some(r) = self.with_content(&row.blake3) {
+            return Some((r, 0, true));
         }
         if !opts.perceptual {
             return None;
         }
-        let (id, d) =
-            self.phashes.within(row.phash?, opts.threshold).into_iter().find(|&(id, _)| there(id as usize))?;
-        Some((&self.rows[id as usize].path, d, false))
+        self.phashes.within(row.phash?, opts.threshold).into_iter().find_map(|(id, _)| {
+            let r = &self.rows[id as usize];
+            let d = opts.similar(r, row)?;
+            self.there(id as usize).then_some((r, d, false))
+        })
+    }
+
+    /// The library file with this content, if it is still there as indexed.
+    fn with_content(&self, blake3: &str) -> Option<&FileRow> {
+        self.by_blake3.get(blake3).filter(|&&i| self.there(i)).map(|&i| &self.rows[i])
+    }
+
+    /// Row `i` is still on disk as indexed.
+    fn there(&self, i: usize) -> bool {
+        let r = &self.rows[i];
+        std::fs::symlink_metadata(&r.path).is_ok_and(|m| FileRow::stat_key(&m) == (r.size, r.mtime_ns, r.inode))
+    }
+}
+
+/// Why an incoming file is set aside rather than filed.
+struct Verdict {
+    /// The file it duplicates (none for a remembered deletion).
+    keeper: Option<PathBuf>,
+    /// pHash distance to the keeper.
+    distance: u32,
+    /// `exact`, `similar` or `deleted` ([`FileEvent::how`]).
+    how: &'static str,
+    /// In words, for the report and `cbctl why`.
+    why: String,
+}
+
+/// The verdict on one incoming file: a better copy of it in this batch, the
+/// same bytes in the library, the original of a library file compressed
+/// since, content deleted before, a copy of the same capture in the
+/// library; `None` to file it. Similar matches with the same pixels (a
+/// lossless re-save) are exact.
+fn verdict_of(
+    store: &crate::store::Store,
+    library: &Library,
+    better: Option<&(PathBuf, u32, bool, usize)>,
+    incoming: &[FileRow],
+    row: &FileRow,
+    opts: &GroupOptions,
+) -> Result<Option<Verdict>, EngineError> {
+    let exactness = |keeper: &Path, d: u32, exact: bool, kr: Option<&FileRow>| -> (&'static str, &'static str) {
+        if exact {
+            ("exact", "identical to")
+        } else if d == 0
+            && kr.is_some_and(|k| k.width == row.width && k.height == row.height)
+            && media::same_pixels(keeper, &row.path).unwrap_or(false)
+        {
+            ("exact", "the same pixels as")
+        } else {
+            ("similar", "a copy of the same capture as")
+        }
+    };
+    if let Some((keeper, d, exact, k)) = better {
+        let kr = &incoming[*k];
+        let (how, words) = exactness(keeper, *d, *exact, Some(kr));
+        let why = format!(
+            "{words} {} in this batch{}; kept: {}",
+            keeper.display(),
+            distance_words(how, *d),
+            super::group::why_kept(kr, row, false, opts)
+        );
+        return Ok(Some(Verdict { keeper: Some(keeper.clone()), distance: *d, how, why }));
+    }
+    if let Some(k) = library.with_content(&row.blake3) {
+        let why = format!("identical to {} in the library", k.path.display());
+        return Ok(Some(Verdict { keeper: Some(k.path.clone()), distance: 0, how: "exact", why }));
+    }
+    for r in store.remembered(&row.blake3)? {
+        if r.kind == crate::store::COMPRESSED {
+            if let Some(k) = r.now.as_deref().and_then(|now| library.with_content(now)) {
+                let why = format!(
+                    "the original of {} in the library, which session {} filed compressed",
+                    k.path.display(),
+                    r.session.unwrap_or_default()
+                );
+                return Ok(Some(Verdict { keeper: Some(k.path.clone()), distance: 0, how: "exact", why }));
+            }
+        } else if r.kind == crate::store::DELETED {
+            let day = r.at.get(..10).unwrap_or(&r.at);
+            let why = format!(
+                "deleted before on {day}, session {} (was {}); `cbctl forget {}` lets it be filed again",
+                r.session.unwrap_or_default(),
+                r.path.as_deref().map(|p| p.display().to_string()).unwrap_or_default(),
+                super::verdicts::shell_quote(&row.path.to_string_lossy())
+            );
+            return Ok(Some(Verdict { keeper: None, distance: 0, how: "deleted", why }));
+        }
+    }
+    if let Some((k, d, exact)) = library.find(row, opts) {
+        let (how, words) = exactness(&k.path, d, exact, Some(k));
+        let why = format!(
+            "{words} {} in the library{}; the library's copy is kept",
+            k.path.display(),
+            distance_words(how, d)
+        );
+        return Ok(Some(Verdict { keeper: Some(k.path.clone()), distance: d, how, why }));
+    }
+    Ok(None)
+}
+
+fn distance_words(how: &str, d: u32) -> String {
+    if how == "similar" {
+        format!(" (pHash distance {d})")
+    } else {
+        String::new()
     }
 }
 
@@ -260,11 +365,14 @@ pub fn organize_found_with(
     // Within the batch, only the best copy of each picture is filed.
     let incoming: Vec<FileRow> =
         probed.iter().filter_map(|p| p.result.as_ref().ok().map(|(_, _, row, _)| row.clone())).collect();
-    let mut better_copy: HashMap<PathBuf, (PathBuf, u32, bool)> = HashMap::new();
-    for g in group(&incoming, &opts.dedup) {
+    // Pairs the user kept apart, as the index has them now.
+    let dedup = GroupOptions { apart: std::sync::Arc::new(journal.store().apart_pairs()?), ..opts.dedup.clone() };
+    let mut better_copy: HashMap<PathBuf, (PathBuf, u32, bool, usize)> = HashMap::new();
+    for g in group(&incoming, &dedup) {
         for m in g.members {
             let exact = m.how == Match::Exact;
-            better_copy.insert(incoming[m.index].path.clone(), (incoming[g.keeper].path.clone(), m.distance, exact));
+            let keeper = incoming[g.keeper].path.clone();
+            better_copy.insert(incoming[m.index].path.clone(), (keeper, m.distance, exact, g.keeper));
         }
     }
 
@@ -291,7 +399,14 @@ pub fn organize_found_with(
     };
     summary.session = session;
     let action = if opts.mode == Mode::Copy { Action::Copy } else { Action::Move };
-    let mut batch = Batch { session, action, reserved: HashMap::new(), pending: Vec::new(), rows: HashMap::new() };
+    let mut batch = Batch {
+        session,
+        action,
+        reserved: HashMap::new(),
+        pending: Vec::new(),
+        rows: HashMap::new(),
+        remember: Vec::new(),
+    };
 
     for p in probed {
         match p.result {
@@ -304,33 +419,46 @@ pub fn organize_found_with(
                 on_event(&Event::File(event(&p.path, Outcome::Error, Some(e.to_string()))));
             }
             Ok((info, fp, row, id)) => {
-                let twin =
-                    better_copy.get(&p.path).map(|(k, d, x)| (k.as_path(), *d, *x, "a better copy in this batch"));
-                let twin = twin.or_else(|| library.find(&row, &opts.dedup).map(|(k, d, x)| (k, d, x, "the library")));
-                if let Some((keeper, distance, exact, place)) = twin {
+                let verdict = match opts.keep {
+                    true => None,
+                    false => verdict_of(journal.store(), &library, better_copy.get(&p.path), &incoming, &row, &dedup)?,
+                };
+                let action = match verdict.as_ref().map(|v| v.how) {
+                    None => SetAside::File,
+                    Some("similar") => dedup.on_similar,
+                    Some(_) => dedup.on_duplicate,
+                };
+                if let (Some(v), false) = (verdict, action == SetAside::File) {
                     let mut ev = event(&p.path, Outcome::Duplicate, None);
                     ev.bytes = fp.size;
-                    ev.dest = Some(keeper.to_path_buf());
-                    ev.duplicate_of = Some(keeper.to_path_buf());
-                    ev.how = Some(match_name(exact));
-                    ev.distance = Some(distance);
+                    ev.dest = v.keeper.clone();
+                    ev.duplicate_of = v.keeper;
+                    ev.how = Some(v.how);
+                    ev.distance = Some(v.distance);
                     ev.taken = Some(info.taken.to_rfc3339());
                     ev.source = Some(info.taken.source.as_str());
-                    let why = if exact {
-                        summary.duplicates += 1;
-                        format!("identical to {} in {place}", keeper.display())
-                    } else {
+                    if v.how == "similar" {
                         summary.similar += 1;
-                        format!("looks the same as {} in {place} (pHash distance {distance})", keeper.display())
-                    };
-                    ev.reason = Some(format!("{why}; left in place"));
-                    if let Some(q) = opts.quarantine.as_deref().filter(|_| session.is_some()) {
-                        ev.reason = Some(why);
-                        if let Some(ev) = plan_quarantine(q, &src, &p.path, &fp, id, ev, &mut batch, &mut summary) {
+                    } else {
+                        summary.duplicates += 1;
+                    }
+                    let quarantine = opts.quarantine.as_deref().filter(|_| action == SetAside::Quarantine);
+                    match (quarantine, session) {
+                        (Some(q), Some(_)) => {
+                            ev.reason = Some(v.why);
+                            if let Some(ev) = plan_quarantine(q, &src, &p.path, &fp, id, ev, &mut batch, &mut summary)
+                            {
+                                on_event(&Event::File(ev));
+                            }
+                        }
+                        (Some(_), None) => {
+                            ev.reason = Some(format!("{}; would be moved to the duplicates folder", v.why));
                             on_event(&Event::File(ev));
                         }
-                    } else {
-                        on_event(&Event::File(ev));
+                        (None, _) => {
+                            ev.reason = Some(format!("{}; left in place", v.why));
+                            on_event(&Event::File(ev));
+                        }
                     }
                     continue;
                 }
@@ -370,6 +498,9 @@ struct Batch {
     pending: Vec<(BatchItem, Option<FileEvent>)>,
     /// Index rows of the incoming files, to record at their new place once filed.
     rows: HashMap<PathBuf, FileRow>,
+    /// Originals replaced by their compressed copies, to remember by content
+    /// once filed: arriving again, each is a duplicate of its copy.
+    remember: Vec<crate::store::Remembered>,
 }
 
 impl Batch {
@@ -394,6 +525,11 @@ impl Batch {
         let rows = items.iter().map(|it| self.rows.remove(&it.src)).collect();
         let (outcomes, filed) = journal.run_batch_indexed(session, &items, rows)?;
         filed.into_iter().for_each(|row| library.add(row));
+        let remember = std::mem::take(&mut self.remember);
+        if let Err(e) = journal.store_mut().remember(&remember) {
+            // Only a later re-sync's verdict is lost: it would be filed again, never lost.
+            tracing::warn!("could not remember {} compressed original(s): {e}", remember.len());
+        }
         for ((item, ev), outcome) in pending.into_iter().zip(outcomes) {
             let Some(mut ev) = ev else {
                 if let OpOutcome::Failed(e) = outcome {
@@ -585,6 +721,15 @@ fn compressed(
         Err(e) => return Err(e.to_string()),
     };
     batch.reserved.insert(trash_slot.clone(), original);
+    batch.remember.push(crate::store::Remembered {
+        blake3: original.hex(),
+        kind: crate::store::COMPRESSED.into(),
+        phash: batch.rows.get(path).and_then(|r| r.phash),
+        now: Some(small.hex()),
+        path: Some(target.to_path_buf()),
+        session: Some(session),
+        at: String::new(),
+    });
     // The library index gets the compressed file's content.
     if let Some(row) = batch.rows.get_mut(path) {
         row.blake3 = small.hex();

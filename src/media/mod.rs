@@ -446,6 +446,40 @@ pub fn image_hash_bytes(path: &Path, data: &[u8], kind: Kind) -> Result<ImageHas
     Ok(ImageHash { phash: h.phash, width: d.width, height: d.height, flat: h.flat, second: h.second })
 }
 
+/// Whether two image files hold the same pixels: the same size, and every
+/// channel of every pixel within 2 levels of the other's (a lossless
+/// re-save of a decoded JPEG, as Pillow's PNG of a camera JPEG is, differs
+/// by decoder rounding at most). `Ok(false)` for kinds not decoded here.
+pub fn same_pixels(a: &Path, b: &Path) -> Result<bool, MediaError> {
+    let (Some(pa), Some(pb)) = (rgb_pixels(a)?, rgb_pixels(b)?) else { return Ok(false) };
+    if (pa.0, pa.1) != (pb.0, pb.1) || pa.2.len() != pb.2.len() {
+        return Ok(false);
+    }
+    Ok(pa.2.iter().zip(&pb.2).all(|(x, y)| x.abs_diff(*y) <= 2))
+}
+
+/// An image's stored pixels as RGB: (width, height, bytes).
+fn rgb_pixels(path: &Path) -> Result<Option<(u32, u32, Vec<u8>)>, MediaError> {
+    let mut opened = open(path)?;
+    let data = read_all(&mut opened.file, path)?;
+    let kind = sniff::sniff_bytes(&data);
+    let corrupt = |e: String| MediaError::Corrupt { path: path.to_path_buf(), reason: e };
+    let format = match kind {
+        Some(Kind::Jpeg) => {
+            let img = turbojpeg::decompress(&data, turbojpeg::PixelFormat::RGB).map_err(|e| corrupt(e.to_string()))?;
+            return Ok(Some((img.width as u32, img.height as u32, img.pixels)));
+        }
+        Some(Kind::Png) => image::ImageFormat::Png,
+        Some(Kind::Webp) => image::ImageFormat::WebP,
+        Some(Kind::Tiff) => image::ImageFormat::Tiff,
+        Some(Kind::Bmp) => image::ImageFormat::Bmp,
+        Some(Kind::Gif) => image::ImageFormat::Gif,
+        _ => return Ok(None),
+    };
+    let img = image::load_from_memory_with_format(&data, format).map_err(|e| corrupt(e.to_string()))?.to_rgb8();
+    Ok(Some((img.width(), img.height(), img.into_raw())))
+}
+
 /// The perceptual hash of an image file: sniff, decode upright, hash.
 pub fn perceptual_hash(path: &Path) -> Result<crate::phash::PHash, MediaError> {
     let kind = sniff(path)?

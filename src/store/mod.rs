@@ -23,7 +23,7 @@ pub use index::{FileRow, INDEX_FORMAT};
 pub use lock::StateLock;
 pub use parked::ParkedRow;
 pub use search::HashIndex;
-pub use verdicts::{Remembered, COMPRESSED, DELETED};
+pub use verdicts::{pair, Remembered, COMPRESSED, DELETED};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` counts them.
 const MIGRATIONS: &[&str] = &[
@@ -561,11 +561,13 @@ impl Store {
         self.read_ops("WHERE state = 'planned'", None)
     }
 
-    /// Done trash ops of sessions that finished before `before` (RFC 3339):
-    /// what `cbctl prune --older-than` may remove.
+    /// Done trash ops, and moves into a library's duplicates folder, of
+    /// sessions that finished before `before` (RFC 3339): what `cbctl prune
+    /// --older-than` may remove.
     pub fn trashed_before(&self, before: &str) -> Result<Vec<OpRow>, StoreError> {
         self.read_ops(
-            "WHERE action = 'trash' AND state = 'done' AND session IN
+            "WHERE (action = 'trash' OR (action = 'move' AND CAST(dst AS TEXT) LIKE '%/.clean-backup-duplicates/%'))
+               AND state = 'done' AND session IN
                (SELECT id FROM sessions WHERE finished_at IS NOT NULL AND finished_at <= ?1)",
             Some(&before),
         )

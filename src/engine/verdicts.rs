@@ -1,0 +1,195 @@
+//! Seeing and correcting verdicts: `cbctl skipped` (every file set aside,
+//! with its keeper and the command that takes it back), `cbctl keep FILE`
+//! (file it anyway, and never call it a duplicate of that keeper again),
+//! `cbctl not-duplicate A B`, and `cbctl forget FILE` (lift a remembered
+//! deletion). Corrections are stored by content, so they hold through
+//! renames, restarts and re-syncs.
+
+use std::path::{Path, PathBuf};
+
+use super::scan::Found;
+use super::{EngineError, Event, Summary};
+use crate::journal::Journal;
+use crate::store::{DecisionRow, Store};
+
+/// A file a session set aside, as `cbctl skipped` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SetAside {
+    /// Where the file is now: in its inbox (left in place) or in the duplicates folder.
+    pub path: PathBuf,
+    /// Where it was found, when that is elsewhere (it was moved to the duplicates folder).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub found_at: Option<PathBuf>,
+    /// `exact` (the same bytes or the same pixels), `similar` (a copy of the
+    /// same capture), or `deleted` (deleted before, arriving again).
+    pub verdict: String,
+    /// Where the file it duplicates is now; `None` when there is none (a
+    /// deleted one) or it was removed since.
+    #[serde(default)]
+    pub keeper: Option<PathBuf>,
+    /// pHash distance to the keeper.
+    #[serde(default)]
+    pub distance: Option<u32>,
+    /// The session that set it aside.
+    pub session: i64,
+    /// When (RFC 3339).
+    pub at: String,
+    /// Why, in the session's words.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// The command that files it after all.
+    pub undo: String,
+}
+
+/// What `keep`, `not-duplicate` and `forget` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Corrected {
+    /// The pairs of contents now kept apart (blake3, blake3).
+    #[serde(default)]
+    pub apart: Vec<(String, String)>,
+    /// A remembered deletion was lifted.
+    #[serde(default)]
+    pub forgotten: bool,
+    /// What filing the kept file did (`keep` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filed: Option<Summary>,
+}
+
+/// Why a correction cannot be made.
+#[derive(Debug, thiserror::Error)]
+pub enum CorrectionError {
+    /// The file is not one a session set aside.
+    #[error("{0}: not set aside as a duplicate (see `cbctl skipped` for those that are)")]
+    NotSetAside(PathBuf),
+    /// No deletion is remembered of this content.
+    #[error("{0}: no earlier deletion is remembered of this file's content")]
+    NotRemembered(PathBuf),
+    /// The file cannot be read.
+    #[error(transparent)]
+    Media(#[from] crate::media::MediaError),
+    /// The job that files the kept file.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The index database.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// Reading the file.
+    #[error(transparent)]
+    Fs(#[from] crate::fsops::FsError),
+}
+
+impl CorrectionError {
+    /// A mistake in what was asked (exit code 2).
+    pub fn is_usage(&self) -> bool {
+        match self {
+            CorrectionError::NotSetAside(_) | CorrectionError::NotRemembered(_) => true,
+            CorrectionError::Engine(e) => e.is_usage(),
+            _ => false,
+        }
+    }
+}
+
+/// Where the file a decision set aside is now (in place, or where it was
+/// moved), if it is still there.
+fn still_there(d: &DecisionRow) -> Option<PathBuf> {
+    let at = if d.outcome == "quarantined" { d.dest.clone()? } else { d.path.clone() };
+    crate::fsops::exists(&at).unwrap_or(false).then_some(at)
+}
+
+/// `s` as one shell word: as it is when it is plain, else in single quotes.
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-+,:@".contains(&b)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// Every file set aside and still where it was put, newest first, each once.
+pub fn skipped(store: &Store) -> Result<Vec<SetAside>, crate::store::StoreError> {
+    let mut out = Vec::new();
+    for d in store.set_aside()? {
+        let Some(path) = still_there(&d) else { continue };
+        let keeper = match &d.duplicate_of {
+            Some(k) => super::why::whereabouts(store, k, d.session)?.0.map(PathBuf::from),
+            None => None,
+        };
+        let found_at = (path != d.path).then(|| d.path.clone());
+        out.push(SetAside {
+            undo: format!("cbctl keep {}", shell_quote(&path.to_string_lossy())),
+            path,
+            found_at,
+            verdict: d.how.clone().unwrap_or_else(|| "exact".into()),
+            keeper,
+            distance: d.distance,
+            session: d.session,
+            at: d.at,
+            reason: d.reason,
+        });
+    }
+    Ok(out)
+}
+
+/// The blake3 of a file: from the index when its row is fresh, else read.
+fn content_of(store: &Store, path: &Path) -> Result<String, CorrectionError> {
+    if let (Some(row), Ok(meta)) = (store.file_at(path)?, std::fs::symlink_metadata(path)) {
+        if crate::store::FileRow::stat_key(&meta) == (row.size, row.mtime_ns, row.inode) {
+            return Ok(row.blake3);
+        }
+    }
+    let mut opened = crate::media::open(path)?;
+    Ok(crate::fsops::fingerprint_file(&mut opened.file, path)?.hex())
+}
+
+/// `cbctl not-duplicate A B`: the contents of `a` and `b` are never
+/// duplicates of each other again.
+pub fn not_duplicate(journal: &mut Journal, a: &Path, b: &Path) -> Result<Corrected, CorrectionError> {
+    let (ha, hb) = (content_of(journal.store(), a)?, content_of(journal.store(), b)?);
+    journal.store_mut().set_apart(&ha, &hb, None)?;
+    Ok(Corrected { apart: vec![crate::store::pair(&ha, &hb)], ..Corrected::default() })
+}
+
+/// `cbctl forget FILE`: content deleted before and arriving again is
+/// filed like any new file.
+pub fn forget(journal: &mut Journal, path: &Path) -> Result<Corrected, CorrectionError> {
+    let h = content_of(journal.store(), path)?;
+    if !journal.store_mut().forget(&h)? {
+        return Err(CorrectionError::NotRemembered(path.to_path_buf()));
+    }
+    Ok(Corrected { forgotten: true, ..Corrected::default() })
+}
+
+/// `cbctl keep FILE`: files a file a session set aside (left in its inbox,
+/// or moved to the duplicates folder) through the journal, as `opts` say
+/// (its `src` is replaced by the file's folder), and keeps it apart from
+/// its keeper from now on; a remembered deletion of it is lifted.
+pub fn keep(
+    journal: &mut Journal,
+    opts: &super::OrganizeOptions,
+    path: &Path,
+    on_event: &mut (dyn FnMut(&Event) + Send),
+) -> Result<Corrected, CorrectionError> {
+    let store = journal.store();
+    let Some(d) = store.decisions_about(path)?.into_iter().next().filter(|d| {
+        (d.outcome == "duplicate" && d.path == path) || (d.outcome == "quarantined" && d.dest.as_deref() == Some(path))
+    }) else {
+        return Err(CorrectionError::NotSetAside(path.to_path_buf()));
+    };
+    let mine = content_of(store, path)?;
+    let keeper = match &d.duplicate_of {
+        Some(k) => super::why::whereabouts(store, k, d.session)?.0.map(PathBuf::from),
+        None => None,
+    };
+    let mut out = Corrected::default();
+    if let Some(k) = keeper.filter(|k| crate::fsops::exists(k).unwrap_or(false)) {
+        let theirs = content_of(store, &k)?;
+        journal.store_mut().set_apart(&mine, &theirs, Some(d.session))?;
+        out.apart.push(crate::store::pair(&mine, &theirs));
+    }
+    out.forgotten = journal.store_mut().forget(&mine)?;
+    let folder = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let opts = super::OrganizeOptions { src: folder, keep: true, quarantine: None, ..opts.clone() };
+    let summary = super::organize_found(journal, &opts, vec![Found::File(path.to_path_buf())], on_event)?;
+    out.filed = Some(summary);
+    Ok(out)
+}
