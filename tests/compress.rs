@@ -482,3 +482,28 @@ fn a_still_gif_becomes_jpeg_with_to_jpeg_and_an_animated_one_is_kept() {
     assert!(moving["reason"].as_str().unwrap().contains("animated"));
     assert_eq!(std::fs::read(t.path().join("jpeg/moving.gif")).unwrap(), animated);
 }
+
+/// A compressed library file remembers its original's content: when the
+/// phone re-syncs the original (after `cbctl prune` removed it for good),
+/// it is an exact duplicate of the compressed copy, not a new photo.
+#[test]
+fn a_re_synced_original_of_a_compressed_photo_is_an_exact_duplicate_of_its_copy() {
+    let t = tempfile::tempdir().unwrap();
+    let original = noisy_jpeg(100, 11);
+    let (config, _daemon, filed) = compressing_daemon_filed(t.path(), "IMG_0003.jpg", &original);
+    let [filed] = filed.as_slice() else { panic!("one file filed: {filed:?}") };
+    let out = run(ctl(&config).args(["--json", "prune", "--older-than", "0", "--yes"]));
+    assert_eq!(summary(&json_lines(&out))["removed"], 1, "{}", String::from_utf8_lossy(&out.stdout));
+
+    let again = t.path().join("inbox/IMG_0003.jpg");
+    std::fs::write(&again, &original).unwrap();
+    wait_for("the original to be looked at", std::time::Duration::from_secs(30), || {
+        status(&config)["total"]["skipped"] == 1
+    });
+    let why = json_lines(&run(ctl(&config).args(["--json", "why"]).arg(&again)));
+    assert_eq!(why[0]["match"], "exact", "{why:?}");
+    let reason = why[0]["reason"].as_str().unwrap();
+    assert!(reason.contains(&format!("the original of {}", filed.display())), "{reason}");
+    assert_eq!(std::fs::read(&again).unwrap(), original, "left in the inbox as it was");
+    assert_eq!(status(&config)["total"]["filed"], 1, "not filed a second time");
+}

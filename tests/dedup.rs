@@ -84,16 +84,15 @@ fn different_corpus_photos_are_never_grouped() {
     let found: BTreeSet<BTreeSet<String>> = groups(&lines).iter().map(|g| g.iter().map(rel).collect()).collect();
     // The only groups are one picture stored several ways: exif-samples'
     // orientation set (one photo saved with each EXIF orientation, pixels
-    // turned to match), an iPhone's HDR and normal exposure of one shot, and
-    // metadata-extractor's exif-at-eof.heic, which is IMG_2927.HEIC with its
-    // EXIF moved to the end (same capture second, same pixels).
+    // turned to match) and metadata-extractor's exif-at-eof.heic, which is
+    // IMG_2927.HEIC with its EXIF moved to the end (same capture second,
+    // same pixels). An iPhone's HDR and normal exposure of one shot, 4 bits
+    // apart, are two captures (SubSecTimeOriginal and CustomRendered differ).
     // Blank placeholder images (exiftool's samples) are matched by exact content only.
     let set = |prefix: &str, n: usize| (1..=n).map(|i| format!("{prefix}_{i}.jpg")).collect::<BTreeSet<_>>();
     let expected: BTreeSet<BTreeSet<String>> = [
         set("exif-samples/jpg/orientation/landscape", 8),
         set("exif-samples/jpg/orientation/portrait", 8),
-        ["exif-samples/jpg/hdr/iphone_hdr_NO.jpg".to_string(), "exif-samples/jpg/hdr/iphone_hdr_YES.jpg".to_string()]
-            .into(),
         ["metadata-extractor/heic/IMG_2927.HEIC".to_string(), "metadata-extractor/heic/exif-at-eof.heic".to_string()]
             .into(),
     ]
@@ -257,17 +256,22 @@ fn organize_skips_what_the_library_has_and_files_only_the_best_incoming_copy() {
     let lines = json_lines(&out);
     let outcome =
         |name: &str| lines.iter().find(|l| l["path"].as_str().is_some_and(|p| p.ends_with(name))).cloned().unwrap();
+    // Similar copies are set aside into the library's duplicates folder (`dedup.on_similar` = quarantine).
+    let dups = lib.canonicalize().unwrap().join(".clean-backup-duplicates");
     let half = outcome("p0-half.jpg");
-    assert_eq!(half["outcome"], "duplicate");
+    assert_eq!(half["outcome"], "quarantined");
+    assert_eq!(half["match"], "similar");
     assert!(half["reason"].as_str().unwrap().contains("in the library"), "{half}");
-    assert!(half["dest"].as_str().unwrap().ends_with("a.jpg"), "{half}");
+    assert!(half["duplicate_of"].as_str().unwrap().ends_with("a.jpg"), "{half}");
+    assert_eq!(half["dest"].as_str().unwrap(), dups.join("p0-half.jpg").to_str().unwrap(), "{half}");
     assert_eq!(outcome("b.jpg")["outcome"], "moved");
     let quarter = outcome("p1-quarter.jpg");
-    assert_eq!(quarter["outcome"], "duplicate");
+    assert_eq!(quarter["outcome"], "quarantined");
     assert!(quarter["reason"].as_str().unwrap().contains("better copy in this batch"), "{quarter}");
     let s = summary(&lines);
-    assert_eq!((s["filed"].as_u64(), s["similar"].as_u64()), (Some(1), Some(2)), "{s}");
-    assert!(src.join("p0-half.jpg").exists() && src.join("p1-quarter.jpg").exists(), "skipped files stay");
+    assert_eq!((s["filed"].as_u64(), s["similar"].as_u64(), s["quarantined"].as_u64()), (Some(1), Some(2), Some(2)));
+    assert_eq!(b3(&dups.join("p0-half.jpg")), before[Path::new("p0-half.jpg")], "set aside unchanged");
+    assert!(dups.join("p1-quarter.jpg").exists());
 
     // Undo, then exact matching only: every file is filed.
     assert_eq!(run(cbctl(&state).arg("undo").arg("--last")).status.code(), Some(0));

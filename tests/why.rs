@@ -88,16 +88,19 @@ fn why_explains_a_filed_photo_and_the_duplicates_skipped_beside_it() {
     assert!(w["now"].as_str().unwrap().contains("cbctl rescan"), "{w}");
 
     // The half-size copy: skipped, the same picture at a small pHash distance.
+    // (set aside into the duplicates folder, as `dedup.on_similar` = "quarantine" says)
     let (_, w) = why(&config, &inbox.join("half.jpg"), false);
-    assert_eq!(w["decision"], "skipped", "{w}");
+    assert_eq!(w["decision"], "set aside", "{w}");
+    assert_eq!(w["outcome"], "quarantined", "{w}");
     assert_eq!(w["duplicate_of"], filed.to_str().unwrap());
     assert_eq!(w["match"], "similar");
     let d = w["distance"].as_u64().unwrap();
     assert!(d <= 6, "within the default threshold: {w}");
     let said = text(&config, &inbox.join("half.jpg"));
-    assert!(said.contains("half.jpg: skipped (duplicate, left where it was)"), "{said}");
+    assert!(said.contains("half.jpg: set aside (duplicate, moved to the duplicates folder)"), "{said}");
+    assert!(said.contains("a copy of the same capture as"), "the verdict in one sentence: {said}");
     assert!(
-        said.contains(&format!("same as     {} (the same picture, pHash distance {d})", filed.display())),
+        said.contains(&format!("same as     {} (a copy of the same capture, pHash distance {d})", filed.display())),
         "{said}"
     );
     let said = text(&config, &inbox.join("again.jpg"));

@@ -209,7 +209,7 @@ fn verdict_of(
         let kr = &incoming[*k];
         let (how, words) = exactness(keeper, *d, *exact, Some(kr));
         let why = format!(
-            "{words} {} in this batch{}; kept: {}",
+            "{words} {}, a better copy in this batch{}; kept: {}",
             keeper.display(),
             distance_words(how, *d),
             super::group::why_kept(kr, row, false, opts)
@@ -446,8 +446,7 @@ pub fn organize_found_with(
                     match (quarantine, session) {
                         (Some(q), Some(_)) => {
                             ev.reason = Some(v.why);
-                            if let Some(ev) = plan_quarantine(q, &src, &p.path, &fp, id, ev, &mut batch, &mut summary)
-                            {
+                            if let Some(ev) = plan_quarantine(q, &src, &p.path, &fp, id, ev, &mut batch, &mut summary) {
                                 on_event(&Event::File(ev));
                             }
                         }

@@ -131,7 +131,7 @@ impl Why {
             "trashed" => "a duplicate, moved to the trash by cbctl dedup",
             "moved" => "moved into the library",
             "copied" => "copied into the library",
-            "quarantined" => "duplicate, moved aside",
+            "quarantined" => "duplicate, moved to the duplicates folder",
             "duplicate" => "duplicate, left where it was",
             "non-media" => "not a photo or video",
             "skipped" => "hidden, a sync tool's temp file, or a link",
@@ -214,7 +214,11 @@ fn headline(w: &Why) -> String {
 /// Where the file that was at `path` when session `session` decided is now,
 /// following the journal's moves of it from there: `(now, note)`, `now` being
 /// `None` when it was removed; `note` is `None` when nothing moved it.
-pub(crate) fn whereabouts(store: &Store, path: &Path, session: i64) -> Result<(Option<String>, Option<String>), StoreError> {
+pub(crate) fn whereabouts(
+    store: &Store,
+    path: &Path,
+    session: i64,
+) -> Result<(Option<String>, Option<String>), StoreError> {
     let mut at = path.to_path_buf();
     let mut after = 0;
     let mut last: Option<OpRow> = None;
@@ -260,7 +264,8 @@ pub fn render(w: &Why) -> String {
     if let Some(k) = &w.duplicate_of {
         let how = match (w.how.as_deref(), w.distance) {
             (Some("exact"), _) => "identical bytes".to_string(),
-            (_, Some(d)) => format!("the same picture, pHash distance {d}"),
+            (Some("deleted"), _) => "deleted before".to_string(),
+            (_, Some(d)) => format!("a copy of the same capture, pHash distance {d}"),
             _ => "duplicate".to_string(),
         };
         let line = match (w.duplicate_now.as_deref(), w.duplicate_note.as_deref()) {
@@ -303,6 +308,7 @@ fn explain_decision(store: &Store, path: &Path, ops: &[OpRow], d: DecisionRow, w
     w.decision = Some(
         match d.outcome.as_str() {
             "moved" | "copied" | "trashed" if dedup => "set aside",
+            "quarantined" => "set aside",
             "moved" | "copied" => "filed",
             "error" => "failed",
             _ => "skipped",
