@@ -331,7 +331,7 @@ fn the_camera_original_is_kept_over_a_re_save_that_lost_its_metadata() {
     let group = lines.iter().find(|l| l.get("keeper").is_some()).expect("one group");
     assert_eq!(group["keeper"], jpeg.to_str().unwrap(), "{group}");
     let why = group["members"][0]["why_not_kept"].as_str().unwrap();
-    assert!(why.contains("capture date from the camera; this copy lost it"), "{group}");
+    assert!(why.contains("capture date from the camera, and the camera's make and model"), "{group}");
     assert_eq!(b3(&jpeg), camera, "the camera original is where it was, byte for byte");
     assert!(!png.exists(), "the re-save went to the trash");
 }

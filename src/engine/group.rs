@@ -182,6 +182,17 @@ pub fn has_embedded_date(r: &FileRow) -> bool {
     r.taken_source.as_deref().and_then(crate::media::date::DateSource::parse).is_some_and(|s| s.is_embedded())
 }
 
+/// How much of a camera original a file is: 2 with its capture date
+/// embedded and the camera's make and model (or a maker note), 1 with the
+/// date only, 0 for a copy that lost both (a re-save without metadata).
+pub fn originality(r: &FileRow) -> u8 {
+    match (has_embedded_date(r), r.capture.camera.is_some() || r.capture.maker_note) {
+        (true, true) => 2,
+        (true, false) => 1,
+        (false, _) => 0,
+    }
+}
+
 /// Where a file's format stands in `dedup.prefer` (lower is better; not
 /// listed: after every listed one). "raw" stands for every RAW kind,
 /// "jpg" for "jpeg", "heic" for "heif".
@@ -207,8 +218,15 @@ pub fn why_kept(keeper: &FileRow, other: &FileRow, other_is_copy: bool, opts: &G
         "this copy is under dedup.protect: left where it is"
     } else if opts.protects(&keeper.path) {
         "the keeper is under dedup.protect"
-    } else if has_embedded_date(keeper) && !has_embedded_date(other) {
-        "the keeper has its capture date from the camera; this copy lost it (a re-save without metadata)"
+    } else if originality(keeper) > originality(other) && originality(other) == 0 {
+        if originality(keeper) == 2 {
+            "the keeper has its capture date from the camera, and the camera's make and model; this copy lost \
+             them (a re-encode without metadata)"
+        } else {
+            "the keeper has its capture date from the camera; this copy lost it (a re-save without metadata)"
+        }
+    } else if originality(keeper) > originality(other) {
+        "the keeper has the camera's make and model (or maker note); this copy lost them"
     } else if keeper.pixels() != other.pixels() {
         "the keeper has more pixels"
     } else if preference(keeper, prefer) != preference(other, prefer) {
@@ -227,14 +245,15 @@ pub fn why_kept(keeper: &FileRow, other: &FileRow, other_is_copy: bool, opts: &G
 }
 
 /// The keeper order: `Less` means `a` is the better file to keep. First the
-/// camera original (its capture date embedded) over a copy that lost it,
+/// camera original (its capture date embedded, and its camera) over a copy
+/// that lost them ([`originality`]),
 /// then pixels, bytes, format, an OS copy name, age.
 pub fn keeper_order(a: &FileRow, b: &FileRow, a_is_copy: bool, b_is_copy: bool, opts: &GroupOptions) -> Ordering {
     let rank = |r: &FileRow| Kind::from_name(&r.kind).map(Kind::keeper_rank).unwrap_or(0);
     let prefer = &opts.prefer;
     opts.protects(&b.path)
         .cmp(&opts.protects(&a.path))
-        .then(has_embedded_date(b).cmp(&has_embedded_date(a)))
+        .then(originality(b).cmp(&originality(a)))
         .then(b.pixels().cmp(&a.pixels()))
         .then(preference(a, prefer).cmp(&preference(b, prefer)))
         .then(b.size.cmp(&a.size))
@@ -370,6 +389,25 @@ mod tests {
         }
     }
     const OPTS_PREFER_JPEG: &[&str] = &["jpg", "png"];
+
+    #[test]
+    fn a_copy_that_kept_the_camera_is_kept_over_one_that_kept_only_the_date() {
+        // An app's export kept DateTimeOriginal but dropped Make, Model and the maker note.
+        let mut camera = row("IMG_0002.jpg", "aa", 0x0f0f, 1000, 8_000);
+        camera.taken_source = Some("exif".into());
+        camera.capture.camera = Some("Apple iPhone 12".into());
+        camera.capture.maker_note = true;
+        let mut export = row("IMG_0002-export.jpg", "bb", 0x0f0f, 1000, 9_000);
+        export.taken_source = Some("exif".into());
+        let rows = [export.clone(), camera.clone()];
+        assert_eq!(rows[group(&rows, &base_opts())[0].keeper].path, camera.path);
+        assert_eq!((originality(&camera), originality(&export)), (2, 1));
+        assert!(why_kept(&camera, &export, false, &base_opts()).contains("make and model"));
+        let mut bare = export.clone();
+        bare.taken_source = Some("mtime".into());
+        let why = why_kept(&camera, &bare, false, &base_opts());
+        assert!(why.contains("capture date from the camera, and the camera's make and model"), "{why}");
+    }
 
     #[test]
     fn the_camera_original_is_kept_over_a_bigger_re_save_that_lost_its_date() {
