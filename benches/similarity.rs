@@ -287,7 +287,7 @@ fn report(set: &[Photo]) {
     );
     println!("| threshold | recall {} (pHash alone) | false matches (pHash alone) | recall (with second look) | false matches (with second look) | look-alike captures (alone / with) |", EDITS.join("/"));
     println!("| ---: | ---: | ---: | ---: | ---: | ---: |");
-    for t in 4..=12 {
+    for t in (4..=12).chain([14, 16, 18, 20]) {
         let mut cells = Vec::new();
         let mut same = [0usize; 2];
         for second in [false, true] {
@@ -351,6 +351,137 @@ fn report(set: &[Photo]) {
     }
 }
 
+// --- candidate second looks ---------------------------------------------------
+
+fn block_means(img: &[u8]) -> [u32; 64] {
+    let mut m = [0u32; 64];
+    for (i, &v) in img.iter().enumerate() {
+        let (x, y) = (i % HASH_INPUT, i / HASH_INPUT);
+        m[(y / 4) * 8 + x / 4] += u32::from(v);
+    }
+    m
+}
+
+fn bits(f: impl Fn(usize) -> bool) -> u64 {
+    (0..64).fold(0u64, |acc, i| (acc << 1) | u64::from(f(i)))
+}
+
+fn dhash_columns(img: &[u8]) -> u64 {
+    let m = block_means(img);
+    bits(|i| m[i] > m[(i + 8) % 64])
+}
+
+fn block_median(img: &[u8]) -> u64 {
+    let m = block_means(img);
+    let mut s = m;
+    s.sort_unstable();
+    let median = (s[31] + s[32]) / 2;
+    bits(|i| m[i] > median)
+}
+
+/// 32 coefficients above the pHash's 8×8 along each axis (rows 0–3 of
+/// columns 8–15 and its transpose), each against their median.
+fn dct_band(img: &[u8]) -> u64 {
+    let n = HASH_INPUT;
+    let dct = rustdct::DctPlanner::new().plan_dct2(n);
+    let mut m: Vec<f64> = img.iter().map(|&p| f64::from(p)).collect();
+    let mut col = vec![0.0; n];
+    for x in 0..n {
+        for y in 0..n {
+            col[y] = m[y * n + x];
+        }
+        dct.process_dct2(&mut col);
+        for y in 0..n {
+            m[y * n + x] = col[y];
+        }
+    }
+    for row in m.chunks_exact_mut(n) {
+        dct.process_dct2(row);
+    }
+    let band: Vec<f64> = (0..64)
+        .map(|i| if i < 32 { m[(i / 8) * n + 8 + i % 8] } else { m[(8 + (i - 32) % 8) * n + (i - 32) / 8] })
+        .collect();
+    let mut s = band.clone();
+    s.sort_by(f64::total_cmp);
+    let median = (s[31] + s[32]) / 2.0;
+    bits(|i| band[i] > median)
+}
+
+fn candidates(set: &[Photo]) {
+    type Measure = fn(&[u8]) -> u64;
+    let library: Measure =
+        |img| phash::second_32(&Gray { width: HASH_INPUT, height: HASH_INPUT, pixels: img.to_vec() }).0;
+    let measures: [(&str, Measure); 4] = [
+        ("second_32 (library)", library),
+        ("dHash of 4×4 blocks, down columns", dhash_columns),
+        ("4×4 block means > median", block_median),
+        ("DCT band next to the pHash's", dct_band),
+    ];
+    println!("\nCandidate second looks: copies' distances (p90 / p99 / max, all edits), and distinct pairs 13–20 pHash bits apart (their least distance, and how many of them each cut-off would still let through):");
+    for (name, f) in measures {
+        let mut copies: Vec<u32> = set
+            .iter()
+            .flat_map(|p| p.copies.iter().flatten().map(|c| (f(&p.original.img32) ^ f(&c.img32)).count_ones()))
+            .collect();
+        copies.sort_unstable();
+        let q = |x: f64| copies[((copies.len() - 1) as f64 * x) as usize];
+        let mut negatives: Vec<u32> = Vec::new();
+        for (i, a) in set.iter().enumerate() {
+            for b in &set[i + 1..] {
+                let d = a.original.phash.distance(b.original.phash);
+                if (13..=20).contains(&d) {
+                    negatives.push((f(&a.original.img32) ^ f(&b.original.img32)).count_ones());
+                }
+            }
+        }
+        negatives.sort_unstable();
+        let through: Vec<String> = [8, 10, 12, 14, 16]
+            .iter()
+            .map(|m| format!("≤{m}: {}", negatives.iter().filter(|&&n| n <= *m).count()))
+            .collect();
+        println!(
+            "  {name:36} copies {} / {} / {}; {} distinct pairs, least {}; {}",
+            q(0.9),
+            q(0.99),
+            copies.last().copied().unwrap_or(0),
+            negatives.len(),
+            negatives.first().copied().unwrap_or(0),
+            through.join(", ")
+        );
+    }
+}
+
+/// The margin the library uses against a wider one: matches among
+/// distinct photos and copies lost, at the thresholds where distinct photos
+/// begin to match.
+fn margins(set: &[Photo]) {
+    let with = |a: &Look, b: &Look, t: u32, margin: u32| {
+        let d = a.phash.distance(b.phash);
+        d <= t && (d + margin <= t || a.second.distance(b.second) <= SECOND_LOOK_MAX)
+    };
+    println!("\nMargin {SECOND_LOOK_MARGIN} against 4 (cut-off {SECOND_LOOK_MAX}): threshold: distinct pairs matched, copies lost");
+    for t in [10, 12, 14, 16, 18, 20] {
+        let cells: Vec<String> = [SECOND_LOOK_MARGIN, 4]
+            .iter()
+            .map(|&m| {
+                let false_pairs = set
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(i, a)| set[i + 1..].iter().map(move |b| (a, b)))
+                    .filter(|(a, b)| !lookalike(&a.name, &b.name) && with(&a.original, &b.original, t, m))
+                    .count();
+                let lost = set
+                    .iter()
+                    .flat_map(|p| p.copies.iter().flatten().map(move |c| (&p.original, c)))
+                    .filter(|(o, c)| o.phash.distance(c.phash) <= t && !with(o, c, t, m))
+                    .count();
+                format!("margin {m}: {false_pairs} pairs, {lost} copies lost")
+            })
+            .collect();
+        println!("  {t:2}: {}", cells.join("; "));
+    }
+}
+
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     let started = Instant::now();
@@ -380,5 +511,7 @@ fn main() {
         return;
     }
     report(&set);
+    candidates(&set);
+    margins(&set);
     println!("\n{:.1} s", started.elapsed().as_secs_f64());
 }
