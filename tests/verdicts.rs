@@ -235,3 +235,27 @@ fn why_explains_an_exact_a_similar_and_a_deleted_verdict() {
     assert!(similar.contains("a copy of the same capture as"), "{similar}");
     assert!(similar.contains("pHash distance"), "{similar}");
 }
+
+/// A file the library already has is no keeper for the other incoming
+/// files: a smaller copy arriving beside an exact copy of a library photo
+/// is set aside against the library's photo, not against the exact copy
+/// (which is itself set aside and never filed).
+#[test]
+fn copies_arriving_beside_an_exact_copy_name_the_library_photo_as_their_keeper() {
+    let Some(corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let config = organize_config(t.path(), "");
+    let (src, lib) = (t.path().join("src"), t.path().join("lib"));
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::copy(corpus.join(CANON), src.join("a.jpg")).unwrap();
+    let lines = organize(&config, &src, &lib, false);
+    let filed = PathBuf::from(event_of(&lines, &src.join("a.jpg"))["dest"].as_str().unwrap());
+    std::fs::copy(corpus.join(CANON), src.join("a (1).jpg")).unwrap();
+    image::open(corpus.join(CANON)).unwrap().thumbnail(200, 200).save(src.join("small.jpg")).unwrap();
+    let lines = organize(&config, &src, &lib, false);
+    let exact = event_of(&lines, &src.join("a (1).jpg"));
+    assert_eq!((&exact["match"], &exact["duplicate_of"]), (&"exact".into(), &filed.to_str().unwrap().into()));
+    let small = event_of(&lines, &src.join("small.jpg"));
+    assert_eq!(small["duplicate_of"], filed.to_str().unwrap(), "{small}");
+    assert!(small["reason"].as_str().unwrap().contains("in the library"), "{small}");
+}

@@ -180,42 +180,32 @@ struct Verdict {
     why: String,
 }
 
-/// The verdict on one incoming file: a better copy of it in this batch, the
-/// same bytes in the library, the original of a library file compressed
-/// since, content deleted before, a copy of the same capture in the
-/// library; `None` to file it. Similar matches with the same pixels (a
-/// lossless re-save) are exact.
-fn verdict_of(
+/// Exact when the match is the same bytes, or the same picture at
+/// distance 0 with the same size and pixels (a lossless re-save); else
+/// similar. With the words that say so.
+fn exactness(keeper: &FileRow, row: &FileRow, d: u32, exact: bool) -> (&'static str, &'static str) {
+    if exact {
+        ("exact", "identical to")
+    } else if d == 0
+        && (keeper.width, keeper.height) == (row.width, row.height)
+        && media::same_pixels(&keeper.path, &row.path).unwrap_or(false)
+    {
+        ("exact", "the same pixels as")
+    } else {
+        ("similar", "a copy of the same capture as")
+    }
+}
+
+/// The library's verdict on one incoming file: the same bytes in the
+/// library, the original of a library file filed compressed, content
+/// deleted before, a copy of the same capture in the library; `None`
+/// when the library does not have it.
+fn library_verdict(
     store: &crate::store::Store,
     library: &Library,
-    better: Option<&(PathBuf, u32, bool, usize)>,
-    incoming: &[FileRow],
     row: &FileRow,
     opts: &GroupOptions,
 ) -> Result<Option<Verdict>, EngineError> {
-    let exactness = |keeper: &Path, d: u32, exact: bool, kr: Option<&FileRow>| -> (&'static str, &'static str) {
-        if exact {
-            ("exact", "identical to")
-        } else if d == 0
-            && kr.is_some_and(|k| k.width == row.width && k.height == row.height)
-            && media::same_pixels(keeper, &row.path).unwrap_or(false)
-        {
-            ("exact", "the same pixels as")
-        } else {
-            ("similar", "a copy of the same capture as")
-        }
-    };
-    if let Some((keeper, d, exact, k)) = better {
-        let kr = &incoming[*k];
-        let (how, words) = exactness(keeper, *d, *exact, Some(kr));
-        let why = format!(
-            "{words} {}, a better copy in this batch{}; kept: {}",
-            keeper.display(),
-            distance_words(how, *d),
-            super::group::why_kept(kr, row, false, opts)
-        );
-        return Ok(Some(Verdict { keeper: Some(keeper.clone()), distance: *d, how, why }));
-    }
     if let Some(k) = library.with_content(&row.blake3) {
         let why = format!("identical to {} in the library", k.path.display());
         return Ok(Some(Verdict { keeper: Some(k.path.clone()), distance: 0, how: "exact", why }));
@@ -242,7 +232,7 @@ fn verdict_of(
         }
     }
     if let Some((k, d, exact)) = library.find(row, opts) {
-        let (how, words) = exactness(&k.path, d, exact, Some(k));
+        let (how, words) = exactness(k, row, d, exact);
         let why = format!(
             "{words} {} in the library{}; the library's copy is kept",
             k.path.display(),
@@ -251,6 +241,18 @@ fn verdict_of(
         return Ok(Some(Verdict { keeper: Some(k.path.clone()), distance: d, how, why }));
     }
     Ok(None)
+}
+
+/// The verdict on `row`, a member of the batch group that `keeper` leads.
+fn batch_verdict(keeper: &FileRow, row: &FileRow, d: u32, exact: bool, opts: &GroupOptions) -> Verdict {
+    let (how, words) = exactness(keeper, row, d, exact);
+    let why = format!(
+        "{words} {}, a better copy in this batch{}; kept: {}",
+        keeper.path.display(),
+        distance_words(how, d),
+        super::group::why_kept(keeper, row, false, opts)
+    );
+    Verdict { keeper: Some(keeper.path.clone()), distance: d, how, why }
 }
 
 fn distance_words(how: &str, d: u32) -> String {
@@ -367,12 +369,22 @@ pub fn organize_found_with(
         probed.iter().filter_map(|p| p.result.as_ref().ok().map(|(_, _, row, _)| row.clone())).collect();
     // Pairs the user kept apart, as the index has them now.
     let dedup = GroupOptions { apart: std::sync::Arc::new(journal.store().apart_pairs()?), ..opts.dedup.clone() };
-    let mut better_copy: HashMap<PathBuf, (PathBuf, u32, bool, usize)> = HashMap::new();
-    for g in group(&incoming, &dedup) {
-        for m in g.members {
-            let exact = m.how == Match::Exact;
-            let keeper = incoming[g.keeper].path.clone();
-            better_copy.insert(incoming[m.index].path.clone(), (keeper, m.distance, exact, g.keeper));
+    // The library's verdicts first: a file the library already has is no
+    // keeper for the others. Then, among the files new to it, only the
+    // best copy of each picture is filed.
+    let mut verdicts: HashMap<PathBuf, Verdict> = HashMap::new();
+    if !opts.keep {
+        for row in &incoming {
+            if let Some(v) = library_verdict(journal.store(), &library, row, &dedup)? {
+                verdicts.insert(row.path.clone(), v);
+            }
+        }
+        let new: Vec<FileRow> = incoming.iter().filter(|r| !verdicts.contains_key(&r.path)).cloned().collect();
+        for g in group(&new, &dedup) {
+            for m in g.members {
+                let v = batch_verdict(&new[g.keeper], &new[m.index], m.distance, m.how == Match::Exact, &dedup);
+                verdicts.insert(new[m.index].path.clone(), v);
+            }
         }
     }
 
@@ -419,10 +431,7 @@ pub fn organize_found_with(
                 on_event(&Event::File(event(&p.path, Outcome::Error, Some(e.to_string()))));
             }
             Ok((info, fp, row, id)) => {
-                let verdict = match opts.keep {
-                    true => None,
-                    false => verdict_of(journal.store(), &library, better_copy.get(&p.path), &incoming, &row, &dedup)?,
-                };
+                let verdict = verdicts.remove(&p.path);
                 let action = match verdict.as_ref().map(|v| v.how) {
                     None => SetAside::File,
                     Some("similar") => dedup.on_similar,
