@@ -212,7 +212,7 @@ fn a_pruned_duplicate_arriving_again_is_set_aside_as_deleted_before() {
 
 /// `cbctl why` explains each verdict in one sentence.
 #[test]
-fn why_explains_an_exact_a_similar_and_a_deleted_verdict() {
+fn why_explains_an_exact_and_a_similar_verdict_and_how_to_take_it_back() {
     let Some(corpus) = corpus() else { return };
     let t = tempfile::tempdir().unwrap();
     let config = organize_config(t.path(), "on_similar = \"skip\"\n");
@@ -231,6 +231,7 @@ fn why_explains_an_exact_a_similar_and_a_deleted_verdict() {
     };
     let exact = why(&src.join("same.jpg"));
     assert!(exact.contains("identical to") && exact.contains("a.jpg"), "{exact}");
+    assert!(exact.contains(&format!("cbctl keep {}", src.join("same.jpg").display())), "{exact}");
     let similar = why(&src.join("small.jpg"));
     assert!(similar.contains("a copy of the same capture as"), "{similar}");
     assert!(similar.contains("pHash distance"), "{similar}");

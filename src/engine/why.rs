@@ -351,7 +351,21 @@ fn explain_decision(store: &Store, path: &Path, ops: &[OpRow], d: DecisionRow, w
         ("copied", None) if dedup => format!("copied to {}; this file stays where it is", to),
         ("moved", None) => format!("in the library at {}", to),
         ("copied", None) => format!("copied into the library at {}; the inbox copy stays (copy-mode inbox)", to),
-        ("quarantined", None) => format!("moved aside to {}; `cbctl undo {}` puts it back", to, d.session),
+        ("quarantined", None) => format!(
+            "moved aside to {}; `cbctl keep {}` files it after all, `cbctl undo {}` puts it back",
+            to,
+            super::verdicts::shell_quote(&to),
+            d.session
+        ),
+        ("duplicate", None) if w.left_alone.is_some() => format!(
+            "left in the inbox; `cbctl keep {}` files it after all; looked at again when it changes, or on \
+             `cbctl rescan`",
+            super::verdicts::shell_quote(&d.path.to_string_lossy())
+        ),
+        ("duplicate", None) => format!(
+            "left where it was; `cbctl keep {}` files it after all",
+            super::verdicts::shell_quote(&d.path.to_string_lossy())
+        ),
         ("error", _) => "left where it was; the daemon tries again when the file changes, or on `cbctl rescan`".into(),
         _ if w.left_alone.is_some() => {
             "left in the inbox; looked at again when it changes, or on `cbctl rescan`".into()
