@@ -260,3 +260,32 @@ fn copies_arriving_beside_an_exact_copy_name_the_library_photo_as_their_keeper()
     assert_eq!(small["duplicate_of"], filed.to_str().unwrap(), "{small}");
     assert!(small["reason"].as_str().unwrap().contains("in the library"), "{small}");
 }
+
+/// Rows indexed by an older version (index format 0: no capture metadata,
+/// no second look) are read again once, and then have both.
+#[test]
+fn rows_of_an_older_index_format_are_read_again_with_their_capture_metadata() {
+    let Some(corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let config = organize_config(t.path(), "");
+    let lib = t.path().join("lib");
+    copy_corpus(&corpus, &["exif-samples/jpg/hdr/iphone_hdr_NO.jpg", CANON], &lib);
+    let dedup = || {
+        let out = run(ctl(&config).args(["--json", "dedup"]).arg(&lib));
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        summary(&json_lines(&out))["index"].clone()
+    };
+    assert_eq!(dedup()["added"], 2);
+    let db = rusqlite::Connection::open(t.path().join("state/clean-backup.db")).unwrap();
+    let capture = |db: &rusqlite::Connection| -> Vec<(Option<String>, Option<i64>, i64)> {
+        let mut stmt = db.prepare("SELECT capture, second, format FROM files ORDER BY path").unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(Result::unwrap).collect()
+    };
+    let fresh = capture(&db);
+    assert!(fresh.iter().all(|(c, s, f)| c.is_some() && s.is_some() && *f == 1), "{fresh:?}");
+    assert!(fresh.iter().any(|(c, _, _)| c.as_deref().unwrap().contains("\"subsec\":\"016\"")), "{fresh:?}");
+    db.execute("UPDATE files SET capture = NULL, second = NULL, format = 0", []).unwrap();
+    assert_eq!(dedup()["changed"], 2, "read again");
+    assert_eq!(capture(&db), fresh);
+    assert_eq!(dedup()["unchanged"], 2, "and only once");
+}
