@@ -264,8 +264,9 @@ pub fn examples(page: &str) -> &'static [Example] {
             ),
             (
                 "cbctl prune",
-                "Remove for good what went to the trash (dedup --action delete, compression) over 30 days ago, after \
-                 listing it and asking.",
+                "Remove for good what went to the trash (dedup --action delete, compression) or the duplicates \
+                 folder over 30 days ago, after listing it and asking; the same bytes arriving again are set aside \
+                 as deleted before.",
             ),
             (
                 "cbctl prune --older-than 0 --yes",

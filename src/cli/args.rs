@@ -111,10 +111,12 @@ pub enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// Empty the trash: remove for good the files `dedup --action delete` put there.
+    /// Empty the trash and the duplicates folder: remove for good the files `dedup --action delete`, compression and the set-aside duplicates put there.
     ///
     /// Lists what it would remove and asks before it does (--yes to skip the
-    /// question, --dry-run to only list).
+    /// question, --dry-run to only list). What it removes is remembered by
+    /// content: the same bytes arriving in an inbox again are set aside as
+    /// "deleted before", not filed (`cbctl forget FILE` lifts that).
     Prune {
         /// Only files trashed more than this many days ago (0: everything in the trash).
         #[arg(long, default_value_t = 30, value_name = "DAYS")]
