@@ -234,7 +234,10 @@ pub fn second_32(img: &Gray) -> PHash {
     debug_assert_eq!((img.width, img.height), (HASH_INPUT, HASH_INPUT));
     let n = HASH_INPUT;
     let block = |bx: usize, by: usize| -> u32 {
-        (0..4).flat_map(|y| (0..4).map(move |x| (x, y))).map(|(x, y)| u32::from(img.pixels[(by * 4 + y) * n + bx * 4 + x])).sum()
+        (0..4)
+            .flat_map(|y| (0..4).map(move |x| (x, y)))
+            .map(|(x, y)| u32::from(img.pixels[(by * 4 + y) * n + bx * 4 + x]))
+            .sum()
     };
     let mut bits = 0u64;
     for by in 0..8 {

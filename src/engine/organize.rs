@@ -446,8 +446,7 @@ pub fn organize_found_with(
                     match (quarantine, session) {
                         (Some(q), Some(_)) => {
                             ev.reason = Some(v.why);
-                            if let Some(ev) = plan_quarantine(q, &src, &p.path, &fp, id, ev, &mut batch, &mut summary)
-                            {
+                            if let Some(ev) = plan_quarantine(q, &src, &p.path, &fp, id, ev, &mut batch, &mut summary) {
                                 on_event(&Event::File(ev));
                             }
                         }

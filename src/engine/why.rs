@@ -214,7 +214,11 @@ fn headline(w: &Why) -> String {
 /// Where the file that was at `path` when session `session` decided is now,
 /// following the journal's moves of it from there: `(now, note)`, `now` being
 /// `None` when it was removed; `note` is `None` when nothing moved it.
-pub(crate) fn whereabouts(store: &Store, path: &Path, session: i64) -> Result<(Option<String>, Option<String>), StoreError> {
+pub(crate) fn whereabouts(
+    store: &Store,
+    path: &Path,
+    session: i64,
+) -> Result<(Option<String>, Option<String>), StoreError> {
     let mut at = path.to_path_buf();
     let mut after = 0;
     let mut last: Option<OpRow> = None;

@@ -108,7 +108,8 @@ const MAX_SEQUENCE_GAP: u64 = 20;
 /// cameras give: a name with anything after the number (`IMG_1234 (1)`,
 /// `IMG_1234-edited`) is not one.
 fn sequence(name: &str) -> Option<(&str, u64)> {
-    const PREFIXES: &[&str] = &["IMG_", "IMG", "DSC_", "DSCF", "DSCN", "DSC", "_DSC", "DSC0", "P", "PICT", "SAM_", "GOPR"];
+    const PREFIXES: &[&str] =
+        &["IMG_", "IMG", "DSC_", "DSCF", "DSCN", "DSC", "_DSC", "DSC0", "P", "PICT", "SAM_", "GOPR"];
     let stem = name.rsplit_once('.').map_or(name, |(s, _)| s);
     let digits = stem.len() - stem.bytes().rev().take_while(u8::is_ascii_digit).count();
     let (prefix, number) = stem.split_at(digits);
@@ -133,7 +134,8 @@ pub fn apple_burst_uuid(note: &[u8]) -> Option<String> {
             continue;
         }
         let len = be32(at + 4)?;
-        let bytes = if len <= 4 { note.get(at + 8..at + 8 + len)? } else { note.get(be32(at + 8)?..be32(at + 8)? + len)? };
+        let bytes =
+            if len <= 4 { note.get(at + 8..at + 8 + len)? } else { note.get(be32(at + 8)?..be32(at + 8)? + len)? };
         let s: String = bytes.iter().take_while(|&&b| b != 0).map(|&b| b as char).collect();
         return (!s.trim().is_empty()).then(|| s.trim().to_string());
     }

@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 pub mod bmff;
+pub mod capture;
 pub mod compress;
 pub mod container;
 pub mod date;
@@ -19,7 +20,6 @@ pub mod jpeg_dc;
 pub mod raw;
 pub mod sniff;
 pub mod xmp;
-pub mod capture;
 
 use std::fs::File;
 use std::io::Read;

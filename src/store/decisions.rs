@@ -120,8 +120,7 @@ impl Store {
                  WHERE path = ?1 OR (dest = ?1 AND outcome IN ('moved', 'copied', 'quarantined')) ORDER BY id DESC",
             )
             .map_err(self.sql())?;
-        let rows = stmt.query_map([path_blob(path)], decision_of)
-            .map_err(self.sql())?;
+        let rows = stmt.query_map([path_blob(path)], decision_of).map_err(self.sql())?;
         rows.collect::<Result<_, _>>().map_err(self.sql())
     }
 

@@ -150,7 +150,11 @@ impl Store {
 
     /// Whether `path` was set aside by its latest decision.
     pub fn set_aside_at(&self, path: &Path) -> Result<Option<super::DecisionRow>, StoreError> {
-        Ok(self.decisions_about(path)?.into_iter().next().filter(|d| d.outcome == "duplicate" || d.outcome == "quarantined"))
+        Ok(self
+            .decisions_about(path)?
+            .into_iter()
+            .next()
+            .filter(|d| d.outcome == "duplicate" || d.outcome == "quarantined"))
     }
 }
 
