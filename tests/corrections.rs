@@ -304,6 +304,11 @@ fn corrections_of_files_not_set_aside_are_usage_errors_naming_the_file() {
     let out = s.ctl(&["forget", filed.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains(filed.to_str().unwrap()), "{}", stderr(&out));
+    let same = s.stage.join("same.jpg");
+    std::fs::copy(&filed, &same).unwrap();
+    let out = s.ctl(&["not-duplicate", same.to_str().unwrap(), filed.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "the same bytes are copies, whatever is said");
+    assert!(stderr(&out).contains("same bytes"), "{}", stderr(&out));
     let out = s.ctl(&["not-duplicate", filed.to_str().unwrap(), "/nonexistent/y.jpg"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("/nonexistent/y.jpg"), "{}", stderr(&out));

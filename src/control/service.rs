@@ -183,6 +183,9 @@ impl Service<'_> {
         let cfg = self.cfg.ok_or_else(|| ApiError::usage("the config could not be read"))?;
         let in_daemon = self.daemon.is_some();
         let journal = self.journal.get()?;
+        if !crate::fsops::exists(path).unwrap_or(false) {
+            return Err(crate::engine::verdicts::CorrectionError::Missing(path.to_path_buf()).into());
+        }
         let Some(decision) = journal.store().set_aside_at(path)? else {
             return Err(crate::engine::verdicts::CorrectionError::NotSetAside(path.to_path_buf()).into());
         };

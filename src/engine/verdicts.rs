@@ -67,6 +67,9 @@ pub enum CorrectionError {
     /// The file is not one a session set aside.
     #[error("{0}: not set aside as a duplicate")]
     NotSetAside(PathBuf),
+    /// The two files have the same bytes: copies, whatever is said.
+    #[error("{0} and {1} have the same bytes: they are copies of one file, and stay duplicates")]
+    SameContent(PathBuf, PathBuf),
     /// There is no such file.
     #[error("{0}: no such file")]
     Missing(PathBuf),
@@ -91,7 +94,10 @@ impl CorrectionError {
     /// A mistake in what was asked (exit code 2).
     pub fn is_usage(&self) -> bool {
         match self {
-            CorrectionError::NotSetAside(_) | CorrectionError::NotRemembered(_) | CorrectionError::Missing(_) => true,
+            CorrectionError::NotSetAside(_)
+            | CorrectionError::NotRemembered(_)
+            | CorrectionError::Missing(_)
+            | CorrectionError::SameContent(..) => true,
             CorrectionError::Engine(e) => e.is_usage(),
             _ => false,
         }
@@ -173,6 +179,9 @@ fn content_of(store: &Store, path: &Path) -> Result<String, CorrectionError> {
 /// duplicates of each other again.
 pub fn not_duplicate(journal: &mut Journal, a: &Path, b: &Path) -> Result<Corrected, CorrectionError> {
     let (ha, hb) = (content_of(journal.store(), a)?, content_of(journal.store(), b)?);
+    if ha == hb {
+        return Err(CorrectionError::SameContent(a.to_path_buf(), b.to_path_buf()));
+    }
     journal.store_mut().set_apart(&ha, &hb, None)?;
     Ok(Corrected { apart: vec![crate::store::pair(&ha, &hb)], ..Corrected::default() })
 }
@@ -211,8 +220,11 @@ pub fn keep(
     let mut out = Corrected::default();
     if let Some(k) = keeper.filter(|k| crate::fsops::exists(k).unwrap_or(false)) {
         let theirs = content_of(store, &k)?;
-        journal.store_mut().set_apart(&mine, &theirs, Some(d.session))?;
-        out.apart.push(crate::store::pair(&mine, &theirs));
+        // The same bytes twice is a second copy, kept: there is no pair to keep apart.
+        if theirs != mine {
+            journal.store_mut().set_apart(&mine, &theirs, Some(d.session))?;
+            out.apart.push(crate::store::pair(&mine, &theirs));
+        }
     }
     out.forgotten = journal.store_mut().forget(&mine)?;
     let folder = path.parent().map(Path::to_path_buf).unwrap_or_default();
