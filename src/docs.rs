@@ -288,6 +288,34 @@ pub fn examples(page: &str) -> &'static [Example] {
                 "When it was filed, from where, by which date and session.",
             ),
         ],
+        "cbctl-skipped" => &[
+            (
+                "cbctl skipped",
+                "Every file set aside as a duplicate: exact, similar or deleted before, where it is, its keeper, \
+                 and the `cbctl keep` command that files it anyway.",
+            ),
+            ("cbctl --json skipped", "One JSON object per file, then a summary, for a script."),
+        ],
+        "cbctl-keep" => &[
+            (
+                "cbctl keep ~/Pictures/Inbox/IMG_1234.jpg",
+                "File a copy left in the inbox after all; it is never called a duplicate of its keeper again. \
+                 `cbctl undo` puts it back.",
+            ),
+            (
+                "cbctl keep ~/Pictures/Library/.clean-backup-duplicates/DCIM/IMG_1234.jpg",
+                "File one that was moved to the duplicates folder.",
+            ),
+        ],
+        "cbctl-not-duplicate" => &[(
+            "cbctl not-duplicate ~/Pictures/Inbox/IMG_1234.jpg ~/Pictures/Library/2023/05/IMG_1230.jpg",
+            "Two frames taken a moment apart, not copies: neither is set aside for the other again, and the \
+             daemon files the one it had left in the inbox.",
+        )],
+        "cbctl-forget" => &[(
+            "cbctl forget ~/Pictures/Inbox/IMG_0042.jpg",
+            "A photo deleted and pruned before, arriving again from a phone sync: file it like a new one.",
+        )],
         "cbctl-completions" => &[
             ("cbctl completions bash > ~/.local/share/bash-completion/completions/cbctl", "Tab completion in bash."),
             ("cbctl completions zsh > ~/.zfunc/_cbctl", "Tab completion in zsh (with ~/.zfunc in fpath)."),
@@ -371,6 +399,30 @@ pub fn exit_status(page: &str) -> Vec<(u8, &'static str)> {
             (2, "No such session, nothing left to undo, or a usage or config error. Nothing was changed."),
         ],
         "cbctl-why" => vec![OK, (1, "Some files are unknown to clean-backup; each is reported."), USAGE],
+        "cbctl-skipped" => vec![OK, (1, "The journal could not be read; the message says why."), USAGE],
+        "cbctl-keep" => vec![
+            OK,
+            (1, "Some files could not be filed (unreadable, no room); each is reported with the reason."),
+            (
+                2,
+                "A file that is not there or was not set aside (see `cbctl skipped`), a caller who may not change \
+                 files, or a usage or config error. Nothing was changed for that file.",
+            ),
+        ],
+        "cbctl-not-duplicate" => vec![
+            OK,
+            (1, "A file could not be read; the message says why."),
+            (2, "A file that is not there, a caller who may not change files, or a usage or config error. Nothing was changed."),
+        ],
+        "cbctl-forget" => vec![
+            OK,
+            (1, "The file could not be read; the message says why."),
+            (
+                2,
+                "No deletion of the file's content is remembered, the file is not there, the caller may not change \
+                 files, or a usage or config error. Nothing was changed.",
+            ),
+        ],
         "cbctl-config-get" => vec![OK, (2, "An unknown key, or a config file that cannot be read or is not valid.")],
         "cbctl-config" | "cbctl-config-set" => vec![
             OK,

@@ -111,6 +111,43 @@ pub enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// List every file set aside as a duplicate, with its keeper and the command that files it anyway.
+    ///
+    /// One entry per file the daemon or a job left in place or moved to the duplicates folder, as it
+    /// is now: the verdict (exact: the same bytes or pixels; similar: a copy of the same capture;
+    /// deleted: deleted before and arriving again), where the file is, where its keeper is, the pHash
+    /// distance, the session and date, and `cbctl keep PATH` to file it after all.
+    Skipped,
+    /// File a set-aside file after all, and never call it a duplicate of its keeper again.
+    ///
+    /// Files each FILE (as `cbctl skipped` lists it: in its inbox, or in the duplicates folder) where
+    /// the session that set it aside files the others, journaled (`cbctl undo` puts it back). The pair
+    /// (its content, its keeper's) is stored by content, so it holds through renames and restarts; a
+    /// remembered deletion of it is lifted.
+    Keep {
+        /// The set-aside files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Say two files are not duplicates: they are never grouped or set aside as copies of each other again.
+    ///
+    /// Stored by content (renames and re-syncs keep it); the daemon then looks again at the files it
+    /// left alone, so one it had left as a duplicate of the other is filed.
+    NotDuplicate {
+        /// One file.
+        a: PathBuf,
+        /// The other.
+        b: PathBuf,
+    },
+    /// Let a file deleted before be filed again.
+    ///
+    /// A file whose content was deleted (and pruned) before is set aside when it arrives again
+    /// ("deleted before on DATE, session N"); this lifts that memory of FILE's content, and the
+    /// daemon looks again at the files it left alone.
+    Forget {
+        /// The file that arrived again.
+        file: PathBuf,
+    },
     /// Empty the trash and the duplicates folder: remove for good the files `dedup --action delete`, compression and the set-aside duplicates put there.
     ///
     /// Lists what it would remove and asks before it does (--yes to skip the

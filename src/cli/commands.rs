@@ -45,6 +45,10 @@ pub fn run(cli: &Cli) -> Result<u8, Failure> {
         Command::Compress(args) => compress_cmd(cli, &setup, args),
         Command::Prune { older_than, dry_run, yes } => prune(cli, c, *older_than, *dry_run, *yes),
         Command::Why { files } => why_cmd(cli, c, files),
+        Command::Skipped => skipped(cli, c),
+        Command::Keep { files } => keep(cli, c, files),
+        Command::NotDuplicate { a, b } => not_duplicate(cli, c, a, b),
+        Command::Forget { file } => forget(cli, c, file),
         Command::Completions { shell } => {
             std::io::Write::write_all(&mut std::io::stdout(), &docs::completion(*shell, &mut Cli::command()))?;
             Ok(0)
@@ -162,6 +166,115 @@ fn why_cmd(cli: &Cli, c: &mut dyn Control, files: &[PathBuf]) -> Result<u8, Fail
         json_line(&serde_json::json!({"summary": true, "files": files.len(), "unknown": unknown}));
     }
     Ok(if unknown > 0 { EXIT_FAILED_FILES } else { 0 })
+}
+
+fn skipped(cli: &Cli, c: &mut dyn Control) -> Result<u8, Failure> {
+    let list = match ask(c, Request::Skipped {})? {
+        Reply::Skipped(s) => s,
+        r => return Err(unexpected("skipped", &r)),
+    };
+    if cli.json {
+        for s in &list {
+            json_line(s);
+        }
+        json_line(&serde_json::json!({"summary": true, "set_aside": list.len()}));
+    } else if list.is_empty() {
+        println!("nothing set aside");
+    } else {
+        render::skipped(&list);
+    }
+    Ok(0)
+}
+
+/// Says what went wrong with one of several files, and goes on with the next.
+fn report_file_failure(cli: &Cli, path: &Path, f: &Failure) {
+    if cli.json {
+        json_line(&serde_json::json!({"path": path.to_string_lossy(), "error": f.message, "hint": f.hint}));
+    } else {
+        eprintln!("cbctl: {}", f.message);
+        if let Some(h) = &f.hint {
+            eprintln!("cbctl: hint: {h}");
+        }
+    }
+}
+
+fn keep(cli: &Cli, c: &mut dyn Control, files: &[PathBuf]) -> Result<u8, Failure> {
+    let (mut code, mut kept) = (0u8, 0usize);
+    for file in files {
+        let path = fsops::canonical_lenient(file)?;
+        let k = match ask(c, Request::Keep { path: path.clone() }) {
+            Ok(Reply::Corrected(k)) => k,
+            Ok(r) => return Err(unexpected("keep", &r)),
+            Err(f) if files.len() == 1 => return Err(f),
+            Err(f) => {
+                report_file_failure(cli, &path, &f);
+                code = code.max(f.code);
+                continue;
+            }
+        };
+        let session = k.filed.as_ref().and_then(|s| s.session);
+        if k.problem.is_some() {
+            code = code.max(EXIT_FAILED_FILES);
+        } else {
+            kept += 1;
+        }
+        if cli.json {
+            let mut v = serde_json::to_value(&*k).unwrap_or_default();
+            if let Some(o) = v.as_object_mut() {
+                o.insert("path".into(), path.to_string_lossy().into());
+            }
+            json_line(&v);
+            continue;
+        }
+        match (&k.filed_to, &k.problem) {
+            (Some(to), _) => {
+                println!("filed {} -> {}", path.display(), to.display());
+                if let Some(s) = session {
+                    println!("  session {s}: `cbctl undo {s}` puts it back");
+                }
+                if !k.apart.is_empty() {
+                    println!("  it will not be set aside as a duplicate of its keeper again");
+                }
+            }
+            (None, Some(p)) => eprintln!("cbctl: {}: not filed: {p}", path.display()),
+            (None, None) => eprintln!("cbctl: {}: not filed", path.display()),
+        }
+    }
+    if cli.json {
+        json_line(&serde_json::json!({"summary": true, "files": files.len(), "kept": kept}));
+    }
+    Ok(code)
+}
+
+fn not_duplicate(cli: &Cli, c: &mut dyn Control, a: &Path, b: &Path) -> Result<u8, Failure> {
+    let (a, b) = (fsops::canonical_lenient(a)?, fsops::canonical_lenient(b)?);
+    let k = match ask(c, Request::NotDuplicate { a: a.clone(), b: b.clone() })? {
+        Reply::Corrected(k) => k,
+        r => return Err(unexpected("not-duplicate", &r)),
+    };
+    if cli.json {
+        json_line(&serde_json::json!({
+            "summary": true, "a": a.to_string_lossy(), "b": b.to_string_lossy(), "apart": k.apart,
+        }));
+    } else {
+        println!("{}\n{}", a.display(), b.display());
+        println!("they will not be grouped or set aside as duplicates of each other again");
+    }
+    Ok(0)
+}
+
+fn forget(cli: &Cli, c: &mut dyn Control, file: &Path) -> Result<u8, Failure> {
+    let path = fsops::canonical_lenient(file)?;
+    let k = match ask(c, Request::Forget { path: path.clone() })? {
+        Reply::Corrected(k) => k,
+        r => return Err(unexpected("forget", &r)),
+    };
+    if cli.json {
+        json_line(&serde_json::json!({"summary": true, "path": path.to_string_lossy(), "forgotten": k.forgotten}));
+    } else {
+        println!("{}: its earlier deletion is forgotten; it is filed (or set aside) like any new file", path.display());
+    }
+    Ok(0)
 }
 
 fn config(cli: &Cli, c: &mut dyn Control, cmd: &ConfigCmd) -> Result<u8, Failure> {

@@ -336,6 +336,45 @@ fn uptime(secs: u64) -> String {
     }
 }
 
+/// `cbctl skipped`: one block per file set aside, newest first.
+pub fn skipped(list: &[crate::engine::verdicts::SetAside]) {
+    for s in list {
+        let how = match s.verdict.as_str() {
+            "exact" => "exact copy",
+            "similar" => "similar copy",
+            "deleted" => "deleted before",
+            other => other,
+        };
+        println!("{how}: {}", s.path.display());
+        match (&s.keeper, s.verdict.as_str()) {
+            (Some(k), "similar") => {
+                let d = s.distance.map(|d| format!(" (pHash distance {d})")).unwrap_or_default();
+                println!("  keeper:  {}{d}", k.display());
+            }
+            (Some(k), _) => println!("  keeper:  {}", k.display()),
+            (None, "deleted") => {}
+            (None, _) => println!("  keeper:  gone since"),
+        }
+        if s.verdict == "deleted" {
+            if let Some(r) = &s.reason {
+                // The reason ends with the `cbctl forget` hint; keep the part that says when.
+                let r = r.split("; `cbctl forget").next().unwrap_or(r);
+                println!("  why:     {r}");
+            }
+        }
+        if let Some(f) = &s.found_at {
+            println!("  found:   {} (moved to the duplicates folder)", f.display());
+        }
+        let day = s.at.get(..16).map(|t| t.replacen('T', " ", 1)).unwrap_or_else(|| s.at.clone());
+        println!("  session: {} ({day} UTC)", s.session);
+        println!("  file it: {}", s.undo);
+        if s.verdict == "deleted" {
+            println!("  or:      cbctl forget {}", crate::engine::verdicts::shell_quote(&s.path.to_string_lossy()));
+        }
+    }
+    println!("{} set aside", count(list.len() as u64, "file"));
+}
+
 /// `cbctl history` as a table.
 pub fn history(sessions: &[SessionRow]) {
     println!(

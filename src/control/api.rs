@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::job::{JobEvent, JobSpec, JobSummary};
+use crate::engine::verdicts::{Corrected, SetAside};
 use crate::engine::why::Why;
 use crate::journal::{PruneReport, UndoReport};
 use crate::store::SessionRow;
@@ -69,6 +70,29 @@ pub enum Request {
         /// The file asked about (absolute, as the journal has it).
         path: PathBuf,
     },
+    /// Every file a session set aside, with its keeper and the command that files it.
+    #[serde(rename = "skipped")]
+    Skipped {},
+    /// File a set-aside file after all, and never call it a duplicate of its keeper again.
+    #[serde(rename = "keep")]
+    Keep {
+        /// The file (absolute): where it was left, or where it was moved to.
+        path: PathBuf,
+    },
+    /// Two files are never duplicates of each other (kept by content).
+    #[serde(rename = "not_duplicate")]
+    NotDuplicate {
+        /// One file (absolute).
+        a: PathBuf,
+        /// The other (absolute).
+        b: PathBuf,
+    },
+    /// Lift a remembered deletion of a file's content.
+    #[serde(rename = "forget")]
+    Forget {
+        /// The file (absolute).
+        path: PathBuf,
+    },
     /// A config value, or the whole resolved config.
     #[serde(rename = "config.get")]
     ConfigGet {
@@ -113,6 +137,10 @@ impl Request {
         "undo",
         "prune",
         "why",
+        "skipped",
+        "keep",
+        "not_duplicate",
+        "forget",
         "config.get",
         "config.set",
         "job.submit",
@@ -129,6 +157,10 @@ impl Request {
             Request::Undo { .. } => "undo",
             Request::Prune { .. } => "prune",
             Request::Why { .. } => "why",
+            Request::Skipped {} => "skipped",
+            Request::Keep { .. } => "keep",
+            Request::NotDuplicate { .. } => "not_duplicate",
+            Request::Forget { .. } => "forget",
             Request::ConfigGet { .. } => "config.get",
             Request::ConfigSet { .. } => "config.set",
             Request::Submit { .. } => "job.submit",
@@ -137,7 +169,7 @@ impl Request {
 
     /// Anyone who can reach the daemon may ask this: it changes nothing.
     pub fn is_open(&self) -> bool {
-        matches!(self, Request::Status {} | Request::History { .. } | Request::Why { .. })
+        matches!(self, Request::Status {} | Request::History { .. } | Request::Why { .. } | Request::Skipped {})
     }
 
     /// Only a running daemon can answer this (its state, its inboxes).
@@ -163,6 +195,12 @@ impl Request {
             }
             Request::Why { path } if path.as_os_str().is_empty() => {
                 Err("bad params for why: path must be a non-empty path".into())
+            }
+            Request::Keep { path } | Request::Forget { path } if !path.is_absolute() => {
+                Err(format!("bad params for {}: path must be an absolute path", self.method()))
+            }
+            Request::NotDuplicate { a, b } if !a.is_absolute() || !b.is_absolute() => {
+                Err("bad params for not_duplicate: a and b must be absolute paths".into())
             }
             _ => Ok(()),
         }
@@ -276,6 +314,25 @@ impl From<crate::store::StoreError> for ApiError {
     }
 }
 
+impl From<crate::engine::verdicts::CorrectionError> for ApiError {
+    fn from(e: crate::engine::verdicts::CorrectionError) -> ApiError {
+        use crate::engine::verdicts::CorrectionError as C;
+        match e {
+            C::NotSetAside(p) => ApiError::usage(C::NotSetAside(p.clone()).to_string())
+                .hint("see `cbctl skipped` for the files that are")
+                .at(p),
+            C::NotRemembered(p) => ApiError::usage(C::NotRemembered(p.clone()).to_string())
+                .hint("`cbctl skipped` lists the files set aside as deleted before")
+                .at(p),
+            C::Missing(p) => ApiError::usage(C::Missing(p.clone()).to_string()).at(p),
+            C::Engine(e) => e.into(),
+            C::Store(e) => e.into(),
+            e if e.is_usage() => ApiError::usage(e.to_string()),
+            e => ApiError::failed(e.to_string()),
+        }
+    }
+}
+
 impl From<crate::config::ConfigError> for ApiError {
     fn from(e: crate::config::ConfigError) -> ApiError {
         use crate::config::ConfigError as C;
@@ -365,6 +422,10 @@ pub enum Reply {
     Pruned(Pruned),
     /// `why`.
     Why(Box<Why>),
+    /// `skipped`: the files set aside, newest first.
+    Skipped(Vec<SetAside>),
+    /// `keep`, `not_duplicate`, `forget`.
+    Corrected(Box<Corrected>),
     /// `config.get` / `config.set`.
     Config(ConfigValue),
     /// `job.submit` with `stream`: the job's summary.
@@ -388,6 +449,8 @@ impl Reply {
             Reply::Undone(u) => to_value(u),
             Reply::Pruned(p) => to_value(p),
             Reply::Why(w) => to_value(w),
+            Reply::Skipped(s) => to_value(s),
+            Reply::Corrected(c) => to_value(c),
             Reply::Config(c) => to_value(c),
             Reply::Job(j) => to_value(j),
             Reply::Queued { job } => Ok(serde_json::json!({ "job": job })),
@@ -406,6 +469,10 @@ impl Reply {
             Request::Undo { .. } => Reply::Undone(from_value(v)?),
             Request::Prune { .. } => Reply::Pruned(from_value(v)?),
             Request::Why { .. } => Reply::Why(Box::new(from_value(v)?)),
+            Request::Skipped {} => Reply::Skipped(from_value(v)?),
+            Request::Keep { .. } | Request::NotDuplicate { .. } | Request::Forget { .. } => {
+                Reply::Corrected(Box::new(from_value(v)?))
+            }
             Request::ConfigGet { .. } | Request::ConfigSet { .. } => Reply::Config(from_value(v)?),
             Request::Submit { stream: false, .. } => {
                 #[derive(Deserialize)]
@@ -460,6 +527,10 @@ mod tests {
             Request::Undo { session: None, last: true },
             Request::Prune { before, dry_run: true },
             Request::Why { path: "/x/y.jpg".into() },
+            Request::Skipped {},
+            Request::Keep { path: "/x/y.jpg".into() },
+            Request::NotDuplicate { a: "/x/y.jpg".into(), b: "/l/z.jpg".into() },
+            Request::Forget { path: "/x/y.jpg".into() },
             Request::ConfigGet { key: Some("layout".into()) },
             Request::ConfigGet { key: None },
             Request::ConfigSet { key: "a".into(), value: "b".into(), file: Some("/c".into()) },
@@ -499,6 +570,9 @@ mod tests {
         refused(serde_json::json!({"method": "prune", "params": {"before": "yesterday"}}), "input contains invalid");
         refused(serde_json::json!({"method": "prune", "params": {}}), "missing field `before`");
         refused(serde_json::json!({"method": "why", "params": {"path": ""}}), "non-empty");
+        refused(serde_json::json!({"method": "keep", "params": {"path": "x.jpg"}}), "absolute");
+        refused(serde_json::json!({"method": "not_duplicate", "params": {"a": "/x", "b": "y"}}), "absolute");
+        refused(serde_json::json!({"method": "keep", "params": {}}), "missing field `path`");
     }
 
     #[test]

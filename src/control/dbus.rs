@@ -261,6 +261,52 @@ impl Daemon1 {
         text(&self.ask(caller_of(conn, &hdr).await?, request).await?)
     }
 
+    /// Every file set aside as a duplicate (JSON array, as the objects of `cbctl --json skipped`).
+    async fn skipped(
+        &self,
+        #[zbus(connection)] conn: &zbus::Connection,
+        #[zbus(header)] hdr: Header<'_>,
+    ) -> fdo::Result<String> {
+        text(&self.ask(caller_of(conn, &hdr).await?, Request::Skipped {}).await?)
+    }
+
+    /// File a set-aside file anyway (give its absolute path); returns the correction (JSON).
+    async fn keep(
+        &self,
+        #[zbus(connection)] conn: &zbus::Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        path: &str,
+    ) -> fdo::Result<String> {
+        let request = Request::Keep { path: path.into() };
+        request.check().map_err(fdo::Error::InvalidArgs)?;
+        text(&self.ask(caller_of(conn, &hdr).await?, request).await?)
+    }
+
+    /// Two files (absolute paths) are never duplicates of each other; returns the correction (JSON).
+    async fn not_duplicate(
+        &self,
+        #[zbus(connection)] conn: &zbus::Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        a: &str,
+        b: &str,
+    ) -> fdo::Result<String> {
+        let request = Request::NotDuplicate { a: a.into(), b: b.into() };
+        request.check().map_err(fdo::Error::InvalidArgs)?;
+        text(&self.ask(caller_of(conn, &hdr).await?, request).await?)
+    }
+
+    /// Lift a remembered deletion of the file's content (absolute path); returns the correction (JSON).
+    async fn forget(
+        &self,
+        #[zbus(connection)] conn: &zbus::Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        path: &str,
+    ) -> fdo::Result<String> {
+        let request = Request::Forget { path: path.into() };
+        request.check().map_err(fdo::Error::InvalidArgs)?;
+        text(&self.ask(caller_of(conn, &hdr).await?, request).await?)
+    }
+
     /// A config key's resolved value, or the whole config for "".
     async fn config_get(
         &self,

@@ -116,6 +116,10 @@ impl Service<'_> {
                 let w = crate::engine::why::why(self.journal.get()?.store(), &path).map_err(ApiError::from)?;
                 Ok(Reply::Why(Box::new(w)))
             }
+            Request::Skipped {} => Ok(Reply::Skipped(crate::engine::verdicts::skipped(self.journal.get()?.store())?)),
+            Request::Keep { path } => self.keep(caller, &path, on_event),
+            Request::NotDuplicate { a, b } => self.not_duplicate(caller, &a, &b),
+            Request::Forget { path } => self.forget(caller, &path),
             Request::Undo { session, .. } => self.undo(session),
             Request::Prune { before, dry_run } => self.prune(before, dry_run),
             Request::ConfigGet { key } => {
@@ -168,6 +172,121 @@ impl Service<'_> {
             d.library_adopted();
         }
         Ok(Reply::Rescanned(report))
+    }
+
+    /// `cbctl keep FILE`: files a set-aside file where the session that set
+    /// it aside would have filed it (the daemon's library, or a job's DEST),
+    /// through the journal, with the caller's rights; its keeper and it are
+    /// never duplicates again.
+    fn keep(&mut self, caller: &Caller, path: &Path, on_event: OnEvent<'_>) -> Result<Reply, ApiError> {
+        use crate::engine::organize::QUARANTINE_DIR;
+        let cfg = self.cfg.ok_or_else(|| ApiError::usage("the config could not be read"))?;
+        let in_daemon = self.daemon.is_some();
+        let journal = self.journal.get()?;
+        if !crate::fsops::exists(path).unwrap_or(false) {
+            return Err(crate::engine::verdicts::CorrectionError::Missing(path.to_path_buf()).into());
+        }
+        let Some(decision) = journal.store().set_aside_at(path)? else {
+            return Err(crate::engine::verdicts::CorrectionError::NotSetAside(path.to_path_buf()).into());
+        };
+        // Filed where the session that set it aside filed the others.
+        let dest = journal
+            .store()
+            .session(decision.session)?
+            .and_then(|s| s.params.get("dest").and_then(|v| v.as_str()).map(PathBuf::from))
+            .unwrap_or_else(|| cfg.library.clone());
+        let canon = |p: &Path| crate::fsops::canonical_lenient(p).unwrap_or_else(|_| p.to_path_buf());
+        let (file, dest_c) = (canon(path), canon(&dest));
+        let inbox = cfg.inbox.iter().find(|i| file.starts_with(canon(&i.path)));
+        if in_daemon {
+            // As for jobs: only files in the folders this daemon works in,
+            // filed only into its library or a job root.
+            let job_roots: Vec<PathBuf> = cfg.job_roots.iter().map(|r| canon(r)).collect();
+            let under_roots = inbox.is_some()
+                || file.starts_with(dest_c.join(QUARANTINE_DIR))
+                || job_roots.iter().any(|r| file.starts_with(r));
+            let dest_ok = dest_c == canon(&cfg.library) || job_roots.iter().any(|r| dest_c.starts_with(r));
+            if !under_roots || !dest_ok {
+                return Err(ApiError::usage(format!(
+                    "{}: not in an inbox, the duplicates folder or control.job_roots of this daemon,                      or it would be filed outside them ({})",
+                    path.display(),
+                    dest.display()
+                ))
+                .hint("run it yourself with `cbctl --local keep FILE`")
+                .at(path));
+            }
+        }
+        let mode = match inbox {
+            Some(i) if i.mode == config::Mode::Copy => config::Mode::Copy,
+            _ => config::Mode::Move,
+        };
+        let access = caller.access(mode == config::Mode::Move);
+        if let Some(a) = &access {
+            use crate::access::Want;
+            a.check(&file, Want::Read).map_err(ApiError::denied)?;
+            let meta =
+                std::fs::symlink_metadata(&file).map_err(|e| ApiError::failed(format!("{}: {e}", file.display())))?;
+            if mode == config::Mode::Move && !a.may_remove(&file, &meta) {
+                return Err(ApiError::denied(a.denied(&file, "move")));
+            }
+        }
+        if let crate::marker::Standing::Away(why) =
+            crate::marker::standing(journal.store(), &dest_c, journal.state_dir(), false)
+                .map_err(|e| ApiError::failed(e.to_string()))?
+        {
+            return Err(ApiError::failed(why));
+        }
+        let layout = cfg.layouts().map_err(|e| ApiError::usage(e.to_string()))?;
+        let opts = crate::engine::OrganizeOptions {
+            src: file.parent().map(Path::to_path_buf).unwrap_or_default(),
+            dest: dest_c,
+            mode,
+            dry_run: false,
+            layout,
+            session_kind: "keep",
+            dedup: crate::engine::group::GroupOptions::from_config(cfg),
+            quarantine: None,
+            compress: cfg
+                .compress_enabled
+                .then(|| crate::media::compress::Level::new(cfg.compress_level).unwrap_or_default()),
+            access: access.clone(),
+            keep: true,
+        };
+        let corrected = crate::engine::verdicts::keep(journal, &opts, &file, &mut |ev| on_event(ev.into()))?;
+        if let Some(d) = self.daemon.as_deref_mut() {
+            d.library_changed();
+        }
+        Ok(Reply::Corrected(Box::new(corrected)))
+    }
+
+    /// `cbctl not-duplicate A B`: the pair is kept apart by content, and the
+    /// daemon looks again at the files it left alone.
+    fn not_duplicate(&mut self, caller: &Caller, a: &Path, b: &Path) -> Result<Reply, ApiError> {
+        may_read(caller, a)?;
+        may_read(caller, b)?;
+        let journal = self.journal.get()?;
+        let corrected = crate::engine::verdicts::not_duplicate(journal, a, b)?;
+        self.look_again()?;
+        Ok(Reply::Corrected(Box::new(corrected)))
+    }
+
+    /// `cbctl forget FILE`: a remembered deletion of its content is lifted,
+    /// and the daemon looks again at the files it left alone.
+    fn forget(&mut self, caller: &Caller, path: &Path) -> Result<Reply, ApiError> {
+        may_read(caller, path)?;
+        let corrected = crate::engine::verdicts::forget(self.journal.get()?, path)?;
+        self.look_again()?;
+        Ok(Reply::Corrected(Box::new(corrected)))
+    }
+
+    /// After a correction: files left alone get another look (now, by the
+    /// daemon; by the next daemon to start, when none runs).
+    fn look_again(&mut self) -> Result<(), ApiError> {
+        self.journal.get()?.store().unpark_all_but_undone()?;
+        if let Some(d) = self.daemon.as_deref_mut() {
+            d.rescan(false);
+        }
+        Ok(())
     }
 
     fn undo(&mut self, session: Option<i64>) -> Result<Reply, ApiError> {
@@ -260,6 +379,16 @@ impl Service<'_> {
     }
 }
 
+/// A caller who is not the daemon's user may name only files it may read itself.
+fn may_read(caller: &Caller, path: &Path) -> Result<(), ApiError> {
+    match caller.access(false) {
+        Some(a) if crate::fsops::exists(path).unwrap_or(false) => {
+            a.check(path, crate::access::Want::Read).map_err(ApiError::denied)
+        }
+        _ => Ok(()),
+    }
+}
+
 fn no_daemon() -> ApiError {
     ApiError::new(ErrorKind::Unreachable, "this needs the running clean-backupd")
 }
@@ -298,7 +427,7 @@ pub fn authorize(request: &Request, caller: &Caller, cfg: &Config) -> Result<(),
     let method = request.method();
     Err(ApiError::denied(format!(
         "{who} may not call {method}: only root, the daemon's user ({me}) and the users and groups in \
-         control.allow_users / control.allow_groups may; anyone may ask for status, history and why"
+         control.allow_users / control.allow_groups may; anyone may ask for status, history, why and skipped"
     ))
     .hint(format!("ask the administrator to add {who} to control.allow_users, or use sudo")))
 }

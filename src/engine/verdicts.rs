@@ -53,14 +53,26 @@ pub struct Corrected {
     /// What filing the kept file did (`keep` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filed: Option<Summary>,
+    /// Where the kept file went (`keep` only, when it was filed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filed_to: Option<PathBuf>,
+    /// Why the kept file could not be filed (`keep` only, when it was not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 /// Why a correction cannot be made.
 #[derive(Debug, thiserror::Error)]
 pub enum CorrectionError {
     /// The file is not one a session set aside.
-    #[error("{0}: not set aside as a duplicate (see `cbctl skipped` for those that are)")]
+    #[error("{0}: not set aside as a duplicate")]
     NotSetAside(PathBuf),
+    /// The two files have the same bytes: copies, whatever is said.
+    #[error("{0} and {1} have the same bytes: they are copies of one file, and stay duplicates")]
+    SameContent(PathBuf, PathBuf),
+    /// There is no such file.
+    #[error("{0}: no such file")]
+    Missing(PathBuf),
     /// No deletion is remembered of this content.
     #[error("{0}: no earlier deletion is remembered of this file's content")]
     NotRemembered(PathBuf),
@@ -82,7 +94,10 @@ impl CorrectionError {
     /// A mistake in what was asked (exit code 2).
     pub fn is_usage(&self) -> bool {
         match self {
-            CorrectionError::NotSetAside(_) | CorrectionError::NotRemembered(_) => true,
+            CorrectionError::NotSetAside(_)
+            | CorrectionError::NotRemembered(_)
+            | CorrectionError::Missing(_)
+            | CorrectionError::SameContent(..) => true,
             CorrectionError::Engine(e) => e.is_usage(),
             _ => false,
         }
@@ -94,6 +109,25 @@ impl CorrectionError {
 fn still_there(d: &DecisionRow) -> Option<PathBuf> {
     let at = if d.outcome == "quarantined" { d.dest.clone()? } else { d.path.clone() };
     crate::fsops::exists(&at).unwrap_or(false).then_some(at)
+}
+
+/// Where the file `d` was set aside for is now. A keeper that was itself
+/// set aside (the better of two incoming copies, a duplicate of a library
+/// file) is followed to the file that stayed: that is the one kept.
+fn keeper_of(store: &Store, d: &DecisionRow) -> Result<Option<PathBuf>, crate::store::StoreError> {
+    let (mut session, mut of) = (d.session, d.duplicate_of.clone());
+    // Each step is an earlier or the same batch's decision; the bound is for a journal edited by hand.
+    for _ in 0..64 {
+        let Some(k) = of.take() else { return Ok(None) };
+        let Some(now) = super::why::whereabouts(store, &k, session)?.0.map(PathBuf::from) else { return Ok(None) };
+        match store.set_aside_at(&now)? {
+            Some(next) if next.duplicate_of.is_some() && next.duplicate_of.as_deref() != Some(now.as_path()) => {
+                (session, of) = (next.session, next.duplicate_of);
+            }
+            _ => return Ok(Some(now)),
+        }
+    }
+    Ok(None)
 }
 
 /// `s` as one shell word: as it is when it is plain, else in single quotes.
@@ -110,10 +144,7 @@ pub fn skipped(store: &Store) -> Result<Vec<SetAside>, crate::store::StoreError>
     let mut out = Vec::new();
     for d in store.set_aside()? {
         let Some(path) = still_there(&d) else { continue };
-        let keeper = match &d.duplicate_of {
-            Some(k) => super::why::whereabouts(store, k, d.session)?.0.map(PathBuf::from),
-            None => None,
-        };
+        let keeper = keeper_of(store, &d)?;
         let found_at = (path != d.path).then(|| d.path.clone());
         out.push(SetAside {
             undo: format!("cbctl keep {}", shell_quote(&path.to_string_lossy())),
@@ -132,6 +163,9 @@ pub fn skipped(store: &Store) -> Result<Vec<SetAside>, crate::store::StoreError>
 
 /// The blake3 of a file: from the index when its row is fresh, else read.
 fn content_of(store: &Store, path: &Path) -> Result<String, CorrectionError> {
+    if !crate::fsops::exists(path)? {
+        return Err(CorrectionError::Missing(path.to_path_buf()));
+    }
     if let (Some(row), Ok(meta)) = (store.file_at(path)?, std::fs::symlink_metadata(path)) {
         if crate::store::FileRow::stat_key(&meta) == (row.size, row.mtime_ns, row.inode) {
             return Ok(row.blake3);
@@ -145,6 +179,9 @@ fn content_of(store: &Store, path: &Path) -> Result<String, CorrectionError> {
 /// duplicates of each other again.
 pub fn not_duplicate(journal: &mut Journal, a: &Path, b: &Path) -> Result<Corrected, CorrectionError> {
     let (ha, hb) = (content_of(journal.store(), a)?, content_of(journal.store(), b)?);
+    if ha == hb {
+        return Err(CorrectionError::SameContent(a.to_path_buf(), b.to_path_buf()));
+    }
     journal.store_mut().set_apart(&ha, &hb, None)?;
     Ok(Corrected { apart: vec![crate::store::pair(&ha, &hb)], ..Corrected::default() })
 }
@@ -175,21 +212,42 @@ pub fn keep(
     }) else {
         return Err(CorrectionError::NotSetAside(path.to_path_buf()));
     };
+    if !crate::fsops::exists(path)? {
+        return Err(CorrectionError::Missing(path.to_path_buf()));
+    }
     let mine = content_of(store, path)?;
-    let keeper = match &d.duplicate_of {
-        Some(k) => super::why::whereabouts(store, k, d.session)?.0.map(PathBuf::from),
-        None => None,
-    };
+    let keeper = keeper_of(store, &d)?;
     let mut out = Corrected::default();
     if let Some(k) = keeper.filter(|k| crate::fsops::exists(k).unwrap_or(false)) {
         let theirs = content_of(store, &k)?;
-        journal.store_mut().set_apart(&mine, &theirs, Some(d.session))?;
-        out.apart.push(crate::store::pair(&mine, &theirs));
+        // The same bytes twice is a second copy, kept: there is no pair to keep apart.
+        if theirs != mine {
+            journal.store_mut().set_apart(&mine, &theirs, Some(d.session))?;
+            out.apart.push(crate::store::pair(&mine, &theirs));
+        }
     }
     out.forgotten = journal.store_mut().forget(&mine)?;
     let folder = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let opts = super::OrganizeOptions { src: folder, keep: true, quarantine: None, ..opts.clone() };
-    let summary = super::organize_found(journal, &opts, vec![Found::File(path.to_path_buf())], on_event)?;
+    let (mut filed_to, mut problem) = (None, None);
+    let mut watch = |ev: &Event| {
+        if let Event::File(f) = ev {
+            match f.outcome {
+                super::Outcome::Moved | super::Outcome::Copied => filed_to = f.dest.clone(),
+                super::Outcome::Error
+                | super::Outcome::Duplicate
+                | super::Outcome::NonMedia
+                | super::Outcome::Skipped => {
+                    problem = f.reason.clone().or_else(|| Some("it could not be filed".into()))
+                }
+                _ => {}
+            }
+        }
+        on_event(ev)
+    };
+    let summary = super::organize_found(journal, &opts, vec![Found::File(path.to_path_buf())], &mut watch)?;
     out.filed = Some(summary);
+    out.filed_to = filed_to;
+    out.problem = problem;
     Ok(out)
 }
