@@ -383,21 +383,7 @@ fn block_median(img: &[u8]) -> u64 {
 /// columns 8–15 and its transpose), each against their median.
 fn dct_band(img: &[u8]) -> u64 {
     let n = HASH_INPUT;
-    let dct = rustdct::DctPlanner::new().plan_dct2(n);
-    let mut m: Vec<f64> = img.iter().map(|&p| f64::from(p)).collect();
-    let mut col = vec![0.0; n];
-    for x in 0..n {
-        for y in 0..n {
-            col[y] = m[y * n + x];
-        }
-        dct.process_dct2(&mut col);
-        for y in 0..n {
-            m[y * n + x] = col[y];
-        }
-    }
-    for row in m.chunks_exact_mut(n) {
-        dct.process_dct2(row);
-    }
+    let m = phash::dct_32(img);
     let band: Vec<f64> = (0..64)
         .map(|i| if i < 32 { m[(i / 8) * n + 8 + i % 8] } else { m[(8 + (i - 32) % 8) * n + (i - 32) / 8] })
         .collect();

@@ -152,9 +152,20 @@ pub fn resize(img: &Gray, out_w: usize, out_h: usize) -> Gray {
 pub fn phash_32(img: &Gray) -> PHash {
     debug_assert_eq!((img.width, img.height), (HASH_INPUT, HASH_INPUT));
     let n = HASH_INPUT;
+    let m = dct_32(&img.pixels);
+    let low: Vec<f64> = (0..8).flat_map(|y| (0..8).map(move |x| (y, x))).map(|(y, x)| m[y * n + x]).collect();
+    let mut sorted = low.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = (sorted[31] + sorted[32]) / 2.0;
+    PHash(low.iter().fold(0u64, |acc, &v| (acc << 1) | u64::from(v > median)))
+}
+
+/// The 2-D DCT-II of a 32×32 image (row-major): along axis 0 (columns),
+/// then axis 1 (rows), as scipy.fftpack.dct twice.
+pub fn dct_32(pixels: &[u8]) -> Vec<f64> {
+    let n = HASH_INPUT;
     let dct = rustdct::DctPlanner::new().plan_dct2(n);
-    let mut m: Vec<f64> = img.pixels.iter().map(|&p| f64::from(p)).collect();
-    // Along axis 0 (columns), then axis 1 (rows), as scipy.fftpack.dct twice.
+    let mut m: Vec<f64> = pixels.iter().map(|&p| f64::from(p)).collect();
     let mut col = vec![0.0; n];
     for x in 0..n {
         for y in 0..n {
@@ -168,11 +179,7 @@ pub fn phash_32(img: &Gray) -> PHash {
     for row in m.chunks_exact_mut(n) {
         dct.process_dct2(row);
     }
-    let low: Vec<f64> = (0..8).flat_map(|y| (0..8).map(move |x| (y, x))).map(|(y, x)| m[y * n + x]).collect();
-    let mut sorted = low.clone();
-    sorted.sort_by(f64::total_cmp);
-    let median = (sorted[31] + sorted[32]) / 2.0;
-    PHash(low.iter().fold(0u64, |acc, &v| (acc << 1) | u64::from(v > median)))
+    m
 }
 
 /// Below this standard deviation of the 32×32 gray levels a picture is
@@ -192,14 +199,17 @@ pub fn is_flat(img32: &Gray) -> bool {
 
 /// pHash of a grayscale image of any size, and whether it is flat ([`is_flat`]).
 pub fn phash_with_flatness(img: &Gray) -> (PHash, bool) {
-    let small;
-    let img32 = if img.width == HASH_INPUT && img.height == HASH_INPUT {
-        img
+    let img32 = at_32(img);
+    (phash_32(&img32), is_flat(&img32))
+}
+
+/// The image at 32×32, resized only when it is not.
+fn at_32(img: &Gray) -> std::borrow::Cow<'_, Gray> {
+    if img.width == HASH_INPUT && img.height == HASH_INPUT {
+        std::borrow::Cow::Borrowed(img)
     } else {
-        small = resize(img, HASH_INPUT, HASH_INPUT);
-        &small
-    };
-    (phash_32(img32), is_flat(img32))
+        std::borrow::Cow::Owned(resize(img, HASH_INPUT, HASH_INPUT))
+    }
 }
 
 /// A picture's hashes: the pHash, a second and independent look at the
@@ -216,14 +226,8 @@ pub struct Hashes {
 
 /// The hashes of a grayscale image of any size, from one 32×32 resize.
 pub fn hashes(img: &Gray) -> Hashes {
-    let small;
-    let img32 = if img.width == HASH_INPUT && img.height == HASH_INPUT {
-        img
-    } else {
-        small = resize(img, HASH_INPUT, HASH_INPUT);
-        &small
-    };
-    Hashes { phash: phash_32(img32), second: second_32(img32), flat: is_flat(img32) }
+    let img32 = at_32(img);
+    Hashes { phash: phash_32(&img32), second: second_32(&img32), flat: is_flat(&img32) }
 }
 
 /// The second look: a difference hash (dHash) of the 32×32 image, each bit
