@@ -104,7 +104,8 @@ pub fn different_captures(a: &Capture, b: &Capture, a_name: &str, b_name: &str) 
 const MAX_SEQUENCE_GAP: u64 = 20;
 
 /// A camera file name's prefix and sequence number: `IMG_1234.JPG` →
-/// (`IMG_`, 1234), `DSCF0042.RAF` → (`DSCF`, 42). Only the plain names
+/// (`IMG_`, 1234), `DSCF0042.RAF` → (`DSCF`, 42), a Samsung burst's
+/// `20230714_160211_003.jpg` → (`20230714_160211_`, 3). Only the plain names
 /// cameras give: a name with anything after the number (`IMG_1234 (1)`,
 /// `IMG_1234-edited`) is not one.
 fn sequence(name: &str) -> Option<(&str, u64)> {
@@ -113,7 +114,12 @@ fn sequence(name: &str) -> Option<(&str, u64)> {
     let stem = name.rsplit_once('.').map_or(name, |(s, _)| s);
     let digits = stem.len() - stem.bytes().rev().take_while(u8::is_ascii_digit).count();
     let (prefix, number) = stem.split_at(digits);
-    if number.len() < 3 || !PREFIXES.iter().any(|p| p.eq_ignore_ascii_case(prefix)) {
+    // Samsung's burst shots: `20230714_160211_001.jpg`, `..._002.jpg`.
+    let samsung = |p: &str| {
+        p.len() == 16
+            && p.bytes().enumerate().all(|(i, b)| if i == 8 || i == 15 { b == b'_' } else { b.is_ascii_digit() })
+    };
+    if number.len() < 3 || !(PREFIXES.iter().any(|p| p.eq_ignore_ascii_case(prefix)) || samsung(prefix)) {
         return None;
     }
     Some((prefix, number.parse().ok()?))
@@ -202,6 +208,8 @@ mod tests {
         let none = Capture::default();
         assert!(different_captures(&none, &none, "IMG_1234.JPG", "IMG_1235.JPG").is_some());
         assert!(different_captures(&none, &none, "DSCF0042.RAF", "DSCF0040.jpg").is_some());
+        assert!(different_captures(&none, &none, "20230714_160211_001.jpg", "20230714_160211_002.jpg").is_some());
+        assert_eq!(different_captures(&none, &none, "20230714_160211_001.jpg", "20230714_160212_002.jpg"), None);
         assert_eq!(different_captures(&none, &none, "IMG_1234.JPG", "IMG_1234.HEIC"), None);
         assert_eq!(different_captures(&none, &none, "IMG_1234.JPG", "IMG_1234 (1).JPG"), None);
         assert_eq!(different_captures(&none, &none, "IMG_1234.JPG", "IMG_9999.JPG"), None);
