@@ -289,3 +289,30 @@ fn rows_of_an_older_index_format_are_read_again_with_their_capture_metadata() {
     assert_eq!(capture(&db), fresh);
     assert_eq!(dedup()["unchanged"], 2, "and only once");
 }
+
+/// `dedup.on_similar = "file"` files a similar copy like any photo, while an
+/// exact copy is still set aside; `cbctl config set` takes only the three words.
+#[test]
+fn on_similar_file_files_similar_copies_and_the_key_takes_only_its_three_words() {
+    let Some(corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let config = organize_config(t.path(), "");
+    let set = |v: &str| run(ctl(&config).args(["config", "set", "dedup.on_similar", v]));
+    let bad = set("delete");
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("skip") && err.contains("quarantine") && err.contains("file"), "{err}");
+    assert_eq!(set("file").status.code(), Some(0));
+    let got = run(ctl(&config).args(["config", "get", "dedup.on_similar"]));
+    assert_eq!(String::from_utf8_lossy(&got.stdout).trim(), "file");
+
+    let (src, lib) = (t.path().join("src"), t.path().join("lib"));
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::copy(corpus.join(CANON), src.join("a.jpg")).unwrap();
+    organize(&config, &src, &lib, false);
+    std::fs::copy(corpus.join(CANON), src.join("same.jpg")).unwrap();
+    image::open(corpus.join(CANON)).unwrap().thumbnail(200, 200).save(src.join("small.jpg")).unwrap();
+    let lines = organize(&config, &src, &lib, false);
+    assert_eq!(event_of(&lines, &src.join("small.jpg"))["outcome"], "moved", "{lines:?}");
+    assert_eq!(event_of(&lines, &src.join("same.jpg"))["outcome"], "duplicate", "{lines:?}");
+}
