@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod assets;
 pub mod compress;
 pub mod dedup;
 pub mod group;
