@@ -364,9 +364,29 @@ pub fn organize_found_with(
         _ => Library::load(journal, &dest, perceptual, on_event)?,
     };
     let probed: Vec<Probed> = candidates.into_par_iter().map(|path| probe_one(path, perceptual)).collect();
+    // Files that belong together ride with their primary, with its verdict.
+    let groups = {
+        let paths: Vec<PathBuf> = probed.iter().map(|p| p.path.clone()).collect();
+        let kinds: Vec<Option<media::Kind>> =
+            probed.iter().map(|p| p.result.as_ref().ok().map(|(info, _, _, _)| info.kind)).collect();
+        let times: Vec<Option<i64>> = probed
+            .iter()
+            .map(|p| {
+                let info = &p.result.as_ref().ok()?.0;
+                info.taken.source.is_embedded().then(|| info.taken.local.and_utc().timestamp())
+            })
+            .collect();
+        super::assets::assemble(&paths, &kinds, &times)
+    };
+    let member_of: HashMap<usize, usize> =
+        groups.iter().flat_map(|(&p, ms)| ms.iter().map(move |&(m, _)| (m, p))).collect();
     // Within the batch, only the best copy of each picture is filed.
-    let incoming: Vec<FileRow> =
-        probed.iter().filter_map(|p| p.result.as_ref().ok().map(|(_, _, row, _)| row.clone())).collect();
+    let incoming: Vec<FileRow> = probed
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !member_of.contains_key(i))
+        .filter_map(|(_, p)| p.result.as_ref().ok().map(|(_, _, row, _)| row.clone()))
+        .collect();
     // Pairs the user kept apart, as the index has them now.
     let dedup = GroupOptions { apart: std::sync::Arc::new(journal.store().apart_pairs()?), ..opts.dedup.clone() };
     // The library's verdicts first: a file the library already has is no
@@ -420,7 +440,37 @@ pub fn organize_found_with(
         remember: Vec::new(),
     };
 
-    for p in probed {
+    let mut probed: Vec<Option<Probed>> = probed.into_iter().map(Some).collect();
+    for i in 0..probed.len() {
+        if member_of.contains_key(&i) {
+            continue;
+        }
+        let Some(p) = probed[i].take() else { continue };
+        // Its members: path, role, content and identity (a member that cannot be read stays behind).
+        let mut members: Vec<Member> = Vec::new();
+        for &(m, role) in groups.get(&i).map(Vec::as_slice).unwrap_or(&[]) {
+            let Some(mp) = probed[m].take() else { continue };
+            let read = match mp.result {
+                Ok((_, fp, row, id)) => Ok((fp, id, Some(row))),
+                Err(_) => read_sidecar(&mp.path).map(|(fp, id)| (fp, id, None)),
+            };
+            match read {
+                Ok((fp, id, row)) => members.push(Member { path: mp.path, role, fp, id, row }),
+                Err(e) => {
+                    summary.errors += 1;
+                    on_event(&Event::File(event(&mp.path, Outcome::Error, Some(e.to_string()))));
+                }
+            }
+        }
+        let primary_ok = p.result.is_ok();
+        if !primary_ok {
+            // The primary is not filed: what belongs to it stays with it.
+            for m in &members {
+                summary.skipped += 1;
+                let why = format!("stays with {} ({}), which is not filed", p.path.display(), m.role.describe());
+                on_event(&Event::File(event(&m.path, Outcome::Skipped, Some(why))));
+            }
+        }
         match p.result {
             Err(MediaError::NotMedia { .. }) if !media::looks_like_media_name(&p.path) => {
                 summary.non_media += 1;
@@ -468,10 +518,34 @@ pub fn organize_found_with(
                             on_event(&Event::File(ev));
                         }
                     }
+                    // What belongs to it goes where it goes.
+                    for m in members {
+                        let mut mev = event(&m.path, Outcome::Duplicate, None);
+                        mev.bytes = m.fp.size;
+                        let why = format!("belongs with {} ({}), set aside", p.path.display(), m.role.describe());
+                        match (quarantine, session) {
+                            (Some(q), Some(_)) => {
+                                mev.reason = Some(why);
+                                let planned =
+                                    plan_quarantine(q, &src, &m.path, &m.fp, m.id, mev, &mut batch, &mut summary);
+                                if let Some(mev) = planned {
+                                    on_event(&Event::File(mev));
+                                }
+                            }
+                            _ => {
+                                summary.skipped += 1;
+                                mev.outcome = Outcome::Skipped;
+                                mev.reason = Some(format!("{why}; left beside it"));
+                                on_event(&Event::File(mev));
+                            }
+                        }
+                    }
                     continue;
                 }
                 batch.rows.insert(p.path.clone(), row);
-                if let Some(ev) = plan_one(opts, &dest, &p.path, &info, &fp, id, &siblings, &mut batch, &mut summary) {
+                let planned =
+                    plan_one(opts, &dest, &p.path, &info, &fp, id, &siblings, &members, &mut batch, &mut summary);
+                for ev in planned {
                     on_event(&Event::File(ev));
                 }
                 if batch.pending.len() >= BATCH {
@@ -603,9 +677,10 @@ fn plan_one(
     fp: &Fingerprint,
     id: fsops::Identity,
     siblings: &HashMap<(PathBuf, OsString), FixedOffset>,
+    members: &[Member],
     batch: &mut Batch,
     summary: &mut Summary,
-) -> Option<FileEvent> {
+) -> Vec<FileEvent> {
     let mut taken = info.taken;
     if taken.utc_only {
         if let Some(off) = siblings.get(&sibling_key(path)) {
@@ -628,8 +703,7 @@ fn plan_one(
         no_space: false,
     };
     let name = path.file_name().unwrap_or_default();
-    let reserved = &batch.reserved;
-    let target = match fsops::choose_slot(&folder, name, fp, &|p| reserved.get(p).copied()) {
+    let target = match group_slot(&folder, path, fp, members, &batch.reserved) {
         Ok(Slot::Free(target)) => target,
         Ok(Slot::Identical(existing)) => {
             summary.duplicates += 1;
@@ -639,21 +713,45 @@ fn plan_one(
             ev.how = Some(match_name(true));
             ev.distance = Some(0);
             ev.dest = Some(existing);
-            return Some(ev);
+            return std::iter::once(ev).chain(members_left(path, members, summary)).collect();
         }
         Err(e) => {
             summary.errors += 1;
             ev.reason = Some(e.to_string());
-            return Some(ev);
+            return std::iter::once(ev).chain(members_left(path, members, summary)).collect();
         }
     };
     ev.dest = Some(target.clone());
     batch.reserved.insert(target.clone(), *fp);
+    // What belongs to it: beside it, under its new base name.
+    let target_name = target.file_name().unwrap_or_default().to_os_string();
+    let mut member_items = Vec::new();
+    for m in members {
+        let to = folder.join(super::assets::member_name(m.path.file_name().unwrap_or_default(), name, &target_name));
+        batch.reserved.insert(to.clone(), m.fp);
+        let mut mev = FileEvent {
+            path: m.path.clone(),
+            dest: Some(to.clone()),
+            bytes: m.fp.size,
+            reason: Some(format!("with {} ({})", path.display(), m.role.describe())),
+            ..ev.clone()
+        };
+        mev.outcome = match (batch.session, batch.action) {
+            (None, _) => Outcome::Planned,
+            (Some(_), Action::Copy) => Outcome::Copied,
+            (Some(_), _) => Outcome::Moved,
+        };
+        if let Some(row) = &m.row {
+            batch.rows.insert(m.path.clone(), row.clone());
+        }
+        let item = BatchItem { action: batch.action, src: m.path.clone(), dst: to, fp: m.fp, id: Some(m.id) };
+        member_items.push((item, mev));
+    }
     if batch.session.is_none() {
-        summary.filed += 1;
-        summary.bytes += fp.size;
+        summary.filed += 1 + member_items.len() as u64;
+        summary.bytes += fp.size + member_items.iter().map(|(it, _)| it.fp.size).sum::<u64>();
         ev.outcome = Outcome::Planned;
-        return Some(ev);
+        return std::iter::once(ev).chain(member_items.into_iter().map(|(_, e)| e)).collect();
     }
     ev.outcome = if batch.action == Action::Copy { Outcome::Copied } else { Outcome::Moved };
     if let (Some(level), Some(session), Action::Move) = (opts.compress, batch.session, batch.action) {
@@ -663,7 +761,8 @@ fn plan_one(
                 // The smaller copy is filed first; the original is trashed only once it is.
                 batch.pending.push((file, Some(ev)));
                 batch.pending.push((trash, None));
-                return None;
+                batch.pending.extend(member_items.into_iter().map(|(it, e)| (it, Some(e))));
+                return Vec::new();
             }
             Ok(None) => {}
             // Not compressed (unreadable, a codec refused it): filed as it is.
@@ -672,7 +771,75 @@ fn plan_one(
     }
     let item = BatchItem { action: batch.action, src: path.to_path_buf(), dst: target, fp: *fp, id: Some(id) };
     batch.pending.push((item, Some(ev)));
-    None
+    batch.pending.extend(member_items.into_iter().map(|(it, e)| (it, Some(e))));
+    Vec::new()
+}
+
+/// A file that rides with a primary in this batch.
+struct Member {
+    path: PathBuf,
+    role: super::assets::Role,
+    fp: Fingerprint,
+    id: fsops::Identity,
+    /// Its index row, for a media member (a sidecar is not indexed).
+    row: Option<FileRow>,
+}
+
+/// Reads a sidecar (not media): its content and identity, through one
+/// descriptor opened without following links.
+fn read_sidecar(path: &Path) -> Result<(Fingerprint, fsops::Identity), MediaError> {
+    let mut opened = media::open(path)?;
+    let fp = fsops::fingerprint_file(&mut opened.file, path)?;
+    Ok((fp, opened.id))
+}
+
+/// Events for the members of a primary that stays where it is.
+fn members_left(primary: &Path, members: &[Member], summary: &mut Summary) -> Vec<FileEvent> {
+    members
+        .iter()
+        .map(|m| {
+            summary.skipped += 1;
+            let why = format!("stays with {} ({})", primary.display(), m.role.describe());
+            event(&m.path, Outcome::Skipped, Some(why))
+        })
+        .collect()
+}
+
+/// The primary's slot in `folder` where every member's name beside it is
+/// free too: the first of `name`, `stem (1).ext`, ... that fits the
+/// whole group (an identical primary there is a duplicate, as for one file).
+fn group_slot(
+    folder: &Path,
+    path: &Path,
+    fp: &Fingerprint,
+    members: &[Member],
+    reserved: &HashMap<PathBuf, Fingerprint>,
+) -> Result<Slot, fsops::FsError> {
+    let name = path.file_name().unwrap_or_default();
+    let mut blocked: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
+    // A name that does not fit the group is held by "other content" for the next try.
+    let other = Fingerprint { size: u64::MAX, hash: blake3::hash(b"taken by a member's name") };
+    for _ in 0..1000 {
+        let slot = fsops::choose_slot(folder, name, fp, &|p| {
+            if blocked.contains(p) {
+                Some(other)
+            } else {
+                reserved.get(p).copied()
+            }
+        })?;
+        let Slot::Free(target) = &slot else { return Ok(slot) };
+        let target_name = target.file_name().unwrap_or_default();
+        let fits = members.iter().all(|m| {
+            let to = folder.join(super::assets::member_name(m.path.file_name().unwrap_or_default(), name, target_name));
+            !reserved.contains_key(&to) && !fsops::exists(&to).unwrap_or(true)
+        });
+        if fits {
+            return Ok(slot);
+        }
+        blocked.insert(target.clone());
+    }
+    // Never in practice: a thousand names in a row taken.
+    fsops::choose_slot(folder, name, fp, &|p| reserved.get(p).copied())
 }
 
 pub use crate::journal::STAGING_DIR;
