@@ -151,3 +151,40 @@ fn a_sidecar_whose_photo_is_set_aside_goes_with_it() {
     assert!(side["reason"].as_str().unwrap().contains("IMG_9.HEIC"), "{side}");
     assert!(src.join("IMG_9.xmp").exists());
 }
+
+/// Through the daemon: a photo and its sidecar dropped together are filed
+/// together; a sidecar that comes later, alone, is filed beside the library
+/// file it names; one that names no library file stays, with a reason.
+#[test]
+fn the_daemon_files_a_sidecar_with_its_photo_and_a_late_one_beside_it() {
+    let Some(corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let config = daemon_config(t.path(), 1);
+    let inbox = t.path().join("inbox");
+    let _daemon = start_daemon(&config);
+    wait_for("the daemon", std::time::Duration::from_secs(30), || {
+        ctl(&config).args(["--json", "status"]).output().is_ok_and(|o| o.status.success())
+    });
+    let stage = t.path().join("stage");
+    std::fs::create_dir_all(&stage).unwrap();
+    std::fs::copy(corpus.join(HEIC), stage.join("IMG_1234.HEIC")).unwrap();
+    std::fs::write(stage.join("IMG_1234.HEIC.xmp"), b"<x:xmpmeta xmlns:x=\"adobe:ns:meta/\"/>").unwrap();
+    for n in ["IMG_1234.HEIC", "IMG_1234.HEIC.xmp"] {
+        std::fs::rename(stage.join(n), inbox.join(n)).unwrap();
+    }
+    let folder = t.path().join("lib/2021/04");
+    wait_for("both filed", std::time::Duration::from_secs(30), || {
+        folder.join("IMG_1234.HEIC").exists() && folder.join("IMG_1234.HEIC.xmp").exists()
+    });
+    // Later, the phone sends the edit file and a Takeout JSON for the same photo.
+    std::fs::write(inbox.join("IMG_1234.AAE"), b"<plist/>").unwrap();
+    std::fs::write(inbox.join("IMG_1234.HEIC.json"), b"{}").unwrap();
+    std::fs::write(inbox.join("IMG_7777.xmp"), b"<x:xmpmeta/>").unwrap();
+    wait_for("the late sidecars filed beside it", std::time::Duration::from_secs(30), || {
+        folder.join("IMG_1234.AAE").exists() && folder.join("IMG_1234.HEIC.json").exists()
+    });
+    assert!(inbox.join("IMG_7777.xmp").exists(), "a sidecar of no library file stays");
+    let why =
+        String::from_utf8_lossy(&run(ctl(&config).arg("why").arg(inbox.join("IMG_7777.xmp"))).stdout).into_owned();
+    assert!(why.contains("without its photo"), "{why}");
+}

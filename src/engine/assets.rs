@@ -68,9 +68,9 @@ fn split_copy_number(s: &str) -> (&str, &str) {
     (s, "")
 }
 
-/// The primary (by index into `media`, files of one folder) a sidecar
-/// named `name` belongs to.
-fn primary_of_sidecar(name: &str, role: Role, media: &[(usize, String, Kind)]) -> Option<usize> {
+/// The primary (its index, as `media` gives it: files of one folder, or
+/// the library's) a sidecar named `name` belongs to.
+pub fn primary_of_sidecar(name: &str, role: Role, media: &[(usize, String, Kind)]) -> Option<usize> {
     let lname = name.to_lowercase();
     let by_name = |n: &str| media.iter().find(|(_, m, _)| m.to_lowercase() == n).map(|(i, _, _)| *i);
     let by_stem = |s: &str| {

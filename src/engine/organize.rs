@@ -156,6 +156,26 @@ impl Library {
         })
     }
 
+    /// The one library file a sidecar that came alone belongs with, by
+    /// name (`IMG_1234.HEIC.xmp` → a library `IMG_1234.HEIC`); `None` when
+    /// no library file, or more than one, has that name.
+    fn primary_for(&self, sidecar: &Path, role: super::assets::Role) -> Option<PathBuf> {
+        let name = sidecar.file_name()?.to_string_lossy().into_owned();
+        let media: Vec<(usize, String, media::Kind)> = self
+            .rows
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| {
+                let n = r.path.file_name()?.to_string_lossy().into_owned();
+                Some((i, n, media::Kind::from_name(&r.kind)?))
+            })
+            .collect();
+        let i = super::assets::primary_of_sidecar(&name, role, &media)?;
+        let chosen = media.iter().find(|(j, _, _)| *j == i)?.1.to_lowercase();
+        let same = media.iter().filter(|(_, n, _)| n.to_lowercase() == chosen).count();
+        (same == 1 && self.there(i)).then(|| self.rows[i].path.clone())
+    }
+
     /// The library file with this content, if it is still there as indexed.
     fn with_content(&self, blake3: &str) -> Option<&FileRow> {
         self.by_blake3.get(blake3).filter(|&&i| self.there(i)).map(|&i| &self.rows[i])
@@ -473,8 +493,28 @@ pub fn organize_found_with(
         }
         match p.result {
             Err(MediaError::NotMedia { .. }) if !media::looks_like_media_name(&p.path) => {
-                summary.non_media += 1;
-                on_event(&Event::File(event(&p.path, Outcome::NonMedia, None)));
+                // A sidecar that came without its photo goes beside the library file it names.
+                let role = super::assets::sidecar_role(&p.path);
+                let beside = role.and_then(|r| library.primary_for(&p.path, r));
+                match (role, beside) {
+                    (Some(role), Some(primary)) => {
+                        if let Some(ev) = plan_beside(&p.path, role, &primary, &mut batch, &mut summary) {
+                            on_event(&Event::File(ev));
+                        }
+                    }
+                    (Some(role), None) => {
+                        summary.non_media += 1;
+                        let why = format!(
+                            "{} without its photo: none beside it, and no one library file of that name; left in place",
+                            role.describe().trim_start_matches("its ")
+                        );
+                        on_event(&Event::File(event(&p.path, Outcome::NonMedia, Some(why))));
+                    }
+                    _ => {
+                        summary.non_media += 1;
+                        on_event(&Event::File(event(&p.path, Outcome::NonMedia, None)));
+                    }
+                }
             }
             Err(e) => {
                 summary.errors += 1;
@@ -773,6 +813,56 @@ fn plan_one(
     batch.pending.push((item, Some(ev)));
     batch.pending.extend(member_items.into_iter().map(|(it, e)| (it, Some(e))));
     Vec::new()
+}
+
+/// Queues a sidecar's move beside `primary`, a library file filed
+/// earlier, under its own name (numbered if taken). Returns its event now
+/// when it cannot be read or placed.
+fn plan_beside(
+    path: &Path,
+    role: super::assets::Role,
+    primary: &Path,
+    batch: &mut Batch,
+    summary: &mut Summary,
+) -> Option<FileEvent> {
+    let fail = |why: String, summary: &mut Summary| {
+        summary.errors += 1;
+        Some(event(path, Outcome::Error, Some(why)))
+    };
+    let (fp, id) = match read_sidecar(path) {
+        Ok(r) => r,
+        Err(e) => return fail(e.to_string(), summary),
+    };
+    let folder = primary.parent().unwrap_or(primary);
+    let name = path.file_name().unwrap_or_default();
+    let reserved = &batch.reserved;
+    let target = match fsops::choose_slot(folder, name, &fp, &|p| reserved.get(p).copied()) {
+        Ok(Slot::Free(t)) => t,
+        Ok(Slot::Identical(existing)) => {
+            summary.duplicates += 1;
+            let mut ev =
+                event(path, Outcome::Duplicate, Some("an identical copy is already beside it; left in place".into()));
+            ev.duplicate_of = Some(existing);
+            return Some(ev);
+        }
+        Err(e) => return fail(e.to_string(), summary),
+    };
+    batch.reserved.insert(target.clone(), fp);
+    let mut ev = event(
+        path,
+        Outcome::Planned,
+        Some(format!("beside {} ({}), filed earlier", primary.display(), role.describe())),
+    );
+    ev.dest = Some(target.clone());
+    ev.bytes = fp.size;
+    if batch.session.is_none() {
+        summary.filed += 1;
+        return Some(ev);
+    }
+    ev.outcome = if batch.action == Action::Copy { Outcome::Copied } else { Outcome::Moved };
+    let item = BatchItem { action: batch.action, src: path.to_path_buf(), dst: target, fp, id: Some(id) };
+    batch.pending.push((item, Some(ev)));
+    None
 }
 
 /// A file that rides with a primary in this batch.
