@@ -188,3 +188,31 @@ fn the_daemon_files_a_sidecar_with_its_photo_and_a_late_one_beside_it() {
         String::from_utf8_lossy(&run(ctl(&config).arg("why").arg(inbox.join("IMG_7777.xmp"))).stdout).into_owned();
     assert!(why.contains("without its photo"), "{why}");
 }
+
+/// `cbctl dedup --action delete` trashes a duplicate with its sidecar, and
+/// undo brings both back.
+#[test]
+fn deleting_a_duplicate_trashes_its_sidecar_with_it_and_undo_restores_both() {
+    let Some(corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let (dir, _, state) = work_dirs(t.path());
+    std::fs::create_dir_all(&dir).unwrap();
+    // The older copy is the keeper; the newer one, with its sidecar, is the duplicate.
+    std::fs::copy(corpus.join(HEIC), dir.join("a.HEIC")).unwrap();
+    let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
+    std::fs::File::options().write(true).open(dir.join("a.HEIC")).unwrap().set_modified(old).unwrap();
+    std::fs::copy(corpus.join(HEIC), dir.join("b.HEIC")).unwrap();
+    std::fs::write(dir.join("b.HEIC.xmp"), b"<x:xmpmeta xmlns:x=\"adobe:ns:meta/\"/>").unwrap();
+    std::fs::write(dir.join("a.HEIC.xmp"), b"<x:xmpmeta xmlns:x=\"adobe:ns:meta/\"><a/></x:xmpmeta>").unwrap();
+    let before = tree(&dir);
+    let out = run(cbctl(&state).args(["--json", "dedup", "--action", "delete"]).arg(&dir));
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!dir.join("b.HEIC").exists() && !dir.join("b.HEIC.xmp").exists(), "{:?}", tree(&dir));
+    assert!(dir.join("a.HEIC").exists() && dir.join("a.HEIC.xmp").exists(), "the keeper keeps its sidecar");
+    let lines = json_lines(&out);
+    let side = lines.iter().find(|l| l["path"] == dir.join("b.HEIC.xmp").to_str().unwrap()).unwrap();
+    assert_eq!(side["outcome"], "trashed", "{side}");
+    let out = run(cbctl(&state).args(["undo", "--last"]));
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(tree(&dir), before);
+}

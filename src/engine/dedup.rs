@@ -127,6 +127,27 @@ pub struct DedupSummary {
     pub index: RefreshReport,
 }
 
+/// The sidecars beside `path` (a media file of kind `kind`) that belong
+/// to it by name: `NAME.EXT.xmp`, `NAME.xmp`, `.aae`, Takeout `.json`.
+fn sidecars_of(path: &Path, kind: &str) -> Vec<(PathBuf, super::assets::Role)> {
+    let (Some(folder), Some(name), Some(kind)) = (path.parent(), path.file_name(), crate::media::Kind::from_name(kind))
+    else {
+        return Vec::new();
+    };
+    let me = [(0, name.to_string_lossy().into_owned(), kind)];
+    let Ok(entries) = std::fs::read_dir(folder) else { return Vec::new() };
+    entries
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .filter_map(|e| {
+            let p = e.path();
+            let role = super::assets::sidecar_role(&p)?;
+            let n = p.file_name()?.to_string_lossy().into_owned();
+            (super::assets::primary_of_sidecar(&n, role, &me) == Some(0)).then_some((p, role))
+        })
+        .collect()
+}
+
 fn add(total: &mut RefreshReport, r: &RefreshReport) {
     total.files += r.files;
     total.unchanged += r.unchanged;
@@ -307,7 +328,33 @@ pub fn dedup(
                 reserved.insert(dst.clone(), fp);
                 ev.dest = Some(dst.clone());
                 ev.outcome = kind;
+                // Its sidecars go where it goes, under its new name.
+                let dst_name = dst.file_name().unwrap_or_default().to_os_string();
+                let dst_folder = dst.parent().unwrap_or(&top).to_path_buf();
+                let mut riders = Vec::new();
+                for (side, role) in sidecars_of(&row.path, &row.kind) {
+                    let Ok(mut opened) = crate::media::open(&side) else { continue };
+                    let Ok(sfp) = fsops::fingerprint_file(&mut opened.file, &side) else { continue };
+                    let to = dst_folder.join(super::assets::member_name(
+                        side.file_name().unwrap_or_default(),
+                        row.path.file_name().unwrap_or_default(),
+                        &dst_name,
+                    ));
+                    if reserved.contains_key(&to) || fsops::exists(&to).unwrap_or(true) {
+                        continue;
+                    }
+                    reserved.insert(to.clone(), sfp);
+                    let sev = FileEvent {
+                        path: side.clone(),
+                        dest: Some(to.clone()),
+                        bytes: sfp.size,
+                        reason: Some(format!("with {} ({})", row.path.display(), role.describe())),
+                        ..ev.clone()
+                    };
+                    riders.push((BatchItem { action, src: side, dst: to, fp: sfp, id: Some(opened.id) }, sev));
+                }
                 pending.push((BatchItem { action, src: row.path.clone(), dst, fp, id: None }, ev));
+                pending.extend(riders);
             }
             Ok(Slot::Identical(existing)) => {
                 ev.outcome = Outcome::Duplicate;
