@@ -18,6 +18,8 @@ pub enum DateSource {
     Iptc,
     /// A PNG `tEXt`/`iTXt` "Creation Time".
     PngText,
+    /// A camera maker's private block (Olympus APP12, Canon CIFF, Reconyx maker note).
+    MakerNote,
     /// QuickTime `com.apple.quicktime.creationdate` (local time with offset).
     Quicktime,
     /// QuickTime/MP4 `mvhd` creation_time (UTC).
@@ -44,6 +46,7 @@ impl DateSource {
             DateSource::GpsDatetime,
             DateSource::Iptc,
             DateSource::PngText,
+            DateSource::MakerNote,
             DateSource::Quicktime,
             DateSource::Mvhd,
             DateSource::Container,
@@ -84,6 +87,7 @@ impl DateSource {
             DateSource::GpsDatetime => "gps-datetime",
             DateSource::Iptc => "iptc",
             DateSource::PngText => "png-text",
+            DateSource::MakerNote => "maker-note",
             DateSource::XmpSidecar => "xmp-sidecar",
             DateSource::Takeout => "takeout",
             DateSource::Quicktime => "quicktime",

@@ -33,6 +33,8 @@ pub struct ExifFields {
     pub gps: Option<(f64, f64)>,
     /// GPSDateStamp + GPSTimeStamp: a UTC time.
     pub gps_time: Option<NaiveDateTime>,
+    /// A date only the maker note holds (Reconyx), wall-clock time.
+    pub maker_date: Option<NaiveDateTime>,
 }
 
 impl ExifFields {
@@ -62,6 +64,7 @@ impl ExifFields {
         self.orientation = self.orientation.or(other.orientation);
         self.gps = self.gps.or(other.gps);
         self.gps_time = self.gps_time.or(other.gps_time);
+        self.maker_date = self.maker_date.or(other.maker_date);
         let (c, o) = (&mut self.capture, other.capture);
         c.time = c.time.take().or(o.time);
         c.subsec = c.subsec.take().or(o.subsec);
@@ -112,6 +115,7 @@ fn fields_of(exif: &exif::Exif) -> ExifFields {
             (0x927C, exif::Value::Undefined(note, _)) => {
                 out.capture.maker_note = true;
                 out.capture.burst = super::capture::apple_burst_uuid(note);
+                out.maker_date = super::vendor::reconyx_date(note);
             }
             // CustomRendered
             (0xA401, v) => out.capture.rendered = v.get_uint(0).and_then(|v| u16::try_from(v).ok()),

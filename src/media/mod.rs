@@ -23,6 +23,7 @@ pub mod raw;
 pub mod sidecar;
 pub mod sniff;
 pub mod textdate;
+pub mod vendor;
 pub mod xmp;
 
 use std::fs::File;
@@ -338,6 +339,9 @@ pub fn probe_opened(opened: &mut crate::fsops::Opened, path: &Path) -> Result<Me
         if kind == Kind::Png {
             taken = taken.or_else(|| textdate::png_creation_time(&head).map(|(t, o)| found(t, o, DateSource::PngText)));
         }
+        let vendor =
+            exif.maker_date.or_else(|| (kind == Kind::Jpeg).then(|| vendor::jpeg_vendor_date(&head)).flatten());
+        taken = taken.or_else(|| vendor.map(|t| found(t, None, DateSource::MakerNote)));
     }
     if taken.is_none() {
         taken = match kind {
