@@ -192,7 +192,7 @@ mod tests {
 
     #[test]
     fn files_dated_only_by_their_mtime_go_by_the_undated_template() {
-        let date = |source| CaptureDate { local: at("2023-05-14 12:00:00"), offset: None, utc_only: false, source };
+        let date = |source| CaptureDate::local(at("2023-05-14 12:00:00"), None, source);
         let l = Layout::parse("{year}/{month:02}").unwrap();
         assert_eq!(l.folder(&date(DateSource::Mtime), None), PathBuf::from("undated"));
         assert_eq!(l.folder(&date(DateSource::Filename), None), PathBuf::from("2023/05"));

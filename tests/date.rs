@@ -97,3 +97,236 @@ fn a_date_in_the_file_name_wins_over_mtime_when_metadata_has_none() {
     assert_eq!(json_lines(&out)[0]["source"], "mtime");
     assert_eq!(summary(&json_lines(&out))["errors"], 0);
 }
+
+// ---- Dates from every source (issue 15 item 2). Every file below is made
+// here: a corpus JPEG stripped of all metadata with `exiftool -all=`, then
+// the one date source under test written with exiftool (or, for sidecars,
+// written beside it), so nothing else could have given the date.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Runs exiftool on `file` (in place), failing the test if it fails.
+fn exiftool(args: &[&str], file: &Path) {
+    let out = Command::new("exiftool")
+        .args(["-q", "-q", "-overwrite_original"])
+        .args(args)
+        .arg(file)
+        .output()
+        .expect("exiftool must be installed (.ci/run installs libimage-exiftool-perl)");
+    assert!(out.status.success(), "exiftool {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A JPEG named `name` in `dir` with no metadata at all (so no date of its own).
+fn bare_jpeg(corpus: &Path, dir: &Path, name: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::copy(corpus.join("exif-samples/jpg/gps/DSCN0010.jpg"), &p).unwrap();
+    exiftool(&["-all="], &p);
+    p
+}
+
+/// `cbctl --json date` of one file.
+fn date_of(state: &Path, file: &Path) -> serde_json::Value {
+    let out = run(cbctl(state).arg("--json").arg("date").arg(file));
+    json_lines(&out)[0].clone()
+}
+
+fn taken_source(v: &serde_json::Value) -> (&str, &str) {
+    (v["taken"].as_str().unwrap_or(""), v["source"].as_str().unwrap_or(""))
+}
+
+#[test]
+fn a_takeout_only_photo_is_filed_on_the_local_day_of_the_place_it_was_taken() {
+    let Some(corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let (src, dest, state) = work_dirs(t.path());
+    std::fs::create_dir_all(&src).unwrap();
+    // No EXIF; Takeout's JSON says 2023-06-01 03:30:00 UTC (1685590200) in
+    // Los Angeles, where it was still 31 May, 20:30 (-07:00).
+    let photo = bare_jpeg(&corpus, &src, "photo.jpg");
+    std::fs::write(
+        src.join("photo.jpg.supplemental-metadata.json"),
+        r#"{"title": "photo.jpg", "photoTakenTime": {"timestamp": "1685590200", "formatted": "Jun 1, 2023, 3:30:00 AM UTC"},
+           "geoData": {"latitude": 34.0522, "longitude": -118.2437, "altitude": 0.0}}"#,
+    )
+    .unwrap();
+    let v = date_of(&state, &photo);
+    assert_eq!(taken_source(&v), ("2023-05-31T20:30:00-07:00", "takeout"), "{v}");
+    assert_eq!(v["offset_from"], "gps", "{v}");
+    // Filed in May, not in June as the UTC day would have it.
+    let out = run(cbctl(&state).arg("--json").arg("organize").arg(&src).arg(&dest).arg("--no-phash"));
+    let lines = json_lines(&out);
+    let ev = lines.iter().find(|l| l["path"].as_str().is_some_and(|p| p.ends_with("photo.jpg"))).unwrap();
+    let landed = PathBuf::from(ev["dest"].as_str().unwrap());
+    assert!(landed.parent().unwrap().ends_with("2023/05"), "{ev}");
+
+    // Takeout's other names: the old `NAME.EXT.json`, and `IMG.JPG(1).json` for `IMG(1).JPG`.
+    let json = r#"{"photoTakenTime": {"timestamp": "1685590200"}}"#;
+    let old = bare_jpeg(&corpus, t.path(), "old.jpg");
+    std::fs::write(t.path().join("old.jpg.json"), json).unwrap();
+    let counted = bare_jpeg(&corpus, t.path(), "IMG(1).JPG");
+    std::fs::write(t.path().join("IMG.JPG(1).json"), json).unwrap();
+    for p in [old, counted] {
+        let v = date_of(&state, &p);
+        assert_eq!(taken_source(&v), ("2023-06-01T03:30:00Z", "takeout"), "{v}");
+    }
+}
+
+#[test]
+fn an_xmp_sidecar_dates_a_photo_without_embedded_dates() {
+    let Some(corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let state = t.path().join("state");
+    // exiftool creates the sidecar from nothing when the .xmp does not exist yet.
+    let a = bare_jpeg(&corpus, t.path(), "a.jpg");
+    exiftool(&["-XMP-exif:DateTimeOriginal=2019:03:12 10:15:30+01:00"], &t.path().join("a.jpg.xmp"));
+    let b = bare_jpeg(&corpus, t.path(), "b.jpg");
+    exiftool(&["-XMP-exif:DateTimeOriginal=2018:01:02 03:04:05"], &t.path().join("b.xmp"));
+    assert_eq!(taken_source(&date_of(&state, &a)), ("2019-03-12T10:15:30+01:00", "xmp-sidecar"));
+    assert_eq!(taken_source(&date_of(&state, &b)), ("2018-01-02T03:04:05", "xmp-sidecar"));
+    // A sidecar that is a symbolic link is not followed.
+    let c = bare_jpeg(&corpus, t.path(), "c.jpg");
+    std::os::unix::fs::symlink(t.path().join("a.jpg.xmp"), t.path().join("c.jpg.xmp")).unwrap();
+    assert_eq!(date_of(&state, &c)["source"], "mtime");
+}
+
+#[test]
+fn an_embedded_date_time_original_beats_sidecars() {
+    let Some(corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let state = t.path().join("state");
+    // The corpus photo itself (DateTimeOriginal 2008:10:22 16:28:39, GPS in
+    // France), with an XMP sidecar and a Takeout JSON that both disagree.
+    let p = t.path().join("DSCN0010.jpg");
+    std::fs::copy(corpus.join("exif-samples/jpg/gps/DSCN0010.jpg"), &p).unwrap();
+    exiftool(&["-XMP-exif:DateTimeOriginal=2019:03:12 10:15:30+01:00"], &t.path().join("DSCN0010.jpg.xmp"));
+    std::fs::write(t.path().join("DSCN0010.jpg.json"), r#"{"photoTakenTime": {"timestamp": "1685590200"}}"#).unwrap();
+    let v = date_of(&state, &p);
+    assert_eq!(v["source"], "exif", "{v}");
+    assert!(v["taken"].as_str().unwrap().starts_with("2008-10-22T16:28:39"), "{v}");
+    // The same photo with its EXIF and GPS dates removed falls to the XMP sidecar (before Takeout).
+    exiftool(&["-EXIF:AllDates=", "-EXIF:OffsetTime*=", "-GPSDateStamp=", "-GPSTimeStamp="], &p);
+    let v = date_of(&state, &p);
+    assert_eq!(taken_source(&v), ("2019-03-12T10:15:30+01:00", "xmp-sidecar"), "{v}");
+}
+
+#[test]
+fn gps_position_gives_the_offset_a_date_time_original_lacks() {
+    let Some(corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let state = t.path().join("state");
+    // DateTimeOriginal without OffsetTimeOriginal, GPS in Los Angeles: -08:00 in January, -07:00 in July.
+    for (name, when, want) in [
+        ("winter.jpg", "2023:01:15 12:00:00", "2023-01-15T12:00:00-08:00"),
+        ("summer.jpg", "2023:07:15 12:00:00", "2023-07-15T12:00:00-07:00"),
+    ] {
+        let p = bare_jpeg(&corpus, t.path(), name);
+        exiftool(
+            &[
+                &format!("-EXIF:DateTimeOriginal={when}"),
+                "-GPSLatitude=34.0522",
+                "-GPSLatitudeRef=N",
+                "-GPSLongitude=118.2437",
+                "-GPSLongitudeRef=W",
+            ],
+            &p,
+        );
+        let v = date_of(&state, &p);
+        assert_eq!(taken_source(&v), (want, "exif"), "{v}");
+        assert_eq!(v["offset_from"], "gps", "{v}");
+    }
+    // A recorded offset is kept, and no offset_from is reported.
+    let p = bare_jpeg(&corpus, t.path(), "offset.jpg");
+    exiftool(
+        &[
+            "-EXIF:DateTimeOriginal=2023:01:15 12:00:00",
+            "-EXIF:OffsetTimeOriginal=+09:00",
+            "-GPSLatitude=34.0522",
+            "-GPSLatitudeRef=N",
+            "-GPSLongitude=118.2437",
+            "-GPSLongitudeRef=W",
+        ],
+        &p,
+    );
+    let v = date_of(&state, &p);
+    assert_eq!(taken_source(&v), ("2023-01-15T12:00:00+09:00", "exif"), "{v}");
+    assert!(v.get("offset_from").is_none(), "{v}");
+}
+
+#[test]
+fn gps_date_and_time_stamps_date_a_photo_that_has_nothing_else() {
+    let Some(corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let state = t.path().join("state");
+    // GPSDateStamp/GPSTimeStamp only (UTC), as Immich's gps-datetime.jpg.
+    let p = bare_jpeg(&corpus, t.path(), "gps-datetime.jpg");
+    exiftool(&["-GPSDateStamp=2023:06:01", "-GPSTimeStamp=03:30:00"], &p);
+    assert_eq!(taken_source(&date_of(&state, &p)), ("2023-06-01T03:30:00Z", "gps-datetime"));
+    // With a position too, it moves to the local clock there (Los Angeles: the day before).
+    exiftool(&["-GPSLatitude=34.0522", "-GPSLatitudeRef=N", "-GPSLongitude=118.2437", "-GPSLongitudeRef=W"], &p);
+    let v = date_of(&state, &p);
+    assert_eq!(taken_source(&v), ("2023-05-31T20:30:00-07:00", "gps-datetime"), "{v}");
+    assert_eq!(v["offset_from"], "gps");
+}
+
+#[test]
+fn iptc_date_created_counts_only_with_its_time_created() {
+    let Some(corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let state = t.path().join("state");
+    let both = bare_jpeg(&corpus, t.path(), "both.jpg");
+    exiftool(&["-IPTC:DateCreated=2019:03:12", "-IPTC:TimeCreated=10:15:30+01:00"], &both);
+    assert_eq!(taken_source(&date_of(&state, &both)), ("2019-03-12T10:15:30+01:00", "iptc"));
+    let lone = bare_jpeg(&corpus, t.path(), "lone.jpg");
+    exiftool(&["-IPTC:TimeCreated=10:15:30+01:00"], &lone);
+    assert_eq!(date_of(&state, &lone)["source"], "mtime");
+}
+
+#[test]
+fn a_png_creation_time_text_chunk_dates_it() {
+    let Some(corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let state = t.path().join("state");
+    // exiftool writes PNG:CreationTime as a `tEXt` chunk keyed "Creation Time".
+    let p = t.path().join("plain.png");
+    std::fs::copy(corpus.join("exiftool-samples/PNG.png"), &p).unwrap();
+    exiftool(&["-all=", "-PNG:CreationTime=2023:05:14 12:34:56"], &p);
+    let data = std::fs::read(&p).unwrap();
+    assert!(data.windows(18).any(|w| w == b"tEXtCreation Time\0"), "exiftool wrote no tEXt chunk");
+    assert_eq!(taken_source(&date_of(&state, &p)), ("2023-05-14T12:34:56", "png-text"));
+}
+
+#[test]
+fn an_avi_idit_chunk_dates_it() {
+    if Command::new("ffmpeg").arg("-version").output().is_err() {
+        eprintln!("SKIP: no ffmpeg to make an AVI");
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let state = t.path().join("state");
+    let p = t.path().join("clip.avi");
+    let made = Command::new("ffmpeg")
+        .args(["-v", "error", "-f", "lavfi", "-i", "testsrc=d=1:s=32x32:r=5", "-c:v", "mjpeg"])
+        .arg(&p)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    // ffmpeg writes no IDIT (and exiftool cannot write RIFF): insert the
+    // chunk a camera writes at the start of the `hdrl` list, fixing the
+    // LIST's and the RIFF's sizes.
+    let mut data = std::fs::read(&p).unwrap();
+    let hdrl = data.windows(4).position(|w| w == b"hdrl").unwrap();
+    let mut chunk = b"IDIT".to_vec();
+    let text = b"Sun May 14 12:34:56 2023\n\0";
+    chunk.extend((text.len() as u32).to_le_bytes());
+    chunk.extend(text);
+    let grow = |data: &mut Vec<u8>, at: usize| {
+        let n = u32::from_le_bytes(data[at..at + 4].try_into().unwrap()) + chunk.len() as u32;
+        data[at..at + 4].copy_from_slice(&n.to_le_bytes());
+    };
+    grow(&mut data, 4);
+    grow(&mut data, hdrl - 4);
+    data.splice(hdrl + 4..hdrl + 4, chunk.iter().copied());
+    std::fs::write(&p, &data).unwrap();
+    assert_eq!(taken_source(&date_of(&state, &p)), ("2023-05-14T12:34:56", "container"));
+}

@@ -515,14 +515,21 @@ fn date(cli: &Cli, files: &[PathBuf]) -> u8 {
         cli,
         results,
         |path, info| {
-            serde_json::json!({
+            let mut v = serde_json::json!({
                 "path": path.to_string_lossy(),
                 "taken": info.taken.to_rfc3339(),
                 "source": info.taken.source.as_str(),
                 "kind": info.kind.name(),
-            })
+            });
+            if let Some(from) = info.taken.offset_from {
+                v["offset_from"] = from.into();
+            }
+            v
         },
-        |path, info| format!("{}\t{}\t{}", path.display(), info.taken.to_rfc3339(), info.taken.source.describe()),
+        |path, info| {
+            let from = info.taken.offset_from.map(|f| format!(", offset from {f}")).unwrap_or_default();
+            format!("{}\t{}\t{}{from}", path.display(), info.taken.to_rfc3339(), info.taken.source.describe())
+        },
     )
 }
 

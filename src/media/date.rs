@@ -12,12 +12,24 @@ pub enum DateSource {
     Xmp,
     /// EXIF CreateDate (DateTimeDigitized) or DateTime.
     ExifCreate,
+    /// EXIF GPSDateStamp + GPSTimeStamp (UTC).
+    GpsDatetime,
+    /// IPTC DateCreated + TimeCreated.
+    Iptc,
+    /// A PNG `tEXt`/`iTXt` "Creation Time".
+    PngText,
+    /// A camera maker's private block (Olympus APP12, Canon CIFF, Reconyx maker note).
+    MakerNote,
     /// QuickTime `com.apple.quicktime.creationdate` (local time with offset).
     Quicktime,
     /// QuickTime/MP4 `mvhd` creation_time (UTC).
     Mvhd,
     /// Another container's own date (Matroska DateUTC, AVCHD MDPM, ...).
     Container,
+    /// An XMP sidecar beside the file (`NAME.EXT.xmp`, `NAME.xmp`).
+    XmpSidecar,
+    /// A Google Takeout JSON beside the file (`photoTakenTime`, UTC).
+    Takeout,
     /// A date in the file name.
     Filename,
     /// The file's modification time.
@@ -31,9 +43,15 @@ impl DateSource {
             DateSource::Exif,
             DateSource::Xmp,
             DateSource::ExifCreate,
+            DateSource::GpsDatetime,
+            DateSource::Iptc,
+            DateSource::PngText,
+            DateSource::MakerNote,
             DateSource::Quicktime,
             DateSource::Mvhd,
             DateSource::Container,
+            DateSource::XmpSidecar,
+            DateSource::Takeout,
             DateSource::Filename,
             DateSource::Mtime,
         ]
@@ -46,6 +64,8 @@ impl DateSource {
     pub fn describe(self) -> &'static str {
         match self {
             DateSource::Mtime => "mtime (no date in the file or its name)",
+            DateSource::XmpSidecar => "xmp-sidecar (the .xmp file beside it)",
+            DateSource::Takeout => "takeout (the Google Takeout .json beside it)",
             other => other.as_str(),
         }
     }
@@ -53,8 +73,9 @@ impl DateSource {
     /// The date was written into the file by whatever made it (EXIF, XMP,
     /// a container's own field), not guessed from its name or mtime: the
     /// mark of a camera original, which a re-save without metadata loses.
+    /// Sidecars are other files: not embedded.
     pub fn is_embedded(self) -> bool {
-        !matches!(self, DateSource::Filename | DateSource::Mtime)
+        !matches!(self, DateSource::Filename | DateSource::Mtime | DateSource::XmpSidecar | DateSource::Takeout)
     }
 
     /// The name in `cbctl --json date` and the index ("exif", "quicktime", "mvhd", "filename", "mtime", ...).
@@ -63,6 +84,12 @@ impl DateSource {
             DateSource::Exif => "exif",
             DateSource::Xmp => "xmp",
             DateSource::ExifCreate => "exif-create",
+            DateSource::GpsDatetime => "gps-datetime",
+            DateSource::Iptc => "iptc",
+            DateSource::PngText => "png-text",
+            DateSource::MakerNote => "maker-note",
+            DateSource::XmpSidecar => "xmp-sidecar",
+            DateSource::Takeout => "takeout",
             DateSource::Quicktime => "quicktime",
             DateSource::Mvhd => "mvhd",
             DateSource::Container => "container",
@@ -85,6 +112,9 @@ pub struct CaptureDate {
     pub utc_only: bool,
     /// Which source won.
     pub source: DateSource,
+    /// Where the offset came from when the date's own source had none
+    /// (`"gps"`: the zone at the GPS position), else `None`.
+    pub offset_from: Option<&'static str>,
 }
 
 impl CaptureDate {
@@ -100,6 +130,16 @@ impl CaptureDate {
         }
     }
 
+    /// A date with neither offset nor zone: `utc_only` false, `offset_from` none.
+    pub fn local(local: NaiveDateTime, offset: Option<FixedOffset>, source: DateSource) -> CaptureDate {
+        CaptureDate { local, offset, utc_only: false, source, offset_from: None }
+    }
+
+    /// A UTC instant with no local offset (printed with `Z`).
+    pub fn utc(t: NaiveDateTime, source: DateSource) -> CaptureDate {
+        CaptureDate { local: t, offset: FixedOffset::east_opt(0), utc_only: true, source, offset_from: None }
+    }
+
     /// This UTC-only time seen at another offset (a Live Photo's sibling photo).
     pub fn at_offset(&self, offset: FixedOffset) -> CaptureDate {
         let utc = self.local
@@ -109,6 +149,7 @@ impl CaptureDate {
             offset: Some(offset),
             utc_only: false,
             source: self.source,
+            offset_from: self.offset_from,
         }
     }
 }

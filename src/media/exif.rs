@@ -29,6 +29,12 @@ pub struct ExifFields {
     pub orientation: Option<u16>,
     /// What tells this shot from the camera's others ([`super::capture`]).
     pub capture: super::capture::Capture,
+    /// GPSLatitude/GPSLongitude with their refs, as signed degrees (latitude, longitude).
+    pub gps: Option<(f64, f64)>,
+    /// GPSDateStamp + GPSTimeStamp: a UTC time.
+    pub gps_time: Option<NaiveDateTime>,
+    /// A date only the maker note holds (Reconyx), wall-clock time.
+    pub maker_date: Option<NaiveDateTime>,
 }
 
 impl ExifFields {
@@ -56,6 +62,9 @@ impl ExifFields {
         self.model = self.model.take().or(other.model);
         self.dng |= other.dng;
         self.orientation = self.orientation.or(other.orientation);
+        self.gps = self.gps.or(other.gps);
+        self.gps_time = self.gps_time.or(other.gps_time);
+        self.maker_date = self.maker_date.or(other.maker_date);
         let (c, o) = (&mut self.capture, other.capture);
         c.time = c.time.take().or(o.time);
         c.subsec = c.subsec.take().or(o.subsec);
@@ -87,9 +96,14 @@ fn ascii(v: &exif::Value) -> Option<String> {
 /// are matched by tag number so blocks whose tags sit in IFD0 work too).
 fn fields_of(exif: &exif::Exif) -> ExifFields {
     let mut strings = std::collections::HashMap::new();
+    let mut gps = Gps::default();
     let mut out = ExifFields::default();
     for f in exif.fields().filter(|f| f.ifd_num == exif::In::PRIMARY) {
         let n = f.tag.number();
+        if f.tag.context() == exif::Context::Gps {
+            gps.field(n, &f.value);
+            continue;
+        }
         if n == 0xC612 {
             out.dng = true;
         }
@@ -101,6 +115,7 @@ fn fields_of(exif: &exif::Exif) -> ExifFields {
             (0x927C, exif::Value::Undefined(note, _)) => {
                 out.capture.maker_note = true;
                 out.capture.burst = super::capture::apple_burst_uuid(note);
+                out.maker_date = super::vendor::reconyx_date(note);
             }
             // CustomRendered
             (0xA401, v) => out.capture.rendered = v.get_uint(0).and_then(|v| u16::try_from(v).ok()),
@@ -126,7 +141,65 @@ fn fields_of(exif: &exif::Exif) -> ExifFields {
     out.capture.time = strings.get(&0x9003).filter(|_| out.original.is_some()).cloned();
     out.capture.subsec = strings.get(&0x9291).cloned();
     out.capture.unique_id = strings.get(&0xA420).cloned();
+    out.gps = gps.position();
+    out.gps_time = gps.time();
     out
+}
+
+/// The GPS IFD's fields we use, as read.
+#[derive(Default)]
+struct Gps {
+    lat_ref: Option<String>,
+    lat: Option<f64>,
+    lon_ref: Option<String>,
+    lon: Option<f64>,
+    date: Option<String>,
+    time: Option<(u32, u32, u32)>,
+}
+
+/// Three rationals (degrees/hours, minutes, seconds), as each one's value.
+fn triple(v: &exif::Value) -> Option<[f64; 3]> {
+    let exif::Value::Rational(r) = v else { return None };
+    let part = |i: usize| r.get(i).filter(|r| r.denom != 0).map(|r| r.to_f64());
+    Some([part(0)?, part(1).unwrap_or(0.0), part(2).unwrap_or(0.0)])
+}
+
+impl Gps {
+    fn field(&mut self, n: u16, v: &exif::Value) {
+        let deg = |v: &exif::Value| triple(v).map(|[d, m, s]| d + m / 60.0 + s / 3600.0);
+        match n {
+            0x0001 => self.lat_ref = ascii(v),
+            0x0002 => self.lat = deg(v),
+            0x0003 => self.lon_ref = ascii(v),
+            0x0004 => self.lon = deg(v),
+            0x0007 => {
+                self.time = triple(v).and_then(|[h, m, s]| {
+                    let ok = |x: f64, max: f64| (0.0..max).contains(&x);
+                    (ok(h, 24.0) && ok(m, 60.0) && ok(s, 61.0)).then(|| (h as u32, m as u32, (s as u32).min(59)))
+                })
+            }
+            0x001D => self.date = ascii(v),
+            _ => {}
+        }
+    }
+
+    /// Signed degrees; `None` when a part is missing, out of range, or 0/0 (a phone's "no fix").
+    fn position(&self) -> Option<(f64, f64)> {
+        let sign = |r: &Option<String>, neg: char| match r.as_deref().and_then(|r| r.chars().next()) {
+            Some(c) if c.eq_ignore_ascii_case(&neg) => -1.0,
+            _ => 1.0,
+        };
+        let lat = self.lat? * sign(&self.lat_ref, 'S');
+        let lon = self.lon? * sign(&self.lon_ref, 'W');
+        let valid = lat.abs() <= 90.0 && lon.abs() <= 180.0 && (lat != 0.0 || lon != 0.0);
+        valid.then_some((lat, lon))
+    }
+
+    fn time(&self) -> Option<NaiveDateTime> {
+        let (h, m, s) = self.time?;
+        let date = self.date.as_deref()?;
+        parse_exif_datetime(&format!("{date} {h:02}:{m:02}:{s:02}"))
+    }
 }
 
 const MAX_RAW_READ: u64 = 256 << 20;

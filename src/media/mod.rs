@@ -14,11 +14,16 @@ pub mod date;
 pub mod decode;
 pub mod exif;
 pub mod ffmpeg;
+pub mod gps;
 pub mod heif;
+pub mod iptc;
 pub mod jpeg;
 pub mod jpeg_dc;
 pub mod raw;
+pub mod sidecar;
 pub mod sniff;
+pub mod textdate;
+pub mod vendor;
 pub mod xmp;
 
 use std::fs::File;
@@ -27,6 +32,7 @@ use std::io::Read;
 use chrono::{FixedOffset, NaiveDateTime};
 
 pub use date::{CaptureDate, DateSource};
+pub use sidecar::sidecar_date;
 pub use sniff::sniff_bytes;
 
 /// Errors reading a media file. Every variant names the path.
@@ -315,25 +321,28 @@ pub fn probe_opened(opened: &mut crate::fsops::Opened, path: &Path) -> Result<Me
         kind = refine_tiff(&exif);
     }
     let camera = exif.camera();
-    let found = |local: NaiveDateTime, offset: Option<FixedOffset>, source| CaptureDate {
-        local,
-        offset,
-        utc_only: false,
-        source,
-    };
-    let utc =
-        |t: NaiveDateTime, source| CaptureDate { local: t, offset: FixedOffset::east_opt(0), utc_only: true, source };
+    let found = |local: NaiveDateTime, offset: Option<FixedOffset>, source| CaptureDate::local(local, offset, source);
+    let utc = CaptureDate::utc;
     let mut taken = exif.original.map(|(t, o)| found(t, o, DateSource::Exif));
     if taken.is_none() && !kind.is_video() {
         let head = read_prefix(file, path, 1 << 20)?;
         taken = xmp::xmp_date(&head).map(|(t, o)| CaptureDate {
-            local: t,
-            offset: o,
             utc_only: o.is_some_and(|o| o.local_minus_utc() == 0),
-            source: DateSource::Xmp,
+            ..found(t, o, DateSource::Xmp)
         });
     }
     taken = taken.or_else(|| exif.create.map(|(t, o)| found(t, o, DateSource::ExifCreate)));
+    taken = taken.or_else(|| exif.gps_time.map(|t| utc(t, DateSource::GpsDatetime)));
+    if taken.is_none() && !kind.is_video() {
+        let head = read_prefix(file, path, 1 << 20)?;
+        taken = iptc::iptc_date(&head).map(|(t, o)| found(t, o, DateSource::Iptc));
+        if kind == Kind::Png {
+            taken = taken.or_else(|| textdate::png_creation_time(&head).map(|(t, o)| found(t, o, DateSource::PngText)));
+        }
+        let vendor =
+            exif.maker_date.or_else(|| (kind == Kind::Jpeg).then(|| vendor::jpeg_vendor_date(&head)).flatten());
+        taken = taken.or_else(|| vendor.map(|t| found(t, None, DateSource::MakerNote)));
+    }
     if taken.is_none() {
         taken = match kind {
             Kind::Mp4 | Kind::Mov | Kind::ThreeGp => {
@@ -356,13 +365,27 @@ pub fn probe_opened(opened: &mut crate::fsops::Opened, path: &Path) -> Result<Me
                 let head = read_prefix(file, path, 4 << 20)?;
                 container::avchd_date(&head).map(|(t, o)| found(t, o, DateSource::Container))
             }
+            Kind::Avi => {
+                let head = read_prefix(file, path, 64 << 10)?;
+                textdate::avi_idit(&head).map(|(t, o)| found(t, o, DateSource::Container))
+            }
             _ => None,
         };
+    }
+    // Sidecars when the file has no date, or no offset and no GPS (Takeout's geoData may give one).
+    let mut position = exif.gps;
+    if taken.is_none_or(|t| (t.offset.is_none() || t.utc_only) && position.is_none()) {
+        if let Some(side) = sidecar_date(path) {
+            position = position.or(side.gps);
+            taken = taken.or(Some(side.date));
+        }
     }
     let taken = match taken {
         Some(t) => t,
         None => name_or_mtime(path, &meta),
     };
+    // No offset recorded: the zone at the GPS position gives it (never for mtime, which has the machine's).
+    let taken = if taken.source == DateSource::Mtime { taken } else { gps::localize(taken, position) };
     let mut capture = exif.capture;
     if !kind.is_video() && capture.burst.is_none() {
         let head = read_prefix(file, path, 64 << 10)?;
@@ -406,16 +429,11 @@ fn refine_tiff(exif: &exif::ExifFields) -> Kind {
 /// machine's local time.
 fn name_or_mtime(path: &Path, meta: &std::fs::Metadata) -> CaptureDate {
     if let Some(t) = path.file_name().and_then(|n| date::date_from_name(&n.to_string_lossy())) {
-        return CaptureDate { local: t, offset: None, utc_only: false, source: DateSource::Filename };
+        return CaptureDate::local(t, None, DateSource::Filename);
     }
     let mtime = meta.modified().unwrap_or(std::time::SystemTime::UNIX_EPOCH);
     let local: chrono::DateTime<chrono::Local> = mtime.into();
-    CaptureDate {
-        local: local.naive_local(),
-        offset: Some(*local.offset()),
-        utc_only: false,
-        source: DateSource::Mtime,
-    }
+    CaptureDate::local(local.naive_local(), Some(*local.offset()), DateSource::Mtime)
 }
 
 /// An image's perceptual hash and upright size.

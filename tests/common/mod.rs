@@ -24,14 +24,12 @@ pub fn corpus() -> Option<PathBuf> {
 }
 
 /// Files whose only capture date sits in a maker's private block that we do
-/// not parse (exiftool reads them from maker notes / vendor segments). They
-/// fall back to the file name or mtime.
-pub const PROPRIETARY_ONLY: &[(&str, &str)] = &[
-    ("exif-samples/jpg/Reconyx_HC500_Hyperfire.jpg", "Reconyx maker note"),
-    ("exif-samples/jpg/exif-org/olympus-d320l.jpg", "Olympus [picture info] APP segment"),
-    ("exif-samples/jpg/exif-org/sony-powershota5.jpg", "Canon CIFF block in APP0"),
-    ("metadata-extractor/jpg/FLIR iPhone device.jpg", "FLIR thermal-camera segment"),
-];
+/// not parse (exiftool reads it from a FLIR thermal-camera segment). They
+/// fall back to the file name or mtime. The Olympus APP12, Canon CIFF and
+/// Reconyx maker-note files that used to be listed here are now dated
+/// (source `maker-note`) and checked against exiftool like any other.
+pub const PROPRIETARY_ONLY: &[(&str, &str)] =
+    &[("metadata-extractor/jpg/FLIR iPhone device.jpg", "FLIR thermal-camera segment")];
 
 /// One row of MANIFEST.tsv.
 #[derive(Debug, Clone)]

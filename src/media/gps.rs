@@ -1,0 +1,85 @@
+//! The time zone where a photo was taken, from its GPS position: the IANA
+//! zone at that point (tzf-rs, boundary data bundled in the binary, no
+//! network), then that zone's UTC offset at the instant (chrono-tz).
+
+use std::sync::OnceLock;
+
+use chrono::{FixedOffset, NaiveDateTime, Offset, TimeZone};
+
+use super::date::CaptureDate;
+
+/// The zone finder: built once (it decodes the bundled boundaries, some
+/// tens of milliseconds), shared by every thread after.
+fn finder() -> &'static tzf_rs::DefaultFinder {
+    static FINDER: OnceLock<tzf_rs::DefaultFinder> = OnceLock::new();
+    FINDER.get_or_init(tzf_rs::DefaultFinder::new)
+}
+
+/// The IANA zone at `(lat, lon)` ("America/Los_Angeles"), if the position is on the map.
+pub fn zone_at(lat: f64, lon: f64) -> Option<chrono_tz::Tz> {
+    if !lat.is_finite() || !lon.is_finite() || lat.abs() > 90.0 || lon.abs() > 180.0 {
+        return None;
+    }
+    finder().get_tz_name(lon, lat).parse().ok()
+}
+
+/// The offset at `(lat, lon)` for the UTC instant `utc`.
+pub fn offset_at_utc(lat: f64, lon: f64, utc: NaiveDateTime) -> Option<FixedOffset> {
+    Some(zone_at(lat, lon)?.offset_from_utc_datetime(&utc).fix())
+}
+
+/// The offset at `(lat, lon)` for the wall-clock time `local` (the earlier
+/// one when a clock change makes it ambiguous; none in the skipped hour).
+pub fn offset_at_local(lat: f64, lon: f64, local: NaiveDateTime) -> Option<FixedOffset> {
+    Some(zone_at(lat, lon)?.offset_from_local_datetime(&local).earliest()?.fix())
+}
+
+/// `taken` with the offset of the place it was taken, when its source gave
+/// none: a local time gets the zone's offset then, a UTC-only time is moved
+/// to the local wall clock there. Marks it `offset_from = "gps"`.
+pub fn localize(taken: CaptureDate, position: Option<(f64, f64)>) -> CaptureDate {
+    let Some((lat, lon)) = position else { return taken };
+    if taken.utc_only {
+        return match offset_at_utc(lat, lon, taken.local) {
+            Some(off) => CaptureDate { offset_from: Some("gps"), ..taken.at_offset(off) },
+            None => taken,
+        };
+    }
+    if taken.offset.is_some() {
+        return taken;
+    }
+    match offset_at_local(lat, lon, taken.local) {
+        Some(off) => CaptureDate { offset: Some(off), offset_from: Some("gps"), ..taken },
+        None => taken,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::DateSource;
+
+    fn dt(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap()
+    }
+
+    #[test]
+    fn positions_give_zones_and_their_offsets_at_the_time() {
+        assert_eq!(zone_at(34.05, -118.24), Some(chrono_tz::America::Los_Angeles));
+        assert_eq!(zone_at(48.8566, 2.3522), Some(chrono_tz::Europe::Paris));
+        // Summer and winter time in Los Angeles.
+        assert_eq!(offset_at_utc(34.05, -118.24, dt("2023-06-01 03:30:00")), FixedOffset::west_opt(7 * 3600));
+        assert_eq!(offset_at_local(34.05, -118.24, dt("2023-01-01 12:00:00")), FixedOffset::west_opt(8 * 3600));
+        assert_eq!(zone_at(91.0, 0.0), None);
+    }
+
+    #[test]
+    fn utc_only_times_move_to_the_local_wall_clock_and_known_offsets_stay() {
+        let utc = CaptureDate::utc(dt("2023-06-01 03:30:00"), DateSource::Takeout);
+        let t = localize(utc, Some((34.05, -118.24)));
+        assert_eq!((t.to_rfc3339().as_str(), t.offset_from), ("2023-05-31T20:30:00-07:00", Some("gps")));
+        let known = CaptureDate::local(dt("2023-06-01 03:30:00"), FixedOffset::east_opt(3600), DateSource::Exif);
+        assert_eq!(localize(known, Some((34.05, -118.24))), known);
+        assert_eq!(localize(utc, None), utc);
+    }
+}
