@@ -175,6 +175,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_cr3_prvw_box_gives_its_jpeg_and_a_dummy_one_gives_none() {
+        let jpeg = b"\xff\xd8\xff\xc0\0\x11\x08\0\x10\0\x10\x01\x01\x11\0";
+        let mut d = b"\0\0\0\x10uuidjunk".to_vec();
+        let start = d.len();
+        d.extend_from_slice(&(24 + jpeg.len() as u32).to_be_bytes());
+        d.extend_from_slice(b"PRVW\0\0\0\0\0\x01\x06\x54\x04\x38\0\x01");
+        d.extend_from_slice(&(jpeg.len() as u32).to_be_bytes());
+        d.extend_from_slice(jpeg);
+        assert_eq!(preview_range(&d, Kind::Cr3), Some((start + 24, jpeg.len())));
+        d[start + 24] = b'<';
+        assert_eq!(preview_range(&d, Kind::Cr3), None);
+        assert_eq!(preview_range(&d[..start + 10], Kind::Cr3), None);
+    }
+
+    #[test]
     fn garbage_and_truncated_headers_give_no_preview_and_no_panic() {
         assert_eq!(preview_range(b"", Kind::Raf), None);
         assert_eq!(preview_range(b"II*\0\xff\xff\xff\xff", Kind::Nef), None);
