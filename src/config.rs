@@ -127,7 +127,7 @@ pub const KEYS: &[&str] = &[
 
 /// The formats `dedup.prefer` may name ("raw" stands for every camera RAW kind).
 pub const PREFER_FORMATS: &[&str] =
-    &["raw", "heic", "heif", "avif", "png", "tiff", "webp", "jpeg", "jpg", "gif", "bmp"];
+    &["raw", "heic", "heif", "avif", "jxl", "jp2", "png", "tiff", "webp", "jpeg", "jpg", "gif", "bmp"];
 
 /// Inbox mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -88,7 +88,7 @@ pub const KEY_DOCS: &[KeyDoc] = &[
         default: "[]",
         doc: "Formats to keep first among copies of the same picture at the same resolution, before file \
               size decides: for example [\"heic\", \"raw\"] keeps an iPhone's HEIC over a larger JPEG export. \
-              Names: raw, heic, heif, avif, png, tiff, webp, jpeg, gif, bmp. Empty: the built-in order, after \
+              Names: raw, heic, heif, avif, jxl, jp2, png, tiff, webp, jpeg, gif, bmp. Empty: the built-in order, after \
               size (RAW, then HEIC/AVIF/PNG/TIFF/WebP, then JPEG). A camera original (its capture date \
               embedded) is always kept over a copy that lost it.",
     },

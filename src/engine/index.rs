@@ -100,7 +100,7 @@ pub fn index_probed(
                 Err(e) => row.hash_error = Some(e.to_string()),
             }
         } else {
-            row.hash_error = Some(format!("{} images are matched by exact content only", info.kind.name()));
+            row.hash_error = Some(decode::cannot_decode_reason(info.kind));
         }
     }
     Ok(row)

@@ -25,12 +25,26 @@ pub fn can_decode(kind: Kind) -> bool {
             | Kind::Webp
             | Kind::Heif
             | Kind::Avif
+            | Kind::Jxl
             | Kind::Raf
             | Kind::Cr2
             | Kind::Nef
             | Kind::Arw
             | Kind::Dng
+            | Kind::Rw2
+            | Kind::Cr3
+            | Kind::Crw
+            | Kind::Mrw
+            | Kind::X3f
     )
+}
+
+/// Why a kind that [`can_decode`] refuses is matched by exact content only.
+pub fn cannot_decode_reason(kind: Kind) -> String {
+    match kind {
+        Kind::Jp2 => super::jp2::UNSUPPORTED.to_string(),
+        k => format!("{} images are matched by exact content only", k.name()),
+    }
 }
 
 /// Pixels to hash, and the size of the full image they stand for.
@@ -52,11 +66,17 @@ pub fn load_gray(path: &Path, kind: Kind) -> Result<Decoded, MediaError> {
 
 /// [`load_gray`] of a file already read (`path` names it in messages).
 pub fn load_gray_bytes(path: &Path, data: &[u8], kind: Kind) -> Result<Decoded, MediaError> {
+    if kind == Kind::Jp2 {
+        return Err(MediaError::NotMedia { path: path.to_path_buf(), reason: cannot_decode_reason(kind) });
+    }
     if !can_decode(kind) {
         return Err(MediaError::NotMedia {
             path: path.to_path_buf(),
             reason: format!("{} images cannot be decoded for a perceptual hash", kind.name()),
         });
+    }
+    if kind == Kind::Jxl {
+        return super::jxl::load_gray_bytes(path, data);
     }
     if matches!(kind, Kind::Heif | Kind::Avif) {
         return heif::load_gray_bytes(path, data, heif::HASH_SOURCE).map(|(d, _)| d);

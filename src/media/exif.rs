@@ -1,7 +1,8 @@
 //! EXIF from every container we handle: JPEG, TIFF and TIFF-like RAW, PNG,
 //! WebP, HEIF/AVIF (via kamadak-exif), Fujifilm RAF (its embedded JPEG),
 //! Panasonic RW2 and Olympus ORF (TIFF with a private magic), Canon CR3
-//! (TIFF blocks in ISO-BMFF boxes).
+//! (TIFF blocks in ISO-BMFF boxes), JPEG XL and JPEG 2000 (EXIF boxes),
+//! Canon CRW, Minolta MRW and Sigma X3F ([`super::oldraw`]).
 
 use std::fs::File;
 use std::io::{BufReader, Cursor, Read, Seek, SeekFrom};
@@ -233,6 +234,37 @@ pub fn read_bytes(data: &[u8], kind: Kind) -> Option<ExifFields> {
             let exif = lenient(reader().read_from_container(&mut Cursor::new(data)))?;
             Some(fields_of(&exif))
         }
+        Kind::Rw2 | Kind::Orf => {
+            let mut data = data.to_vec();
+            let magic: &[u8] = if data.starts_with(b"MM") { b"MM\0*" } else { b"II*\0" };
+            data.get_mut(..4)?.copy_from_slice(magic);
+            Some(fields_of(&lenient(reader().read_raw(data))?))
+        }
+        Kind::Jxl | Kind::Jp2 | Kind::Crw | Kind::Mrw | Kind::X3f => newer_kinds(data, kind),
+        _ => None,
+    }
+}
+
+/// JPEG XL and JPEG 2000 (an EXIF box), and the older RAWs ([`super::oldraw`]).
+fn newer_kinds(data: &[u8], kind: Kind) -> Option<ExifFields> {
+    let tiff = |t: &[u8]| lenient(reader().read_raw(t.to_vec())).map(|e| fields_of(&e));
+    match kind {
+        Kind::Jxl => tiff(super::jxl::exif_tiff(data)?),
+        Kind::Jp2 => tiff(super::jp2::exif_tiff(data)?),
+        Kind::Crw => {
+            let (taken, make, model) = super::oldraw::crw_date_and_camera(data);
+            let mut out = ExifFields { original: taken.map(|t| (t, None)), make, model, ..Default::default() };
+            out.capture.camera = out.camera();
+            Some(out)
+        }
+        Kind::Mrw | Kind::X3f => {
+            let (block, is_jpeg) = super::oldraw::exif_block(data, kind)?;
+            if is_jpeg {
+                Some(fields_of(&lenient(reader().read_from_container(&mut Cursor::new(block)))?))
+            } else {
+                tiff(block)
+            }
+        }
         _ => None,
     }
 }
@@ -273,6 +305,7 @@ pub fn read(file: &mut File, kind: Kind, file_len: u64) -> Option<ExifFields> {
             let exif = lenient(reader().read_raw(data))?;
             Some(fields_of(&exif))
         }
+        Kind::Jxl | Kind::Jp2 | Kind::Crw | Kind::Mrw | Kind::X3f => newer_kinds(&read_range(file, 0, file_len)?, kind),
         Kind::Cr3 => {
             let mut out = ExifFields::default();
             for block in bmff::canon_cmt_blocks(file, file_len)? {

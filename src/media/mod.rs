@@ -17,8 +17,11 @@ pub mod ffmpeg;
 pub mod gps;
 pub mod heif;
 pub mod iptc;
+pub mod jp2;
 pub mod jpeg;
 pub mod jpeg_dc;
+pub mod jxl;
+pub mod oldraw;
 pub mod raw;
 pub mod sidecar;
 pub mod sniff;
@@ -95,6 +98,10 @@ pub enum Kind {
     Heif,
     /// AVIF image (ISO-BMFF).
     Avif,
+    /// JPEG XL image (bare codestream or ISO-BMFF container).
+    Jxl,
+    /// JPEG 2000 image (JP2 boxes or a bare J2K codestream).
+    Jp2,
     /// Fujifilm RAF.
     Raf,
     /// Canon CR2 (TIFF-based).
@@ -111,6 +118,12 @@ pub enum Kind {
     Rw2,
     /// Olympus ORF (TIFF-like).
     Orf,
+    /// Canon CRW (CIFF).
+    Crw,
+    /// Minolta MRW.
+    Mrw,
+    /// Sigma X3F.
+    X3f,
     /// MP4 / M4V (ISO-BMFF).
     Mp4,
     /// QuickTime MOV.
@@ -140,11 +153,24 @@ impl Kind {
 
     /// True for camera RAW formats.
     pub fn is_raw(self) -> bool {
-        matches!(self, Kind::Raf | Kind::Cr2 | Kind::Cr3 | Kind::Nef | Kind::Arw | Kind::Dng | Kind::Rw2 | Kind::Orf)
+        matches!(
+            self,
+            Kind::Raf
+                | Kind::Cr2
+                | Kind::Cr3
+                | Kind::Nef
+                | Kind::Arw
+                | Kind::Dng
+                | Kind::Rw2
+                | Kind::Orf
+                | Kind::Crw
+                | Kind::Mrw
+                | Kind::X3f
+        )
     }
 
     /// Every kind.
-    pub const ALL: [Kind; 24] = [
+    pub const ALL: [Kind; 29] = [
         Kind::Jpeg,
         Kind::Png,
         Kind::Gif,
@@ -153,6 +179,8 @@ impl Kind {
         Kind::Webp,
         Kind::Heif,
         Kind::Avif,
+        Kind::Jxl,
+        Kind::Jp2,
         Kind::Raf,
         Kind::Cr2,
         Kind::Cr3,
@@ -161,6 +189,9 @@ impl Kind {
         Kind::Dng,
         Kind::Rw2,
         Kind::Orf,
+        Kind::Crw,
+        Kind::Mrw,
+        Kind::X3f,
         Kind::Mp4,
         Kind::Mov,
         Kind::ThreeGp,
@@ -181,7 +212,8 @@ impl Kind {
     pub fn keeper_rank(self) -> u8 {
         if self.is_raw() {
             3
-        } else if matches!(self, Kind::Heif | Kind::Avif | Kind::Png | Kind::Tiff | Kind::Webp) {
+        } else if matches!(self, Kind::Heif | Kind::Avif | Kind::Jxl | Kind::Jp2 | Kind::Png | Kind::Tiff | Kind::Webp)
+        {
             2
         } else {
             1
@@ -199,6 +231,8 @@ impl Kind {
             Kind::Webp => "webp",
             Kind::Heif => "heif",
             Kind::Avif => "avif",
+            Kind::Jxl => "jxl",
+            Kind::Jp2 => "jp2",
             Kind::Raf => "raf",
             Kind::Cr2 => "cr2",
             Kind::Cr3 => "cr3",
@@ -207,6 +241,9 @@ impl Kind {
             Kind::Dng => "dng",
             Kind::Rw2 => "rw2",
             Kind::Orf => "orf",
+            Kind::Crw => "crw",
+            Kind::Mrw => "mrw",
+            Kind::X3f => "x3f",
             Kind::Mp4 => "mp4",
             Kind::Mov => "mov",
             Kind::ThreeGp => "3gp",
@@ -235,9 +272,10 @@ pub struct MediaInfo {
 /// Extensions we treat as media: a file named so whose content is something
 /// else is an error, not a silently skipped "non-media" file.
 const MEDIA_EXTENSIONS: &[&str] = &[
-    "jpg", "jpeg", "jpe", "jfif", "png", "gif", "bmp", "tif", "tiff", "webp", "heic", "heif", "hif", "avif", "raf",
-    "cr2", "cr3", "nef", "nrw", "arw", "srf", "sr2", "dng", "rw2", "orf", "pef", "srw", "mp4", "m4v", "mov", "qt",
-    "3gp", "3g2", "mkv", "webm", "mts", "m2ts", "ts", "avi", "wmv", "asf", "flv",
+    "jpg", "jpeg", "jpe", "jfif", "png", "gif", "bmp", "tif", "tiff", "webp", "heic", "heif", "hif", "avif", "jxl",
+    "jp2", "j2k", "jpf", "jpx", "raf", "crw", "mrw", "x3f", "cr2", "cr3", "nef", "nrw", "arw", "srf", "sr2", "dng",
+    "rw2", "orf", "pef", "srw", "mp4", "m4v", "mov", "qt", "3gp", "3g2", "mkv", "webm", "mts", "m2ts", "ts", "avi",
+    "wmv", "asf", "flv",
 ];
 
 /// True if the file name has an extension we treat as media (jpg, heic, mov, ...).

@@ -6,6 +6,8 @@
 //! `JPEGInterchangeFormat`/`Length` (0x201/0x202) pairs and single-strip
 //! JPEG-compressed images (`Compression` 6 or 7); the largest block that is a
 //! baseline or progressive JPEG (not the lossless-JPEG raw data) wins.
+//! RW2 keeps its preview as JpgFromRaw (0x002e); CR3 in a `PRVW` box; CRW,
+//! MRW and X3F are read in [`super::oldraw`].
 
 use super::Kind;
 
@@ -47,7 +49,7 @@ impl Tiff<'_> {
 }
 
 /// Is `data[off..off+len]` a JPEG we can decode (SOF0, SOF1 or SOF2)?
-fn is_decodable_jpeg(data: &[u8], off: usize, len: usize) -> bool {
+pub(crate) fn is_decodable_jpeg(data: &[u8], off: usize, len: usize) -> bool {
     let Some(jpeg) = off.checked_add(len).and_then(|end| data.get(off..end)) else { return false };
     if !jpeg.starts_with(&[0xFF, 0xD8]) {
         return false;
@@ -75,7 +77,7 @@ fn is_decodable_jpeg(data: &[u8], off: usize, len: usize) -> bool {
 }
 
 /// The byte range of the largest decodable JPEG preview in a TIFF-based RAW.
-fn tiff_preview(data: &[u8]) -> Option<(usize, usize)> {
+pub(crate) fn tiff_preview(data: &[u8]) -> Option<(usize, usize)> {
     let big_endian = match data.get(..2)? {
         b"MM" => true,
         b"II" => false,
@@ -107,6 +109,12 @@ fn tiff_preview(data: &[u8]) -> Option<(usize, usize)> {
                 0x0111 => strips = t.values(e),
                 0x0117 => strip_lens = t.values(e),
                 0x0103 => compression = t.values(e).and_then(|v| v.first().copied()),
+                // Panasonic JpgFromRaw (RW2): UNDEFINED bytes, count = length.
+                0x002E if t.u16_at(e + 2) == Some(7) => {
+                    if let (Some(len), Some(off)) = (t.u32_at(e + 4), t.u32_at(e + 8)) {
+                        consider(off, len);
+                    }
+                }
                 0x014A => queue.extend(t.values(e).unwrap_or_default().into_iter().map(|v| v as usize)),
                 _ => {}
             }
@@ -135,14 +143,51 @@ pub fn preview_range(data: &[u8], kind: Kind) -> Option<(usize, usize)> {
             let len = u32::from_be_bytes(data.get(88..92)?.try_into().ok()?) as usize;
             is_decodable_jpeg(data, off, len).then_some((off, len))
         }
-        Kind::Cr2 | Kind::Nef | Kind::Arw | Kind::Dng => tiff_preview(data),
+        Kind::Cr2 | Kind::Nef | Kind::Arw | Kind::Dng | Kind::Rw2 => tiff_preview(data),
+        Kind::Cr3 => cr3_preview(data),
+        Kind::Crw | Kind::Mrw | Kind::X3f => super::oldraw::preview_range(data, kind, is_decodable_jpeg),
         _ => None,
     }
+}
+
+/// A CR3's `PRVW` box (in Canon's preview `uuid` box): 8 bytes of header,
+/// then version, width, height and a 32-bit JPEG length before the JPEG.
+fn cr3_preview(data: &[u8]) -> Option<(usize, usize)> {
+    let mut from = 0;
+    let mut best: Option<(usize, usize)> = None;
+    while let Some(i) = data.get(from..).and_then(|d| d.windows(4).position(|w| w == b"PRVW")) {
+        let at = from + i;
+        from = at + 4;
+        let Some(start) = at.checked_sub(4) else { continue };
+        let Some(len) = data.get(start + 20..start + 24).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]])) else {
+            continue;
+        };
+        let (off, len) = (start + 24, len as usize);
+        if len > best.map_or(0, |b| b.1) && is_decodable_jpeg(data, off, len) {
+            best = Some((off, len));
+        }
+    }
+    best
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cr3_prvw_box_gives_its_jpeg_and_a_dummy_one_gives_none() {
+        let jpeg = b"\xff\xd8\xff\xc0\0\x11\x08\0\x10\0\x10\x01\x01\x11\0";
+        let mut d = b"\0\0\0\x10uuidjunk".to_vec();
+        let start = d.len();
+        d.extend_from_slice(&(24 + jpeg.len() as u32).to_be_bytes());
+        d.extend_from_slice(b"PRVW\0\0\0\0\0\x01\x06\x54\x04\x38\0\x01");
+        d.extend_from_slice(&(jpeg.len() as u32).to_be_bytes());
+        d.extend_from_slice(jpeg);
+        assert_eq!(preview_range(&d, Kind::Cr3), Some((start + 24, jpeg.len())));
+        d[start + 24] = b'<';
+        assert_eq!(preview_range(&d, Kind::Cr3), None);
+        assert_eq!(preview_range(&d[..start + 10], Kind::Cr3), None);
+    }
 
     #[test]
     fn garbage_and_truncated_headers_give_no_preview_and_no_panic() {

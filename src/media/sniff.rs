@@ -22,6 +22,21 @@ pub fn sniff_bytes(h: &[u8]) -> Option<Kind> {
     if starts(b"GIF87a") || starts(b"GIF89a") {
         return Some(Kind::Gif);
     }
+    if super::jxl::is_jxl(h) {
+        return Some(Kind::Jxl);
+    }
+    if super::jp2::is_jp2(h) {
+        return Some(Kind::Jp2);
+    }
+    if starts(b"II\x1a\0\0\0HEAPCCDR") {
+        return Some(Kind::Crw);
+    }
+    if starts(b"\0MRM") {
+        return Some(Kind::Mrw);
+    }
+    if starts(b"FOVb") {
+        return Some(Kind::X3f);
+    }
     if starts(b"FUJIFILMCCD-RAW") {
         return Some(Kind::Raf);
     }
@@ -177,6 +192,13 @@ mod tests {
         assert_eq!(sniff_bytes(&ftyp(b"crx ", &[b"isom"])), Some(Kind::Cr3));
         assert_eq!(sniff_bytes(&ftyp(b"M4A ", &[b"M4A "])), None, "audio is not media here");
         assert_eq!(sniff_bytes(b"\0\0\0\x08wide\0\0\0\x10mdat"), Some(Kind::Mov));
+        assert_eq!(sniff_bytes(b"\xff\x0a\xf8\x99"), Some(Kind::Jxl));
+        assert_eq!(sniff_bytes(b"\0\0\0\x0cJXL \r\n\x87\n\0\0\0\x14ftypjxl "), Some(Kind::Jxl));
+        assert_eq!(sniff_bytes(b"\0\0\0\x0cjP  \r\n\x87\n\0\0\0\x14ftypjp2 "), Some(Kind::Jp2));
+        assert_eq!(sniff_bytes(b"\xffO\xffQ\0\x2f"), Some(Kind::Jp2));
+        assert_eq!(sniff_bytes(b"II\x1a\0\0\0HEAPCCDR\0\0\x01\0"), Some(Kind::Crw));
+        assert_eq!(sniff_bytes(b"\0MRM\0\0\x01\0"), Some(Kind::Mrw));
+        assert_eq!(sniff_bytes(b"FOVb\0\0\x02\0"), Some(Kind::X3f));
         assert_eq!(sniff_bytes(b"%PDF-1.4"), None);
         assert_eq!(sniff_bytes(b""), None);
         assert_eq!(sniff_bytes(b"BM"), None, "two letters are not a bitmap");
