@@ -781,17 +781,24 @@ pub fn remove_own_file(path: &Path) -> Result<(), FsError> {
 /// The temp files of ours directly in `dir` (names starting
 /// [`TEMP_PREFIX`] and ending `.tmp` or `.tmp.EXT`), for the start-up sweep.
 pub fn temp_files_in(dir: &Path) -> Vec<PathBuf> {
+    files_in(dir)
+        .into_iter()
+        .filter(|p| {
+            let b = p.file_name().unwrap_or_default().as_bytes();
+            b.starts_with(TEMP_PREFIX.as_bytes()) && (b.ends_with(b".tmp") || b.windows(5).any(|w| w == b".tmp."))
+        })
+        .collect()
+}
+
+/// The regular files directly in `dir` (no links, no folders), the folder
+/// itself reached without following a link; empty when it cannot be read.
+pub fn files_in(dir: &Path) -> Vec<PathBuf> {
     let Ok(d) = Dir::open(dir) else { return Vec::new() };
     let Ok(entries) = std::fs::read_dir(&d.path) else { return Vec::new() };
     entries
         .filter_map(Result::ok)
         .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-        .map(|e| e.file_name())
-        .filter(|n| {
-            let b = n.as_bytes();
-            b.starts_with(TEMP_PREFIX.as_bytes()) && (b.ends_with(b".tmp") || b.windows(5).any(|w| w == b".tmp."))
-        })
-        .map(|n| d.path.join(n))
+        .map(|e| d.path.join(e.file_name()))
         .collect()
 }
 

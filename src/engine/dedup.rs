@@ -135,12 +135,9 @@ fn sidecars_of(path: &Path, kind: &str) -> Vec<(PathBuf, super::assets::Role)> {
         return Vec::new();
     };
     let me = [(0, name.to_string_lossy().into_owned(), kind)];
-    let Ok(entries) = std::fs::read_dir(folder) else { return Vec::new() };
-    entries
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-        .filter_map(|e| {
-            let p = e.path();
+    crate::fsops::files_in(folder)
+        .into_iter()
+        .filter_map(|p| {
             let role = super::assets::sidecar_role(&p)?;
             let n = p.file_name()?.to_string_lossy().into_owned();
             (super::assets::primary_of_sidecar(&n, role, &me) == Some(0)).then_some((p, role))
