@@ -110,6 +110,7 @@ pub const KEYS: &[&str] = &[
     "inbox.N.path",
     "inbox.N.mode",
     "watch.settle_seconds",
+    "watch.pair_seconds",
     "dedup.perceptual",
     "dedup.threshold",
     "dedup.names",
@@ -196,6 +197,9 @@ pub struct Config {
     pub inbox: Vec<Inbox>,
     /// Seconds a file must stay unchanged before it is filed.
     pub settle_seconds: u64,
+    /// Seconds a settled file that belongs with another (a Live Photo's
+    /// still or video, a sidecar) waits for it to come too.
+    pub pair_seconds: u64,
     /// Use perceptual hashes for duplicates.
     pub dedup_perceptual: bool,
     /// Hamming distance threshold.
@@ -266,6 +270,7 @@ impl Config {
             layout_undated: crate::layout::DEFAULT_UNDATED.to_string(),
             inbox: vec![Inbox { path: home().join("Pictures/Inbox"), mode: Mode::Move }],
             settle_seconds: 5,
+            pair_seconds: 30,
             dedup_perceptual: true,
             dedup_threshold: 6,
             dedup_names: true,
@@ -402,6 +407,7 @@ impl Config {
             ["layout"] => self.layout.clone(),
             ["layout_undated"] => self.layout_undated.clone(),
             ["watch", "settle_seconds"] => self.settle_seconds.to_string(),
+            ["watch", "pair_seconds"] => self.pair_seconds.to_string(),
             ["dedup", "perceptual"] => self.dedup_perceptual.to_string(),
             ["dedup", "threshold"] => self.dedup_threshold.to_string(),
             ["dedup", "names"] => self.dedup_names.to_string(),
@@ -443,6 +449,7 @@ impl Config {
         }
         doc["inbox"] = Item::ArrayOfTables(inboxes);
         doc["watch"]["settle_seconds"] = toml_edit::value(self.settle_seconds as i64);
+        doc["watch"]["pair_seconds"] = toml_edit::value(self.pair_seconds as i64);
         doc["dedup"]["perceptual"] = toml_edit::value(self.dedup_perceptual);
         doc["dedup"]["threshold"] = toml_edit::value(i64::from(self.dedup_threshold));
         doc["dedup"]["names"] = toml_edit::value(self.dedup_names);
@@ -619,6 +626,7 @@ impl Validator<'_> {
         let d = dotted.as_str();
         match (name, key) {
             ("watch", "settle_seconds") => cfg.settle_seconds = self.int(table, key, d, 1..3601)? as u64,
+            ("watch", "pair_seconds") => cfg.pair_seconds = self.int(table, key, d, 0..3601)? as u64,
             ("dedup", "perceptual") => cfg.dedup_perceptual = self.boolean(table, key, d)?,
             ("dedup", "names") => cfg.dedup_names = self.boolean(table, key, d)?,
             ("dedup", "prefer") => {

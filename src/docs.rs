@@ -67,6 +67,13 @@ pub const KEY_DOCS: &[KeyDoc] = &[
               (1 to 3600), so a file still being synced is never moved half-written.",
     },
     KeyDoc {
+        key: "watch.pair_seconds",
+        default: "30",
+        doc: "How long a settled file waits for the file that belongs with it (0 to 3600): a Live \
+              Photo's video often arrives after its still, a sidecar before or after its photo. They \
+              are filed together; one that comes later still goes beside the other.",
+    },
+    KeyDoc {
         key: "dedup.perceptual",
         default: "true",
         doc: "Also match resized or re-encoded copies by perceptual hash, not only identical bytes.",

@@ -330,3 +330,55 @@ fn an_avi_idit_chunk_dates_it() {
     std::fs::write(&p, &data).unwrap();
     assert_eq!(taken_source(&date_of(&state, &p)), ("2023-05-14T12:34:56", "container"));
 }
+
+// ---- Where a video was recorded gives its UTC time a zone (issue 15 item 2).
+
+/// A video made by ffmpeg at 03:30 UTC on 1 June 2023, with the position
+/// of Los Angeles (`location` is written as the `©xyz` user data Android
+/// phones use; with `use_metadata_tags`, as Apple's
+/// `com.apple.quicktime.location.ISO6709` key): its `mvhd` time only knows
+/// UTC, and the GPS zone files it on 31 May, the local day.
+#[test]
+fn a_video_s_recorded_position_gives_its_utc_time_the_local_day() {
+    let Some(_corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let (src, dest, state) = work_dirs(t.path());
+    std::fs::create_dir_all(&src).unwrap();
+    let make =
+        |name: &str, apple: bool| {
+            let p = src.join(name);
+            let mut cmd = Command::new("ffmpeg");
+            cmd.args(["-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=duration=1:size=160x120:rate=5"])
+                .args(["-pix_fmt", "yuv420p", "-metadata", "creation_time=2023-06-01T03:30:00Z"]);
+            if apple {
+                cmd.args(["-metadata", "com.apple.quicktime.location.ISO6709=+34.0522-118.2437+089.000/"])
+                    .args(["-movflags", "use_metadata_tags"]);
+            } else {
+                cmd.args(["-metadata", "location=+34.0522-118.2437/"]);
+            }
+            assert!(cmd.arg(&p).status().expect("ffmpeg").success());
+            p
+        };
+    let (android, apple) = (make("android.mp4", false), make("iphone.mov", true));
+    for p in [&android, &apple] {
+        let v = date_of(&state, p);
+        assert_eq!(taken_source(&v), ("2023-05-31T20:30:00-07:00", "mvhd"), "{v}");
+        assert_eq!(v["offset_from"], "gps", "{v}");
+    }
+    let out = run(cbctl(&state).arg("--json").arg("organize").arg(&src).arg(&dest));
+    let lines = json_lines(&out);
+    for name in ["android.mp4", "iphone.mov"] {
+        let ev = lines.iter().find(|l| l["path"].as_str().is_some_and(|p| p.ends_with(name))).unwrap();
+        assert!(ev["dest"].as_str().unwrap().contains("2023/05/"), "{ev}");
+    }
+    // Without a position, the UTC day.
+    let plain = src.join("plain.mp4");
+    let status = Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-f", "lavfi", "-i", "testsrc=duration=1:size=160x120:rate=5"])
+        .args(["-pix_fmt", "yuv420p", "-metadata", "creation_time=2023-06-01T03:30:00Z"])
+        .arg(&plain)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(taken_source(&date_of(&state, &plain)), ("2023-06-01T03:30:00Z", "mvhd"));
+}

@@ -2,7 +2,11 @@
 //! Live Photo video and its edits are filed as one unit, into one folder,
 //! under one base name, and undone together. Made from corpus files copied
 //! under the names a phone gives them; sidecars are written by the test
-//! (an XMP packet, an iOS .aae plist, a Takeout .json).
+//! (an XMP packet, an iOS .aae plist, a Takeout .json). The stills are
+//! real iPhone Live Photos from the corpus (their maker note holds the
+//! ContentIdentifier); their videos are made with ffmpeg, carrying the
+//! same identifier in the `com.apple.quicktime.content.identifier` key
+//! (`-movflags use_metadata_tags`), as an iPhone's MOV does.
 
 mod common;
 
@@ -10,16 +14,44 @@ use std::path::{Path, PathBuf};
 
 use common::*;
 
+/// A Live Photo still, with its ContentIdentifier.
 const HEIC: &str = "exif-samples/heic/IMG_5195.HEIC";
+const HEIC_ID: &str = "570F1469-09C7-4E50-9875-05F21D5BD166";
+/// Two more, taken 2020-05-04 at 18:39 and 18:44 (-04:00).
+const HEIC_2927: (&str, &str) = ("metadata-extractor/heic/IMG_2927.HEIC", "1745E022-9712-43C7-B024-F308EC6413CB");
+const HEIC_2929: (&str, &str) = ("metadata-extractor/heic/IMG_2929.HEIC", "ED69AFC7-A2EB-4FE9-88A0-54293FC2478F");
+/// A video without an identifier.
 const MOV: &str = "metadata-extractor/mov/with-gps.mov";
+
+/// A Live Photo's video, made by ffmpeg at `path`: one second, recorded
+/// at `utc`, with the ContentIdentifier `id` (none when `None`).
+fn live_mov(path: &Path, utc: &str, id: Option<&str>) {
+    let mut cmd = std::process::Command::new("ffmpeg");
+    cmd.args(["-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=duration=1:size=320x240:rate=10"]).args([
+        "-pix_fmt",
+        "yuv420p",
+        "-metadata",
+        &format!("creation_time={utc}"),
+    ]);
+    if let Some(id) = id {
+        cmd.args(["-metadata", &format!("com.apple.quicktime.content.identifier={id}")]);
+        cmd.args(["-movflags", "use_metadata_tags"]);
+    }
+    let status = cmd.arg(path).status().expect("ffmpeg (apt-get install ffmpeg)");
+    assert!(status.success(), "ffmpeg failed for {}", path.display());
+}
 
 /// `IMG_1234.HEIC` with its Live Photo video, an XMP sidecar, an iOS edit
 /// file and a Takeout JSON, in `src`.
 fn live_photo(corpus: &Path, src: &Path) -> Vec<PathBuf> {
     std::fs::create_dir_all(src).unwrap();
+    let video = src.join("video.tmp.mov");
+    live_mov(&video, "2021-04-11T20:47:54Z", Some(HEIC_ID));
+    let video_bytes = std::fs::read(&video).unwrap();
+    std::fs::remove_file(&video).unwrap();
     let files = [
         ("IMG_1234.HEIC", std::fs::read(corpus.join(HEIC)).unwrap()),
-        ("IMG_1234.MOV", std::fs::read(corpus.join(MOV)).unwrap()),
+        ("IMG_1234.MOV", video_bytes),
         ("IMG_1234.HEIC.xmp", b"<x:xmpmeta xmlns:x=\"adobe:ns:meta/\"><rdf:RDF/></x:xmpmeta>\n".to_vec()),
         ("IMG_O1234.AAE", b"<?xml version=\"1.0\"?><plist version=\"1.0\"><dict/></plist>\n".to_vec()),
         ("IMG_1234.HEIC.supplemental-metadata.json", b"{\"title\": \"IMG_1234.HEIC\"}\n".to_vec()),
@@ -189,10 +221,11 @@ fn the_daemon_files_a_sidecar_with_its_photo_and_a_late_one_beside_it() {
     assert!(why.contains("without its photo"), "{why}");
 }
 
-/// `cbctl dedup --action delete` trashes a duplicate with its sidecar, and
-/// undo brings both back.
+/// `cbctl dedup --action delete` compares Live Photos by their still and
+/// trashes a duplicate with its video and its sidecars (.xmp, .aae,
+/// Takeout .json); undo brings them all back.
 #[test]
-fn deleting_a_duplicate_trashes_its_sidecar_with_it_and_undo_restores_both() {
+fn deleting_a_duplicate_trashes_its_video_and_sidecars_with_it_and_undo_restores_them() {
     let Some(corpus) = corpus() else { return };
     let t = tempfile::tempdir().unwrap();
     let (dir, _, state) = work_dirs(t.path());
@@ -204,15 +237,131 @@ fn deleting_a_duplicate_trashes_its_sidecar_with_it_and_undo_restores_both() {
     std::fs::copy(corpus.join(HEIC), dir.join("b.HEIC")).unwrap();
     std::fs::write(dir.join("b.HEIC.xmp"), b"<x:xmpmeta xmlns:x=\"adobe:ns:meta/\"/>").unwrap();
     std::fs::write(dir.join("a.HEIC.xmp"), b"<x:xmpmeta xmlns:x=\"adobe:ns:meta/\"><a/></x:xmpmeta>").unwrap();
+    std::fs::write(dir.join("b.AAE"), b"<plist/>").unwrap();
+    std::fs::write(dir.join("b.HEIC.json"), b"{\"photoTakenTime\": {\"timestamp\": \"1618174073\"}}").unwrap();
+    // Both copies have their Live Photo video: the same one, never compared on its own.
+    live_mov(&dir.join("a.MOV"), "2021-04-11T20:47:54Z", Some(HEIC_ID));
+    std::fs::copy(dir.join("a.MOV"), dir.join("b.MOV")).unwrap();
     let before = tree(&dir);
     let out = run(cbctl(&state).args(["--json", "dedup", "--action", "delete"]).arg(&dir));
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(!dir.join("b.HEIC").exists() && !dir.join("b.HEIC.xmp").exists(), "{:?}", tree(&dir));
-    assert!(dir.join("a.HEIC").exists() && dir.join("a.HEIC.xmp").exists(), "the keeper keeps its sidecar");
+    let left: Vec<String> = tree(&dir)
+        .keys()
+        .map(|p| p.to_string_lossy().into_owned())
+        .filter(|p| !p.starts_with(".clean-backup"))
+        .collect();
+    assert_eq!(left, ["a.HEIC", "a.HEIC.xmp", "a.MOV"], "the keeper keeps its video and sidecar");
     let lines = json_lines(&out);
-    let side = lines.iter().find(|l| l["path"] == dir.join("b.HEIC.xmp").to_str().unwrap()).unwrap();
-    assert_eq!(side["outcome"], "trashed", "{side}");
+    for n in ["b.HEIC", "b.HEIC.xmp", "b.AAE", "b.HEIC.json", "b.MOV"] {
+        assert_eq!(outcome_of(&lines, &dir.join(n))["outcome"], "trashed", "{n}: {lines:?}");
+    }
+    let groups: Vec<&serde_json::Value> = lines.iter().filter(|l| l.get("members").is_some()).collect();
+    assert_eq!(groups.len(), 1, "one group, of the stills: {groups:?}");
     let out = run(cbctl(&state).args(["undo", "--last"]));
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(tree(&dir), before);
+}
+
+fn outcome_of<'a>(lines: &'a [serde_json::Value], path: &Path) -> &'a serde_json::Value {
+    lines.iter().find(|l| l["path"] == path.to_str().unwrap()).unwrap_or_else(|| panic!("{path:?}: {lines:?}"))
+}
+
+/// A Live Photo's still and video are paired by the ContentIdentifier they
+/// share, not by name: the video, named otherwise, lands beside the still
+/// under its base name, while a video of the still's name but without the
+/// identifier is filed on its own. iCloud's `_HEVC` suffix pairs by name.
+#[test]
+fn a_live_photo_pairs_by_content_identifier_whatever_the_names_and_undoes_together() {
+    let Some(corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let (src, lib, state) = work_dirs(t.path());
+    std::fs::create_dir_all(src.join("DCIM")).unwrap();
+    let still = src.join("DCIM/IMG_5195.HEIC");
+    std::fs::copy(corpus.join(HEIC), &still).unwrap();
+    // PhotoSync-style name for the video, in another folder of the same inbox.
+    let video = src.join("20210411_154754.mov");
+    live_mov(&video, "2021-04-11T20:47:54Z", Some(HEIC_ID));
+    // Same stem as the still, no identifier: not its video.
+    let stranger = src.join("DCIM/IMG_5195.MOV");
+    std::fs::copy(corpus.join(MOV), &stranger).unwrap();
+    // A JPEG and iCloud's `IMG_0042_HEVC.MOV`: neither has an identifier, so by name.
+    let jpeg = src.join("DCIM/IMG_0042.JPG");
+    std::fs::copy(corpus.join("exif-samples/jpg/Canon_40D.jpg"), &jpeg).unwrap();
+    let hevc = src.join("DCIM/IMG_0042_HEVC.MOV");
+    live_mov(&hevc, "2019-07-24T08:25:57Z", None);
+    let date = run(cbctl(&state).args(["--json", "date"]).arg(&video).arg(&still));
+    let dates = json_lines(&date);
+    assert_eq!(dates[0]["live_photo"], HEIC_ID, "{dates:?}");
+    assert_eq!(dates[1]["live_photo"], HEIC_ID, "{dates:?}");
+    let text = String::from_utf8_lossy(&run(cbctl(&state).arg("date").arg(&video)).stdout).into_owned();
+    assert!(text.contains(&format!("Live Photo {HEIC_ID}")), "{text}");
+
+    let before = tree(&src);
+    let lines = organize(&state, &src, &lib);
+    let s = dest_of(&lines, &still);
+    assert!(s.ends_with("2021/04/IMG_5195.HEIC"), "{}", s.display());
+    let v = dest_of(&lines, &video);
+    assert_eq!(v, s.with_file_name("IMG_5195.mov"), "the video takes the still's base name");
+    assert!(outcome_of(&lines, &video)["reason"].as_str().unwrap().contains("Live Photo"), "{lines:?}");
+    assert_eq!(b3(&v), before[Path::new("20210411_154754.mov")]);
+    let other = dest_of(&lines, &stranger);
+    assert!(other.ends_with("2019/07/IMG_5195.MOV"), "filed by its own date: {}", other.display());
+    let j = dest_of(&lines, &jpeg);
+    assert!(j.ends_with("2008/05/IMG_0042.JPG"), "{}", j.display());
+    assert_eq!(dest_of(&lines, &hevc), j.with_file_name("IMG_0042.MOV"), "{lines:?}");
+
+    let out = run(cbctl(&state).args(["--json", "undo", "--last"]));
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(summary(&json_lines(&out))["reverted"], 5);
+    assert_eq!(tree(&src), before);
+}
+
+/// Through the daemon, with `watch.pair_seconds = 8`: a Live Photo's still
+/// waits for its video, which comes a few seconds later under another name,
+/// and the two are filed together; a still whose video is later than that
+/// is filed alone when the wait runs out, and its video, when it comes, is
+/// filed beside it. Undo takes the late video back.
+#[test]
+fn the_daemon_waits_for_a_late_live_photo_video_and_files_a_later_one_beside_its_still() {
+    let Some(corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let config = daemon_config(t.path(), 1);
+    let text = std::fs::read_to_string(&config).unwrap().replace("pair_seconds = 2", "pair_seconds = 8");
+    std::fs::write(&config, text).unwrap();
+    let (inbox, stage, log) = (t.path().join("inbox"), t.path().join("stage"), t.path().join("daemon.log"));
+    std::fs::create_dir_all(&stage).unwrap();
+    let _daemon = start_daemon_logged(&config, &log);
+    let drop_in = |from: &Path, name: &str| std::fs::rename(from, inbox.join(name)).unwrap();
+    let folder = t.path().join("lib/2020/05");
+
+    std::fs::copy(corpus.join(HEIC_2927.0), stage.join("a")).unwrap();
+    live_mov(&stage.join("a.mov"), "2020-05-04T22:39:12Z", Some(HEIC_2927.1));
+    let started = std::time::Instant::now();
+    drop_in(&stage.join("a"), "IMG_2927.HEIC");
+    // Settled after 1 s, it waits: still in the inbox after 4 s.
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    assert!(inbox.join("IMG_2927.HEIC").exists(), "filed without waiting for its video");
+    let logged = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(logged.contains("waiting for its Live Photo video"), "{logged}");
+    drop_in(&stage.join("a.mov"), "clip-0001.mov");
+    wait_for("the pair filed", std::time::Duration::from_secs(30), || {
+        folder.join("IMG_2927.HEIC").exists() && folder.join("IMG_2927.mov").exists()
+    });
+    assert!(started.elapsed() < std::time::Duration::from_secs(9), "filed together before the wait ran out");
+
+    // A still whose video comes too late: filed alone, then the video beside it.
+    std::fs::copy(corpus.join(HEIC_2929.0), stage.join("b")).unwrap();
+    live_mov(&stage.join("b.mov"), "2020-05-04T22:44:07Z", Some(HEIC_2929.1));
+    drop_in(&stage.join("b"), "IMG_2929.HEIC");
+    wait_for("the still filed alone", std::time::Duration::from_secs(30), || folder.join("IMG_2929.HEIC").exists());
+    let video_bytes = b3(&stage.join("b.mov"));
+    drop_in(&stage.join("b.mov"), "late.mov");
+    wait_for("its video beside it", std::time::Duration::from_secs(30), || folder.join("IMG_2929.mov").exists());
+    assert_eq!(b3(&folder.join("IMG_2929.mov")), video_bytes);
+    let logged = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(logged.contains("IMG_2929.HEIC (its Live Photo video), filed earlier"), "{logged}");
+    let out = run(ctl(&config).args(["undo", "--last"]));
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(inbox.join("late.mov").exists() && !folder.join("IMG_2929.mov").exists());
+    assert!(folder.join("IMG_2929.HEIC").exists(), "the still's own filing is another session");
 }

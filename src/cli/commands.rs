@@ -524,11 +524,15 @@ fn date(cli: &Cli, files: &[PathBuf]) -> u8 {
             if let Some(from) = info.taken.offset_from {
                 v["offset_from"] = from.into();
             }
+            if let Some(id) = &info.capture.live {
+                v["live_photo"] = id.as_str().into();
+            }
             v
         },
         |path, info| {
             let from = info.taken.offset_from.map(|f| format!(", offset from {f}")).unwrap_or_default();
-            format!("{}\t{}\t{}{from}", path.display(), info.taken.to_rfc3339(), info.taken.source.describe())
+            let live = info.capture.live.as_ref().map(|id| format!(", Live Photo {id}")).unwrap_or_default();
+            format!("{}\t{}\t{}{from}{live}", path.display(), info.taken.to_rfc3339(), info.taken.source.describe())
         },
     )
 }

@@ -251,6 +251,7 @@ impl Service<'_> {
                 .then(|| crate::media::compress::Level::new(cfg.compress_level).unwrap_or_default()),
             access: access.clone(),
             keep: true,
+            wait_for: Default::default(),
         };
         let corrected = crate::engine::verdicts::keep(journal, &opts, &file, &mut |ev| on_event(ev.into()))?;
         if let Some(d) = self.daemon.as_deref_mut() {

@@ -90,8 +90,12 @@ pub(super) fn poll_inbox(
     }
     let gone = settle.forget_missing(&inbox.path, &present);
     forget_parked(journal, &gone.iter().map(PathBuf::as_path).collect::<Vec<_>>());
-    let batch: Vec<Found> = settle
-        .settled(&inbox.path, now)
+    let pair = std::time::Duration::from_secs(cfg.pair_seconds);
+    let settled = settle.settled(&inbox.path, now, pair);
+    // Those that may still wait for a file that belongs with them, and until when.
+    let deadlines: std::collections::HashMap<PathBuf, Instant> =
+        settled.iter().filter_map(|p| Some((p.clone(), settle.pair_deadline(p, now, pair)?))).collect();
+    let batch: Vec<Found> = settled
         .into_iter()
         .inspect(|p| {
             let quiet = settle.quiet_for(p, now).unwrap_or_default();
@@ -118,12 +122,15 @@ pub(super) fn poll_inbox(
             .then(|| crate::media::compress::Level::new(cfg.compress_level).unwrap_or_default()),
         access: None,
         keep: false,
+        wait_for: deadlines.keys().cloned().collect(),
     };
     let mut library = state.library.take();
     // Announced once the batch's session is known.
     let mut filed: Vec<(String, String)> = Vec::new();
     // Files handled but left in the inbox: remembered (across restarts) until they change.
     let mut parked: Vec<(PathBuf, &'static str, Option<String>)> = Vec::new();
+    // Files held back for a partner (`watch.pair_seconds`).
+    let mut waiting: Vec<PathBuf> = Vec::new();
     // A file that did not fit: the whole batch waits for space.
     let mut out_of_space: Option<String> = None;
     let mut on_event = |ev: &Event| {
@@ -199,12 +206,21 @@ pub(super) fn poll_inbox(
                 tracing::info!("{}", left_line(f));
                 parked.push((f.path.clone(), "ignored", f.reason.clone()));
             }
+            Outcome::Waiting => {
+                tracing::info!("{}: {reason} (up to watch.pair_seconds = {})", f.path.display(), cfg.pair_seconds);
+                waiting.push(f.path.clone());
+            }
             Outcome::Planned => {}
         }
     };
     let result = organize_found_with(journal, &opts, batch, &mut library, &mut on_event);
     state.library = library;
     let now = Instant::now();
+    for path in waiting {
+        // The member of a waiting group has no deadline of its own: its primary's, or `pair` from now.
+        let until = deadlines.values().copied().max().unwrap_or(now + pair);
+        settle.hold(&path, deadlines.get(&path).copied().unwrap_or(until));
+    }
     for (path, outcome, reason) in parked {
         let Some(&Seen { size, mtime_ns, .. }) = settle.get(&path) else { continue };
         park(journal, &mut settle.files, ParkedRow { path, size, mtime_ns, outcome: outcome.into(), reason }, now);

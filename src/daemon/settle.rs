@@ -40,6 +40,9 @@ pub(super) struct Seen {
     pub(super) undone: bool,
     /// How `status` counted it, while it stays in its inbox.
     pub(super) counted: Option<Counted>,
+    /// Waiting until then for a file that belongs with it
+    /// (`watch.pair_seconds`); it joins an earlier batch of its inbox.
+    pub(super) held: Option<Instant>,
 }
 
 /// What [`Settle::observe`] made of a file.
@@ -88,6 +91,7 @@ pub(super) fn park_in(
         parked: true,
         undone,
         counted: None,
+        held: None,
     });
     (entry.size, entry.mtime_ns, entry.parked, entry.undone) = (size, mtime_ns, true, undone);
 }
@@ -126,7 +130,8 @@ impl Settle {
                 // A failed or skipped file that changed (completed, edited) is
                 // still the same file for `status`; a filed one is new content.
                 let counted = prev.and_then(|p| p.counted).filter(|c| c.tally != super::state::Tally::Filed);
-                let seen = Seen { size, mtime_ns, since, steady: false, parked: false, undone: false, counted };
+                let seen =
+                    Seen { size, mtime_ns, since, steady: false, parked: false, undone: false, counted, held: None };
                 self.files.insert(path.to_path_buf(), seen);
                 match prev {
                     None => Observed::New,
@@ -149,15 +154,53 @@ impl Settle {
     /// The files under `root` (the inbox just scanned) that have settled by
     /// `now`, in scan order (by path): not parked, seen unchanged by a scan,
     /// and quiet for `settle`.
-    pub(super) fn settled(&self, root: &Path, now: Instant) -> Vec<PathBuf> {
-        let mut out: Vec<PathBuf> = self
+    ///
+    /// Files that belong together are filed together: a settled file waits
+    /// while one of the same name in its folder (`IMG_1234.MOV` for
+    /// `IMG_1234.HEIC`, `IMG_1234.HEIC.xmp`) is still changing, for at most
+    /// `pair` after it settled. A file held back for a partner
+    /// ([`Settle::hold`]) comes again with the next batch of its inbox, or
+    /// alone once its hold runs out.
+    pub(super) fn settled(&self, root: &Path, now: Instant, pair: Duration) -> Vec<PathBuf> {
+        let mine = |p: &Path, s: &Seen| !s.parked && p.starts_with(root);
+        // Names still changing, by folder and base name.
+        let changing: HashSet<(&Path, String)> = self
             .files
             .iter()
-            .filter(|(p, s)| !s.parked && s.steady && p.starts_with(root) && self.due_at(p, s) <= now)
-            .map(|(p, _)| p.clone())
+            .filter(|(p, s)| mine(p, s) && (!s.steady || self.due_at(p, s) > now))
+            .filter_map(|(p, _)| Some((p.parent()?, base_key(p)?)))
             .collect();
+        let due: Vec<(&PathBuf, &Seen)> = self
+            .files
+            .iter()
+            .filter(|(p, s)| mine(p, s) && s.steady && self.due_at(p, s) <= now)
+            .filter(|(p, s)| {
+                let partner_changing = p.parent().zip(base_key(p)).is_some_and(|(d, k)| changing.contains(&(d, k)));
+                !partner_changing || self.due_at(p, s) + pair <= now
+            })
+            .collect();
+        let held = |s: &Seen| s.held.is_some_and(|h| h > now);
+        let fresh = due.iter().any(|(_, s)| !held(s));
+        let mut out: Vec<PathBuf> =
+            due.into_iter().filter(|(_, s)| fresh || !held(s)).map(|(p, _)| p.clone()).collect();
         out.sort();
         out
+    }
+
+    /// Holds a settled `path` back until `until`, waiting for a file that
+    /// belongs with it ([`Settle::settled`]).
+    pub(super) fn hold(&mut self, path: &Path, until: Instant) {
+        if let Some(s) = self.files.get_mut(path) {
+            s.held = Some(until);
+        }
+    }
+
+    /// When a settled `path` (quiet at `now`) stops waiting for a partner,
+    /// `pair` after it settled; `None` once that is past.
+    pub(super) fn pair_deadline(&self, path: &Path, now: Instant, pair: Duration) -> Option<Instant> {
+        let s = self.files.get(path)?;
+        let until = self.due_at(path, s) + pair;
+        (until > now).then_some(until)
     }
 
     /// How long `path` has been quiet at `now` (for the log).
@@ -218,7 +261,11 @@ impl Settle {
 
     /// When the first settling file is due, if any is settling.
     pub(super) fn next_due(&self) -> Option<Instant> {
-        self.files.iter().filter(|(_, s)| !s.parked).map(|(p, s)| self.due_at(p, s)).min()
+        self.files
+            .iter()
+            .filter(|(_, s)| !s.parked)
+            .map(|(p, s)| s.held.map_or(self.due_at(p, s), |h| h.max(self.due_at(p, s))))
+            .min()
     }
 
     /// Files waiting to settle or to be filed (not parked).
@@ -227,11 +274,28 @@ impl Settle {
     }
 }
 
+/// The name files that belong together share (`img_1234` for
+/// `IMG_1234.HEIC`, `IMG_1234.MOV`, `IMG_1234_HEVC.MOV`, `IMG_1234.HEIC.xmp`,
+/// `IMG_E1234.JPG`, `IMG_O1234.AAE`): the name up to its first dot, in lower
+/// case. Only to decide what waits for what, never to pair files.
+fn base_key(path: &Path) -> Option<String> {
+    let name = path.file_name()?.to_string_lossy().to_lowercase();
+    let base = name.split('.').next().unwrap_or_default();
+    let base = base.strip_suffix("_hevc").unwrap_or(base);
+    let base = match base.strip_prefix("img_e").or_else(|| base.strip_prefix("img_o")) {
+        Some(n) if n.starts_with(|c: char| c.is_ascii_digit()) => format!("img_{n}"),
+        _ => base.to_string(),
+    };
+    (!base.is_empty()).then_some(base)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const SETTLE: Duration = Duration::from_secs(5);
+
+    const PAIR: Duration = Duration::from_secs(30);
 
     fn s(n: u64) -> Duration {
         Duration::from_secs(n)
@@ -252,10 +316,10 @@ mod tests {
         let a = file("a.jpg");
         assert_eq!(st.observe(&a, 10, 1, t0), Observed::New);
         // Not on the look that found it, however late that look comes.
-        assert!(st.settled(inbox(), t0 + s(60)).is_empty());
+        assert!(st.settled(inbox(), t0 + s(60), PAIR).is_empty());
         assert_eq!(st.observe(&a, 10, 1, t0 + s(1)), Observed::Unchanged);
-        assert!(st.settled(inbox(), t0 + SETTLE - Duration::from_millis(1)).is_empty());
-        assert_eq!(st.settled(inbox(), t0 + SETTLE), vec![a.clone()]);
+        assert!(st.settled(inbox(), t0 + SETTLE - Duration::from_millis(1), PAIR).is_empty());
+        assert_eq!(st.settled(inbox(), t0 + SETTLE, PAIR), vec![a.clone()]);
         assert_eq!(st.next_due(), Some(t0 + SETTLE));
         assert_eq!(st.queue(), 1);
         assert_eq!(st.quiet_for(&a, t0 + s(3)), Some(s(3)));
@@ -270,13 +334,13 @@ mod tests {
         for i in 1..100u64 {
             let now = t0 + s(i * 4);
             assert_eq!(st.observe(&a, 1 + i, 1, now), Observed::Changed { was_parked: false });
-            assert!(st.settled(inbox(), now).is_empty(), "settled while still growing, at step {i}");
+            assert!(st.settled(inbox(), now, PAIR).is_empty(), "settled while still growing, at step {i}");
             assert_eq!(st.next_due(), Some(now + SETTLE));
         }
         // A change of mtime alone is a change too.
         let now = t0 + s(400);
         assert_eq!(st.observe(&a, 100, 2, now), Observed::Changed { was_parked: false });
-        assert!(st.settled(inbox(), now + s(1)).is_empty());
+        assert!(st.settled(inbox(), now + s(1), PAIR).is_empty());
     }
 
     #[test]
@@ -288,9 +352,9 @@ mod tests {
         st.observe(&a, 10, 1, t0 + s(1));
         // Closed after writing at t0 + 3 (same size and mtime to the second).
         st.event(a.clone(), t0 + s(3));
-        assert!(st.settled(inbox(), t0 + SETTLE).is_empty());
+        assert!(st.settled(inbox(), t0 + SETTLE, PAIR).is_empty());
         assert_eq!(st.next_due(), Some(t0 + s(3) + SETTLE));
-        assert_eq!(st.settled(inbox(), t0 + s(3) + SETTLE), vec![a.clone()]);
+        assert_eq!(st.settled(inbox(), t0 + s(3) + SETTLE, PAIR), vec![a.clone()]);
         // An older event does not move it back.
         st.event(a.clone(), t0 + s(2));
         assert_eq!(st.next_due(), Some(t0 + s(3) + SETTLE));
@@ -300,8 +364,8 @@ mod tests {
         st.event(b.clone(), t0 + s(10));
         st.observe(&b, 5, 1, t0 + s(12));
         st.observe(&b, 5, 1, t0 + s(13));
-        assert!(!st.settled(inbox(), t0 + s(10) + SETTLE - Duration::from_millis(1)).contains(&b));
-        assert!(st.settled(inbox(), t0 + s(10) + SETTLE).contains(&b));
+        assert!(!st.settled(inbox(), t0 + s(10) + SETTLE - Duration::from_millis(1), PAIR).contains(&b));
+        assert!(st.settled(inbox(), t0 + s(10) + SETTLE, PAIR).contains(&b));
         // An event stamped after the look (clocks are taken apart) is not its start.
         let c = file("c.jpg");
         st.event(c.clone(), t0 + s(30));
@@ -318,8 +382,8 @@ mod tests {
             st.observe(p, 1, 1, t0);
             st.observe(p, 1, 1, t0 + s(1));
         }
-        assert_eq!(st.settled(inbox(), t0 + SETTLE), vec![a, b]);
-        assert_eq!(st.settled(Path::new("/other"), t0 + SETTLE), vec![other]);
+        assert_eq!(st.settled(inbox(), t0 + SETTLE, PAIR), vec![a, b]);
+        assert_eq!(st.settled(Path::new("/other"), t0 + SETTLE, PAIR), vec![other]);
     }
 
     #[test]
@@ -329,18 +393,18 @@ mod tests {
         let a = file("dup.jpg");
         st.observe(&a, 10, 1, t0);
         st.observe(&a, 10, 1, t0 + s(1));
-        assert_eq!(st.settled(inbox(), t0 + SETTLE).len(), 1);
+        assert_eq!(st.settled(inbox(), t0 + SETTLE, PAIR).len(), 1);
         st.park(a.clone(), 10, 1, false, t0 + SETTLE);
         assert_eq!((st.queue(), st.next_due()), (0, None));
         for i in 1..10 {
             assert_eq!(st.observe(&a, 10, 1, t0 + s(10 * i)), Observed::Unchanged);
-            assert!(st.settled(inbox(), t0 + s(10 * i)).is_empty());
+            assert!(st.settled(inbox(), t0 + s(10 * i), PAIR).is_empty());
         }
         let now = t0 + s(200);
         assert_eq!(st.observe(&a, 11, 1, now), Observed::Changed { was_parked: true });
         assert_eq!(st.queue(), 1);
         st.observe(&a, 11, 1, now + s(1));
-        assert_eq!(st.settled(inbox(), now + SETTLE), vec![a]);
+        assert_eq!(st.settled(inbox(), now + SETTLE, PAIR), vec![a]);
     }
 
     #[test]
@@ -357,10 +421,10 @@ mod tests {
             );
         }
         st.unpark_all(false);
-        assert_eq!(st.settled(inbox(), t0 + SETTLE), vec![dup.clone()]);
+        assert_eq!(st.settled(inbox(), t0 + SETTLE, PAIR), vec![dup.clone()]);
         assert!(st.get(&undone).unwrap().parked);
         st.unpark_all(true);
-        assert_eq!(st.settled(inbox(), t0 + SETTLE), vec![dup, undone.clone()]);
+        assert_eq!(st.settled(inbox(), t0 + SETTLE, PAIR), vec![dup, undone.clone()]);
         // Changed, it is an ordinary file again.
         st.park(undone.clone(), 1, 1, true, t0);
         st.observe(&undone, 3, 1, t0 + s(2));
@@ -431,5 +495,61 @@ mod tests {
         }
         assert_eq!(st.get(&cut).unwrap().counted, Some(Counted { tally: Tally::Failed, day }));
         assert_eq!(st.get(&copied).unwrap().counted, None);
+    }
+
+    #[test]
+    fn a_file_waits_for_a_same_named_one_still_changing_but_not_past_pair() {
+        let t0 = Instant::now();
+        let mut st = Settle::new(SETTLE);
+        let (heic, mov, other) = (file("IMG_1234.HEIC"), file("IMG_1234_HEVC.MOV"), file("IMG_9.JPG"));
+        st.observe(&heic, 10, 1, t0);
+        st.observe(&heic, 10, 1, t0 + s(1));
+        st.observe(&other, 10, 1, t0);
+        st.observe(&other, 10, 1, t0 + s(1));
+        // The MOV is still being written: the HEIC waits for it, the other file does not.
+        for i in 0..10 {
+            st.observe(&mov, 100 + i, 1, t0 + s(i));
+        }
+        assert_eq!(st.settled(inbox(), t0 + SETTLE, PAIR), vec![other.clone()]);
+        st.forget(&other);
+        st.observe(&mov, 109, 1, t0 + s(10));
+        assert_eq!(st.settled(inbox(), t0 + s(9) + SETTLE, PAIR), vec![heic.clone(), mov.clone()]);
+        // A partner that never stops changing holds it for `pair` at most.
+        let mut st = Settle::new(SETTLE);
+        st.observe(&heic, 10, 1, t0);
+        st.observe(&heic, 10, 1, t0 + s(1));
+        for i in 0..60 {
+            st.observe(&mov, 100 + i, 1, t0 + s(i));
+        }
+        assert!(st.settled(inbox(), t0 + SETTLE + PAIR - s(1), PAIR).is_empty());
+        assert_eq!(st.settled(inbox(), t0 + SETTLE + PAIR, PAIR), vec![heic]);
+        assert_eq!(base_key(Path::new("/i/IMG_E1234.JPG")), base_key(Path::new("/i/img_1234.heic.xmp")));
+        assert_eq!(base_key(Path::new("/i/IMG_O1234.AAE")).as_deref(), Some("img_1234"));
+        assert_ne!(base_key(Path::new("/i/IMG_Effect.JPG")).as_deref(), Some("img_ffect"));
+    }
+
+    #[test]
+    fn a_held_file_comes_with_the_next_batch_or_alone_when_its_hold_runs_out() {
+        let t0 = Instant::now();
+        let mut st = Settle::new(SETTLE);
+        let (heic, mov) = (file("IMG_5195.HEIC"), file("live.mov"));
+        st.observe(&heic, 10, 1, t0);
+        st.observe(&heic, 10, 1, t0 + s(1));
+        let due = t0 + SETTLE;
+        assert_eq!(st.settled(inbox(), due, PAIR), vec![heic.clone()]);
+        let until = st.pair_deadline(&heic, due, PAIR).unwrap();
+        assert_eq!(until, due + PAIR);
+        st.hold(&heic, until);
+        assert!(st.settled(inbox(), due + s(1), PAIR).is_empty());
+        assert_eq!(st.next_due(), Some(until));
+        // Its video settles: both are looked at again.
+        st.observe(&mov, 5, 1, t0 + s(10));
+        st.observe(&mov, 5, 1, t0 + s(11));
+        assert_eq!(st.settled(inbox(), t0 + s(10) + SETTLE, PAIR), vec![heic.clone(), mov.clone()]);
+        st.forget(&mov);
+        // Alone, once the hold runs out; and then it waits no more.
+        assert!(st.settled(inbox(), until - s(1), PAIR).is_empty());
+        assert_eq!(st.settled(inbox(), until, PAIR), vec![heic.clone()]);
+        assert_eq!(st.pair_deadline(&heic, until, PAIR), None);
     }
 }

@@ -121,28 +121,69 @@ pub fn primary_of_sidecar(name: &str, role: Role, media: &[(usize, String, Kind)
     }
 }
 
+/// What [`assemble`] knows of each file of a batch.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    /// Its media kind (`None`: not media).
+    pub kind: Option<Kind>,
+    /// Its capture time in seconds, when it has an embedded one.
+    pub time: Option<i64>,
+    /// Apple's ContentIdentifier: the Live Photo it is the still or the video of.
+    pub live: Option<String>,
+}
+
+/// A video's stem with iCloud's `_HEVC` suffix taken off (`IMG_1234_HEVC.MOV`
+/// is the video of `IMG_1234.HEIC`).
+fn video_stem(stem: &str) -> &str {
+    stem.strip_suffix("_hevc").unwrap_or(stem)
+}
+
 /// Groups of one batch: for each primary (index into `paths`), the files
-/// that ride with it and why. `kinds[i]` is the media kind of `paths[i]`
-/// (`None`: not media), `times[i]` its capture time in seconds when it has
-/// an embedded one.
-pub fn assemble(
-    paths: &[PathBuf],
-    kinds: &[Option<Kind>],
-    times: &[Option<i64>],
-) -> HashMap<usize, Vec<(usize, Role)>> {
+/// that ride with it and why. `facts[i]` is what probing `paths[i]` found.
+///
+/// A Live Photo's still and video are paired by the ContentIdentifier they
+/// share, whatever their names and folders; by stem in one folder only when
+/// neither has one.
+pub fn assemble(paths: &[PathBuf], facts: &[Facts]) -> HashMap<usize, Vec<(usize, Role)>> {
+    let kinds: Vec<Option<Kind>> = facts.iter().map(|f| f.kind).collect();
+    let mut out: HashMap<usize, Vec<(usize, Role)>> = HashMap::new();
+    let mut member = vec![false; paths.len()];
+    // Paired by identifier: out of the pairing by name.
+    let mut by_id = vec![false; paths.len()];
+    let mut ids: HashMap<&str, (Vec<usize>, Vec<usize>)> = HashMap::new();
+    for (i, f) in facts.iter().enumerate() {
+        if let (Some(kind), Some(id)) = (f.kind, f.live.as_deref()) {
+            let (stills, videos) = ids.entry(id).or_default();
+            if kind.is_video() { videos } else { stills }.push(i);
+        }
+    }
+    let stem = |i: usize| paths[i].file_stem().map(lower).unwrap_or_default();
+    for (stills, videos) in ids.values() {
+        // Two copies of one Live Photo (a re-sync) are two pairs: each video
+        // goes with the still of its name, else of its folder, else the
+        // first by name (`IMG_1234.HEIC` before its edit `IMG_E1234.JPG`).
+        for &v in videos {
+            let near = |i: usize| {
+                let folder = paths[i].parent() == paths[v].parent();
+                (!(folder && stem(i) == video_stem(&stem(v))), !folder, paths[i].file_name().map(lower), i)
+            };
+            let Some(&still) = stills.iter().min_by_key(|&&i| near(i)) else { continue };
+            (member[v], by_id[v], by_id[still]) = (true, true, true);
+            out.entry(still).or_default().push((v, Role::LiveVideo));
+        }
+    }
     let mut by_folder: HashMap<&Path, Vec<usize>> = HashMap::new();
     for (i, p) in paths.iter().enumerate() {
         by_folder.entry(p.parent().unwrap_or(Path::new(""))).or_default().push(i);
     }
-    let mut out: HashMap<usize, Vec<(usize, Role)>> = HashMap::new();
-    let mut member = vec![false; paths.len()];
     let name = |i: usize| paths[i].file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let stem = |i: usize| paths[i].file_stem().map(lower).unwrap_or_default();
     for files in by_folder.values() {
         // Media pairs by stem: a photo and its video; a RAW and its JPEG.
         let mut stems: HashMap<String, Vec<usize>> = HashMap::new();
-        for &i in files.iter().filter(|&&i| kinds[i].is_some()) {
-            stems.entry(stem(i)).or_default().push(i);
+        for &i in files.iter().filter(|&&i| kinds[i].is_some() && !by_id[i]) {
+            let s = stem(i);
+            let key = if kinds[i].is_some_and(Kind::is_video) { video_stem(&s).to_string() } else { s };
+            stems.entry(key).or_default().push(i);
         }
         for group in stems.values().filter(|g| g.len() > 1) {
             let kind = |i: usize| kinds[i].unwrap_or(Kind::Jpeg);
@@ -153,10 +194,11 @@ pub fn assemble(
             };
             for &i in group.iter().filter(|&&i| i != primary) {
                 let role = if kind(i).is_video() && !kind(primary).is_video() {
-                    Some(Role::LiveVideo)
+                    // By name only when neither has an identifier.
+                    (facts[i].live.is_none() && facts[primary].live.is_none()).then_some(Role::LiveVideo)
                 } else if kind(primary).is_raw() && !kind(i).is_raw() && !kind(i).is_video() {
                     // Shot together: capture times within a second (or one of them has none).
-                    match (times[primary], times[i]) {
+                    match (facts[primary].time, facts[i].time) {
                         (Some(a), Some(b)) if (a - b).abs() > 1 => None,
                         _ => Some(Role::RawJpeg),
                     }
@@ -218,11 +260,44 @@ pub fn member_name(member: &OsStr, primary: &OsStr, target: &OsStr) -> OsString 
     OsString::from(format!("{}{number}{}", &m[..cut], &m[cut..]))
 }
 
+/// The names the members of a group take beside a primary named `primary`
+/// filed as `target` ([`member_name`]), except that a Live Photo's video
+/// always takes the still's base name (`IMG_1234_HEVC.MOV` or a video named
+/// otherwise beside `IMG_1234.HEIC` becomes `IMG_1234.MOV`), so the pair
+/// keeps one name. Never two members the same name.
+pub fn member_names(members: &[(&OsStr, Role)], primary: &OsStr, target: &OsStr) -> Vec<OsString> {
+    let mut out: Vec<OsString> = Vec::with_capacity(members.len());
+    for &(m, role) in members {
+        let plain = member_name(m, primary, target);
+        let name = match (role, Path::new(target).file_stem(), Path::new(m).extension()) {
+            (Role::LiveVideo, Some(stem), Some(ext)) => {
+                let mut n = stem.to_os_string();
+                n.push(".");
+                n.push(ext);
+                n
+            }
+            _ => plain.clone(),
+        };
+        let taken = |n: &OsStr| out.iter().any(|o| o.eq_ignore_ascii_case(n));
+        out.push(if taken(&name) { plain } else { name });
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn assemble_names(names: &[&str], times: &[Option<i64>]) -> Vec<(String, Vec<(String, Role)>)> {
+        assemble_live(names, times, &[])
+    }
+
+    /// `live`: (name, ContentIdentifier) of the files that have one.
+    fn assemble_live(
+        names: &[&str],
+        times: &[Option<i64>],
+        live: &[(&str, &str)],
+    ) -> Vec<(String, Vec<(String, Role)>)> {
         let paths: Vec<PathBuf> = names.iter().map(|n| PathBuf::from(format!("/in/{n}"))).collect();
         let kind = |e: &str| match e {
             "heic" => Some(Kind::Heif),
@@ -233,7 +308,14 @@ mod tests {
         };
         let kinds: Vec<Option<Kind>> =
             paths.iter().map(|p| p.extension().and_then(|e| kind(&e.to_string_lossy().to_lowercase()))).collect();
-        let mut out: Vec<(String, Vec<(String, Role)>)> = assemble(&paths, &kinds, times)
+        let facts: Vec<Facts> = (0..names.len())
+            .map(|i| Facts {
+                kind: kinds[i],
+                time: times.get(i).copied().flatten(),
+                live: live.iter().find(|(n, _)| *n == names[i]).map(|(_, id)| id.to_string()),
+            })
+            .collect();
+        let mut out: Vec<(String, Vec<(String, Role)>)> = assemble(&paths, &facts)
             .into_iter()
             .map(|(p, ms)| {
                 let mut ms: Vec<(String, Role)> = ms.into_iter().map(|(i, r)| (names[i].to_string(), r)).collect();
@@ -288,6 +370,25 @@ mod tests {
     }
 
     #[test]
+    fn a_live_photo_pairs_by_its_identifier_whatever_the_names() {
+        let names = ["IMG_5195.HEIC", "live-video.mov", "IMG_5196.HEIC", "IMG_5196.MOV", "IMG_7.HEIC", "IMG_7.MOV"];
+        let live = [("IMG_5195.HEIC", "A"), ("live-video.mov", "A"), ("IMG_5196.HEIC", "B"), ("IMG_7.MOV", "C")];
+        let got = assemble_live(&names, &[], &live);
+        // By id; a same-stem video with no id is no pair for a still that
+        // has one, nor a video with an id for a still without one.
+        assert_eq!(got, vec![("IMG_5195.HEIC".to_string(), vec![("live-video.mov".to_string(), Role::LiveVideo)])]);
+        // iCloud's `_HEVC` suffix: the same stem.
+        let got = assemble_live(&["IMG_1.HEIC", "IMG_1_HEVC.MOV"], &[], &[]);
+        assert_eq!(got, vec![("IMG_1.HEIC".to_string(), vec![("IMG_1_HEVC.MOV".to_string(), Role::LiveVideo)])]);
+        // Two copies of one Live Photo: two pairs, by name.
+        let names = ["a.HEIC", "a.MOV", "b.HEIC", "b.MOV"];
+        let live = [("a.HEIC", "A"), ("a.MOV", "A"), ("b.HEIC", "A"), ("b.MOV", "A")];
+        let got = assemble_live(&names, &[], &live);
+        let pair = |s: &str, v: &str| (s.to_string(), vec![(v.to_string(), Role::LiveVideo)]);
+        assert_eq!(got, vec![pair("a.HEIC", "a.MOV"), pair("b.HEIC", "b.MOV")]);
+    }
+
+    #[test]
     fn a_raw_and_a_jpeg_shot_apart_are_not_a_pair() {
         let got = assemble_names(&["DSC_0001.NEF", "DSC_0001.JPG"], &[Some(100), Some(105)]);
         assert!(got.is_empty(), "{got:?}");
@@ -301,6 +402,17 @@ mod tests {
         let json = "Screenshot_20190812-231512_Samsung Internet.jpg.su.json";
         let got = assemble_names(&[long, json, "other.jpg"], &[None, None, None]);
         assert_eq!(got, vec![(long.to_string(), vec![(json.to_string(), Role::Takeout)])]);
+    }
+
+    #[test]
+    fn a_live_photo_s_video_takes_the_still_s_base_name() {
+        let (a, b) = (OsStr::new("IMG_1_HEVC.MOV"), OsStr::new("clip.mov"));
+        let names = member_names(
+            &[(a, Role::LiveVideo), (b, Role::LiveVideo), (OsStr::new("IMG_1.HEIC.xmp"), Role::Xmp)],
+            OsStr::new("IMG_1.HEIC"),
+            OsStr::new("IMG_1 (1).HEIC"),
+        );
+        assert_eq!(names, ["IMG_1 (1).MOV", "clip (1).mov", "IMG_1 (1).HEIC.xmp"]);
     }
 
     #[test]

@@ -145,6 +145,29 @@ fn sidecars_of(path: &Path, kind: &str) -> Vec<(PathBuf, super::assets::Role)> {
         .collect()
 }
 
+/// The media files of `rows` that belong with another one (a Live Photo's
+/// video, a RAW's JPEG, an Apple edit), by the index of their primary.
+fn members_of(rows: &[FileRow]) -> HashMap<usize, Vec<(usize, super::assets::Role)>> {
+    let paths: Vec<PathBuf> = rows.iter().map(|r| r.path.clone()).collect();
+    let facts: Vec<super::assets::Facts> = rows
+        .iter()
+        .map(|r| super::assets::Facts {
+            kind: crate::media::Kind::from_name(&r.kind),
+            time: r
+                .taken_source
+                .as_deref()
+                .and_then(DateSource::parse)
+                .filter(|s| s.is_embedded())
+                .and(r.taken_at.as_deref())
+                // Local wall-clock time, as organize compares them.
+                .and_then(|t| chrono::NaiveDateTime::parse_from_str(t.get(..19)?, "%Y-%m-%dT%H:%M:%S").ok())
+                .map(|t| t.and_utc().timestamp()),
+            live: r.capture.live.clone(),
+        })
+        .collect();
+    super::assets::assemble(&paths, &facts)
+}
+
 fn add(total: &mut RefreshReport, r: &RefreshReport) {
     total.files += r.files;
     total.unchanged += r.unchanged;
@@ -225,7 +248,20 @@ pub fn dedup(
     // Pairs the user kept apart (`cbctl not-duplicate`), as the index has them now.
     let rules =
         super::group::GroupOptions { apart: std::sync::Arc::new(journal.store().apart_pairs()?), ..opts.group.clone() };
-    let groups = group(&rows, &rules);
+    // Files that belong together are compared by their primary: a Live
+    // Photo's video, a RAW's JPEG, an edit ride with it, wherever it goes.
+    let members_of = members_of(&rows);
+    let member: std::collections::HashSet<usize> = members_of.values().flatten().map(|&(m, _)| m).collect();
+    let primaries: Vec<usize> = (0..rows.len()).filter(|i| !member.contains(i)).collect();
+    let compared: Vec<FileRow> = primaries.iter().map(|&i| rows[i].clone()).collect();
+    let groups: Vec<super::group::Group> = group(&compared, &rules)
+        .into_iter()
+        .map(|mut g| {
+            g.keeper = primaries[g.keeper];
+            g.members.iter_mut().for_each(|m| m.index = primaries[m.index]);
+            g
+        })
+        .collect();
     // (member, keeper, pHash distance, how it matched)
     let mut doomed: Vec<(usize, usize, u32, Match)> = Vec::new();
     for (n, g) in groups.iter().enumerate() {
@@ -329,7 +365,8 @@ pub fn dedup(
                 let dst_name = dst.file_name().unwrap_or_default().to_os_string();
                 let dst_folder = dst.parent().unwrap_or(&top).to_path_buf();
                 let mut riders = Vec::new();
-                for (side, role) in sidecars_of(&row.path, &row.kind) {
+                let media = members_of.get(&i).into_iter().flatten().map(|&(m, role)| (rows[m].path.clone(), role));
+                for (side, role) in sidecars_of(&row.path, &row.kind).into_iter().chain(media) {
                     let Ok(mut opened) = crate::media::open(&side) else { continue };
                     let Ok(sfp) = fsops::fingerprint_file(&mut opened.file, &side) else { continue };
                     let to = dst_folder.join(super::assets::member_name(

@@ -305,6 +305,7 @@ pub fn run_as(
                 dedup: group.clone(),
                 access: access.cloned(),
                 keep: false,
+                wait_for: Default::default(),
             };
             JobSummary::Organize(organize(journal, &opts, &mut |ev| out.send(ev.into()))?)
         }

@@ -92,6 +92,9 @@ pub enum Outcome {
     Skipped,
     /// Could not be handled; left where it was, with the reason.
     Error,
+    /// Not handled yet: it waits (the daemon's `watch.pair_seconds`) for a
+    /// file that belongs with it (a Live Photo's video, a sidecar's photo).
+    Waiting,
 }
 
 impl Outcome {
@@ -107,6 +110,7 @@ impl Outcome {
             Outcome::NonMedia => "non-media",
             Outcome::Skipped => "skipped",
             Outcome::Error => "error",
+            Outcome::Waiting => "waiting",
         }
     }
 }
@@ -119,7 +123,7 @@ impl serde::Serialize for Outcome {
 
 impl<'de> serde::Deserialize<'de> for Outcome {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Outcome, D::Error> {
-        const ALL: [Outcome; 9] = [
+        const ALL: [Outcome; 10] = [
             Outcome::Moved,
             Outcome::Copied,
             Outcome::Trashed,
@@ -129,6 +133,7 @@ impl<'de> serde::Deserialize<'de> for Outcome {
             Outcome::NonMedia,
             Outcome::Skipped,
             Outcome::Error,
+            Outcome::Waiting,
         ];
         let name = String::deserialize(d)?;
         ALL.into_iter()

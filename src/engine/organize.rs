@@ -6,7 +6,7 @@
 //! the first two phases plus the naming logic.
 
 use std::collections::HashMap;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -61,6 +61,11 @@ pub struct OrganizeOptions {
     pub access: Option<crate::access::Access>,
     /// File every file, duplicate or not (`cbctl keep`).
     pub keep: bool,
+    /// Files that may still wait for a partner (the daemon's
+    /// `watch.pair_seconds` has not run out for them): a Live Photo's still
+    /// or video whose other half is not in the batch, a sidecar without its
+    /// photo. They are reported [`Outcome::Waiting`] and left alone.
+    pub wait_for: std::collections::HashSet<PathBuf>,
 }
 
 /// A candidate after probing: its info, content hash, index row, and the
@@ -94,6 +99,8 @@ pub struct Library {
     rows: Vec<FileRow>,
     by_blake3: HashMap<String, usize>,
     phashes: HashIndex,
+    /// Live Photo stills by their ContentIdentifier, for a video that comes late.
+    live: HashMap<String, usize>,
 }
 
 impl Library {
@@ -119,7 +126,8 @@ impl Library {
         let by_blake3 = rows.iter().enumerate().map(|(i, r)| (r.blake3.clone(), i)).collect();
         let phashes =
             HashIndex::new(rows.iter().enumerate().filter_map(|(i, r)| r.phash.map(|h| (i as i64, h))).collect());
-        Ok(Library { dest: dest.to_path_buf(), perceptual, loaded: Instant::now(), rows, by_blake3, phashes })
+        let live = rows.iter().enumerate().filter_map(|(i, r)| Some((still_id(r)?.to_string(), i))).collect();
+        Ok(Library { dest: dest.to_path_buf(), perceptual, loaded: Instant::now(), rows, by_blake3, phashes, live })
     }
 
     /// How long ago it was read from disk.
@@ -134,7 +142,15 @@ impl Library {
         if let Some(h) = row.phash {
             self.phashes.push(i as i64, h);
         }
+        if let Some(id) = still_id(&row) {
+            self.live.insert(id.to_string(), i);
+        }
         self.rows.push(row);
+    }
+
+    /// The Live Photo still in the library whose video has this ContentIdentifier.
+    fn live_still(&self, id: &str) -> Option<PathBuf> {
+        self.live.get(id).filter(|&&i| self.there(i)).map(|&i| self.rows[i].path.clone())
     }
 
     /// The library file this one duplicates, the pHash distance, and whether
@@ -186,6 +202,12 @@ impl Library {
         let r = &self.rows[i];
         std::fs::symlink_metadata(&r.path).is_ok_and(|m| FileRow::stat_key(&m) == (r.size, r.mtime_ns, r.inode))
     }
+}
+
+/// The ContentIdentifier of a Live Photo's still (not its video).
+fn still_id(row: &FileRow) -> Option<&str> {
+    let video = media::Kind::from_name(&row.kind).is_some_and(media::Kind::is_video);
+    row.capture.live.as_deref().filter(|_| !video)
 }
 
 /// Why an incoming file is set aside rather than filed.
@@ -387,24 +409,52 @@ pub fn organize_found_with(
     // Files that belong together ride with their primary, with its verdict.
     let groups = {
         let paths: Vec<PathBuf> = probed.iter().map(|p| p.path.clone()).collect();
-        let kinds: Vec<Option<media::Kind>> =
-            probed.iter().map(|p| p.result.as_ref().ok().map(|(info, _, _, _)| info.kind)).collect();
-        let times: Vec<Option<i64>> = probed
+        let facts: Vec<super::assets::Facts> = probed
             .iter()
-            .map(|p| {
-                let info = &p.result.as_ref().ok()?.0;
-                info.taken.source.is_embedded().then(|| info.taken.local.and_utc().timestamp())
+            .map(|p| match &p.result {
+                Ok((info, _, _, _)) => super::assets::Facts {
+                    kind: Some(info.kind),
+                    time: info.taken.source.is_embedded().then(|| info.taken.local.and_utc().timestamp()),
+                    live: info.capture.live.clone(),
+                },
+                Err(_) => super::assets::Facts::default(),
             })
             .collect();
-        super::assets::assemble(&paths, &kinds, &times)
+        super::assets::assemble(&paths, &facts)
     };
     let member_of: HashMap<usize, usize> =
         groups.iter().flat_map(|(&p, ms)| ms.iter().map(move |&(m, _)| (m, p))).collect();
+    // Files whose partner may still come: left for a later batch, with what rides with them.
+    let mut waiting: Vec<(usize, &'static str)> = Vec::new();
+    for (i, p) in probed.iter().enumerate() {
+        if member_of.contains_key(&i) || !opts.wait_for.contains(&p.path) {
+            continue;
+        }
+        let has = |role| groups.get(&i).is_some_and(|ms| ms.iter().any(|&(_, r)| r == role));
+        let why = match &p.result {
+            Ok((info, _, _, _)) => match info.capture.live.as_deref() {
+                Some(id) if info.kind.is_video() && library.live_still(id).is_none() => Some("its Live Photo still"),
+                Some(_) if !info.kind.is_video() && !has(super::assets::Role::LiveVideo) => {
+                    Some("its Live Photo video")
+                }
+                _ => None,
+            },
+            Err(MediaError::NotMedia { .. }) => super::assets::sidecar_role(&p.path).map(|_| "its photo"),
+            Err(_) => None,
+        };
+        if let Some(why) = why {
+            waiting.push((i, why));
+        }
+    }
+    let waits: std::collections::HashSet<usize> = waiting
+        .iter()
+        .flat_map(|&(i, _)| std::iter::once(i).chain(groups.get(&i).into_iter().flatten().map(|&(m, _)| m)))
+        .collect();
     // Within the batch, only the best copy of each picture is filed.
     let incoming: Vec<FileRow> = probed
         .iter()
         .enumerate()
-        .filter(|(i, _)| !member_of.contains_key(i))
+        .filter(|(i, _)| !member_of.contains_key(i) && !waits.contains(i))
         .filter_map(|(_, p)| p.result.as_ref().ok().map(|(_, _, row, _)| row.clone()))
         .collect();
     // Pairs the user kept apart, as the index has them now.
@@ -461,6 +511,16 @@ pub fn organize_found_with(
     };
 
     let mut probed: Vec<Option<Probed>> = probed.into_iter().map(Some).collect();
+    for (i, why) in waiting {
+        let Some(p) = probed[i].take() else { continue };
+        on_event(&Event::File(event(&p.path, Outcome::Waiting, Some(format!("waiting for {why}")))));
+        for &(m, role) in groups.get(&i).map(Vec::as_slice).unwrap_or(&[]) {
+            if let Some(mp) = probed[m].take() {
+                let why = format!("waits with {} ({})", p.path.display(), role.describe());
+                on_event(&Event::File(event(&mp.path, Outcome::Waiting, Some(why))));
+            }
+        }
+    }
     for i in 0..probed.len() {
         if member_of.contains_key(&i) {
             continue;
@@ -497,11 +557,19 @@ pub fn organize_found_with(
                 let role = super::assets::sidecar_role(&p.path);
                 let beside = role.and_then(|r| library.primary_for(&p.path, r));
                 match (role, beside) {
-                    (Some(role), Some(primary)) => {
-                        if let Some(ev) = plan_beside(&p.path, role, &primary, &mut batch, &mut summary) {
-                            on_event(&Event::File(ev));
+                    (Some(role), Some(primary)) => match read_sidecar(&p.path) {
+                        Ok((fp, id)) => {
+                            let name = p.path.file_name().unwrap_or_default().to_os_string();
+                            let late = Late { path: &p.path, role, fp, id, name, info: None };
+                            if let Some(ev) = plan_beside(late, &primary, &mut batch, &mut summary) {
+                                on_event(&Event::File(ev));
+                            }
                         }
-                    }
+                        Err(e) => {
+                            summary.errors += 1;
+                            on_event(&Event::File(event(&p.path, Outcome::Error, Some(e.to_string()))));
+                        }
+                    },
                     (Some(role), None) => {
                         summary.non_media += 1;
                         let why = format!(
@@ -579,6 +647,22 @@ pub fn organize_found_with(
                                 on_event(&Event::File(mev));
                             }
                         }
+                    }
+                    continue;
+                }
+                // A Live Photo's video that came after its still was filed goes beside it.
+                let still = info.capture.live.as_deref().filter(|_| info.kind.is_video() && members.is_empty());
+                if let Some(still) = still.and_then(|live| library.live_still(live)) {
+                    let ext = p.path.extension().unwrap_or_default();
+                    let mut name = still.file_stem().unwrap_or_default().to_os_string();
+                    name.push(".");
+                    name.push(ext);
+                    batch.rows.insert(p.path.clone(), row);
+                    let late =
+                        Late { path: &p.path, role: super::assets::Role::LiveVideo, fp, id, name, info: Some(&info) };
+                    if let Some(ev) = plan_beside(late, &still, &mut batch, &mut summary) {
+                        batch.rows.remove(&p.path);
+                        on_event(&Event::File(ev));
                     }
                     continue;
                 }
@@ -766,8 +850,8 @@ fn plan_one(
     // What belongs to it: beside it, under its new base name.
     let target_name = target.file_name().unwrap_or_default().to_os_string();
     let mut member_items = Vec::new();
-    for m in members {
-        let to = folder.join(super::assets::member_name(m.path.file_name().unwrap_or_default(), name, &target_name));
+    for (m, to) in members.iter().zip(member_names(members, name, &target_name)) {
+        let to = folder.join(to);
         batch.reserved.insert(to.clone(), m.fp);
         let mut mev = FileEvent {
             path: m.path.clone(),
@@ -815,28 +899,31 @@ fn plan_one(
     Vec::new()
 }
 
-/// Queues a sidecar's move beside `primary`, a library file filed
-/// earlier, under its own name (numbered if taken). Returns its event now
-/// when it cannot be read or placed.
-fn plan_beside(
-    path: &Path,
+/// A file that came without the library file it belongs with: a sidecar,
+/// or a Live Photo's video that came late.
+struct Late<'a> {
+    path: &'a Path,
     role: super::assets::Role,
-    primary: &Path,
-    batch: &mut Batch,
-    summary: &mut Summary,
-) -> Option<FileEvent> {
+    /// What was read of it.
+    fp: Fingerprint,
+    id: fsops::Identity,
+    /// The name it takes beside the library file (numbered if taken).
+    name: OsString,
+    /// Its date, for a media file.
+    info: Option<&'a MediaInfo>,
+}
+
+/// Queues a late member's move beside `primary`, a library file filed
+/// earlier. Returns its event now when it cannot be placed.
+fn plan_beside(late: Late, primary: &Path, batch: &mut Batch, summary: &mut Summary) -> Option<FileEvent> {
+    let Late { path, role, fp, id, name, info } = late;
     let fail = |why: String, summary: &mut Summary| {
         summary.errors += 1;
         Some(event(path, Outcome::Error, Some(why)))
     };
-    let (fp, id) = match read_sidecar(path) {
-        Ok(r) => r,
-        Err(e) => return fail(e.to_string(), summary),
-    };
     let folder = primary.parent().unwrap_or(primary);
-    let name = path.file_name().unwrap_or_default();
     let reserved = &batch.reserved;
-    let target = match fsops::choose_slot(folder, name, &fp, &|p| reserved.get(p).copied()) {
+    let target = match fsops::choose_slot(folder, &name, &fp, &|p| reserved.get(p).copied()) {
         Ok(Slot::Free(t)) => t,
         Ok(Slot::Identical(existing)) => {
             summary.duplicates += 1;
@@ -855,6 +942,10 @@ fn plan_beside(
     );
     ev.dest = Some(target.clone());
     ev.bytes = fp.size;
+    if let Some(info) = info {
+        ev.taken = Some(info.taken.to_rfc3339());
+        ev.source = Some(info.taken.source.as_str());
+    }
     if batch.session.is_none() {
         summary.filed += 1;
         return Some(ev);
@@ -881,6 +972,13 @@ fn read_sidecar(path: &Path) -> Result<(Fingerprint, fsops::Identity), MediaErro
     let mut opened = media::open(path)?;
     let fp = fsops::fingerprint_file(&mut opened.file, path)?;
     Ok((fp, opened.id))
+}
+
+/// The names `members` take beside a primary named `name` filed as `target`.
+fn member_names(members: &[Member], name: &OsStr, target: &OsStr) -> Vec<OsString> {
+    let of: Vec<(&OsStr, super::assets::Role)> =
+        members.iter().map(|m| (m.path.file_name().unwrap_or_default(), m.role)).collect();
+    super::assets::member_names(&of, name, target)
 }
 
 /// Events for the members of a primary that stays where it is.
@@ -919,8 +1017,8 @@ fn group_slot(
         })?;
         let Slot::Free(target) = &slot else { return Ok(slot) };
         let target_name = target.file_name().unwrap_or_default();
-        let fits = members.iter().all(|m| {
-            let to = folder.join(super::assets::member_name(m.path.file_name().unwrap_or_default(), name, target_name));
+        let fits = member_names(members, name, target_name).into_iter().all(|to| {
+            let to = folder.join(to);
             !reserved.contains_key(&to) && !fsops::exists(&to).unwrap_or(true)
         });
         if fits {

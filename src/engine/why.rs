@@ -136,6 +136,7 @@ impl Why {
             "non-media" => "not a photo or video",
             "skipped" => "hidden, a sync tool's temp file, or a link",
             "error" => "could not be read or filed",
+            "waiting" => "waiting for the file that belongs with it (watch.pair_seconds)",
             _ => return None,
         })
     }

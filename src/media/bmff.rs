@@ -22,6 +22,10 @@ pub struct MovieDates {
     pub day: Option<(NaiveDateTime, Option<FixedOffset>)>,
     /// `mvhd` creation_time, UTC; `None` when zero (the 1904 epoch) or implausible.
     pub mvhd_utc: Option<NaiveDateTime>,
+    /// `com.apple.quicktime.content.identifier`: the Live Photo this video belongs to.
+    pub content_id: Option<String>,
+    /// Where it was recorded (latitude, longitude), when the file says.
+    pub location: Option<(f64, f64)>,
 }
 
 /// Iterates the boxes in `data`: (type, payload). Stops at a malformed size.
@@ -122,7 +126,9 @@ fn data_text(item: &[u8]) -> Option<String> {
     Some(String::from_utf8_lossy(text).into_owned())
 }
 
-fn apple_creation(meta: &[u8]) -> Option<(NaiveDateTime, Option<FixedOffset>)> {
+/// The text value of an Apple metadata key (`moov/meta` keys + ilst:
+/// `com.apple.quicktime.creationdate`, `...content.identifier`, ...).
+fn apple_key(meta: &[u8], key: &[u8]) -> Option<String> {
     let children = meta_children(meta);
     let keys = child(children, b"keys")?;
     let ilst = child(children, b"ilst")?;
@@ -132,7 +138,7 @@ fn apple_creation(meta: &[u8]) -> Option<(NaiveDateTime, Option<FixedOffset>)> {
     for i in 1..=count {
         let size = u32::from_be_bytes(keys.get(pos..pos + 4)?.try_into().ok()?) as usize;
         let name = keys.get(pos + 8..pos.checked_add(size)?)?;
-        if name == b"com.apple.quicktime.creationdate" {
+        if name == key {
             index = Some(i);
             break;
         }
@@ -143,7 +149,48 @@ fn apple_creation(meta: &[u8]) -> Option<(NaiveDateTime, Option<FixedOffset>)> {
     }
     let index = index?.to_be_bytes();
     let item = boxes(ilst).find(|(k, _)| *k == index).map(|(_, p)| p)?;
-    parse_iso_datetime(&data_text(item)?)
+    data_text(item)
+}
+
+/// A position in ISO 6709 form (`+34.0522-118.2437+089.000/`): latitude
+/// and longitude in degrees.
+pub fn iso6709(text: &str) -> Option<(f64, f64)> {
+    let t = text.trim();
+    let split = |s: &str| s.char_indices().skip(1).find(|(_, c)| *c == '+' || *c == '-').map(|(i, _)| i);
+    if !t.starts_with(['+', '-']) {
+        return None;
+    }
+    let lat_end = split(t)?;
+    let (lat, rest) = t.split_at(lat_end);
+    let lon_end = split(rest).unwrap_or(rest.trim_end_matches('/').len());
+    let lon = &rest[..lon_end];
+    let (lat, lon): (f64, f64) = (lat.parse().ok()?, lon.trim_end_matches('/').parse().ok()?);
+    ((-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon) && (lat, lon) != (0.0, 0.0)).then_some((lat, lon))
+}
+
+const XYZ: [u8; 4] = [0xA9, b'x', b'y', b'z'];
+
+/// The recording position in the user data: `©xyz` (ISO 6709 text, as
+/// Android phones and older iPhones write it; newer ones use the
+/// `...location.ISO6709` key), or the 3GPP `loci` box (fixed-point degrees).
+fn location(udta: Option<&[u8]>) -> Option<(f64, f64)> {
+    let udta = udta?;
+    if let Some(p) = child(udta, &XYZ) {
+        let len = u16::from_be_bytes(p.get(0..2)?.try_into().ok()?) as usize;
+        return iso6709(&String::from_utf8_lossy(p.get(4..4 + len)?));
+    }
+    loci(child(udta, b"loci")?)
+}
+
+/// A 3GPP `loci` box: version and flags, language, a NUL-ended place
+/// name, a role byte, then longitude, latitude and altitude as 16.16
+/// fixed-point numbers.
+fn loci(p: &[u8]) -> Option<(f64, f64)> {
+    let name_len = p.get(6..)?.iter().position(|&b| b == 0)?;
+    let at = 6 + name_len + 1 + 1;
+    let fixed = |i: usize| p.get(i..i + 4).map(|b| f64::from(i32::from_be_bytes([b[0], b[1], b[2], b[3]])) / 65536.0);
+    let (lon, lat) = (fixed(at)?, fixed(at + 4)?);
+    ((-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon) && (lat, lon) != (0.0, 0.0)).then_some((lat, lon))
 }
 
 const DAY: [u8; 4] = [0xA9, b'd', b'a', b'y'];
@@ -176,19 +223,24 @@ pub fn movie_dates(file: &mut File, file_len: u64) -> std::io::Result<Option<Mov
         return Ok(None);
     };
     let mut out = MovieDates::default();
+    let (mut meta, mut udta) = (None, None);
     for (kind, payload) in boxes(&moov) {
         match &kind {
             b"mvhd" => out.mvhd_utc = mvhd_time(payload),
-            b"meta" => out.apple_creation = out.apple_creation.or_else(|| apple_creation(payload)),
-            b"udta" => {
-                out.day = out.day.or_else(|| udta_day(payload));
-                if out.apple_creation.is_none() {
-                    out.apple_creation = child(payload, b"meta").and_then(apple_creation);
-                }
-            }
+            b"meta" => meta = meta.or(Some(payload)),
+            b"udta" => udta = udta.or(Some(payload)),
             _ => {}
         }
     }
+    // Apple's keys sit in moov/meta, or (older writers) moov/udta/meta.
+    let metas = [meta, udta.and_then(|u| child(u, b"meta"))];
+    let key = |k: &[u8]| metas.iter().flatten().find_map(|m| apple_key(m, k));
+    out.apple_creation = key(b"com.apple.quicktime.creationdate").and_then(|t| parse_iso_datetime(&t));
+    out.day = udta.and_then(udta_day);
+    out.content_id = key(b"com.apple.quicktime.content.identifier")
+        .map(|s| s.trim_matches(char::from(0)).trim().to_string())
+        .filter(|s| !s.is_empty());
+    out.location = key(b"com.apple.quicktime.location.ISO6709").and_then(|t| iso6709(&t)).or_else(|| location(udta));
     Ok(Some(out))
 }
 
@@ -241,9 +293,31 @@ mod tests {
         data.extend_from_slice(b"2021-04-11T15:47:53-0500");
         let ilst = bx(&2u32.to_be_bytes(), &bx(b"data", &data));
         let meta = [bx(b"hdlr", &[0; 24]), bx(b"keys", &keys), bx(b"ilst", &ilst)].concat();
-        let (t, o) = apple_creation(&meta).unwrap();
+        let (t, o) = parse_iso_datetime(&apple_key(&meta, b"com.apple.quicktime.creationdate").unwrap()).unwrap();
         assert_eq!(t.to_string(), "2021-04-11 15:47:53");
         assert_eq!(o, FixedOffset::west_opt(5 * 3600));
+        assert_eq!(apple_key(&meta, b"com.apple.quicktime.content.identifier"), None);
+    }
+
+    #[test]
+    fn iso_6709_positions_are_read_and_nonsense_is_not() {
+        assert_eq!(iso6709("+34.0522-118.2437+089.000/"), Some((34.0522, -118.2437)));
+        assert_eq!(iso6709("+32.0929+034.8620/"), Some((32.0929, 34.862)));
+        assert_eq!(iso6709("-33.8688+151.2093"), Some((-33.8688, 151.2093)));
+        assert_eq!(iso6709("+0000.0000+00000.0000/"), None);
+        assert_eq!(iso6709("+95.0+10.0/"), None);
+        assert_eq!(iso6709("garbage"), None);
+        assert_eq!(iso6709("+"), None);
+        assert_eq!(iso6709(""), None);
+        // 3GPP loci as ffmpeg writes it: no name, role 0, -118.2437 and 34.0522 in 16.16.
+        let mut l = vec![0, 0, 0, 0, 0x15, 0xc7, 0, 0];
+        l.extend_from_slice(&((-118.2437f64 * 65536.0) as i32).to_be_bytes());
+        l.extend_from_slice(&((34.0522f64 * 65536.0) as i32).to_be_bytes());
+        l.extend_from_slice(&[0, 0, 0, 0]);
+        let (lat, lon) = loci(&l).unwrap();
+        assert!((lat - 34.0522).abs() < 1e-4 && (lon + 118.2437).abs() < 1e-4, "{lat} {lon}");
+        assert_eq!(loci(&l[..10]), None);
+        assert_eq!(loci(&[0, 0, 0, 0, 0, 0, 1, 2, 3]), None);
     }
 
     #[test]

@@ -34,6 +34,11 @@ pub struct Capture {
     /// ImageUniqueID, when the camera writes one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unique_id: Option<String>,
+    /// Apple's ContentIdentifier: the id a Live Photo's still and its video
+    /// share (maker note tag 0x0011 in the photo, the
+    /// `com.apple.quicktime.content.identifier` key in the MOV).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live: Option<String>,
 }
 
 impl Capture {
@@ -125,9 +130,20 @@ fn sequence(name: &str) -> Option<(&str, u64)> {
     Some((prefix, number.parse().ok()?))
 }
 
-/// Apple's BurstUUID (tag 0x000b) from an Apple maker note ("Apple iOS"
-/// header, then a big-endian IFD whose offsets count from the note's start).
+/// Apple's BurstUUID (tag 0x000b) from an Apple maker note.
 pub fn apple_burst_uuid(note: &[u8]) -> Option<String> {
+    apple_note_text(note, 0x000b)
+}
+
+/// Apple's ContentIdentifier (tag 0x0011, which exiftool calls
+/// MediaGroupUUID) from an Apple maker note: a Live Photo's id.
+pub fn apple_content_id(note: &[u8]) -> Option<String> {
+    apple_note_text(note, 0x0011)
+}
+
+/// A text tag of an Apple maker note ("Apple iOS" header, then a
+/// big-endian IFD whose offsets count from the note's start).
+fn apple_note_text(note: &[u8], tag: u16) -> Option<String> {
     if !note.starts_with(b"Apple iOS\0") || note.get(12..14)? != b"MM" {
         return None;
     }
@@ -136,7 +152,7 @@ pub fn apple_burst_uuid(note: &[u8]) -> Option<String> {
     let count = be16(14)? as usize;
     for i in 0..count.min(256) {
         let at = 16 + i * 12;
-        if be16(at)? != 0x000b || be16(at + 2)? != 2 {
+        if be16(at)? != tag || be16(at + 2)? != 2 {
             continue;
         }
         let len = be32(at + 4)?;

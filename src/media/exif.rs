@@ -116,6 +116,7 @@ fn fields_of(exif: &exif::Exif) -> ExifFields {
             (0x927C, exif::Value::Undefined(note, _)) => {
                 out.capture.maker_note = true;
                 out.capture.burst = super::capture::apple_burst_uuid(note);
+                out.capture.live = super::capture::apple_content_id(note);
                 out.maker_date = super::vendor::reconyx_date(note);
             }
             // CustomRendered

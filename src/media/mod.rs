@@ -361,6 +361,19 @@ pub fn probe_opened(opened: &mut crate::fsops::Opened, path: &Path) -> Result<Me
     let camera = exif.camera();
     let found = |local: NaiveDateTime, offset: Option<FixedOffset>, source| CaptureDate::local(local, offset, source);
     let utc = CaptureDate::utc;
+    // A movie's header: its dates, the Live Photo it belongs to, where it was recorded.
+    let movie = match kind {
+        Kind::Mp4 | Kind::Mov | Kind::ThreeGp => match bmff::movie_dates(file, len).map_err(io_error(path))? {
+            Some(m) => Some(m),
+            None => {
+                return Err(corrupt(
+                    "has no movie header (moov box): the video is incomplete or still being written; left in place"
+                        .into(),
+                ))
+            }
+        },
+        _ => None,
+    };
     let mut taken = exif.original.map(|(t, o)| found(t, o, DateSource::Exif));
     if taken.is_none() && !kind.is_video() {
         let head = read_prefix(file, path, 1 << 20)?;
@@ -383,18 +396,12 @@ pub fn probe_opened(opened: &mut crate::fsops::Opened, path: &Path) -> Result<Me
     }
     if taken.is_none() {
         taken = match kind {
-            Kind::Mp4 | Kind::Mov | Kind::ThreeGp => {
-                let Some(m) = bmff::movie_dates(file, len).map_err(io_error(path))? else {
-                    return Err(corrupt(
-                        "has no movie header (moov box): the video is incomplete or still being written; left in place"
-                            .into(),
-                    ));
-                };
+            Kind::Mp4 | Kind::Mov | Kind::ThreeGp => movie.as_ref().and_then(|m| {
                 m.apple_creation
                     .or(m.day)
                     .map(|(t, o)| found(t, o, DateSource::Quicktime))
                     .or_else(|| m.mvhd_utc.map(|t| utc(t, DateSource::Mvhd)))
-            }
+            }),
             Kind::Matroska => {
                 let head = read_prefix(file, path, 1 << 20)?;
                 container::matroska_date(&head).map(|t| utc(t, DateSource::Container))
@@ -411,7 +418,7 @@ pub fn probe_opened(opened: &mut crate::fsops::Opened, path: &Path) -> Result<Me
         };
     }
     // Sidecars when the file has no date, or no offset and no GPS (Takeout's geoData may give one).
-    let mut position = exif.gps;
+    let mut position = exif.gps.or_else(|| movie.as_ref().and_then(|m| m.location));
     if taken.is_none_or(|t| (t.offset.is_none() || t.utc_only) && position.is_none()) {
         if let Some(side) = sidecar_date(path) {
             position = position.or(side.gps);
@@ -425,6 +432,9 @@ pub fn probe_opened(opened: &mut crate::fsops::Opened, path: &Path) -> Result<Me
     // No offset recorded: the zone at the GPS position gives it (never for mtime, which has the machine's).
     let taken = if taken.source == DateSource::Mtime { taken } else { gps::localize(taken, position) };
     let mut capture = exif.capture;
+    if let Some(id) = movie.and_then(|m| m.content_id) {
+        capture.live = Some(id);
+    }
     if !kind.is_video() && capture.burst.is_none() {
         let head = read_prefix(file, path, 64 << 10)?;
         capture.burst = capture::xmp_burst_id(&head);

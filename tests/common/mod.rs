@@ -247,10 +247,11 @@ impl Drop for Daemon {
 /// A config in `dir` with `lib`, `state` and one `inbox` under it, settling after
 /// `settle` seconds, off D-Bus (the D-Bus test turns it on, on its own bus),
 /// and `dir` itself open to jobs sent to the daemon (`control.job_roots`).
+/// A Live Photo or a sidecar waits 2 s for its partner (`watch.pair_seconds`).
 pub fn daemon_config(dir: &Path, settle: u64) -> PathBuf {
     let config = dir.join("config.toml");
     let text = format!(
-        "library = \"lib\"\nstate_dir = \"state\"\n[[inbox]]\npath = \"inbox\"\n[watch]\nsettle_seconds = {settle}\n[control]\ndbus = \"off\"\njob_roots = [\".\"]\n"
+        "library = \"lib\"\nstate_dir = \"state\"\n[[inbox]]\npath = \"inbox\"\n[watch]\nsettle_seconds = {settle}\npair_seconds = 2\n[control]\ndbus = \"off\"\njob_roots = [\".\"]\n"
     );
     std::fs::write(&config, text).expect("write config");
     // The daemon never makes its library or inbox: a user's are there.
