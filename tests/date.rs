@@ -381,4 +381,100 @@ fn a_video_s_recorded_position_gives_its_utc_time_the_local_day() {
         .unwrap();
     assert!(status.success());
     assert_eq!(taken_source(&date_of(&state, &plain)), ("2023-06-01T03:30:00Z", "mvhd"));
+
+// FLIR and Casio maker-note dates. No corpus file has a Casio QVCI segment
+// (and the corpus' FLIR file comes in five chunks in order): each file below
+// is a metadata-free corpus JPEG with the vendor's APP1 segments inserted
+// after its SOI, and exiftool must read the same DateTimeOriginal from it
+// before cbctl is asked.
+
+/// `file` with these APP1 payloads inserted right after its SOI.
+fn insert_app1(file: &Path, payloads: &[Vec<u8>]) {
+    let mut data = std::fs::read(file).unwrap();
+    assert_eq!(data[..2], [0xFF, 0xD8], "{} is not a JPEG", file.display());
+    let mut segs = Vec::new();
+    for p in payloads {
+        segs.extend([0xFF, 0xE1]);
+        segs.extend(u16::try_from(p.len() + 2).unwrap().to_be_bytes());
+        segs.extend(p);
+    }
+    data.splice(2..2, segs);
+    std::fs::write(file, data).unwrap();
+}
+
+/// exiftool's `-a -G1 -s -DateTimeOriginal` lines for `file`.
+fn exiftool_date_time_original(file: &Path) -> String {
+    let out = Command::new("exiftool").args(["-a", "-G1", "-s", "-DateTimeOriginal"]).arg(file).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn a_casio_qvci_segment_dates_a_photo_as_exiftool_reads_it() {
+    let Some(corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let state = t.path().join("state");
+    // Casio QV-7000SX: APP1 "QVCI\0", DateTimeOriginal a string[20] at byte
+    // 0x4D of the segment, dots for separators (exiftool Casio::QVCI).
+    let mut qvci = b"QVCI\0".to_vec();
+    qvci.resize(0x2C, 0);
+    qvci.push(3); // CasioQuality: Fine
+    qvci.resize(0x4D, 0);
+    qvci.extend(b"2001.06.25 14:30:07");
+    qvci.resize(0x90, 0);
+    let p = bare_jpeg(&corpus, t.path(), "CIMG0001.JPG");
+    insert_app1(&p, &[qvci]);
+    let seen = exiftool_date_time_original(&p);
+    assert!(seen.ends_with("DateTimeOriginal                : 2001:06:25 14:30:07"), "exiftool: {seen}");
+    let v = date_of(&state, &p);
+    assert_eq!(taken_source(&v), ("2001-06-25T14:30:07", "maker-note"), "{v}");
+}
+
+#[test]
+fn flir_chunks_out_of_order_date_a_photo_with_the_cameras_offset_as_exiftool_reads_it() {
+    let Some(corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let state = t.path().join("state");
+    // FFF data as FLIR's APP1 has it: a big-endian 64-byte header (version
+    // 100, directory at 0x40, 2 entries), a little-endian CameraInfo record
+    // (int16u 2 at 0) whose DateTimeOriginal at 0x384 is int32u Unix time,
+    // int32u milliseconds, int16s minutes west of UTC: 1685590200 = 2023-06-01
+    // 03:30:00 UTC, -330 minutes west = +05:30, 09:00:00 local.
+    let mut camera = vec![0u8; 0x400];
+    camera[..2].copy_from_slice(&2u16.to_le_bytes());
+    camera[0x384..0x388].copy_from_slice(&1_685_590_200u32.to_le_bytes());
+    camera[0x388..0x38C].copy_from_slice(&250u32.to_le_bytes());
+    camera[0x38C..0x38E].copy_from_slice(&(-330i16).to_le_bytes());
+    let mut fff = vec![0u8; 0x40];
+    fff[..4].copy_from_slice(b"FFF\0");
+    fff[0x14..0x18].copy_from_slice(&100u32.to_be_bytes());
+    fff[0x18..0x1C].copy_from_slice(&0x40u32.to_be_bytes());
+    fff[0x1C..0x20].copy_from_slice(&2u32.to_be_bytes());
+    let mut entry = vec![0u8; 0x20];
+    entry[..2].copy_from_slice(&0x20u16.to_be_bytes());
+    entry[2..4].copy_from_slice(&1u16.to_be_bytes());
+    entry[0x0C..0x10].copy_from_slice(&0x80u32.to_be_bytes());
+    entry[0x10..0x14].copy_from_slice(&u32::try_from(camera.len()).unwrap().to_be_bytes());
+    fff.extend(entry);
+    fff.extend([0u8; 0x20]); // an empty entry
+    fff.extend(camera);
+    // Three chunks ("FLIR\0", 1, chunk number, chunk count - 1), written 2, 0, 1.
+    let parts: Vec<&[u8]> = fff.chunks(fff.len().div_ceil(3)).collect();
+    let chunk = |k: u8| {
+        let mut seg = b"FLIR\0\x01".to_vec();
+        seg.extend([k, 2]);
+        seg.extend(parts[usize::from(k)]);
+        seg
+    };
+    let p = bare_jpeg(&corpus, t.path(), "FLIR0001.jpg");
+    insert_app1(&p, &[chunk(2), chunk(0), chunk(1)]);
+    let seen = exiftool_date_time_original(&p);
+    assert_eq!(seen, "[FLIR]          DateTimeOriginal                : 2023:06:01 09:00:00.250+05:30", "exiftool");
+    let v = date_of(&state, &p);
+    assert_eq!(taken_source(&v), ("2023-06-01T09:00:00+05:30", "maker-note"), "{v}");
+    // Without its last chunk the FFF data is incomplete: neither reads a date.
+    let q = bare_jpeg(&corpus, t.path(), "FLIR0002.jpg");
+    insert_app1(&q, &[chunk(0), chunk(1)]);
+    assert_eq!(exiftool_date_time_original(&q), "", "exiftool");
+    assert_eq!(date_of(&state, &q)["source"], "mtime");
 }

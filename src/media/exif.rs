@@ -34,7 +34,8 @@ pub struct ExifFields {
     pub gps: Option<(f64, f64)>,
     /// GPSDateStamp + GPSTimeStamp: a UTC time.
     pub gps_time: Option<NaiveDateTime>,
-    /// A date only the maker note holds (Reconyx), wall-clock time.
+    /// A date only the maker note holds (Reconyx), wall-clock time; JPEG
+    /// vendor segments are read in [`super::vendor::jpeg_vendor_date`].
     pub maker_date: Option<NaiveDateTime>,
 }
 

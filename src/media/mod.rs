@@ -346,12 +346,15 @@ pub fn probe_opened(opened: &mut crate::fsops::Opened, path: &Path) -> Result<Me
         return Err(MediaError::NotMedia { path: path.to_path_buf(), reason });
     };
     let corrupt = |reason: String| MediaError::Corrupt { path: path.to_path_buf(), reason };
+    // A JPEG is read whole to check it; its vendor segments are read from that too.
+    let mut whole_jpeg = None;
     if kind == Kind::Jpeg {
         let mut data = head.clone();
         file.read_to_end(&mut data).map_err(io_error(path))?;
         if let Some(why) = jpeg::damage(&data) {
             return Err(corrupt(format!("JPEG {why}; left in place")));
         }
+        whole_jpeg = Some(data);
     }
 
     let exif = exif::read(file, kind, len).unwrap_or_default();
@@ -391,8 +394,8 @@ pub fn probe_opened(opened: &mut crate::fsops::Opened, path: &Path) -> Result<Me
             taken = taken.or_else(|| textdate::png_creation_time(&head).map(|(t, o)| found(t, o, DateSource::PngText)));
         }
         let vendor =
-            exif.maker_date.or_else(|| (kind == Kind::Jpeg).then(|| vendor::jpeg_vendor_date(&head)).flatten());
-        taken = taken.or_else(|| vendor.map(|t| found(t, None, DateSource::MakerNote)));
+            exif.maker_date.map(|t| (t, None)).or_else(|| whole_jpeg.as_deref().and_then(vendor::jpeg_vendor_date));
+        taken = taken.or_else(|| vendor.map(|(t, o)| found(t, o, DateSource::MakerNote)));
     }
     if taken.is_none() {
         taken = match kind {

@@ -24,12 +24,11 @@ pub fn corpus() -> Option<PathBuf> {
 }
 
 /// Files whose only capture date sits in a maker's private block that we do
-/// not parse (exiftool reads it from a FLIR thermal-camera segment). They
-/// fall back to the file name or mtime. The Olympus APP12, Canon CIFF and
-/// Reconyx maker-note files that used to be listed here are now dated
-/// (source `maker-note`) and checked against exiftool like any other.
-pub const PROPRIETARY_ONLY: &[(&str, &str)] =
-    &[("metadata-extractor/jpg/FLIR iPhone device.jpg", "FLIR thermal-camera segment")];
+/// not parse; they fall back to the file name or mtime. Empty now: the
+/// Olympus APP12, Canon CIFF, Reconyx maker-note and FLIR thermal-camera
+/// files that used to be listed here are dated (source `maker-note`) and
+/// checked against exiftool like any other. Kept for the next such file.
+pub const PROPRIETARY_ONLY: &[(&str, &str)] = &[];
 
 /// One row of MANIFEST.tsv.
 #[derive(Debug, Clone)]
