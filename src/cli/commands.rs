@@ -524,11 +524,19 @@ fn date(cli: &Cli, files: &[PathBuf]) -> u8 {
             if let Some(from) = info.taken.offset_from {
                 v["offset_from"] = from.into();
             }
+            if let Some(m) = info.motion {
+                v["motion"] = serde_json::json!({
+                    "vendor": m.vendor,
+                    "video_offset": m.video_offset,
+                    "video_bytes": m.video_len,
+                });
+            }
             v
         },
         |path, info| {
             let from = info.taken.offset_from.map(|f| format!(", offset from {f}")).unwrap_or_default();
-            format!("{}\t{}\t{}{from}", path.display(), info.taken.to_rfc3339(), info.taken.source.describe())
+            let motion = info.motion.map(|m| format!(", motion photo ({})", m.describe())).unwrap_or_default();
+            format!("{}\t{}\t{}{from}{motion}", path.display(), info.taken.to_rfc3339(), info.taken.source.describe())
         },
     )
 }
