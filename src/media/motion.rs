@@ -132,8 +132,8 @@ fn detect_at(at: &mut dyn At, kind: Kind) -> Option<Motion> {
         return Some(m);
     }
     let head_len = usize::try_from(at.len()).map_or(HEAD, |l| l.min(HEAD));
-    let head = at.read_at(0, head_len)?.into_owned();
-    if let Some(m) = google_xmp(at, &head) {
+    let packets = xmp_packets(&at.read_at(0, head_len)?);
+    if let Some(m) = google_xmp(at, &packets) {
         return Some(m);
     }
     match kind {
@@ -202,18 +202,18 @@ fn samsung_trailer(at: &mut dyn At) -> Option<Motion> {
     None
 }
 
-/// Google's XMP, in any packet of `head`.
-fn google_xmp(at: &mut dyn At, head: &[u8]) -> Option<Motion> {
+/// Google's XMP, in any of the file's first packets.
+fn google_xmp(at: &mut dyn At, packets: &[String]) -> Option<Motion> {
     let len = at.len();
-    for packet in xmp_packets(head) {
-        if let Some(from_end) = prop(&packet, "MicroVideoOffset").filter(|_| prop(&packet, "MicroVideo") == Some("1")) {
+    for packet in packets {
+        if let Some(from_end) = prop(packet, "MicroVideoOffset").filter(|_| prop(packet, "MicroVideo") == Some("1")) {
             if let Some(n) = from_end.trim().parse::<u64>().ok().filter(|&n| n > 0) {
                 if let Some(m) = len.checked_sub(n).and_then(|off| checked(at, "Google", off, n)) {
                     return Some(m);
                 }
             }
         }
-        if let Some((from_end, video_len)) = container_video(&packet) {
+        if let Some((from_end, video_len)) = container_video(packet) {
             if let Some(m) = len.checked_sub(from_end).and_then(|off| checked(at, "Google", off, video_len)) {
                 return Some(m);
             }
@@ -451,6 +451,27 @@ mod tests {
         heic.extend_from_slice(&v);
         let m = detect(&heic, Kind::Heif).unwrap();
         assert_eq!(m, Motion { vendor: "Samsung", video_offset: 36, video_len: 48 });
+    }
+
+    #[test]
+    fn a_google_heic_is_found_by_its_xmp_whether_the_video_is_bare_or_in_an_mpvd_box() {
+        let v = mp4();
+        // The primary's Padding of 8 is the mpvd box header before the video.
+        let xmp = container(v.len(), 0).replacen(
+            "Item:Length=\"0\" Item:Padding=\"0\"",
+            "Item:Length=\"0\" Item:Padding=\"8\"",
+            1,
+        );
+        let mut heic = b"\0\0\0\x10ftypheic\0\0\0\0".to_vec();
+        heic.extend_from_slice(&((xmp.len() + 8) as u32).to_be_bytes());
+        heic.extend_from_slice(b"free");
+        heic.extend_from_slice(xmp.as_bytes());
+        let boxed = [heic.clone(), ((v.len() + 8) as u32).to_be_bytes().to_vec(), b"mpvd".to_vec(), v.clone()].concat();
+        let m = detect(&boxed, Kind::Heif).unwrap();
+        assert_eq!((m.vendor, m.video_offset, m.video_len), ("Google", (heic.len() + 8) as u64, 48));
+        let bare = [heic.clone(), v.clone()].concat();
+        let m = detect(&bare, Kind::Heif).unwrap();
+        assert_eq!((m.vendor, m.video_offset, m.video_len), ("Google", heic.len() as u64, 48));
     }
 
     #[test]
