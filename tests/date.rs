@@ -334,8 +334,8 @@ fn an_avi_idit_chunk_dates_it() {
 // ---- Where a video was recorded gives its UTC time a zone (issue 15 item 2).
 
 /// A video made by ffmpeg at 03:30 UTC on 1 June 2023, with the position
-/// of Los Angeles (`location` is written as the `©xyz` user data Android
-/// phones use; with `use_metadata_tags`, as Apple's
+/// of Los Angeles (ffmpeg writes `location` into an MP4 as the 3GPP `loci`
+/// box; with `use_metadata_tags`, as Apple's
 /// `com.apple.quicktime.location.ISO6709` key): its `mvhd` time only knows
 /// UTC, and the GPS zone files it on 31 May, the local day.
 #[test]
@@ -381,6 +381,7 @@ fn a_video_s_recorded_position_gives_its_utc_time_the_local_day() {
         .unwrap();
     assert!(status.success());
     assert_eq!(taken_source(&date_of(&state, &plain)), ("2023-06-01T03:30:00Z", "mvhd"));
+}
 
 // FLIR and Casio maker-note dates. No corpus file has a Casio QVCI segment
 // (and the corpus' FLIR file comes in five chunks in order): each file below

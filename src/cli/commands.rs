@@ -527,12 +527,25 @@ fn date(cli: &Cli, files: &[PathBuf]) -> u8 {
             if let Some(id) = &info.capture.live {
                 v["live_photo"] = id.as_str().into();
             }
+            if let Some(m) = info.motion {
+                v["motion"] = serde_json::json!({
+                    "vendor": m.vendor,
+                    "video_offset": m.video_offset,
+                    "video_bytes": m.video_len,
+                });
+            }
             v
         },
         |path, info| {
             let from = info.taken.offset_from.map(|f| format!(", offset from {f}")).unwrap_or_default();
             let live = info.capture.live.as_ref().map(|id| format!(", Live Photo {id}")).unwrap_or_default();
-            format!("{}\t{}\t{}{from}{live}", path.display(), info.taken.to_rfc3339(), info.taken.source.describe())
+            let motion = info.motion.map(|m| format!(", motion photo ({})", m.describe())).unwrap_or_default();
+            format!(
+                "{}\t{}\t{}{from}{live}{motion}",
+                path.display(),
+                info.taken.to_rfc3339(),
+                info.taken.source.describe()
+            )
         },
     )
 }

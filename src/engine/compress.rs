@@ -3,7 +3,8 @@
 //!
 //! Never worse: a result that is not smaller is replaced by a copy of the
 //! original bytes ("kept"), as are kinds we do not re-encode (HEIC/AVIF,
-//! RAW, GIF, WebP; BMP/TIFF unless `convert`). A file that cannot be read
+//! RAW, GIF, WebP; BMP/TIFF unless `convert`; motion photos, JPEG or
+//! HEIC, even with `to_jpeg`: their video would be lost). A file that cannot be read
 //! is reported and copied as it is, so DEST is always complete. Images run
 //! on all cores (rayon); videos on half as many ffmpeg processes.
 
@@ -339,6 +340,15 @@ fn compress_image(job: &Job, opts: &CompressOptions) -> CompressEvent {
         }
     };
     let before = data.len() as u64;
+    // A HEIC motion photo is copied whole: a JPEG of it would lose its video.
+    let motion = (job.kind == Kind::Heif).then(|| crate::media::motion::detect(&data, job.kind)).flatten();
+    if let Some(m) = motion {
+        let mut ev = keep(job, "image", before, codec::motion_kept(&m), false);
+        if ev.outcome == CompressOutcome::Kept {
+            ev.kept_kind = Some(job.kind.name());
+        }
+        return ev;
+    }
     if opts.to_jpeg && matches!(job.kind, Kind::Heif | Kind::Gif) {
         // Converted when asked, even if bigger (a HEIC's JPEG usually is); an animated GIF is kept.
         let result = match job.kind {

@@ -63,6 +63,12 @@ pub struct Why {
     pub left_alone: Option<LeftAlone>,
     /// The index's record of the file at this path (a library file).
     pub indexed: Option<Indexed>,
+    /// The file is a motion photo (a JPEG or HEIC with a video inside), in
+    /// words: "a motion photo (Google, 7.4 kB video inside), kept whole: ...".
+    /// Read from the file itself where it is now, for a file a session
+    /// decided on or the index holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub motion: Option<String>,
     /// Where the file is now and what happens next, in a sentence.
     pub now: String,
 }
@@ -190,8 +196,24 @@ pub fn why(store: &Store, path: &Path) -> Result<Why, StoreError> {
                  filed it yet; `cbctl status` says whether it is paused, waiting for the library, or failing"
             .into();
     }
+    if w.decision.is_some() || w.indexed.is_some() {
+        w.motion = motion_of(&w);
+    }
     w.headline = headline(&w);
     Ok(w)
+}
+
+/// Whether the file, where it is now (the path asked about, else where it
+/// was filed), is a motion photo; the index does not record it, so the
+/// file is probed.
+fn motion_of(w: &Why) -> Option<String> {
+    let here = [Some(w.path.as_str()), w.dest.as_deref()]
+        .into_iter()
+        .flatten()
+        .map(Path::new)
+        .find(|p| crate::fsops::exists(p).unwrap_or(false))?;
+    let m = crate::media::probe(here).ok()?.motion?;
+    Some(format!("a motion photo ({}), kept whole: the video is never re-encoded or cut off", m.describe()))
 }
 
 /// The first line's phrase: the decision and its outcome, or what became of
@@ -275,6 +297,9 @@ pub fn render(w: &Why) -> String {
             _ => format!("{k} ({how})"),
         };
         row("same as", &line);
+    }
+    if let Some(m) = &w.motion {
+        row("motion", m);
     }
     if let Some(t) = &w.taken {
         row("taken", &format!("{t} (date from {})", w.date_source.as_deref().unwrap_or("unknown")));

@@ -8,7 +8,10 @@
 //!   IPTC; comments) spliced back in. A JPEG whose quantisation tables say it
 //!   is already at or below the target quality is left alone unless forced,
 //!   as are CMYK and lossless JPEGs and files carrying extra images (MPF,
-//!   motion photos) whose offsets a re-encode would break.
+//!   motion photos: [`crate::media::motion`]) whose offsets a re-encode
+//!   would break or whose video it would drop.
+//! - HEIC is never re-encoded here; converting one to JPEG (`--to-jpeg`)
+//!   is refused for a motion photo, whose video a JPEG would lose.
 //! - PNG: losslessly re-compressed by oxipng, every chunk kept.
 //! - BMP / TIFF: converted losslessly to PNG (only when asked), ICC kept.
 
@@ -168,9 +171,9 @@ pub fn estimate_jpeg_quality(data: &[u8]) -> Option<u8> {
         .map(|q| q as u8)
 }
 
-/// Where the JPEG's image data ends (just after EOI), so trailing data can be found.
-fn eoi_end(data: &[u8]) -> Option<usize> {
-    data.windows(2).rposition(|w| w == [0xFF, 0xD9]).map(|i| i + 2)
+/// Why a motion photo is kept: "a motion photo (Google, video of 7352 bytes inside); kept whole".
+pub fn motion_kept(m: &crate::media::motion::Motion) -> String {
+    format!("a motion photo ({}, video of {} bytes inside); kept whole", m.vendor, m.video_len)
 }
 
 /// Re-encodes a JPEG at `quality`, keeping its metadata. `force` re-encodes
@@ -182,10 +185,14 @@ pub fn recompress_jpeg(
     force: bool,
 ) -> Result<Recompressed, CompressError> {
     let (segments, _) = header_segments(data).ok_or_else(|| codec("broken JPEG marker structure"))?;
+    if let Some(m) = crate::media::motion::detect(data, Kind::Jpeg) {
+        return Ok(Recompressed::Keep(motion_kept(&m)));
+    }
     if segments.iter().any(|s| s.marker == 0xE2 && payload_starts(s, b"MPF\0")) {
         return Ok(Recompressed::Keep("carries extra images (MPF); kept whole".into()));
     }
-    if eoi_end(data).is_some_and(|end| data.len() - end > 16) {
+    // The real end of the image, not the last FF D9 (one may sit in the trailer).
+    if crate::media::jpeg::image_end(data).is_ok_and(|end| data.len() - end > 16) {
         return Ok(Recompressed::Keep("has data after its image (a motion photo?); kept whole".into()));
     }
     if let (false, Some(q)) = (force, estimate_jpeg_quality(data)) {
@@ -466,6 +473,19 @@ mod tests {
         let h = turbojpeg::read_header(&out).unwrap();
         assert_eq!((h.width, h.height), (64, 64));
         assert_eq!(estimate_jpeg_quality(&out), Some(85));
+    }
+
+    #[test]
+    fn a_motion_photo_or_a_jpeg_with_a_trailer_is_kept_whole_even_with_ff_d9_at_its_end() {
+        let q98 = encode(98, 64, 64);
+        let mp4 = b"\0\0\0\x10ftypisom\0\0\0\0\0\0\0\x14mdat\xff\xd9\xff\xd9\xff\xd9\xff\xd9\xff\xd9\xff\xd9";
+        let motion = [q98.as_slice(), b"MotionPhoto_Data", mp4].concat();
+        let Recompressed::Keep(why) = recompress_jpeg(&motion, 85, false, true).unwrap() else { panic!("re-encoded") };
+        assert_eq!(why, "a motion photo (Samsung, video of 36 bytes inside); kept whole");
+        // Unknown data after the image whose last bytes are FF D9: not taken for the image's end.
+        let trailer = [q98.as_slice(), &[7u8; 64], b"\xff\xd9"].concat();
+        let Recompressed::Keep(why) = recompress_jpeg(&trailer, 85, false, true).unwrap() else { panic!("re-encoded") };
+        assert!(why.contains("data after its image"), "{why}");
     }
 
     #[test]

@@ -7,8 +7,16 @@
 /// multi-scan (progressive) files are followed to their end. Data after
 /// EOI is allowed (motion photos append a video there).
 pub fn damage(data: &[u8]) -> Option<String> {
+    image_end(data).err()
+}
+
+/// Where the image ends: the offset just past its end-of-image marker,
+/// found by walking the marker segments and scans as [`damage`] does (an
+/// `FF D9` inside an embedded thumbnail or an appended video is not it).
+/// `Err` says why the structure is not whole.
+pub fn image_end(data: &[u8]) -> Result<usize, String> {
     if !data.starts_with(&[0xFF, 0xD8]) {
-        return Some("does not start with a JPEG SOI marker".into());
+        return Err("does not start with a JPEG SOI marker".into());
     }
     let mut pos = 2usize;
     let mut scans = 0usize;
@@ -19,40 +27,43 @@ pub fn damage(data: &[u8]) -> Option<String> {
         }
         let (Some(&0xFF), Some(&marker)) = (data.get(pos), data.get(pos + 1)) else {
             if pos + 1 >= data.len() {
-                return Some("is truncated: it ends before its end-of-image marker".into());
+                return Err("is truncated: it ends before its end-of-image marker".into());
             }
             // Garbage where a marker should be: resynchronise on the next
             // marker, as decoders do. Only a missing end is fatal.
             match next_marker(data, pos) {
                 Ok(next) => pos = next,
-                Err(why) => return Some(why),
+                Err(why) => return Err(why),
             }
             continue;
         };
         pos += 2;
         match marker {
             0xD9 => {
-                return (scans == 0).then(|| "has no image data (no scan before end-of-image)".to_string());
+                if scans == 0 {
+                    return Err("has no image data (no scan before end-of-image)".to_string());
+                }
+                return Ok(pos);
             }
             0xD0..=0xD7 | 0x01 => continue,
             _ => {}
         }
         let Some(len) = data.get(pos..pos + 2).map(|b| u16::from_be_bytes([b[0], b[1]]) as usize) else {
-            return Some("is truncated: it ends inside a marker segment".into());
+            return Err("is truncated: it ends inside a marker segment".into());
         };
         if len < 2 {
-            return Some(format!("is corrupt: bad segment length at byte {pos}"));
+            return Err(format!("is corrupt: bad segment length at byte {pos}"));
         }
         pos += len;
         if pos > data.len() {
-            return Some("is truncated: it ends inside a marker segment".into());
+            return Err("is truncated: it ends inside a marker segment".into());
         }
         if marker == 0xDA {
             scans += 1;
             // Entropy-coded data runs to the next marker that is not FF00 or RSTn.
             match next_marker(data, pos) {
                 Ok(next) => pos = next,
-                Err(why) => return Some(why),
+                Err(why) => return Err(why),
             }
         }
     }
@@ -91,6 +102,7 @@ mod tests {
         let mut motion = tiny();
         motion.extend_from_slice(b"\0\0\0\x18ftypmp42 appended video");
         assert_eq!(damage(&motion), None);
+        assert_eq!(image_end(&motion), Ok(tiny().len()));
     }
 
     #[test]

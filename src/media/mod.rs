@@ -21,6 +21,7 @@ pub mod jp2;
 pub mod jpeg;
 pub mod jpeg_dc;
 pub mod jxl;
+pub mod motion;
 pub mod oldraw;
 pub mod raw;
 pub mod sidecar;
@@ -267,6 +268,8 @@ pub struct MediaInfo {
     pub camera: Option<String>,
     /// What tells this shot from the camera's others (photos only).
     pub capture: capture::Capture,
+    /// The video inside, for a Google or Samsung motion photo (JPEG or HEIC).
+    pub motion: Option<motion::Motion>,
 }
 
 /// Extensions we treat as media: a file named so whose content is something
@@ -348,13 +351,17 @@ pub fn probe_opened(opened: &mut crate::fsops::Opened, path: &Path) -> Result<Me
     let corrupt = |reason: String| MediaError::Corrupt { path: path.to_path_buf(), reason };
     // A JPEG is read whole to check it; its vendor segments are read from that too.
     let mut whole_jpeg = None;
+    let mut motion = None;
     if kind == Kind::Jpeg {
         let mut data = head.clone();
         file.read_to_end(&mut data).map_err(io_error(path))?;
         if let Some(why) = jpeg::damage(&data) {
             return Err(corrupt(format!("JPEG {why}; left in place")));
         }
+        motion = motion::detect(&data, kind);
         whole_jpeg = Some(data);
+    } else if kind == Kind::Heif {
+        motion = motion::detect_file(file, len, kind);
     }
 
     let exif = exif::read(file, kind, len).unwrap_or_default();
@@ -442,7 +449,7 @@ pub fn probe_opened(opened: &mut crate::fsops::Opened, path: &Path) -> Result<Me
         let head = read_prefix(file, path, 64 << 10)?;
         capture.burst = capture::xmp_burst_id(&head);
     }
-    Ok(MediaInfo { kind, taken, camera, capture })
+    Ok(MediaInfo { kind, taken, camera, capture, motion })
 }
 
 /// The whole content of an open file, from its start.
