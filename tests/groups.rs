@@ -343,6 +343,9 @@ fn the_daemon_waits_for_a_late_live_photo_video_and_files_a_later_one_beside_its
     assert!(inbox.join("IMG_2927.HEIC").exists(), "filed without waiting for its video");
     let logged = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(logged.contains("waiting for its Live Photo video"), "{logged}");
+    let why = run(ctl(&config).arg("why").arg(inbox.join("IMG_2927.HEIC")));
+    let why = String::from_utf8_lossy(&why.stdout).into_owned();
+    assert!(why.contains("waiting (") && why.contains("watch.pair_seconds"), "{why}");
     drop_in(&stage.join("a.mov"), "clip-0001.mov");
     wait_for("the pair filed", std::time::Duration::from_secs(30), || {
         folder.join("IMG_2927.HEIC").exists() && folder.join("IMG_2927.mov").exists()

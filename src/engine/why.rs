@@ -142,7 +142,7 @@ impl Why {
             "non-media" => "not a photo or video",
             "skipped" => "hidden, a sync tool's temp file, or a link",
             "error" => "could not be read or filed",
-            "waiting" => "waiting for the file that belongs with it (watch.pair_seconds)",
+            "waiting" => "for the file that belongs with it, up to watch.pair_seconds",
             _ => return None,
         })
     }
@@ -337,6 +337,7 @@ fn explain_decision(store: &Store, path: &Path, ops: &[OpRow], d: DecisionRow, w
             "quarantined" => "set aside",
             "moved" | "copied" => "filed",
             "error" => "failed",
+            "waiting" => "waiting",
             _ => "skipped",
         }
         .to_string(),
@@ -393,6 +394,9 @@ fn explain_decision(store: &Store, path: &Path, ops: &[OpRow], d: DecisionRow, w
             super::verdicts::shell_quote(&d.path.to_string_lossy())
         ),
         ("error", _) => "left where it was; the daemon tries again when the file changes, or on `cbctl rescan`".into(),
+        ("waiting", _) => "in the inbox, waiting up to watch.pair_seconds for the file that belongs with it; \
+                           then filed with it, or alone"
+            .into(),
         _ if w.left_alone.is_some() => {
             "left in the inbox; looked at again when it changes, or on `cbctl rescan`".into()
         }
