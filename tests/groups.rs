@@ -368,3 +368,30 @@ fn the_daemon_waits_for_a_late_live_photo_video_and_files_a_later_one_beside_its
     assert!(inbox.join("late.mov").exists() && !folder.join("IMG_2929.mov").exists());
     assert!(folder.join("IMG_2929.HEIC").exists(), "the still's own filing is another session");
 }
+
+/// `cbctl compress` copies a photo's sidecars beside its copy, under the
+/// copy's name when it changes (a HEIC converted to JPEG), and a video
+/// member as it goes: the group stays whole in DEST.
+#[test]
+fn compress_copies_sidecars_beside_their_photo_s_copy_under_its_new_name() {
+    let Some(corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let (src, dest, state) = work_dirs(t.path());
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::copy(corpus.join(HEIC), src.join("IMG_1.HEIC")).unwrap();
+    std::fs::write(src.join("IMG_1.HEIC.xmp"), b"<x:xmpmeta xmlns:x=\"adobe:ns:meta/\"/>").unwrap();
+    std::fs::write(src.join("IMG_O1.AAE"), b"<plist/>").unwrap();
+    std::fs::write(src.join("lonely.xmp"), b"<x:xmpmeta/>").unwrap();
+    std::fs::write(src.join("notes.txt"), b"not a sidecar").unwrap();
+    let before = tree(&src);
+    let out = run(cbctl(&state).args(["--json", "compress", "--to-jpeg"]).arg(&src).arg(&dest));
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines = json_lines(&out);
+    let photo = PathBuf::from(outcome_of(&lines, &src.join("IMG_1.HEIC"))["dest"].as_str().unwrap());
+    assert_eq!(photo.file_name().unwrap(), "IMG_1.jpg", "{lines:?}");
+    let got: Vec<String> = tree(&dest).keys().map(|p| p.to_string_lossy().into_owned()).collect();
+    assert_eq!(got, ["IMG_1.jpg", "IMG_1.jpg.xmp", "IMG_O1.AAE", "lonely.xmp"], "{lines:?}");
+    assert_eq!(b3(&dest.join("IMG_1.jpg.xmp")), before[Path::new("IMG_1.HEIC.xmp")]);
+    assert_eq!(summary(&lines)["sidecars"], 3, "{lines:?}");
+    assert_eq!(tree(&src), before, "the originals are only read");
+}

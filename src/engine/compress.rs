@@ -120,10 +120,21 @@ pub struct CompressSummary {
     pub saved_percent: f64,
     /// Videos were found but ffmpeg is not installed.
     pub ffmpeg_missing: bool,
+    /// Sidecars (`.xmp`, `.aae`, Takeout `.json`) copied beside their
+    /// photo's copy, under its new name.
+    #[serde(default)]
+    pub sidecars: u64,
 }
 
 impl CompressSummary {
     fn add(&mut self, ev: &CompressEvent) {
+        if ev.kind == "sidecar" {
+            match ev.outcome {
+                CompressOutcome::Error => self.errors += 1,
+                _ => self.sidecars += 1,
+            }
+            return;
+        }
         match ev.outcome {
             CompressOutcome::Skipped => {
                 self.skipped += 1;
@@ -200,7 +211,7 @@ pub fn compress(
         });
     };
 
-    let (mut images, mut videos) = (Vec::new(), Vec::new());
+    let (mut images, mut videos, mut sidecars) = (Vec::new(), Vec::new(), Vec::new());
     for found in super::scan::scan_as(&src, opts.access.as_ref()) {
         let path = match found {
             Found::File(p) => p,
@@ -213,6 +224,10 @@ pub fn compress(
         let rel = path.strip_prefix(&src).unwrap_or(&path).to_path_buf();
         let kind = match crate::media::sniff(&path) {
             Ok(Some(k)) => k,
+            Ok(None) if super::assets::sidecar_role(&path).is_some() => {
+                sidecars.push(path);
+                continue;
+            }
             Ok(None) => {
                 emit(skipped(&path, "not an image or video"), &mut summary);
                 continue;
@@ -243,6 +258,8 @@ pub fn compress(
     let video_workers = opts.jobs.unwrap_or(cores / 2).max(1);
     let has_ffmpeg = videos.is_empty() || ffmpeg::available();
     summary.ffmpeg_missing = !has_ffmpeg;
+    // Where each media file's copy went, for its sidecars.
+    let mut copies: BTreeMap<PathBuf, PathBuf> = BTreeMap::new();
     let (tx, rx) = mpsc::channel::<CompressEvent>();
     std::thread::scope(|s| {
         let tx_images = tx.clone();
@@ -265,10 +282,56 @@ pub fn compress(
             })
         });
         for ev in rx {
+            if let Some(d) = &ev.dest {
+                copies.insert(ev.path.clone(), PathBuf::from(d));
+            }
             emit(ev, &mut summary);
         }
     });
+    for side in sidecars {
+        emit(copy_sidecar(&side, &src, &dest, &images, &videos, &copies), &mut summary);
+    }
     Ok(summary)
+}
+
+/// Copies a sidecar beside its photo's copy, under the copy's name
+/// (`IMG_1.HEIC.xmp` beside `IMG_1.jpg` becomes `IMG_1.jpg.xmp`), or, with
+/// no photo of its own copied, at its own relative path.
+fn copy_sidecar(
+    side: &Path,
+    src: &Path,
+    dest: &Path,
+    images: &[Job],
+    videos: &[Job],
+    copies: &BTreeMap<PathBuf, PathBuf>,
+) -> CompressEvent {
+    use super::assets::{member_name, primary_of_sidecar, sidecar_role};
+    let folder = side.parent().unwrap_or(src);
+    let media: Vec<(usize, String, Kind)> = images
+        .iter()
+        .chain(videos)
+        .filter(|j| j.path.parent() == Some(folder))
+        .enumerate()
+        .filter_map(|(i, j)| Some((i, j.path.file_name()?.to_string_lossy().into_owned(), j.kind)))
+        .collect();
+    let jobs: Vec<&Job> = images.iter().chain(videos).filter(|j| j.path.parent() == Some(folder)).collect();
+    let name = side.file_name().unwrap_or_default();
+    let primary = sidecar_role(side)
+        .and_then(|role| primary_of_sidecar(&name.to_string_lossy(), role, &media))
+        .and_then(|i| jobs.get(i))
+        .and_then(|j| Some((j, copies.get(&j.path)?)));
+    let (target, reason) = match primary {
+        Some((job, copy)) => {
+            let to = member_name(name, job.path.file_name().unwrap_or_default(), copy.file_name().unwrap_or_default());
+            (copy.with_file_name(to), format!("with {}", job.path.display()))
+        }
+        None => (dest.join(side.strip_prefix(src).unwrap_or(side)), "its photo was not copied".to_string()),
+    };
+    let before = fsops::fingerprint(side).map_or(0, |f| f.size);
+    match fsops::copy_new(side, &target) {
+        Ok(()) => event(side, Some(&target), CompressOutcome::Kept, "sidecar", before, before, Some(reason)),
+        Err(e) => event(side, None, CompressOutcome::Error, "sidecar", before, 0, Some(e.to_string())),
+    }
 }
 
 /// Runs `f` on a rayon pool of `n` threads (or the global pool if one cannot be built).
