@@ -168,7 +168,7 @@ fn apple_note_text(note: &[u8], tag: u16) -> Option<String> {
 /// an attribute), within the first bytes of a file.
 pub fn xmp_burst_id(data: &[u8]) -> Option<String> {
     let key = b"GCamera:BurstID";
-    let at = data.windows(key.len()).position(|w| w == key)? + key.len();
+    let at = memchr::memmem::find(data, key)? + key.len();
     let rest = data.get(at..at + 200.min(data.len() - at))?;
     let start = rest.iter().position(|&b| b == b'"' || b == b'>')? + 1;
     let len = rest[start..].iter().position(|&b| b == b'"' || b == b'<')?;

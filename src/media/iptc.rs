@@ -11,7 +11,7 @@ use super::date::parse_offset;
 /// Finds dataset `2:num` (`1C 02 num len_hi len_lo value`) in `data`.
 fn dataset(data: &[u8], num: u8) -> Option<&[u8]> {
     let mut from = 0;
-    while let Some(i) = data.get(from..)?.windows(3).position(|w| w == [0x1C, 0x02, num]) {
+    while let Some(i) = memchr::memmem::find(data.get(from..)?, &[0x1C, 0x02, num]) {
         let at = from + i + 3;
         if let Some(len) = data.get(at..at + 2).map(|l| usize::from(u16::from_be_bytes([l[0], l[1]]))) {
             if let Some(v) = data.get(at + 2..at + 2 + len) {

@@ -74,7 +74,7 @@ pub fn image_end(data: &[u8]) -> Result<usize, String> {
 fn next_marker(data: &[u8], mut pos: usize) -> Result<usize, String> {
     let truncated = || "is truncated: its image data ends before the end-of-image marker".to_string();
     loop {
-        let off = data.get(pos..).and_then(|d| d.iter().position(|&b| b == 0xFF)).ok_or_else(truncated)?;
+        let off = data.get(pos..).and_then(|d| memchr::memchr(0xFF, d)).ok_or_else(truncated)?;
         pos += off;
         match data.get(pos + 1) {
             None => return Err(truncated()),

@@ -241,7 +241,7 @@ fn xmp_packets(data: &[u8]) -> Vec<String> {
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(hay, needle)
 }
 
 /// The value of the property with local name `name`, whatever its prefix:
@@ -307,6 +307,8 @@ fn mpvd_box(at: &mut dyn At) -> Option<Motion> {
 /// long as its boxes run (whole files in memory only).
 fn bare_samsung_marker(at: &mut dyn At) -> Option<Motion> {
     let data = at.all()?;
+    // Most JPEGs have no marker at all: found at once, before walking the image to its end.
+    find(data, SAMSUNG_NAME)?;
     let end = super::jpeg::image_end(data).ok()?;
     let window = data.get(end..)?;
     let window = &window[..window.len().min(MARKER_WINDOW)];

@@ -57,7 +57,7 @@ pub fn png_creation_time(data: &[u8]) -> Option<(NaiveDateTime, Option<FixedOffs
 
 /// An AVI's `IDIT` chunk (in its `hdrl` list, so within the first bytes).
 pub fn avi_idit(data: &[u8]) -> Option<(NaiveDateTime, Option<FixedOffset>)> {
-    let at = data.windows(4).position(|w| w == b"IDIT")?;
+    let at = memchr::memmem::find(data, b"IDIT")?;
     let len = u32::from_le_bytes(data.get(at + 4..at + 8)?.try_into().ok()?) as usize;
     let body = data.get(at + 8..(at + 8).checked_add(len.min(64))?)?;
     parse_text_date(&String::from_utf8_lossy(body))

@@ -11,7 +11,7 @@ use chrono::{FixedOffset, NaiveDateTime};
 pub type Dated = (NaiveDateTime, Option<FixedOffset>);
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(hay, needle)
 }
 
 /// Seconds counted as if the camera clock were UTC: its wall-clock time.

@@ -17,7 +17,7 @@ pub fn xmp_date(data: &[u8]) -> Option<(NaiveDateTime, Option<FixedOffset>)> {
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(hay, needle)
 }
 
 /// A property written as an attribute (`exif:X="v"`) or an element (`<exif:X>v</exif:X>`).
