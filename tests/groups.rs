@@ -395,3 +395,46 @@ fn compress_copies_sidecars_beside_their_photo_s_copy_under_its_new_name() {
     assert_eq!(summary(&lines)["sidecars"], 3, "{lines:?}");
     assert_eq!(tree(&src), before, "the originals are only read");
 }
+
+/// A daemon compressing as it files: the photo's smaller copy is filed with
+/// its sidecar beside it, and undo brings back the original bytes and the
+/// sidecar together.
+#[test]
+fn compress_on_ingest_files_the_sidecar_with_the_smaller_copy_and_undo_restores_both() {
+    let Some(corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let config = daemon_config(t.path(), 1);
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("[compress]\nenabled = true\nlevel = 2\n");
+    std::fs::write(&config, text).unwrap();
+    let _daemon = start_daemon(&config);
+    wait_for("the daemon", std::time::Duration::from_secs(30), || {
+        ctl(&config).args(["--json", "status"]).output().is_ok_and(|o| o.status.success())
+    });
+    let (inbox, stage) = (t.path().join("inbox"), t.path().join("stage"));
+    std::fs::create_dir_all(&stage).unwrap();
+    std::fs::copy(corpus.join("metadata-extractor/jpg/Canon EOS 5D.jpg"), stage.join("IMG_0001.JPG")).unwrap();
+    std::fs::write(stage.join("IMG_0001.JPG.xmp"), b"<x:xmpmeta xmlns:x=\"adobe:ns:meta/\"/>").unwrap();
+    let before = tree(&stage);
+    for n in ["IMG_0001.JPG", "IMG_0001.JPG.xmp"] {
+        std::fs::rename(stage.join(n), inbox.join(n)).unwrap();
+    }
+    let lib = t.path().join("lib");
+    let find = |name: &str| {
+        walkdir::WalkDir::new(&lib)
+            .into_iter()
+            .filter_map(Result::ok)
+            .find(|e| e.file_name() == name && !e.path().to_string_lossy().contains("/.clean-backup"))
+            .map(|e| e.into_path())
+    };
+    wait_for("both filed", std::time::Duration::from_secs(30), || {
+        find("IMG_0001.JPG").is_some() && find("IMG_0001.JPG.xmp").is_some()
+    });
+    let (photo, side) = (find("IMG_0001.JPG").unwrap(), find("IMG_0001.JPG.xmp").unwrap());
+    assert_eq!(side, photo.with_file_name("IMG_0001.JPG.xmp"), "beside its photo");
+    assert_ne!(b3(&photo), before[Path::new("IMG_0001.JPG")], "the smaller copy is filed");
+    assert_eq!(b3(&side), before[Path::new("IMG_0001.JPG.xmp")]);
+    let out = run(ctl(&config).args(["undo", "--last"]));
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(tree(&inbox), before, "the original bytes and the sidecar are back");
+}
