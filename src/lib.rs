@@ -39,4 +39,5 @@ pub mod marker;
 pub mod media;
 pub mod names;
 pub mod phash;
+pub mod review;
 pub mod store;
