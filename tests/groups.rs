@@ -257,6 +257,15 @@ fn deleting_a_duplicate_trashes_its_video_and_sidecars_with_it_and_undo_restores
     }
     let groups: Vec<&serde_json::Value> = lines.iter().filter(|l| l.get("members").is_some()).collect();
     assert_eq!(groups.len(), 1, "one group, of the stills: {groups:?}");
+    // The report says what goes with the duplicate, and counts its bytes.
+    let member = &groups[0]["members"][0];
+    let mut with: Vec<String> = member["with"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().into()).collect();
+    with.sort();
+    let names = ["b.AAE", "b.HEIC.json", "b.HEIC.xmp", "b.MOV"];
+    assert_eq!(with, names.map(|n| dir.join(n).to_string_lossy().into_owned()), "{member}");
+    let trashed = |n: &str| std::fs::metadata(dir.join(".clean-backup-trash/1").join(n)).unwrap().len();
+    let riders: u64 = names.iter().map(|n| trashed(n)).sum();
+    assert_eq!(member["bytes"].as_u64().unwrap(), std::fs::metadata(dir.join("a.HEIC")).unwrap().len() + riders);
     let out = run(cbctl(&state).args(["undo", "--last"]));
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(tree(&dir), before);

@@ -120,7 +120,17 @@ impl Printer {
                             crate::engine::group::Match::Exact => "identical".to_string(),
                             _ => format!("similar, distance {}", m.distance),
                         };
-                        text.push_str(&format!("\n  {} ({how}, {})", m.path.display(), human_bytes(m.bytes)));
+                        let with = if m.with.is_empty() {
+                            String::new()
+                        } else {
+                            let names: Vec<&str> = m
+                                .with
+                                .iter()
+                                .map(|p| std::path::Path::new(p).file_name().and_then(|n| n.to_str()).unwrap_or(p))
+                                .collect();
+                            format!(", with {}", names.join(", "))
+                        };
+                        text.push_str(&format!("\n  {} ({how}, {}{with})", m.path.display(), human_bytes(m.bytes)));
                         if !m.why_not_kept.is_empty() {
                             text.push_str(&format!(": {}", m.why_not_kept));
                         }

@@ -65,6 +65,10 @@ pub struct MemberReport {
     /// Why the keeper was kept rather than this file.
     #[serde(default)]
     pub why_not_kept: String,
+    /// The files that go wherever it goes: its Live Photo video, its RAW's
+    /// JPEG, its sidecars (their bytes are counted in `bytes`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub with: Vec<String>,
 }
 
 /// One group in a report.
@@ -143,6 +147,21 @@ fn sidecars_of(path: &Path, kind: &str) -> Vec<(PathBuf, super::assets::Role)> {
             (super::assets::primary_of_sidecar(&n, role, &me) == Some(0)).then_some((p, role))
         })
         .collect()
+}
+
+/// What goes wherever `rows[i]` goes: its sidecars beside it and its media
+/// members, with their roles and sizes.
+fn riders_of(
+    rows: &[FileRow],
+    members_of: &HashMap<usize, Vec<(usize, super::assets::Role)>>,
+    i: usize,
+) -> Vec<(PathBuf, super::assets::Role, u64)> {
+    let sidecars = sidecars_of(&rows[i].path, &rows[i].kind).into_iter().map(|(p, role)| {
+        let size = fsops::fingerprint(&p).map_or(0, |f| f.size);
+        (p, role, size)
+    });
+    let media = members_of.get(&i).into_iter().flatten().map(|&(m, role)| (rows[m].path.clone(), role, rows[m].size));
+    sidecars.chain(media).collect()
 }
 
 /// The media files of `rows` that belong with another one (a Live Photo's
@@ -268,13 +287,18 @@ pub fn dedup(
         let members: Vec<MemberReport> = g
             .members
             .iter()
-            .map(|m| MemberReport {
-                path: rows[m.index].path.clone(),
-                distance: m.distance,
-                how: m.how,
-                copy_name: m.copy_name,
-                bytes: rows[m.index].size,
-                why_not_kept: why_kept(&rows[g.keeper], &rows[m.index], m.copy_name, &opts.group).to_string(),
+            .map(|m| {
+                let row = &rows[m.index];
+                let riders = riders_of(&rows, &members_of, m.index);
+                MemberReport {
+                    path: row.path.clone(),
+                    distance: m.distance,
+                    how: m.how,
+                    copy_name: m.copy_name,
+                    bytes: row.size + riders.iter().map(|(_, _, bytes)| bytes).sum::<u64>(),
+                    why_not_kept: why_kept(&rows[g.keeper], row, m.copy_name, &opts.group).to_string(),
+                    with: riders.into_iter().map(|(p, _, _)| p.to_string_lossy().into_owned()).collect(),
+                }
             })
             .collect();
         let bytes = members.iter().map(|m| m.bytes).sum();
@@ -365,8 +389,7 @@ pub fn dedup(
                 let dst_name = dst.file_name().unwrap_or_default().to_os_string();
                 let dst_folder = dst.parent().unwrap_or(&top).to_path_buf();
                 let mut riders = Vec::new();
-                let media = members_of.get(&i).into_iter().flatten().map(|&(m, role)| (rows[m].path.clone(), role));
-                for (side, role) in sidecars_of(&row.path, &row.kind).into_iter().chain(media) {
+                for (side, role, _) in riders_of(&rows, &members_of, i) {
                     let Ok(mut opened) = crate::media::open(&side) else { continue };
                     let Ok(sfp) = fsops::fingerprint_file(&mut opened.file, &side) else { continue };
                     let to = dst_folder.join(super::assets::member_name(
