@@ -12,8 +12,9 @@ cd "$(dirname "$0")/.."
 # exiftool: reference reader for dates; util-linux: setpriv for the permission test;
 # dbus + dbus-bin: a private bus and dbus-monitor for the D-Bus test; systemd: busctl
 # and systemd-analyze (unit checks); man-db + groff-base: render the generated man pages;
-# socat: the security tests' hostile socket clients.
-packages=(build-essential pkg-config cmake nasm libde265-dev libdav1d-dev ffmpeg libimage-exiftool-perl util-linux dbus dbus-bin systemd man-db groff-base ca-certificates curl socat)
+# socat: the security tests' hostile socket clients; chromium + chromium-driver: headless
+# Chromium and its WebDriver (chromedriver) for the browser tests (tests/common/browser.rs).
+packages=(build-essential pkg-config cmake nasm libde265-dev libdav1d-dev ffmpeg libimage-exiftool-perl util-linux dbus dbus-bin systemd man-db groff-base ca-certificates curl socat chromium chromium-driver)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

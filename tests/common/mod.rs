@@ -2,6 +2,7 @@
 //! running the real `cbctl`, and snapshots of folder trees.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod variants;
 
 use std::collections::BTreeMap;
