@@ -254,7 +254,16 @@ fn heif(path: &Path, data: &[u8], max_side: u32) -> Result<RgbImage, MediaError>
     let handle = thumb.as_ref().unwrap_or(&primary);
     check_dimensions(path, handle.width(), handle.height())?;
     let lib = LibHeif::new();
-    let image = lib.decode(handle, ColorSpace::Rgb(RgbChroma::Rgb), None).map_err(|e| err("image data", &e))?;
+    let image = match lib.decode(handle, ColorSpace::Rgb(RgbChroma::Rgb), None) {
+        Ok(image) => image,
+        // A primary libheif will not decode: any embedded thumbnail, however small, beats a placeholder.
+        Err(e) => match heif_thumbnail(&primary, 1).filter(|_| thumb.is_none()) {
+            Some(small) => {
+                lib.decode(&small, ColorSpace::Rgb(RgbChroma::Rgb), None).map_err(|_| err("image data", &e))?
+            }
+            None => return Err(err("image data", &e)),
+        },
+    };
     let planes = image.planes();
     let p = planes.interleaved.ok_or_else(|| corrupt(path, "HEIF image data: no RGB plane".into()))?;
     let short = || corrupt(path, "HEIF image data: short plane".into());
