@@ -18,8 +18,8 @@
 //! again and rewritten. Failing to store is not an error: the thumbnail is
 //! still returned (and logged at `warn`).
 //!
-//! Size: a 256-pixel thumbnail at quality 80 is 10–25 KB, so 10,000 photos
-//! take about 200 MB at one size. Nothing is removed on its own;
+//! Size: a 256-pixel thumbnail at quality 80 is about 9 KB (the corpus
+//! average, BENCHMARKS.md), so 10,000 photos take about 100 MB at one size. Nothing is removed on its own;
 //! [`ThumbCache::prune_to`] removes the oldest-written files down to a byte
 //! budget ([`DEFAULT_MAX_BYTES`], 512 MiB).
 
