@@ -250,3 +250,56 @@ fn get_many_makes_a_first_screen_in_parallel() {
         assert_eq!(a.as_ref().ok(), b.as_ref().ok());
     }
 }
+
+/// exiftool, or `None` (a skip) when it is not installed outside CI.
+fn exiftool() -> Option<()> {
+    let ok = std::process::Command::new("exiftool").arg("-ver").output().is_ok_and(|o| o.status.success());
+    if !ok && std::env::var("CI").as_deref() == Ok("true") {
+        panic!("exiftool missing: CI must have it");
+    }
+    ok.then_some(())
+}
+
+/// Sets the EXIF orientation of a file with exiftool.
+fn set_orientation(path: &Path, n: u16) {
+    let out = std::process::Command::new("exiftool")
+        .args(["-q", "-overwrite_original", &format!("-Orientation#={n}")])
+        .arg(path)
+        .output()
+        .expect("run exiftool");
+    assert!(out.status.success(), "exiftool: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn an_orientation_written_by_exiftool_turns_a_synthetic_jpeg() {
+    if exiftool().is_none() {
+        eprintln!("SKIP: exiftool not installed");
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tmp");
+    // 200×100, red in the stored top-left corner, blue elsewhere.
+    let img =
+        RgbImage::from_fn(
+            200,
+            100,
+            |x, y| {
+                if x < 40 && y < 40 {
+                    image::Rgb([255, 0, 0])
+                } else {
+                    image::Rgb([0, 0, 255])
+                }
+            },
+        );
+    let path = tmp.path().join("synthetic.jpg");
+    img.save(&path).expect("save JPEG");
+    for (n, size, red_at) in
+        [(1, (200, 100), (5, 5)), (3, (200, 100), (195, 95)), (6, (100, 200), (95, 5)), (8, (100, 200), (5, 195))]
+    {
+        set_orientation(&path, n);
+        let t = thumb::thumbnail(&path, 256).expect("thumbnail");
+        let out = decode(&t.jpeg);
+        assert_eq!(out.dimensions(), size, "orientation {n}");
+        let p = out.get_pixel(red_at.0, red_at.1);
+        assert!(p[0] > 200 && p[2] < 60, "orientation {n}: red corner at {red_at:?}, found {p:?}");
+    }
+}

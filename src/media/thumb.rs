@@ -436,6 +436,49 @@ mod tests {
         assert!(p[1].abs_diff(100) < 12 && p[2].abs_diff(200) < 12, "colour kept: {p:?}");
     }
 
+    /// A JPEG with an EXIF APP1 holding only `Orientation = orientation`.
+    fn jpeg_with_orientation(img: &RgbImage, orientation: u16) -> Vec<u8> {
+        let plain = jpeg_of(img);
+        let mut tiff = b"MM\0*\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01".to_vec();
+        tiff.extend_from_slice(&orientation.to_be_bytes());
+        tiff.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+        let mut app1 = b"Exif\0\0".to_vec();
+        app1.extend_from_slice(&tiff);
+        let mut out = vec![0xFF, 0xD8, 0xFF, 0xE1];
+        out.extend_from_slice(&(app1.len() as u16 + 2).to_be_bytes());
+        out.extend_from_slice(&app1);
+        out.extend_from_slice(&plain[2..]);
+        out
+    }
+
+    /// 200×100, red in the stored top-left corner, blue elsewhere.
+    fn corner() -> RgbImage {
+        RgbImage::from_fn(200, 100, |x, y| if x < 40 && y < 40 { Rgb([255, 0, 0]) } else { Rgb([0, 0, 255]) })
+    }
+
+    fn assert_turned_6(t: &Thumb, what: &str) {
+        let back = image::load_from_memory(&t.jpeg).expect("decodes").into_rgb8();
+        assert_eq!(back.dimensions(), (100, 200), "{what}");
+        let p = back.get_pixel(95, 5);
+        assert!(p[0] > 200 && p[2] < 60, "{what}: red corner top right, found {p:?}");
+    }
+
+    #[test]
+    fn a_jpeg_and_a_raw_preview_are_turned_by_their_exif_orientation() {
+        let jpeg = jpeg_with_orientation(&corner(), 6);
+        assert_turned_6(&thumbnail_bytes(Path::new("six.jpg"), &jpeg, 256).expect("thumbnail"), "JPEG");
+        // A RAF: header, preview offset and length at 84, the JPEG preview carrying the orientation.
+        let mut raf = b"FUJIFILMCCD-RAW 0201FF383501".to_vec();
+        raf.resize(84, 0);
+        raf.extend_from_slice(&100u32.to_be_bytes());
+        raf.extend_from_slice(&(jpeg.len() as u32).to_be_bytes());
+        raf.resize(100, 0);
+        raf.extend_from_slice(&jpeg);
+        assert_turned_6(&thumbnail_bytes(Path::new("six.raf"), &raf, 256).expect("thumbnail"), "RAF");
+        raf.truncate(100 + jpeg.len() / 2);
+        assert!(thumbnail_bytes(Path::new("cut.raf"), &raf, 256).is_err(), "a preview cut short");
+    }
+
     #[test]
     fn malformed_input_is_an_error_not_a_panic() {
         let p = Path::new("bad.jpg");
