@@ -99,8 +99,17 @@ fn pixels(path: &Path, data: &[u8], kind: Kind, max_side: u32) -> Result<Pixels,
             // A TIFF-based RAW sniffs as TIFF: its make or DNGVersion tells (as `probe` does).
             let exif = exif::read_bytes(data, kind).unwrap_or_default();
             let make = exif.make.as_deref().unwrap_or("").to_ascii_uppercase();
-            if exif.dng || make.starts_with("NIKON") || make.starts_with("SONY") {
-                raw_preview(path, data, Kind::Dng, max_side)
+            let raw = if exif.dng {
+                Some(Kind::Dng)
+            } else if make.starts_with("NIKON") {
+                Some(Kind::Nef)
+            } else if make.starts_with("SONY") {
+                Some(Kind::Arw)
+            } else {
+                None
+            };
+            if let Some(raw) = raw {
+                raw_preview(path, data, raw, max_side)
             } else {
                 let orientation = exif.orientation.unwrap_or(1);
                 generic(path, data).map(|rgb| Pixels { rgb, orientation })
