@@ -14,6 +14,7 @@ pub mod index;
 pub mod job;
 pub mod organize;
 pub mod scan;
+pub mod thumbs;
 pub mod verdicts;
 pub mod why;
 

@@ -27,6 +27,7 @@ pub mod raw;
 pub mod sidecar;
 pub mod sniff;
 pub mod textdate;
+pub mod thumb;
 pub mod vendor;
 pub mod xmp;
 
