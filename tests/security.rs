@@ -195,7 +195,28 @@ fn a_symlink_swapped_into_an_inbox_never_brings_an_outside_file_into_the_library
     assert_eq!(tree(&outside), before_outside, "the outside folder is untouched");
     // Every journaled op names the bytes it moved.
     let moves = done_moves(&t.path().join("state"));
-    assert_eq!(moves.len(), filed.len(), "one journaled move per filed file");
+    if moves.len() != filed.len() {
+        let db = rusqlite::Connection::open(t.path().join("state/clean-backup.db")).unwrap();
+        let mut stmt = db
+            .prepare("SELECT action, state, src, dst FROM ops WHERE NOT (state = 'done' AND action = 'move')")
+            .unwrap();
+        let odd: Vec<String> = stmt
+            .query_map([], |r| {
+                Ok(format!(
+                    "{} {} {:?} {:?}",
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    String::from_utf8_lossy(&r.get::<_, Vec<u8>>(2)?),
+                    String::from_utf8_lossy(&r.get::<_, Vec<u8>>(3)?)
+                ))
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let log = std::fs::read_to_string(t.path().join("daemon.log")).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().filter(|l| l.contains("WARN") || l.contains("ERROR")).collect();
+        panic!("{} moves for {} filed; other ops: {odd:?}\nwarnings: {tail:#?}", moves.len(), filed.len());
+    }
     for (dst, hash) in moves {
         assert_eq!(b3(Path::new(&dst)), hash, "journal hash of {dst}");
     }
