@@ -39,8 +39,8 @@ fn corrupt(path: &Path, what: &str, e: impl std::fmt::Display) -> MediaError {
     MediaError::Corrupt { path: path.to_path_buf(), reason: format!("HEIF {what}: {e}") }
 }
 
-/// The thumbnail handle to hash, if there is one at least [`THUMBNAIL_MIN_SIDE`] on its short side.
-fn usable_thumbnail(handle: &ImageHandle) -> Option<ImageHandle> {
+/// The biggest embedded thumbnail of `handle` that `fits` (by its width and height).
+pub(crate) fn biggest_thumbnail(handle: &ImageHandle, fits: impl Fn(u32, u32) -> bool) -> Option<ImageHandle> {
     let n = handle.number_of_thumbnails();
     if n == 0 {
         return None;
@@ -50,8 +50,13 @@ fn usable_thumbnail(handle: &ImageHandle) -> Option<ImageHandle> {
     ids.truncate(n);
     ids.into_iter()
         .filter_map(|id| handle.thumbnail(id).ok())
-        .filter(|t| t.width().min(t.height()) >= THUMBNAIL_MIN_SIDE)
+        .filter(|t| fits(t.width(), t.height()))
         .max_by_key(|t| u64::from(t.width()) * u64::from(t.height()))
+}
+
+/// The thumbnail handle to hash, if there is one at least [`THUMBNAIL_MIN_SIDE`] on its short side.
+fn usable_thumbnail(handle: &ImageHandle) -> Option<ImageHandle> {
+    biggest_thumbnail(handle, |w, h| w.min(h) >= THUMBNAIL_MIN_SIDE)
 }
 
 /// Decodes the luma of a HEIF file's primary image (or its thumbnail) upright.

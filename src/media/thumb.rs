@@ -238,17 +238,7 @@ fn flatten(img: DynamicImage) -> RgbImage {
 
 /// The biggest embedded HEIF thumbnail at least `max_side` on its longest side.
 fn heif_thumbnail(handle: &libheif_rs::ImageHandle, max_side: u32) -> Option<libheif_rs::ImageHandle> {
-    let n = handle.number_of_thumbnails();
-    if n == 0 {
-        return None;
-    }
-    let mut ids = vec![0; n];
-    let n = handle.thumbnail_ids(&mut ids);
-    ids.truncate(n);
-    ids.into_iter()
-        .filter_map(|id| handle.thumbnail(id).ok())
-        .filter(|t| t.width().max(t.height()) >= max_side)
-        .max_by_key(|t| u64::from(t.width()) * u64::from(t.height()))
+    super::heif::biggest_thumbnail(handle, |w, h| w.max(h) >= max_side)
 }
 
 /// A HEIF/AVIF file's thumbnail (when big enough) or primary image as RGB,
