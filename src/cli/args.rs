@@ -168,6 +168,17 @@ pub enum Command {
     /// Read or edit the config file (comments are kept).
     #[command(subcommand)]
     Config(ConfigCmd),
+    /// Look before deleting: a page with each duplicate group's pictures side by side.
+    ///
+    /// Serves a page on 127.0.0.1 and ::1 only, from cbctl itself (your own rights), at an address
+    /// with a random token that it prints. It shows DIR's duplicate and similar groups (a dedup
+    /// report; unchanged files are not read again) and the files the daemon set aside, each with
+    /// its keeper marked, its pixel size, bytes, format, date, camera and distance, and why the
+    /// keeper won; then the files dated by their mtime only, and those that could not be read.
+    /// Its buttons (keep both, keep this one instead, move duplicates to trash, file it anyway,
+    /// undo) make the same journaled requests as the cbctl commands, so `cbctl undo` and `cbctl why`
+    /// know of them. Stops on Ctrl-C, or after --idle minutes without a request.
+    Review(ReviewArgs),
     /// Print a shell completion script: `cbctl completions bash > ~/.local/share/bash-completion/completions/cbctl`.
     Completions {
         /// The shell.
@@ -296,9 +307,43 @@ pub struct DedupArgs {
     /// Where move and copy put the duplicates (paths relative to each DIR are kept).
     #[arg(long, value_name = "DIR", required_if_eq_any = [("action", "move"), ("action", "copy")])]
     pub to: Option<PathBuf>,
+    /// The report: text lines (default), or one self-contained HTML page written to --out.
+    #[arg(long, value_enum, default_value = "text", value_name = "text|html", hide_possible_values = true)]
+    pub report: ReportArg,
+    /// Where --report html writes the page.
+    #[arg(long, value_name = "FILE", required_if_eq("report", "html"))]
+    pub out: Option<PathBuf>,
     /// How duplicates are recognised.
     #[command(flatten)]
     pub dup: DupArgs,
+}
+
+/// `cbctl review`.
+#[derive(Args, Debug)]
+pub struct ReviewArgs {
+    /// The folder whose duplicates to review (without it: the daemon's set-aside files only).
+    pub dir: Option<PathBuf>,
+    /// The port on 127.0.0.1 and ::1 (default: one that is free).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Open the page in the desktop's browser (xdg-open).
+    #[arg(long)]
+    pub open: bool,
+    /// Stop after this long without a request: minutes (30), or seconds (90s); 0 never stops.
+    #[arg(long, default_value = "30", value_name = "MINUTES", value_parser = super::review::parse_idle)]
+    pub idle: std::time::Duration,
+    /// How duplicates are recognised.
+    #[command(flatten)]
+    pub dup: DupArgs,
+}
+
+/// The form of dedup's report.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportArg {
+    /// Lines on stdout (JSON lines with --json).
+    Text,
+    /// One self-contained, read-only HTML page (--out FILE) with the thumbnails embedded.
+    Html,
 }
 
 /// `cbctl config`.

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use clap::CommandFactory;
 
-use super::args::{ActionArg, Cli, Command, CompressArgs, ConfigCmd, DedupArgs, OrganizeArgs};
+use super::args::{ActionArg, Cli, Command, CompressArgs, ConfigCmd, DedupArgs, OrganizeArgs, ReportArg};
 use super::render::{self, count, human_bytes, json_line, json_summary, Printer};
 use super::route::{Route, Setup};
 use super::{Failure, EXIT_FAILED_FILES};
@@ -45,6 +45,7 @@ pub fn run(cli: &Cli) -> Result<u8, Failure> {
         Command::Compress(args) => compress_cmd(cli, &setup, args),
         Command::Prune { older_than, dry_run, yes } => prune(cli, c, *older_than, *dry_run, *yes),
         Command::Why { files } => why_cmd(cli, c, files),
+        Command::Review(args) => super::review::review(cli, &setup, args),
         Command::Skipped => skipped(cli, c),
         Command::Keep { files } => keep(cli, c, files),
         Command::NotDuplicate { a, b } => not_duplicate(cli, c, a, b),
@@ -364,14 +365,50 @@ fn dedup(cli: &Cli, setup: &Setup, c: &mut dyn Control, args: &DedupArgs) -> Res
         }
         _ => Vec::new(),
     };
-    let spec =
-        JobSpec::Dedup { dirs, action, to: args.to.as_deref().map(absolute), group: args.dup.options(cfg), library };
+    let html = args.report == ReportArg::Html;
+    let group = args.dup.options(cfg);
+    let spec = JobSpec::Dedup {
+        dirs: dirs.clone(),
+        action,
+        to: args.to.as_deref().map(absolute),
+        group: group.clone(),
+        library: library.clone(),
+        only: Vec::new(),
+        undated: html,
+    };
     let mut printer = Printer::new(cli.json, false, "files hashed");
-    let result = run_job(c, spec, &mut printer);
+    // For the page: its groups, undated and unreadable files (errors are still said on stderr).
+    let mut kept: Vec<JobEvent> = Vec::new();
+    let result = {
+        let mut on_event = |ev: JobEvent| {
+            if html && matches!(ev, JobEvent::Group(_) | JobEvent::Undated { .. } | JobEvent::Error { .. }) {
+                if let JobEvent::Error { .. } = &ev {
+                    printer.on_event(&ev);
+                }
+                kept.push(ev);
+            } else {
+                printer.on_event(&ev);
+            }
+        };
+        match c.call(Request::Submit { spec, stream: true }, &mut on_event) {
+            Ok(Reply::Job(s)) => Ok(s),
+            Ok(r) => Err(unexpected("job.submit", &r)),
+            Err(e) => Err(Failure::from(e)),
+        }
+    };
     printer.finish();
     let JobSummary::Dedup(s) = result? else {
         return Err(Failure::failed("the daemon answered dedup with another job's summary"));
     };
+    if let (true, Some(out)) = (html, &args.out) {
+        let out = absolute(out);
+        let groups = super::review::html_report(&out, &dirs, group, library, &cfg.state_dir, s.files, kept)?;
+        if cli.json {
+            json_line(&serde_json::json!({"event": "report", "path": out.to_string_lossy(), "groups": groups}));
+        } else {
+            eprintln!("wrote {} ({groups} group(s)); open it in any browser, it needs nothing else", out.display());
+        }
+    }
     let done = match args.action {
         ActionArg::Report => String::new(),
         ActionArg::Move => format!("; {} moved", s.handled),

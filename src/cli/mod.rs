@@ -11,6 +11,7 @@
 pub mod args;
 mod commands;
 pub mod render;
+mod review;
 pub mod route;
 
 use std::process::ExitCode;

@@ -163,6 +163,7 @@ impl Printer {
                 self.note(format!("error: {path}: {reason}"));
                 self.tick();
             }
+            JobEvent::Undated { .. } => {}
         }
     }
 

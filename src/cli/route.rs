@@ -112,6 +112,10 @@ fn not_running(socket: &std::path::Path, what: &str) -> ApiError {
 }
 
 impl Control for Route<'_> {
+    fn release(&mut self) {
+        self.journal = None;
+    }
+
     fn call(&mut self, request: Request, on_event: OnEvent<'_>) -> Result<Reply, ApiError> {
         // A path that is not UTF-8 cannot travel as JSON: such a request is answered here.
         if self.local_only || serde_json::to_vec(&request).is_err() {

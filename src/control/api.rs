@@ -495,6 +495,11 @@ pub type OnEvent<'a> = &'a mut (dyn FnMut(JobEvent) + Send);
 pub trait Control {
     /// Answers `request`, handing a job's progress to `on_event` first.
     fn call(&mut self, request: Request, on_event: OnEvent<'_>) -> Result<Reply, ApiError>;
+
+    /// Lets go of what it holds between calls (the journal and its lock,
+    /// when it answers here), so that other cbctl commands can run while a
+    /// long-lived caller (the review page) waits for its user.
+    fn release(&mut self) {}
 }
 
 #[cfg(test)]
@@ -515,6 +520,8 @@ mod tests {
             to: None,
             library: None,
             group: crate::engine::group::GroupOptions::from_config(&crate::config::Config::defaults()),
+            only: vec!["/p/a.jpg".into()],
+            undated: true,
         };
         let before = chrono::DateTime::parse_from_rfc3339("2026-01-02T03:04:05+01:00").unwrap();
         let all = vec![

@@ -67,8 +67,15 @@ impl Journaled<'_> {
 fn local_open_error(e: crate::journal::JournalError) -> ApiError {
     use crate::journal::JournalError as J;
     if let J::Store(crate::store::StoreError::Locked { path, pid }) = &e {
-        return ApiError::usage(format!("the journal {} is in use by clean-backupd (pid {pid})", path.display()))
-            .hint("drop --local: the running daemon answers this itself");
+        // Name the holder: the daemon, or another cbctl (a `cbctl review` page left open).
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).map(|c| c.trim().to_string()).ok();
+        let who = comm.filter(|c| !c.is_empty()).unwrap_or_else(|| "clean-backupd".to_string());
+        let hint = if who == "cbctl" {
+            "wait for that cbctl to finish (a `cbctl review` page holds it only while it acts), then try again"
+        } else {
+            "drop --local: the running daemon answers this itself"
+        };
+        return ApiError::usage(format!("the journal {} is in use by {who} (pid {pid})", path.display())).hint(hint);
     }
     e.into()
 }

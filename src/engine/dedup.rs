@@ -45,6 +45,52 @@ pub struct DedupOptions {
     pub library: Option<PathBuf>,
     /// The rights of the caller the daemon runs this for (`None`: this process's own).
     pub access: Option<crate::access::Access>,
+    /// Act only on the groups holding one of these files (empty: every
+    /// group); the review page trashes one group at a time.
+    pub only: Vec<PathBuf>,
+    /// Tell of every file dated by its mtime only ([`DedupEvent::Undated`]).
+    pub undated: bool,
+}
+
+/// What the review page shows of a file: its size in pixels, format,
+/// capture date and where it came from, and camera.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FileFacts {
+    /// Pixel width (upright), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    /// Pixel height (upright), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    /// The format (`jpeg`, `heic`, `mp4`, ...).
+    #[serde(default)]
+    pub kind: String,
+    /// Size in bytes (this file alone).
+    #[serde(default)]
+    pub bytes: u64,
+    /// Capture date, RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub taken_at: Option<String>,
+    /// Where the date came from (`exif`, `mtime`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub taken_source: Option<String>,
+    /// Camera make and model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub camera: Option<String>,
+}
+
+impl From<&FileRow> for FileFacts {
+    fn from(r: &FileRow) -> FileFacts {
+        FileFacts {
+            width: r.width,
+            height: r.height,
+            kind: r.kind.clone(),
+            bytes: r.size,
+            taken_at: r.taken_at.clone(),
+            taken_source: r.taken_source.clone(),
+            camera: r.capture.camera.clone(),
+        }
+    }
 }
 
 /// One duplicate in a report.
@@ -69,6 +115,9 @@ pub struct MemberReport {
     /// JPEG, its sidecars (their bytes are counted in `bytes`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub with: Vec<String>,
+    /// Its pixels, format, date and camera.
+    #[serde(default)]
+    pub file: FileFacts,
 }
 
 /// One group in a report.
@@ -83,6 +132,9 @@ pub struct GroupReport {
     pub members: Vec<MemberReport>,
     /// Bytes the duplicates take (what removing them would recover).
     pub bytes: u64,
+    /// The keeper's pixels, format, date and camera.
+    #[serde(default)]
+    pub keeper_file: FileFacts,
 }
 
 /// Progress and results.
@@ -108,6 +160,13 @@ pub enum DedupEvent {
     Group(GroupReport),
     /// A duplicate was moved, copied or trashed (or failed to be).
     File(FileEvent),
+    /// A file with no capture date of its own (dated by its mtime).
+    Undated {
+        /// The file.
+        path: PathBuf,
+        /// Its pixels, format and size.
+        file: FileFacts,
+    },
 }
 
 /// Counts for the end of the job.
@@ -263,6 +322,11 @@ pub fn dedup(
     }
     summary.files = rows.len() as u64;
     summary.errors = summary.index.errors;
+    if opts.undated {
+        for r in rows.iter().filter(|r| r.taken_source.as_deref().is_none_or(|s| s == "mtime")) {
+            on_event(&DedupEvent::Undated { path: r.path.clone(), file: FileFacts::from(r) });
+        }
+    }
 
     // Pairs the user kept apart (`cbctl not-duplicate`), as the index has them now.
     let rules =
@@ -273,12 +337,19 @@ pub fn dedup(
     let member: std::collections::HashSet<usize> = members_of.values().flatten().map(|&(m, _)| m).collect();
     let primaries: Vec<usize> = (0..rows.len()).filter(|i| !member.contains(i)).collect();
     let compared: Vec<FileRow> = primaries.iter().map(|&i| rows[i].clone()).collect();
+    let only: std::collections::HashSet<&Path> = opts.only.iter().map(PathBuf::as_path).collect();
     let groups: Vec<super::group::Group> = group(&compared, &rules)
         .into_iter()
         .map(|mut g| {
             g.keeper = primaries[g.keeper];
             g.members.iter_mut().for_each(|m| m.index = primaries[m.index]);
             g
+        })
+        .filter(|g| {
+            only.is_empty()
+                || std::iter::once(g.keeper)
+                    .chain(g.members.iter().map(|m| m.index))
+                    .any(|i| only.contains(rows[i].path.as_path()))
         })
         .collect();
     // (member, keeper, pHash distance, how it matched)
@@ -298,6 +369,7 @@ pub fn dedup(
                     bytes: row.size + riders.iter().map(|(_, _, bytes)| bytes).sum::<u64>(),
                     why_not_kept: why_kept(&rows[g.keeper], row, m.copy_name, &opts.group).to_string(),
                     with: riders.into_iter().map(|(p, _, _)| p.to_string_lossy().into_owned()).collect(),
+                    file: FileFacts::from(row),
                 }
             })
             .collect();
@@ -312,7 +384,13 @@ pub fn dedup(
                 .filter(|m| !opts.group.protects(&rows[m.index].path))
                 .map(|m| (m.index, g.keeper, m.distance, m.how)),
         );
-        on_event(&DedupEvent::Group(GroupReport { group: n + 1, keeper: rows[g.keeper].path.clone(), members, bytes }));
+        on_event(&DedupEvent::Group(GroupReport {
+            group: n + 1,
+            keeper: rows[g.keeper].path.clone(),
+            members,
+            bytes,
+            keeper_file: FileFacts::from(&rows[g.keeper]),
+        }));
     }
     if opts.action == DedupAction::Report || doomed.is_empty() {
         return Ok(summary);

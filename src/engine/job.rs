@@ -62,6 +62,12 @@ pub enum JobSpec {
         library: Option<PathBuf>,
         /// Duplicate rules.
         group: GroupOptions,
+        /// Only the groups holding one of these files (empty: all).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        only: Vec<PathBuf>,
+        /// Also tell of every file dated by its mtime only.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        undated: bool,
     },
     /// `cbctl compress SRC DEST`.
     Compress(CompressOptions),
@@ -147,6 +153,14 @@ pub enum JobEvent {
         /// Why.
         reason: String,
     },
+    /// A file with no capture date of its own: dated by its mtime only
+    /// (dedup, when asked for them).
+    Undated {
+        /// The file.
+        path: String,
+        /// Its pixels, format and size.
+        file: crate::engine::dedup::FileFacts,
+    },
 }
 
 impl JobEvent {
@@ -186,6 +200,9 @@ impl From<&DedupEvent> for JobEvent {
             }
             DedupEvent::Group(g) => JobEvent::Group(g.clone()),
             DedupEvent::File(f) => JobEvent::File(f.clone()),
+            DedupEvent::Undated { path, file } => {
+                JobEvent::Undated { path: path.to_string_lossy().into_owned(), file: file.clone() }
+            }
         }
     }
 }
@@ -309,7 +326,7 @@ pub fn run_as(
             };
             JobSummary::Organize(organize(journal, &opts, &mut |ev| out.send(ev.into()))?)
         }
-        JobSpec::Dedup { dirs, action, to, library, group } => {
+        JobSpec::Dedup { dirs, action, to, library, group, only, undated } => {
             let opts = DedupOptions {
                 dirs: dirs.clone(),
                 action: *action,
@@ -317,6 +334,8 @@ pub fn run_as(
                 group: group.clone(),
                 library: library.clone(),
                 access: access.cloned(),
+                only: only.clone(),
+                undated: *undated,
             };
             JobSummary::Dedup(dedup(journal, &opts, &mut |ev| out.send(ev.into()))?)
         }

@@ -1,5 +1,5 @@
 //! `cbctl review`: a page on the loopback interface that shows duplicate
-//! groups side by side before anything is deleted (issue 16, in progress).
+//! groups side by side before anything is deleted.
 //!
 //! It is served by cbctl itself, with the user's own rights, never by the
 //! root daemon. What may talk to it is decided by [`guard`]: the random
@@ -8,3 +8,6 @@
 //! `Origin`, and state-changing requests as POSTs with the token in a header.
 
 pub mod guard;
+pub mod html;
+pub mod server;
+pub mod view;
