@@ -880,6 +880,39 @@ mod tests {
     }
 
     #[test]
+    fn undoing_a_verdict_session_lifts_its_verdicts_only_and_undo_last_finds_the_newest() {
+        let t = tempfile::tempdir().unwrap();
+        let (mut j, _) = Journal::open(&t.path().join("state")).unwrap();
+        let kept = j.begin("ingest", &serde_json::json!({})).unwrap();
+        j.store_mut().set_apart("aa", "bb", Some(kept)).unwrap(); // `cbctl keep`'s pair, in an ingest session
+        let params = serde_json::json!({"a": "/p/a.jpg", "b": "/p/b.jpg"});
+        let apart = j.store().begin_session("not-duplicate", &params, None).unwrap();
+        j.store_mut().set_apart("aa", "cc", Some(apart)).unwrap();
+        let chose = j.store().begin_session("prefer", &serde_json::json!({"path": "/p/c.jpg"}), None).unwrap();
+        j.store_mut().choose("cc", Some(chose)).unwrap();
+        assert!(matches!(j.undo(kept, |_| {}), Err(JournalError::NothingToRevert { .. })), "an ingest moved no file");
+
+        assert_eq!(j.last_undoable().unwrap(), chose, "the newest verdict first");
+        let r = j.undo(chose, |_| {}).unwrap();
+        assert_eq!(r.lifted.as_ref().map(|l| (l.kind.as_str(), l.verdicts)), Some(("prefer", 1)));
+        assert!(j.store().chosen_contents().unwrap().is_empty());
+        assert_eq!(j.last_undoable().unwrap(), apart);
+        let r = j.undo(apart, |_| {}).unwrap();
+        let lifted = r.lifted.unwrap();
+        assert_eq!((lifted.paths, lifted.verdicts, r.reverted), (vec!["/p/a.jpg".into(), "/p/b.jpg".into()], 1, 0));
+        assert_eq!(
+            j.store().apart_pairs().unwrap().into_iter().collect::<Vec<_>>(),
+            vec![crate::store::pair("aa", "bb")]
+        );
+        assert_eq!(j.store().session(apart).unwrap().unwrap().state, "undone");
+        match j.undo(apart, |_| {}) {
+            Err(JournalError::AlreadyUndone { session, by }) => assert_eq!((session, by), (apart, r.undo_session)),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(j.last_undoable(), Err(JournalError::NothingToUndo)));
+    }
+
+    #[test]
     fn recovery_rolls_back_an_op_that_never_happened_and_removes_its_new_folders() {
         let t = tempfile::tempdir().unwrap();
         let state = t.path().join("state");

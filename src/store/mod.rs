@@ -223,7 +223,7 @@ pub struct OpRow {
 pub struct SessionRow {
     /// Session id (what `cbctl undo ID` takes).
     pub id: i64,
-    /// ingest | organize | dedup | compress | undo.
+    /// ingest | organize | dedup | compress | undo | prune | keep | not-duplicate | prefer.
     pub kind: String,
     /// RFC 3339 UTC.
     pub started_at: String,
