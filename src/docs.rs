@@ -319,6 +319,11 @@ pub fn examples(page: &str) -> &'static [Example] {
             "Two frames taken a moment apart, not copies: neither is set aside for the other again, and the \
              daemon files the one it had left in the inbox.",
         )],
+        "cbctl-prefer" => &[(
+            "cbctl prefer ~/Pictures/Library/2023/05/IMG_1230-edit.jpg",
+            "Keep the edited copy, not the bigger original: dedup and filing pick it as the keeper of its \
+             group from now on. `cbctl undo --last` takes the choice back.",
+        )],
         "cbctl-forget" => &[(
             "cbctl forget ~/Pictures/Inbox/IMG_0042.jpg",
             "A photo deleted and pruned before, arriving again from a phone sync: file it like a new one.",
@@ -420,6 +425,11 @@ pub fn exit_status(page: &str) -> Vec<(u8, &'static str)> {
             OK,
             (1, "A file could not be read; the message says why."),
             (2, "A file that is not there, a caller who may not change files, or a usage or config error. Nothing was changed."),
+        ],
+        "cbctl-prefer" => vec![
+            OK,
+            (1, "The file could not be read; the message says why."),
+            (2, "The file is not there, the caller may not change files, or a usage or config error. Nothing was changed."),
         ],
         "cbctl-forget" => vec![
             OK,

@@ -30,7 +30,7 @@ pub enum JournalError {
     #[error("no session {0}; `cbctl history` lists them")]
     NoSuchSession(i64),
     /// `undo --last` with nothing left to undo.
-    #[error("nothing to undo: no session has files still in place")]
+    #[error("nothing to undo: no session has files (or a not-duplicate or prefer verdict) still in place")]
     NothingToUndo,
     /// `undo N` of an undo session.
     #[error("session {0} is itself an undo; run the job again instead of undoing an undo")]
@@ -119,6 +119,26 @@ pub struct UndoReport {
     pub conflicts: Vec<String>,
     /// Empty folders removed (only ones the session created).
     pub dirs_removed: usize,
+    /// For a verdict session (`not-duplicate`, `prefer`), which moves no
+    /// file: the verdicts its undo lifted. `reverted` stays 0 then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifted: Option<Lifted>,
+}
+
+/// The session kinds that store a verdict by content and move no file:
+/// `cbctl not-duplicate A B` and `cbctl prefer FILE`. Their undo removes
+/// the verdicts they stored.
+pub const VERDICT_KINDS: &[&str] = &["not-duplicate", "prefer"];
+
+/// What undoing a verdict session lifted.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Lifted {
+    /// The session's kind: `not-duplicate` or `prefer`.
+    pub kind: String,
+    /// The files it named, as they were given then.
+    pub paths: Vec<String>,
+    /// The verdicts removed: pairs kept apart, or keepers chosen.
+    pub verdicts: usize,
 }
 
 /// What a prune did.
@@ -477,6 +497,9 @@ impl Journal {
         if row.kind == "prune" {
             return Err(JournalError::PruneIsFinal(session));
         }
+        if VERDICT_KINDS.contains(&row.kind.as_str()) {
+            return self.undo_verdicts(&row);
+        }
         self.check_something_to_undo(session)?;
         let undo_session =
             self.store.begin_session("undo", &serde_json::json!({ "session": session }), Some(session))?;
@@ -542,6 +565,39 @@ impl Journal {
         self.store.finish_session(undo_session, "done", &summary)?;
         let state = if report.conflicts.is_empty() { "undone" } else { "partly-undone" };
         self.store.set_session_state(session, state)?;
+        Ok(report)
+    }
+
+    /// Undoes a verdict session (`not-duplicate`, `prefer`): removes the
+    /// verdicts it stored, and only those, in an undo session of its own.
+    fn undo_verdicts(&mut self, row: &SessionRow) -> Result<UndoReport, JournalError> {
+        let session = row.id;
+        if self.store.verdicts_of_session(session)? == 0 {
+            if let Some(by) = self.store.newest_undo_of(session)? {
+                return Err(JournalError::AlreadyUndone { session, by });
+            }
+            return Err(JournalError::NothingToRevert {
+                session,
+                why: "the verdict it stored is no longer there".to_string(),
+            });
+        }
+        let undo_session =
+            self.store.begin_session("undo", &serde_json::json!({ "session": session }), Some(session))?;
+        let verdicts = self.store.lift_verdicts_of_session(session)?;
+        let paths = match row.kind.as_str() {
+            "not-duplicate" => ["a", "b"].iter().filter_map(|k| row.params.get(*k)).collect::<Vec<_>>(),
+            _ => row.params.get("path").into_iter().collect(),
+        };
+        let paths = paths.into_iter().filter_map(|v| v.as_str().map(str::to_string)).collect();
+        let report = UndoReport {
+            session,
+            undo_session,
+            lifted: Some(Lifted { kind: row.kind.clone(), paths, verdicts }),
+            ..UndoReport::default()
+        };
+        let summary = serde_json::to_value(&report).unwrap_or_default();
+        self.store.finish_session(undo_session, "done", &summary)?;
+        self.store.set_session_state(session, "undone")?;
         Ok(report)
     }
 
@@ -821,6 +877,39 @@ mod tests {
                 reverts: None,
             })
             .unwrap()
+    }
+
+    #[test]
+    fn undoing_a_verdict_session_lifts_its_verdicts_only_and_undo_last_finds_the_newest() {
+        let t = tempfile::tempdir().unwrap();
+        let (mut j, _) = Journal::open(&t.path().join("state")).unwrap();
+        let kept = j.begin("ingest", &serde_json::json!({})).unwrap();
+        j.store_mut().set_apart("aa", "bb", Some(kept)).unwrap(); // `cbctl keep`'s pair, in an ingest session
+        let params = serde_json::json!({"a": "/p/a.jpg", "b": "/p/b.jpg"});
+        let apart = j.store().begin_session("not-duplicate", &params, None).unwrap();
+        j.store_mut().set_apart("aa", "cc", Some(apart)).unwrap();
+        let chose = j.store().begin_session("prefer", &serde_json::json!({"path": "/p/c.jpg"}), None).unwrap();
+        j.store_mut().choose("cc", Some(chose)).unwrap();
+        assert!(matches!(j.undo(kept, |_| {}), Err(JournalError::NothingToRevert { .. })), "an ingest moved no file");
+
+        assert_eq!(j.last_undoable().unwrap(), chose, "the newest verdict first");
+        let r = j.undo(chose, |_| {}).unwrap();
+        assert_eq!(r.lifted.as_ref().map(|l| (l.kind.as_str(), l.verdicts)), Some(("prefer", 1)));
+        assert!(j.store().chosen_contents().unwrap().is_empty());
+        assert_eq!(j.last_undoable().unwrap(), apart);
+        let r = j.undo(apart, |_| {}).unwrap();
+        let lifted = r.lifted.unwrap();
+        assert_eq!((lifted.paths, lifted.verdicts, r.reverted), (vec!["/p/a.jpg".into(), "/p/b.jpg".into()], 1, 0));
+        assert_eq!(
+            j.store().apart_pairs().unwrap().into_iter().collect::<Vec<_>>(),
+            vec![crate::store::pair("aa", "bb")]
+        );
+        assert_eq!(j.store().session(apart).unwrap().unwrap().state, "undone");
+        match j.undo(apart, |_| {}) {
+            Err(JournalError::AlreadyUndone { session, by }) => assert_eq!((session, by), (apart, r.undo_session)),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(j.last_undoable(), Err(JournalError::NothingToUndo)));
     }
 
     #[test]

@@ -375,3 +375,163 @@ fn another_user_may_list_what_was_set_aside_but_not_correct_it() {
     assert!(again.is_file(), "nothing was filed");
     assert_eq!(s.skipped().len(), 1);
 }
+
+/// A folder with the corpus photo and its half-size re-encode (similar,
+/// not exact), and a state folder, for `cbctl --local`.
+struct Local {
+    _t: tempfile::TempDir,
+    dir: PathBuf,
+    state: PathBuf,
+    photo: PathBuf,
+    small: PathBuf,
+}
+
+fn local(corpus: &Path) -> Local {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().canonicalize().unwrap();
+    let (dir, state) = (root.join("photos"), root.join("state"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let photo = dir.join("photo.jpg");
+    std::fs::copy(corpus.join(PHOTO), &photo).unwrap();
+    let img = variants::upright(&photo);
+    let half = img.resize_exact(img.width() / 2, img.height() / 2, image::imageops::FilterType::Triangle);
+    let small = dir.join("small.jpg");
+    std::fs::write(&small, variants::jpeg(&half, 90)).unwrap();
+    Local { _t: t, dir, state, photo, small }
+}
+
+impl Local {
+    fn ctl(&self, args: &[&str]) -> Output {
+        run(cbctl(&self.state).arg("--local").args(args))
+    }
+
+    /// `cbctl --local --json dedup DIR`: the groups found (each `{keeper, members}`).
+    fn groups(&self) -> Vec<serde_json::Value> {
+        let out = self.ctl(&["--json", "dedup", self.dir.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "dedup: {}", stderr(&out));
+        json_lines(&out).into_iter().filter(|l| l["event"] == "group").collect()
+    }
+
+    fn history(&self) -> Vec<serde_json::Value> {
+        let out = self.ctl(&["--json", "history"]);
+        assert_eq!(out.status.code(), Some(0), "history: {}", stderr(&out));
+        json_lines(&out).into_iter().filter(|l| l["summary"] != true).collect()
+    }
+}
+
+fn session_of(out: &Output) -> i64 {
+    summary(&json_lines(out))["session"].as_i64().unwrap_or_else(|| panic!("a session: {}", stdout(out)))
+}
+
+#[test]
+fn not_duplicate_is_journaled_and_undo_lets_the_pair_group_again() {
+    let Some(corpus) = corpus() else { return };
+    let l = local(&corpus);
+    let (photo, small) = (l.photo.to_str().unwrap(), l.small.to_str().unwrap());
+    assert_eq!(l.groups().len(), 1, "a re-encode is a similar copy");
+
+    let out = l.ctl(&["not-duplicate", photo, small]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("cbctl undo"), "it says how to take it back: {text}");
+    assert!(l.groups().is_empty(), "kept apart: no group");
+    let history = l.history();
+    let made = history.iter().find(|s| s["kind"] == "not-duplicate").expect("a not-duplicate session");
+    let id = made["id"].as_i64().unwrap();
+    assert_eq!(made["params"]["a"], photo, "{made}");
+    assert!(text.contains(&format!("cbctl undo {id}")), "{text}");
+
+    // Said again: nothing new to journal.
+    let again = l.ctl(&["--json", "not-duplicate", small, photo]);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    assert!(summary(&json_lines(&again))["session"].is_null(), "{}", stdout(&again));
+
+    let out = l.ctl(&["undo", "--last"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!("session {id} undone")) && text.contains("may be grouped as duplicates again"),
+        "{text}"
+    );
+    assert!(!text.contains("put back"), "no file was moved: {text}");
+    let groups = l.groups();
+    assert_eq!(groups.len(), 1, "grouped again: {groups:?}");
+    assert_eq!(groups[0]["keeper"], photo);
+
+    let history = l.history();
+    let undone = history.iter().find(|s| s["id"] == id).unwrap();
+    assert_eq!(undone["state"], "undone", "{undone}");
+    let by = history.iter().find(|s| s["kind"] == "undo" && s["undoes"] == id).expect("an undo session");
+    let out = l.ctl(&["undo", &id.to_string()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains(&format!("session {id} was already undone (by session {})", by["id"])), "{err}");
+    let out = l.ctl(&["undo", "--last"]);
+    assert_eq!(out.status.code(), Some(2), "nothing left to undo");
+    assert!(stderr(&out).contains("nothing to undo"), "{}", stderr(&out));
+}
+
+#[test]
+fn prefer_makes_a_smaller_copy_the_keeper_until_undone() {
+    let Some(corpus) = corpus() else { return };
+    let l = local(&corpus);
+    let (photo, small) = (l.photo.to_str().unwrap(), l.small.to_str().unwrap());
+    let groups = l.groups();
+    assert_eq!(groups[0]["keeper"], photo, "the camera original keeps, at first");
+
+    let out = l.ctl(&["--json", "prefer", small]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let line = summary(&json_lines(&out));
+    assert_eq!(line["chosen"], b3(&l.small), "{line}");
+    let id = session_of(&out);
+    let groups = l.groups();
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    assert_eq!(groups[0]["keeper"], small, "the chosen copy keeps: {groups:?}");
+    let member = &groups[0]["members"][0];
+    assert_eq!(member["path"], photo);
+    let why = member["why_not_kept"].as_str().unwrap();
+    assert!(why.contains("you chose the keeper") && why.contains("cbctl prefer"), "{why}");
+    let made = l.history().into_iter().find(|s| s["id"] == id).unwrap();
+    assert_eq!((made["kind"].as_str(), made["params"]["path"].as_str()), (Some("prefer"), Some(small)), "{made}");
+
+    let out = l.ctl(&["undo", "--last"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains(&format!("session {id} undone")), "{}", stdout(&out));
+    assert_eq!(l.groups()[0]["keeper"], photo, "the original keeps again");
+    let out = l.ctl(&["undo", &id.to_string()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("already undone"), "{}", stderr(&out));
+
+    // A file that is not there: a usage error naming it.
+    let gone = l.dir.join("gone.jpg");
+    let out = l.ctl(&["prefer", gone.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains(gone.to_str().unwrap()) && stderr(&out).contains("no such file"), "{}", stderr(&out));
+}
+
+#[test]
+fn undo_last_takes_back_the_newest_of_a_verdict_and_a_job() {
+    let Some(corpus) = corpus() else { return };
+    let l = local(&corpus);
+    let (photo, small) = (l.photo.to_str().unwrap(), l.small.to_str().unwrap());
+    let out = l.ctl(&["--json", "prefer", small]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let chose = session_of(&out);
+    // A job after it: undo --last takes back the job, then the choice.
+    let trash = l.state.with_file_name("dupes");
+    let out = l.ctl(&["--json", "dedup", l.dir.to_str().unwrap(), "--action", "move", "--to", trash.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let job = session_of(&out);
+    assert!(!l.photo.exists() && l.small.exists(), "the original moved aside, the chosen one kept");
+    let out = l.ctl(&["--json", "undo", "--last"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(summary(&json_lines(&out))["session"], job);
+    assert!(l.photo.exists(), "put back");
+    assert_eq!(l.groups()[0]["keeper"], small, "the choice still stands");
+    let out = l.ctl(&["--json", "undo", "--last"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let s = summary(&json_lines(&out));
+    assert_eq!(s["session"], chose, "{s}");
+    assert_eq!((s["lifted"]["kind"].as_str(), s["lifted"]["verdicts"].as_u64()), (Some("prefer"), Some(1)), "{s}");
+    assert_eq!(l.groups()[0]["keeper"], photo);
+}

@@ -110,6 +110,7 @@ fn the_daemon_serves_its_methods_and_signals_on_d_bus() {
         (".Skipped", "method", "-"),
         (".Keep", "method", "s"),
         (".NotDuplicate", "method", "ss"),
+        (".Prefer", "method", "s"),
         (".Forget", "method", "s"),
         (".ConfigGet", "method", "s"),
         (".ConfigSet", "method", "ss"),

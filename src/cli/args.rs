@@ -80,7 +80,7 @@ pub enum Command {
         /// Session id from `cbctl history`.
         #[arg(conflicts_with = "last")]
         session: Option<i64>,
-        /// Undo the newest session that still has files in place.
+        /// Undo the newest session that still has files in place (or a verdict standing: not-duplicate, prefer).
         #[arg(long)]
         last: bool,
     },
@@ -131,13 +131,22 @@ pub enum Command {
     },
     /// Say two files are not duplicates: they are never grouped or set aside as copies of each other again.
     ///
-    /// Stored by content (renames and re-syncs keep it); the daemon then looks again at the files it
-    /// left alone, so one it had left as a duplicate of the other is filed.
+    /// Stored by content (renames and re-syncs keep it), in a journal session of its own (`cbctl undo`
+    /// takes it back); the daemon then looks again at the files it left alone, so one it had left as a
+    /// duplicate of the other is filed.
     NotDuplicate {
         /// One file.
         a: PathBuf,
         /// The other.
         b: PathBuf,
+    },
+    /// Keep FILE over its duplicates from now on: dedup and the daemon pick it as the keeper of its group.
+    ///
+    /// Stored by content (renames and re-syncs keep it), in a journal session of its own: `cbctl undo`
+    /// takes the choice back. Only a file under `dedup.protect` comes before it.
+    Prefer {
+        /// The file to keep.
+        file: PathBuf,
     },
     /// Let a file deleted before be filed again.
     ///

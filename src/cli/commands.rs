@@ -49,6 +49,7 @@ pub fn run(cli: &Cli) -> Result<u8, Failure> {
         Command::Skipped => skipped(cli, c),
         Command::Keep { files } => keep(cli, c, files),
         Command::NotDuplicate { a, b } => not_duplicate(cli, c, a, b),
+        Command::Prefer { file } => prefer(cli, c, file),
         Command::Forget { file } => forget(cli, c, file),
         Command::Completions { shell } => {
             std::io::Write::write_all(&mut std::io::stdout(), &docs::completion(*shell, &mut Cli::command()))?;
@@ -133,6 +134,8 @@ fn undo(cli: &Cli, c: &mut dyn Control, session: Option<i64>, last: bool) -> Res
     }
     if cli.json {
         json_summary(&report);
+    } else if let Some(lifted) = &report.lifted {
+        println!("{}", render::lifted(report.session, lifted));
     } else {
         println!(
             "undid session {}: {} put back, {} left in place, {} removed",
@@ -256,10 +259,35 @@ fn not_duplicate(cli: &Cli, c: &mut dyn Control, a: &Path, b: &Path) -> Result<u
     if cli.json {
         json_line(&serde_json::json!({
             "summary": true, "a": a.to_string_lossy(), "b": b.to_string_lossy(), "apart": k.apart,
+            "session": k.session,
         }));
     } else {
         println!("{}\n{}", a.display(), b.display());
         println!("they will not be grouped or set aside as duplicates of each other again");
+        match k.session {
+            Some(s) => println!("  session {s}: `cbctl undo {s}` takes it back"),
+            None => println!("  (they were kept apart already)"),
+        }
+    }
+    Ok(0)
+}
+
+fn prefer(cli: &Cli, c: &mut dyn Control, file: &Path) -> Result<u8, Failure> {
+    let path = fsops::canonical_lenient(file)?;
+    let k = match ask(c, Request::Prefer { path: path.clone() })? {
+        Reply::Corrected(k) => k,
+        r => return Err(unexpected("prefer", &r)),
+    };
+    if cli.json {
+        json_line(&serde_json::json!({
+            "summary": true, "path": path.to_string_lossy(), "chosen": k.chosen, "session": k.session,
+        }));
+    } else {
+        println!("{}: kept over its duplicates from now on (dedup and filing pick it as the keeper)", path.display());
+        match k.session {
+            Some(s) => println!("  session {s}: `cbctl undo {s}` takes it back"),
+            None => println!("  (it was chosen already)"),
+        }
     }
     Ok(0)
 }

@@ -407,9 +407,36 @@ pub fn history(sessions: &[SessionRow]) {
     }
 }
 
+/// What undoing a verdict session (`not-duplicate`, `prefer`) did, in one line.
+pub fn lifted(session: i64, l: &crate::journal::Lifted) -> String {
+    let name = |i: usize| l.paths.get(i).map(String::as_str).unwrap_or("the file");
+    match l.kind.as_str() {
+        "not-duplicate" => {
+            format!("session {session} undone: {} and {} may be grouped as duplicates again", name(0), name(1))
+        }
+        "prefer" => format!(
+            "session {session} undone: {} is no longer chosen as the keeper; the usual rules pick it again",
+            name(0)
+        ),
+        _ => format!("session {session} undone: {} lifted", count(l.verdicts as u64, "verdict")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_undone_verdict_says_what_may_happen_again() {
+        let l = crate::journal::Lifted {
+            kind: "not-duplicate".into(),
+            paths: vec!["/a.jpg".into(), "/b.jpg".into()],
+            verdicts: 1,
+        };
+        assert_eq!(lifted(7, &l), "session 7 undone: /a.jpg and /b.jpg may be grouped as duplicates again");
+        let l = crate::journal::Lifted { kind: "prefer".into(), paths: vec!["/a.jpg".into()], verdicts: 1 };
+        assert!(lifted(8, &l).starts_with("session 8 undone: /a.jpg is no longer chosen as the keeper"));
+    }
 
     #[test]
     fn counts_agree_with_their_number() {

@@ -87,6 +87,14 @@ pub enum Request {
         /// The other (absolute).
         b: PathBuf,
     },
+    /// Keep this file over its duplicates from now on (kept by content):
+    /// dedup and filing pick it as the keeper of its group. Journaled:
+    /// `undo` takes it back.
+    #[serde(rename = "prefer")]
+    Prefer {
+        /// The file (absolute).
+        path: PathBuf,
+    },
     /// Lift a remembered deletion of a file's content.
     #[serde(rename = "forget")]
     Forget {
@@ -140,6 +148,7 @@ impl Request {
         "skipped",
         "keep",
         "not_duplicate",
+        "prefer",
         "forget",
         "config.get",
         "config.set",
@@ -160,6 +169,7 @@ impl Request {
             Request::Skipped {} => "skipped",
             Request::Keep { .. } => "keep",
             Request::NotDuplicate { .. } => "not_duplicate",
+            Request::Prefer { .. } => "prefer",
             Request::Forget { .. } => "forget",
             Request::ConfigGet { .. } => "config.get",
             Request::ConfigSet { .. } => "config.set",
@@ -196,7 +206,7 @@ impl Request {
             Request::Why { path } if path.as_os_str().is_empty() => {
                 Err("bad params for why: path must be a non-empty path".into())
             }
-            Request::Keep { path } | Request::Forget { path } if !path.is_absolute() => {
+            Request::Keep { path } | Request::Forget { path } | Request::Prefer { path } if !path.is_absolute() => {
                 Err(format!("bad params for {}: path must be an absolute path", self.method()))
             }
             Request::NotDuplicate { a, b } if !a.is_absolute() || !b.is_absolute() => {
@@ -424,7 +434,7 @@ pub enum Reply {
     Why(Box<Why>),
     /// `skipped`: the files set aside, newest first.
     Skipped(Vec<SetAside>),
-    /// `keep`, `not_duplicate`, `forget`.
+    /// `keep`, `not_duplicate`, `prefer`, `forget`.
     Corrected(Box<Corrected>),
     /// `config.get` / `config.set`.
     Config(ConfigValue),
@@ -470,7 +480,7 @@ impl Reply {
             Request::Prune { .. } => Reply::Pruned(from_value(v)?),
             Request::Why { .. } => Reply::Why(Box::new(from_value(v)?)),
             Request::Skipped {} => Reply::Skipped(from_value(v)?),
-            Request::Keep { .. } | Request::NotDuplicate { .. } | Request::Forget { .. } => {
+            Request::Keep { .. } | Request::NotDuplicate { .. } | Request::Prefer { .. } | Request::Forget { .. } => {
                 Reply::Corrected(Box::new(from_value(v)?))
             }
             Request::ConfigGet { .. } | Request::ConfigSet { .. } => Reply::Config(from_value(v)?),
@@ -537,6 +547,7 @@ mod tests {
             Request::Skipped {},
             Request::Keep { path: "/x/y.jpg".into() },
             Request::NotDuplicate { a: "/x/y.jpg".into(), b: "/l/z.jpg".into() },
+            Request::Prefer { path: "/x/y.jpg".into() },
             Request::Forget { path: "/x/y.jpg".into() },
             Request::ConfigGet { key: Some("layout".into()) },
             Request::ConfigGet { key: None },

@@ -295,6 +295,18 @@ impl Daemon1 {
         text(&self.ask(caller_of(conn, &hdr).await?, request).await?)
     }
 
+    /// Keep this file (absolute path) over its duplicates from now on; returns the correction (JSON).
+    async fn prefer(
+        &self,
+        #[zbus(connection)] conn: &zbus::Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        path: &str,
+    ) -> fdo::Result<String> {
+        let request = Request::Prefer { path: path.into() };
+        request.check().map_err(fdo::Error::InvalidArgs)?;
+        text(&self.ask(caller_of(conn, &hdr).await?, request).await?)
+    }
+
     /// Lift a remembered deletion of the file's content (absolute path); returns the correction (JSON).
     async fn forget(
         &self,

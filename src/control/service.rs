@@ -126,6 +126,7 @@ impl Service<'_> {
             Request::Skipped {} => Ok(Reply::Skipped(crate::engine::verdicts::skipped(self.journal.get()?.store())?)),
             Request::Keep { path } => self.keep(caller, &path, on_event),
             Request::NotDuplicate { a, b } => self.not_duplicate(caller, &a, &b),
+            Request::Prefer { path } => self.prefer(caller, &path),
             Request::Forget { path } => self.forget(caller, &path),
             Request::Undo { session, .. } => self.undo(session),
             Request::Prune { before, dry_run } => self.prune(before, dry_run),
@@ -275,6 +276,14 @@ impl Service<'_> {
         let journal = self.journal.get()?;
         let corrected = crate::engine::verdicts::not_duplicate(journal, a, b)?;
         self.look_again()?;
+        Ok(Reply::Corrected(Box::new(corrected)))
+    }
+
+    /// `cbctl prefer FILE`: its content is the keeper of its group from now
+    /// on, in a `prefer` session `cbctl undo` takes back.
+    fn prefer(&mut self, caller: &Caller, path: &Path) -> Result<Reply, ApiError> {
+        may_read(caller, path)?;
+        let corrected = crate::engine::verdicts::prefer(self.journal.get()?, path)?;
         Ok(Reply::Corrected(Box::new(corrected)))
     }
 

@@ -328,9 +328,13 @@ pub fn dedup(
         }
     }
 
-    // Pairs the user kept apart (`cbctl not-duplicate`), as the index has them now.
-    let rules =
-        super::group::GroupOptions { apart: std::sync::Arc::new(journal.store().apart_pairs()?), ..opts.group.clone() };
+    // Pairs the user kept apart (`cbctl not-duplicate`) and the keepers they
+    // chose (`cbctl prefer`), as the index has them now.
+    let rules = super::group::GroupOptions {
+        apart: std::sync::Arc::new(journal.store().apart_pairs()?),
+        chosen: std::sync::Arc::new(journal.store().chosen_contents()?),
+        ..opts.group.clone()
+    };
     // Files that belong together are compared by their primary: a Live
     // Photo's video, a RAW's JPEG, an edit ride with it, wherever it goes.
     let members_of = members_of(&rows);
@@ -367,7 +371,7 @@ pub fn dedup(
                     how: m.how,
                     copy_name: m.copy_name,
                     bytes: row.size + riders.iter().map(|(_, _, bytes)| bytes).sum::<u64>(),
-                    why_not_kept: why_kept(&rows[g.keeper], row, m.copy_name, &opts.group).to_string(),
+                    why_not_kept: why_kept(&rows[g.keeper], row, m.copy_name, &rules).to_string(),
                     with: riders.into_iter().map(|(p, _, _)| p.to_string_lossy().into_owned()).collect(),
                     file: FileFacts::from(row),
                 }

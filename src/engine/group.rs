@@ -44,6 +44,11 @@ pub struct GroupOptions {
     /// index by the job itself, never taken from a request.
     #[serde(skip)]
     pub apart: std::sync::Arc<std::collections::BTreeSet<(String, String)>>,
+    /// Contents (blake3) the user chose as the keeper of their group
+    /// (`cbctl prefer`): kept first after `dedup.protect`. Read from the
+    /// index by the job itself, never taken from a request.
+    #[serde(skip)]
+    pub chosen: std::sync::Arc<std::collections::BTreeSet<String>>,
 }
 
 /// What filing does with a file set aside as a duplicate.
@@ -78,6 +83,11 @@ impl GroupOptions {
     /// The file lies under a `dedup.protect` folder.
     pub fn protects(&self, path: &std::path::Path) -> bool {
         self.protect.iter().any(|p| path.starts_with(p))
+    }
+
+    /// The user chose this file's content as the keeper of its group.
+    pub fn is_chosen(&self, r: &FileRow) -> bool {
+        !self.chosen.is_empty() && self.chosen.contains(&r.blake3)
     }
 
     /// The user said these two files are not duplicates of each other.
@@ -122,6 +132,7 @@ impl GroupOptions {
             },
             on_similar: cfg.on_similar,
             apart: Default::default(),
+            chosen: Default::default(),
         }
     }
 }
@@ -218,6 +229,8 @@ pub fn why_kept(keeper: &FileRow, other: &FileRow, other_is_copy: bool, opts: &G
         "this copy is under dedup.protect: left where it is"
     } else if opts.protects(&keeper.path) {
         "the keeper is under dedup.protect"
+    } else if opts.is_chosen(keeper) && !opts.is_chosen(other) {
+        "you chose the keeper over its duplicates (`cbctl prefer`; `cbctl undo` takes the choice back)"
     } else if originality(keeper) > originality(other) && originality(other) == 0 {
         if originality(keeper) == 2 {
             "the keeper has its capture date from the camera, and the camera's make and model; this copy lost \
@@ -244,15 +257,17 @@ pub fn why_kept(keeper: &FileRow, other: &FileRow, other_is_copy: bool, opts: &G
     }
 }
 
-/// The keeper order: `Less` means `a` is the better file to keep. First the
-/// camera original (its capture date embedded, and its camera) over a copy
-/// that lost them ([`originality`]),
+/// The keeper order: `Less` means `a` is the better file to keep. First a
+/// file under `dedup.protect`, then one the user chose (`cbctl prefer`),
+/// then the camera original (its capture date embedded, and its camera)
+/// over a copy that lost them ([`originality`]),
 /// then pixels, bytes, format, an OS copy name, age.
 pub fn keeper_order(a: &FileRow, b: &FileRow, a_is_copy: bool, b_is_copy: bool, opts: &GroupOptions) -> Ordering {
     let rank = |r: &FileRow| Kind::from_name(&r.kind).map(Kind::keeper_rank).unwrap_or(0);
     let prefer = &opts.prefer;
     opts.protects(&b.path)
         .cmp(&opts.protects(&a.path))
+        .then(opts.is_chosen(b).cmp(&opts.is_chosen(a)))
         .then(originality(b).cmp(&originality(a)))
         .then(b.pixels().cmp(&a.pixels()))
         .then(preference(a, prefer).cmp(&preference(b, prefer)))
@@ -386,6 +401,7 @@ mod tests {
             on_duplicate: SetAside::Skip,
             on_similar: SetAside::Quarantine,
             apart: Default::default(),
+            chosen: Default::default(),
         }
     }
     const OPTS_PREFER_JPEG: &[&str] = &["jpg", "png"];
@@ -441,6 +457,33 @@ mod tests {
         let rows = [jpeg.clone(), kept.clone()];
         assert_eq!(rows[group(&rows, &opts)[0].keeper].path, kept.path);
         assert_eq!(why_kept(&kept, &jpeg, false, &opts), "the keeper is under dedup.protect");
+    }
+
+    #[test]
+    fn a_chosen_file_is_kept_over_a_better_original_but_not_over_a_protected_one() {
+        let mut camera = row("/d/IMG_0003.jpg", "aa", 0x0f0f, 1000, 8_000);
+        (camera.taken_source, camera.capture.camera) = (Some("exif".into()), Some("Canon EOS 40D".into()));
+        let small = row("/d/small.jpg", "bb", 0x0f0f, 250, 2_000);
+        let opts = base_opts();
+        assert_eq!(keeper_order(&camera, &small, false, false, &opts), Ordering::Less);
+        let chosen = GroupOptions { chosen: std::sync::Arc::new(["bb".to_string()].into()), ..base_opts() };
+        assert_eq!(keeper_order(&camera, &small, false, false, &chosen), Ordering::Greater);
+        assert_eq!(keeper_order(&small, &camera, false, false, &chosen), Ordering::Less);
+        for rows in [[camera.clone(), small.clone()], [small.clone(), camera.clone()]] {
+            let g = group(&rows, &chosen);
+            assert_eq!(rows[g[0].keeper].path, small.path, "the chosen one keeps");
+        }
+        let why = why_kept(&small, &camera, false, &chosen);
+        assert!(why.contains("you chose the keeper") && why.contains("cbctl prefer"), "{why}");
+        // Both chosen: the choice says nothing between them, the usual rules decide.
+        let both = GroupOptions { chosen: std::sync::Arc::new(["aa".into(), "bb".into()].into()), ..base_opts() };
+        assert_eq!(keeper_order(&camera, &small, false, false, &both), Ordering::Less);
+        // dedup.protect comes first still.
+        let mut protected = camera.clone();
+        protected.path = PathBuf::from("/keep/IMG_0003.jpg");
+        let opts = GroupOptions { protect: vec![PathBuf::from("/keep")], ..chosen };
+        assert_eq!(keeper_order(&protected, &small, false, false, &opts), Ordering::Less);
+        assert_eq!(why_kept(&protected, &small, false, &opts), "the keeper is under dedup.protect");
     }
 
     #[test]

@@ -457,8 +457,12 @@ pub fn organize_found_with(
         .filter(|(i, _)| !member_of.contains_key(i) && !waits.contains(i))
         .filter_map(|(_, p)| p.result.as_ref().ok().map(|(_, _, row, _)| row.clone()))
         .collect();
-    // Pairs the user kept apart, as the index has them now.
-    let dedup = GroupOptions { apart: std::sync::Arc::new(journal.store().apart_pairs()?), ..opts.dedup.clone() };
+    // Pairs the user kept apart and keepers they chose, as the index has them now.
+    let dedup = GroupOptions {
+        apart: std::sync::Arc::new(journal.store().apart_pairs()?),
+        chosen: std::sync::Arc::new(journal.store().chosen_contents()?),
+        ..opts.dedup.clone()
+    };
     // The library's verdicts first: a file the library already has is no
     // keeper for the others. Then, among the files new to it, only the
     // best copy of each picture is filed.

@@ -1,9 +1,11 @@
 //! Seeing and correcting verdicts: `cbctl skipped` (every file set aside,
 //! with its keeper and the command that takes it back), `cbctl keep FILE`
 //! (file it anyway, and never call it a duplicate of that keeper again),
-//! `cbctl not-duplicate A B`, and `cbctl forget FILE` (lift a remembered
-//! deletion). Corrections are stored by content, so they hold through
-//! renames, restarts and re-syncs.
+//! `cbctl not-duplicate A B`, `cbctl prefer FILE` (keep this one over its
+//! duplicates), and `cbctl forget FILE` (lift a remembered deletion).
+//! Corrections are stored by content, so they hold through renames,
+//! restarts and re-syncs; `not-duplicate` and `prefer` are each a journal
+//! session of their own, which `cbctl undo` takes back.
 
 use std::path::{Path, PathBuf};
 
@@ -41,12 +43,20 @@ pub struct SetAside {
     pub undo: String,
 }
 
-/// What `keep`, `not-duplicate` and `forget` did.
+/// What `keep`, `not-duplicate`, `prefer` and `forget` did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Corrected {
     /// The pairs of contents now kept apart (blake3, blake3).
     #[serde(default)]
     pub apart: Vec<(String, String)>,
+    /// The journal session that stored the verdict (`not-duplicate`,
+    /// `prefer`): `cbctl undo N` takes it back. `None` when it was already
+    /// stored, so nothing changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<i64>,
+    /// The content (blake3) now chosen as the keeper of its group (`prefer` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chosen: Option<String>,
     /// A remembered deletion was lifted.
     #[serde(default)]
     pub forgotten: bool,
@@ -176,14 +186,39 @@ fn content_of(store: &Store, path: &Path) -> Result<String, CorrectionError> {
 }
 
 /// `cbctl not-duplicate A B`: the contents of `a` and `b` are never
-/// duplicates of each other again.
+/// duplicates of each other again. A pair not kept apart before is stored
+/// in a `not-duplicate` session, which `cbctl undo` takes back.
 pub fn not_duplicate(journal: &mut Journal, a: &Path, b: &Path) -> Result<Corrected, CorrectionError> {
     let (ha, hb) = (content_of(journal.store(), a)?, content_of(journal.store(), b)?);
     if ha == hb {
         return Err(CorrectionError::SameContent(a.to_path_buf(), b.to_path_buf()));
     }
-    journal.store_mut().set_apart(&ha, &hb, None)?;
-    Ok(Corrected { apart: vec![crate::store::pair(&ha, &hb)], ..Corrected::default() })
+    let apart = vec![crate::store::pair(&ha, &hb)];
+    if journal.store().is_apart(&ha, &hb)? {
+        return Ok(Corrected { apart, ..Corrected::default() });
+    }
+    let params = serde_json::json!({ "a": a.to_string_lossy(), "b": b.to_string_lossy() });
+    let store = journal.store_mut();
+    let session = store.begin_session("not-duplicate", &params, None)?;
+    let stored = store.set_apart(&ha, &hb, Some(session))?;
+    store.finish_session(session, "done", &serde_json::json!({ "apart": usize::from(stored) }))?;
+    Ok(Corrected { apart, session: Some(session), ..Corrected::default() })
+}
+
+/// `cbctl prefer FILE`: the content of `path` is the keeper of its group
+/// from now on, in dedup and in filing, over every rule but
+/// `dedup.protect`. A content not chosen before is stored in a `prefer`
+/// session, which `cbctl undo` takes back.
+pub fn prefer(journal: &mut Journal, path: &Path) -> Result<Corrected, CorrectionError> {
+    let h = content_of(journal.store(), path)?;
+    if journal.store().is_chosen(&h)? {
+        return Ok(Corrected { chosen: Some(h), ..Corrected::default() });
+    }
+    let store = journal.store_mut();
+    let session = store.begin_session("prefer", &serde_json::json!({ "path": path.to_string_lossy() }), None)?;
+    let stored = store.choose(&h, Some(session))?;
+    store.finish_session(session, "done", &serde_json::json!({ "chosen": usize::from(stored) }))?;
+    Ok(Corrected { chosen: Some(h), session: Some(session), ..Corrected::default() })
 }
 
 /// `cbctl forget FILE`: content deleted before and arriving again is

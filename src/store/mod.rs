@@ -34,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_meta.sql"),
     include_str!("migrations/0006_lookups.sql"),
     include_str!("migrations/0007_verdicts.sql"),
+    include_str!("migrations/0008_chosen.sql"),
 ];
 
 /// File name of the database inside `state_dir`.
@@ -222,7 +223,7 @@ pub struct OpRow {
 pub struct SessionRow {
     /// Session id (what `cbctl undo ID` takes).
     pub id: i64,
-    /// ingest | organize | dedup | compress | undo.
+    /// ingest | organize | dedup | compress | undo | prune | keep | not-duplicate | prefer.
     pub kind: String,
     /// RFC 3339 UTC.
     pub started_at: String,
@@ -695,6 +696,18 @@ impl Store {
         conn.query_row("SELECT value FROM meta WHERE key = 'state_id'", [], |r| r.get(0)).expect("state_id")
     }
 
+    /// The newest undo session of `session`, whatever it did.
+    pub fn newest_undo_of(&self, session: i64) -> Result<Option<i64>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT id FROM sessions WHERE kind = 'undo' AND undoes = ?1 ORDER BY id DESC LIMIT 1",
+                [session],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.sql())
+    }
+
     /// The newest undo session that put back files of `session`, if any did.
     pub fn undo_session_of(&self, session: i64) -> Result<Option<i64>, StoreError> {
         self.conn
@@ -709,12 +722,17 @@ impl Store {
             .map_err(self.sql())
     }
 
-    /// The newest session that is not an undo and still has ops standing: what `undo --last` undoes.
+    /// The newest session that is not an undo and still has ops standing, or
+    /// a verdict session (`not-duplicate`, `prefer`) whose verdicts still
+    /// stand: what `undo --last` undoes.
     pub fn last_undoable_session(&self) -> Result<Option<i64>, StoreError> {
         self.conn
             .query_row(
                 "SELECT s.id FROM sessions s WHERE s.kind NOT IN ('undo', 'prune')
-                   AND EXISTS (SELECT 1 FROM ops o WHERE o.session = s.id AND o.state = 'done')
+                   AND (EXISTS (SELECT 1 FROM ops o WHERE o.session = s.id AND o.state = 'done')
+                     OR (s.kind IN ('not-duplicate', 'prefer')
+                         AND (EXISTS (SELECT 1 FROM apart a WHERE a.session = s.id)
+                           OR EXISTS (SELECT 1 FROM chosen c WHERE c.session = s.id))))
                  ORDER BY s.id DESC LIMIT 1",
                 [],
                 |r| r.get(0),

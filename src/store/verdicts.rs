@@ -1,7 +1,8 @@
 //! Corrections and memories of verdicts, by content (blake3) so they hold
 //! through renames and re-syncs: pairs the user said are not duplicates
-//! (`apart`), and contents remembered after they left the library
-//! (`remembered`: deleted, or replaced by a compressed copy).
+//! (`apart`), contents the user chose as keepers (`chosen`), and contents
+//! remembered after they left the library (`remembered`: deleted, or
+//! replaced by a compressed copy).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -57,6 +58,69 @@ impl Store {
             )
             .map_err(self.sql())?;
         Ok(n > 0)
+    }
+
+    /// Whether contents `a` and `b` are already kept apart.
+    pub fn is_apart(&self, a: &str, b: &str) -> Result<bool, StoreError> {
+        let (a, b) = pair(a, b);
+        self.conn
+            .query_row("SELECT 1 FROM apart WHERE a = ?1 AND b = ?2", params![a, b], |_| Ok(()))
+            .optional()
+            .map(|r| r.is_some())
+            .map_err(self.sql())
+    }
+
+    /// Records that content `blake3` is the keeper of its group from now on
+    /// (`cbctl prefer`). Returns false when that was already known.
+    pub fn choose(&mut self, blake3: &str, session: Option<i64>) -> Result<bool, StoreError> {
+        let n = self
+            .conn
+            .execute(
+                "INSERT OR IGNORE INTO chosen (blake3, session, at) VALUES (?1, ?2, ?3)",
+                params![blake3, session, now_rfc3339()],
+            )
+            .map_err(self.sql())?;
+        Ok(n > 0)
+    }
+
+    /// Whether content `blake3` was chosen as a keeper.
+    pub fn is_chosen(&self, blake3: &str) -> Result<bool, StoreError> {
+        self.conn
+            .query_row("SELECT 1 FROM chosen WHERE blake3 = ?1", [blake3], |_| Ok(()))
+            .optional()
+            .map(|r| r.is_some())
+            .map_err(self.sql())
+    }
+
+    /// Every content the user chose as a keeper (as many as choices made: few).
+    pub fn chosen_contents(&self) -> Result<BTreeSet<String>, StoreError> {
+        let mut stmt = self.conn.prepare_cached("SELECT blake3 FROM chosen").map_err(self.sql())?;
+        let rows = stmt.query_map([], |r| r.get(0)).map_err(self.sql())?;
+        rows.collect::<Result<_, _>>().map_err(self.sql())
+    }
+
+    /// How many verdicts (pairs kept apart, keepers chosen) `session` stored and still stand.
+    pub fn verdicts_of_session(&self, session: i64) -> Result<usize, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT (SELECT COUNT(*) FROM apart WHERE session = ?1) + (SELECT COUNT(*) FROM chosen WHERE session = ?1)",
+                [session],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as usize)
+            .map_err(self.sql())
+    }
+
+    /// Removes the verdicts `session` stored (its pairs kept apart, its
+    /// keepers chosen), in one transaction; returns how many there were.
+    pub fn lift_verdicts_of_session(&mut self, session: i64) -> Result<usize, StoreError> {
+        let path = self.path.clone();
+        let sql = move |source| StoreError::Sql { path: path.clone(), source };
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(&sql)?;
+        let n = tx.execute("DELETE FROM apart WHERE session = ?1", [session]).map_err(&sql)?
+            + tx.execute("DELETE FROM chosen WHERE session = ?1", [session]).map_err(&sql)?;
+        tx.commit().map_err(&sql)?;
+        Ok(n)
     }
 
     /// Every pair the user kept apart (there are as many as corrections made: few).
@@ -169,6 +233,22 @@ mod tests {
         assert!(s.set_apart("bb", "aa", None).unwrap());
         assert!(!s.set_apart("aa", "bb", Some(3)).unwrap());
         assert_eq!(s.apart_pairs().unwrap().into_iter().collect::<Vec<_>>(), vec![pair("aa", "bb")]);
+    }
+
+    #[test]
+    fn a_sessions_verdicts_are_lifted_and_no_other_sessions() {
+        let t = tempfile::tempdir().unwrap();
+        let mut s = Store::open(t.path()).unwrap();
+        assert!(s.set_apart("aa", "bb", Some(1)).unwrap());
+        assert!(s.set_apart("aa", "cc", Some(2)).unwrap());
+        assert!(s.choose("dd", Some(1)).unwrap());
+        assert!(!s.choose("dd", Some(2)).unwrap(), "chosen once");
+        assert!(s.is_apart("bb", "aa").unwrap() && s.is_chosen("dd").unwrap());
+        assert_eq!(s.verdicts_of_session(1).unwrap(), 2);
+        assert_eq!(s.lift_verdicts_of_session(1).unwrap(), 2);
+        assert_eq!(s.verdicts_of_session(1).unwrap(), 0);
+        assert!(!s.is_apart("aa", "bb").unwrap() && s.is_apart("aa", "cc").unwrap());
+        assert!(s.chosen_contents().unwrap().is_empty());
     }
 
     #[test]
