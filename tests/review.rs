@@ -126,7 +126,7 @@ fn toast(b: &Browser) -> String {
 fn history(state: &Path) -> Vec<serde_json::Value> {
     let out = common::run(common::cbctl(state).args(["--json", "history"]));
     assert_eq!(out.status.code(), Some(0));
-    common::json_lines(&out).into_iter().filter(|v| v.get("summary").is_none()).collect()
+    common::json_lines(&out).into_iter().filter(|v| v["summary"] != true).collect()
 }
 
 fn canonical(p: &Path) -> String {

@@ -58,7 +58,7 @@ pub fn review(cli: &Cli, setup: &Setup, args: &ReviewArgs) -> Result<u8, Failure
     };
     let source = Source { dir, group: args.dup.options(&cfg), library: Some(cfg.library.clone()) };
     let (work_tx, work_rx) = mpsc::channel();
-    let (ready_tx, ready_rx) = mpsc::channel::<Result<View, ApiError>>();
+    let (ready_tx, ready_rx) = mpsc::channel::<Result<(View, Vec<PathBuf>), ApiError>>();
     let (config, state_dir, local, json) = (cli.config.clone(), cli.state_dir.clone(), cli.local, cli.json);
     let worker = std::thread::spawn(move || {
         let setup = Setup::new(config.as_deref(), state_dir.as_deref());
@@ -72,18 +72,18 @@ pub fn review(cli: &Cli, setup: &Setup, args: &ReviewArgs) -> Result<u8, Failure
         });
         printer.finish();
         let ok = loaded.is_ok();
-        let _ = ready_tx.send(loaded.map(|()| review.view.clone()));
+        let _ = ready_tx.send(loaded.map(|()| (review.view.clone(), review.files.all().to_vec())));
         if ok {
             server::work(review, &mut route, work_rx);
         }
     });
-    let view = match ready_rx.recv() {
+    let (view, files) = match ready_rx.recv() {
         Ok(Ok(v)) => v,
         Ok(Err(e)) => return Err(e.into()),
         Err(_) => return Err(Failure::failed("the review page's worker stopped before it was ready")),
     };
     let opts = ServeOptions { port: args.port, idle: args.idle, state_dir: cfg.state_dir.clone() };
-    let started = server::start(&opts, work_tx).map_err(|e| {
+    let started = server::start(&opts, work_tx, files).map_err(|e| {
         Failure::usage(e.to_string()).hint("pick another port with --port N, or leave it out for a free one")
     })?;
     if json {

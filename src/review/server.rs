@@ -153,7 +153,8 @@ pub enum Stopped {
 
 /// Opens the loopback listeners (127.0.0.1, and ::1 on the same port where
 /// the machine has IPv6) and draws the token.
-pub fn start(opts: &ServeOptions, work: mpsc::Sender<Work>) -> Result<Started, ServeError> {
+/// `files` are the files the page shows at first, by number.
+pub fn start(opts: &ServeOptions, work: mpsc::Sender<Work>, files: Vec<PathBuf>) -> Result<Started, ServeError> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(ServeError::Runtime)?;
     let token = Token::new()?;
     let (listeners, port) = runtime.block_on(async {
@@ -172,7 +173,7 @@ pub fn start(opts: &ServeOptions, work: mpsc::Sender<Work>) -> Result<Started, S
     let shared = Arc::new(Shared {
         token,
         port,
-        files: RwLock::new(Vec::new()),
+        files: RwLock::new(files),
         work,
         thumbs: ThumbCache::new(&opts.state_dir),
         started: Instant::now(),

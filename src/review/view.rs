@@ -266,7 +266,11 @@ impl Review {
                         with: Vec::new(),
                     });
                 }
-                JobEvent::Error { path, reason } => view.failed.push(Failed { path, reason }),
+                JobEvent::Error { path, reason } => {
+                    // The reason often starts with the path again.
+                    let reason = reason.strip_prefix(&format!("{path}: ")).map(str::to_string).unwrap_or(reason);
+                    view.failed.push(Failed { path, reason })
+                }
                 _ => {}
             }
         }
@@ -357,7 +361,7 @@ impl Review {
             }
             Action::Prefer { member } => {
                 let path = self.file(*member)?;
-                let reply: Reply = Err(ApiError::usage(format!("TODO(merge) prefer {}", path.display())))?;
+                let reply = c.call(Request::Prefer { path: path.clone() }, &mut |_| {})?;
                 (format!("{} is the keeper of its group now", path.display()), session_of(&reply))
             }
             Action::Keep { member } => {
@@ -433,7 +437,7 @@ impl Review {
 /// The journal session a correction made, if any.
 fn session_of(reply: &Reply) -> Option<i64> {
     match reply {
-        Reply::Corrected(c) => c.filed.as_ref().and_then(|f| f.session), // TODO(merge) c.session
+        Reply::Corrected(c) => c.session.or(c.filed.as_ref().and_then(|f| f.session)),
         _ => None,
     }
 }
