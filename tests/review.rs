@@ -31,11 +31,11 @@ impl Drop for Page {
     }
 }
 
-/// Starts `cbctl --json review DIR` and reads the address it prints.
+/// Starts `cbctl --json review DIR` (no DIR when empty) and reads the address it prints.
 fn start_review(state: &Path, dir: &Path, extra: &[&str]) -> Page {
     let mut child = common::cbctl(state)
         .args(["--json", "review"])
-        .arg(dir)
+        .args((!dir.as_os_str().is_empty()).then_some(dir))
         .args(extra)
         .stdout(Stdio::piped())
         .spawn()
@@ -257,8 +257,6 @@ fn keep_both_then_undo_round_trips_and_trash_moves_exactly_the_duplicates() {
     let kept = sessions.iter().find(|s| s["kind"] == "not-duplicate").unwrap_or_else(|| panic!("{sessions:?}"));
     let kept_id = kept["id"].as_i64().expect("id");
     assert!(!dedup_groups(&state, &dir).iter().any(|(k, m)| *k == canon && m.contains(&half)), "cbctl dedup agrees");
-    let why = common::run(common::cbctl(&state).arg("why").arg(&half));
-    eprintln!("{}", String::from_utf8_lossy(&why.stdout));
 
     // "u": undo it; the pair is a group again, journaled as an undo of that session.
     b.press_key("u");
@@ -270,6 +268,18 @@ fn keep_both_then_undo_round_trips_and_trash_moves_exactly_the_duplicates() {
         "an undo session of {kept_id}: {sessions:?}"
     );
     assert!(dedup_groups(&state, &dir).iter().any(|(k, m)| *k == canon && m.contains(&half)), "cbctl dedup agrees");
+
+    // "Keep this one instead": the half-size copy becomes the keeper (journaled), and back.
+    b.click(&format!("{canon_row} .card.member[data-path=\"{half}\"] .prefer"));
+    wait_until(&b, "prefer", "return document.getElementById('toast').textContent.includes('is the keeper')");
+    let half_row = format!(".row[data-keeper=\"{half}\"]");
+    assert_eq!(b.find_all(&half_row).len(), 1, "the chosen copy keeps the group now");
+    assert_eq!(b.find_all(&format!("{half_row} .card.member[data-path=\"{canon}\"]")).len(), 1);
+    assert!(history(&state).iter().any(|s| s["kind"] == "prefer"), "journaled");
+    assert!(dedup_groups(&state, &dir).iter().any(|(k, _)| *k == half), "cbctl dedup agrees");
+    b.press_key("u");
+    wait_until(&b, "undo", "return document.getElementById('toast').textContent.startsWith('undid')");
+    assert_eq!(b.find_all(&canon_row).len(), 1, "the original keeps it again");
 
     // "Move duplicates to trash" on the Canon group: its two copies go, nothing else.
     let before = common::tree(&dir);
@@ -301,6 +311,11 @@ fn keep_both_then_undo_round_trips_and_trash_moves_exactly_the_duplicates() {
     let new: Vec<&PathBuf> = after.keys().filter(|r| !before.contains_key(*r) && !r.starts_with(trash)).collect();
     assert!(new.is_empty(), "nothing else appeared: {new:?}");
     assert!(history(&state).iter().any(|s| s["kind"] == "dedup"), "journaled as a dedup session");
+    // `cbctl why` tells the same story.
+    let why = common::run(common::cbctl(&state).arg("why").arg(&members[0]));
+    let said = String::from_utf8_lossy(&why.stdout);
+    assert_eq!(why.status.code(), Some(0), "{said}");
+    assert!(said.contains("trash"), "why names the trash: {said}");
 }
 
 #[test]
@@ -370,4 +385,61 @@ fn the_page_stops_after_its_idle_time_and_on_ctrl_c() {
     let out = common::run(common::cbctl(&state).args(["history"]));
     assert_eq!(out.status.code(), Some(0), "cbctl history beside an open review page");
     drop(page);
+}
+
+#[test]
+fn set_aside_files_show_beside_their_keepers_and_file_it_anyway_files_them() {
+    let Some(corpus) = common::corpus() else { return };
+    let Some(b) = Browser::start() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let state = t.path().join("state");
+    let (first, second, lib) = (t.path().join("in1"), t.path().join("in2"), t.path().join("lib"));
+    let photos = photo_folder(&corpus, t.path());
+    for d in [&first, &second, &lib] {
+        std::fs::create_dir_all(d).expect("mkdir");
+    }
+    std::fs::rename(photos.join("jolla.jpg"), first.join("jolla.jpg")).expect("mv");
+    std::fs::rename(photos.join("Canon_40D.jpg"), first.join("Canon_40D.jpg")).expect("mv");
+    std::fs::rename(photos.join("jolla-backup.jpg"), second.join("jolla.jpg")).expect("mv");
+    std::fs::rename(photos.join("canon-half.jpg"), second.join("canon-half.jpg")).expect("mv");
+    for src in [&first, &second] {
+        let out = common::run(common::cbctl(&state).arg("organize").arg(src).arg(&lib));
+        assert_eq!(out.status.code(), Some(0));
+    }
+    let jolla_copy = canonical(&second.join("jolla.jpg"));
+    let jolla = canonical(&lib.join("2014/09/jolla.jpg"));
+    let canon = canonical(&lib.join("2008/05/Canon_40D.jpg"));
+    // The similar copy was moved to the library's duplicates folder.
+    let copy = canonical(&lib.join(".clean-backup-duplicates/canon-half.jpg"));
+    let hash = common::b3(Path::new(&copy));
+
+    let page = start_review(&state, Path::new(""), &["--idle", "300s"]);
+    b.goto(&page.url);
+    b.wait_for(".row", Duration::from_secs(30));
+    let rows = b.find_all(".row[data-source=daemon]");
+    assert_eq!(rows.len(), 2, "the two files the organize set aside");
+    let text = b.text(&format!(".row[data-keeper=\"{jolla}\"]"));
+    assert!(text.contains("Set aside") && text.contains("exact") && text.contains(&jolla_copy), "{text}");
+    assert!(text.contains("KEEP") && text.contains("Jolla"), "the library keeper, with its camera: {text}");
+    let row = format!(".row[data-keeper=\"{canon}\"]");
+    let text = b.text(&row);
+    assert!(text.contains("similar") && text.contains(&copy) && text.contains("Canon EOS 40D"), "{text}");
+
+    b.click(&format!("{row} .card.member[data-path=\"{copy}\"] .file-anyway"));
+    wait_until(&b, "file it anyway", "return document.getElementById('toast').textContent.startsWith('filed')");
+    assert!(!Path::new(&copy).exists(), "moved out of the duplicates folder");
+    let filed: Vec<PathBuf> = walkdir::WalkDir::new(&lib)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file() && !e.path().starts_with(lib.join(".clean-backup-duplicates")))
+        .filter(|e| common::b3(e.path()) == hash)
+        .map(|e| e.path().to_path_buf())
+        .collect();
+    assert_eq!(filed.len(), 1, "filed in the library, bytes unchanged: {filed:?}");
+    assert_eq!(b.find_all(".row[data-source=daemon]").len(), 1, "no longer listed as set aside");
+
+    b.press_key("u");
+    wait_until(&b, "undo", "return document.getElementById('toast').textContent.startsWith('undid')");
+    assert_eq!(common::b3(Path::new(&copy)), hash, "back in the duplicates folder");
+    assert!(!filed[0].exists(), "and out of the library");
 }
