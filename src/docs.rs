@@ -243,6 +243,22 @@ pub fn examples(page: &str) -> &'static [Example] {
                 "cbctl dedup --no-phash --action delete ~/Pictures/Library",
                 "Send byte-identical copies to the trash (cbctl undo brings them back).",
             ),
+            (
+                "cbctl dedup --report html --out dupes.html ~/Pictures/Library",
+                "The groups as one self-contained page with thumbnails, to look at or share; read-only.",
+            ),
+        ],
+        "cbctl-review" => &[
+            (
+                "cbctl review ~/Pictures/Import",
+                "Look at the folder's duplicate groups side by side in a browser, then keep both, pick another \
+                 keeper, or move the duplicates to the trash; `u` on the page undoes.",
+            ),
+            ("cbctl review --open", "The files the daemon set aside, opened in the desktop's browser."),
+            (
+                "cbctl review --port 8765 --idle 10 ~/Pictures",
+                "A fixed port (for an SSH tunnel: ssh -L 8765:127.0.0.1:8765 server), stopping after 10 idle minutes.",
+            ),
         ],
         "cbctl-compress" => &[
             (
@@ -425,6 +441,11 @@ pub fn exit_status(page: &str) -> Vec<(u8, &'static str)> {
             OK,
             (1, "A file could not be read; the message says why."),
             (2, "A file that is not there, a caller who may not change files, or a usage or config error. Nothing was changed."),
+        ],
+        "cbctl-review" => vec![
+            OK,
+            (1, "The folder could not be reviewed (its dedup report failed); the message says why."),
+            (2, "No such folder, the port is taken, or a usage or config error. Nothing was changed."),
         ],
         "cbctl-prefer" => vec![
             OK,
