@@ -48,7 +48,10 @@ pub(super) fn check_job(spec: &JobSpec, caller: &Caller, cfg: &Config) -> Result
                 path.display(),
                 list.join(", ")
             ))
-            .hint("add it to control.job_roots in the daemon's config, or run the job yourself with --local"));
+            .hint(
+                "add it to control.job_roots in the daemon's config (`cbctl config set control.job_roots` applies \
+                 it at once), or stop the daemon and run the job yourself with --local",
+            ));
         }
         let Some(a) = &access else { continue };
         // A folder that does not exist yet (a destination) is checked where it would be made.

@@ -41,3 +41,27 @@ pub fn data_uri(jpeg: &[u8]) -> String {
     use base64::Engine as _;
     format!("data:image/jpeg;base64,{}", base64::engine::general_purpose::STANDARD.encode(jpeg))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_static_page_carries_its_data_inline_and_no_script_can_be_closed_by_it() {
+        let view = serde_json::json!({"rows": [], "dir": "</script><script>alert(1)</script>"});
+        let page = static_page("dupes in <b>", &view, &[Some(data_uri(b"\xff\xd8"))]);
+        assert!(!page.contains("</script><script>alert(1)"), "a path cannot end the data's script element");
+        assert!(page.contains("\\u003c/script>"));
+        assert!(page.contains("<title>dupes in &lt;b&gt;</title>"));
+        assert!(page.contains("data:image/jpeg;base64,/9g="));
+        assert!(page.contains("Content-Security-Policy") && page.contains("default-src 'none'"));
+        assert!(!page.contains("{{"), "every placeholder filled");
+    }
+
+    #[test]
+    fn the_live_page_loads_its_assets_with_the_token() {
+        let page = live_page("abc123");
+        assert!(page.contains("/app.js?token=abc123") && page.contains("/app.css?token=abc123"));
+        assert!(!page.contains("{{"));
+    }
+}

@@ -453,3 +453,28 @@ pub fn run_job(
         other => Err(ApiError::usage(format!("the daemon answered a job with {other:?}"))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_keeps_its_number_and_unknown_numbers_name_nothing() {
+        let mut f = Files::default();
+        let a = f.id(Path::new("/p/a.jpg"));
+        let b = f.id(Path::new("/p/b.jpg"));
+        assert_ne!(a, b);
+        assert_eq!(f.id(Path::new("/p/a.jpg")), a);
+        assert_eq!(f.path(b), Some(Path::new("/p/b.jpg")));
+        assert_eq!(f.path(99), None);
+    }
+
+    #[test]
+    fn actions_name_files_by_number_only() {
+        let a: Action = serde_json::from_str(r#"{"op":"not_duplicate","keeper":1,"member":2}"#).unwrap();
+        assert_eq!(a, Action::NotDuplicate { keeper: 1, member: 2 });
+        assert_eq!(serde_json::from_str::<Action>(r#"{"op":"undo"}"#).unwrap(), Action::Undo {});
+        assert!(serde_json::from_str::<Action>(r#"{"op":"trash","keeper":"/etc/passwd"}"#).is_err());
+        assert!(serde_json::from_str::<Action>(r#"{"op":"rm","path":"/"}"#).is_err());
+    }
+}
