@@ -249,8 +249,12 @@ fn keep_both_then_undo_round_trips_and_trash_moves_exactly_the_duplicates() {
         format!("return !!document.querySelector('.row[data-keeper=\"{canon}\"] .card.member[data-path=\"{half}\"]')");
     assert_eq!(b.eval(&half_in_canon_row), true);
 
-    // "Keep both": the half-size copy is not a duplicate of the original any more.
-    b.click(&format!("{canon_row} .card.member[data-path=\"{half}\"] .keep-both"));
+    // "Keep both" (k, on the selected copy): the half-size copy is not a duplicate of the original any more.
+    assert_eq!(b.find_all(&format!("{canon_row} .card.member .keep-both")).len(), 2, "a button on each copy");
+    b.click(&format!("{canon_row} .card.member[data-path=\"{half}\"] .facts"));
+    let selected = b.find(".card.selected").attr("data-path");
+    assert_eq!(selected.as_deref(), Some(half.as_str()), "a click selects the picture");
+    b.press_key("k");
     wait_until(&b, "keep both", "return document.getElementById('toast').textContent.startsWith('kept both')");
     assert_eq!(b.eval(&half_in_canon_row), false, "the page updates without a reload");
     let sessions = history(&state);
@@ -289,7 +293,10 @@ fn keep_both_then_undo_round_trips_and_trash_moves_exactly_the_duplicates() {
     )))
     .expect("members");
     assert_eq!(members.len(), 2, "{members:?}");
-    b.click(&format!("{canon_row} .trash"));
+    assert_eq!(b.find_all(&format!("{canon_row} .trash")).len(), 1, "a trash button on the group");
+    // d, on the selected group.
+    b.click(&format!("{canon_row} .card.keeper .facts"));
+    b.press_key("d");
     wait_until(&b, "the trash", "return document.getElementById('toast').textContent.startsWith('moved')");
     assert!(toast(&b).starts_with("moved 2 duplicate(s)"), "{}", toast(&b));
     assert_eq!(b.find_all(&canon_row).len(), 0, "the group is gone from the page");
