@@ -369,3 +369,48 @@ fn files_under_dedup_protect_are_kept_and_never_set_aside() {
     assert_eq!(protected.unwrap()["why_not_kept"], "this copy is under dedup.protect: left where it is", "{group}");
     assert_eq!(summary(&lines)["handled"], 1, "{lines:?}");
 }
+
+/// The review page trashes one group: the one kept by the keeper it showed,
+/// and of its copies only those it showed. A group whose keeper changed
+/// since (another copy chosen) is left alone, as is a copy that joined it.
+#[test]
+fn a_trash_of_one_group_moves_only_the_copies_shown_and_nothing_once_its_keeper_changed() {
+    use clean_backup::engine::dedup::{dedup as run_dedup, DedupAction, DedupOptions};
+    let Some(corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("photos");
+    std::fs::create_dir_all(&dir).unwrap();
+    let original = dir.join("Canon_40D.jpg");
+    std::fs::copy(corpus.join("exif-samples/jpg/Canon_40D.jpg"), &original).unwrap();
+    let made = variants::write_variants(&original, &dir, "canon");
+    let before = tree(&dir);
+    let (half, png) = (made[0].clone(), made[4].clone());
+    let cfg = clean_backup::config::Config::defaults();
+    let opts = |keepers: Vec<PathBuf>, members: Vec<PathBuf>| DedupOptions {
+        dirs: vec![dir.clone()],
+        action: DedupAction::Delete,
+        to: None,
+        group: clean_backup::engine::group::GroupOptions::from_config(&cfg),
+        library: None,
+        access: None,
+        keepers,
+        members,
+        undated: false,
+    };
+    let (mut journal, _) = clean_backup::journal::Journal::open(&t.path().join("state")).unwrap();
+    // The page showed the half-size copy as the keeper: it is not, so nothing moves.
+    let s =
+        run_dedup(&mut journal, &opts(vec![half.clone()], vec![original.clone(), png.clone()]), &mut |_| {}).unwrap();
+    assert_eq!(s.handled, 0, "no group is kept by it");
+    assert_eq!(tree(&dir), before, "nothing moved");
+    // The original keeps them all; the page showed only the half-size copy.
+    let s = run_dedup(&mut journal, &opts(vec![original.clone()], vec![half.clone()]), &mut |_| {}).unwrap();
+    assert_eq!(s.handled, 1, "only the copy shown");
+    assert!(!half.exists() && png.exists() && original.exists());
+    let after = tree(&dir);
+    for (rel, hash) in &before {
+        if dir.join(rel) != half {
+            assert_eq!(after.get(rel), Some(hash), "{} untouched", rel.display());
+        }
+    }
+}

@@ -401,7 +401,8 @@ fn dedup(cli: &Cli, setup: &Setup, c: &mut dyn Control, args: &DedupArgs) -> Res
         to: args.to.as_deref().map(absolute),
         group: group.clone(),
         library: library.clone(),
-        only: Vec::new(),
+        keepers: Vec::new(),
+        members: Vec::new(),
         undated: html,
     };
     let mut printer = Printer::new(cli.json, false, "files hashed");

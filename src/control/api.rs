@@ -530,7 +530,8 @@ mod tests {
             to: None,
             library: None,
             group: crate::engine::group::GroupOptions::from_config(&crate::config::Config::defaults()),
-            only: vec!["/p/a.jpg".into()],
+            keepers: vec!["/p/a.jpg".into()],
+            members: vec!["/p/b.jpg".into()],
             undated: true,
         };
         let before = chrono::DateTime::parse_from_rfc3339("2026-01-02T03:04:05+01:00").unwrap();

@@ -45,9 +45,12 @@ pub struct DedupOptions {
     pub library: Option<PathBuf>,
     /// The rights of the caller the daemon runs this for (`None`: this process's own).
     pub access: Option<crate::access::Access>,
-    /// Act only on the groups holding one of these files (empty: every
-    /// group); the review page trashes one group at a time.
-    pub only: Vec<PathBuf>,
+    /// Only the groups these files keep (empty: every group): the review
+    /// page trashes one group at a time, the one whose keeper it showed.
+    pub keepers: Vec<PathBuf>,
+    /// With `keepers`: of their duplicates, act on these only (the ones the
+    /// page showed; a file that joined the group since is left alone).
+    pub members: Vec<PathBuf>,
     /// Tell of every file dated by its mtime only ([`DedupEvent::Undated`]).
     pub undated: bool,
 }
@@ -341,7 +344,8 @@ pub fn dedup(
     let member: std::collections::HashSet<usize> = members_of.values().flatten().map(|&(m, _)| m).collect();
     let primaries: Vec<usize> = (0..rows.len()).filter(|i| !member.contains(i)).collect();
     let compared: Vec<FileRow> = primaries.iter().map(|&i| rows[i].clone()).collect();
-    let only: std::collections::HashSet<&Path> = opts.only.iter().map(PathBuf::as_path).collect();
+    let keepers: std::collections::HashSet<&Path> = opts.keepers.iter().map(PathBuf::as_path).collect();
+    let shown: std::collections::HashSet<&Path> = opts.members.iter().map(PathBuf::as_path).collect();
     let groups: Vec<super::group::Group> = group(&compared, &rules)
         .into_iter()
         .map(|mut g| {
@@ -349,12 +353,7 @@ pub fn dedup(
             g.members.iter_mut().for_each(|m| m.index = primaries[m.index]);
             g
         })
-        .filter(|g| {
-            only.is_empty()
-                || std::iter::once(g.keeper)
-                    .chain(g.members.iter().map(|m| m.index))
-                    .any(|i| only.contains(rows[i].path.as_path()))
-        })
+        .filter(|g| keepers.is_empty() || keepers.contains(rows[g.keeper].path.as_path()))
         .collect();
     // (member, keeper, pHash distance, how it matched)
     let mut doomed: Vec<(usize, usize, u32, Match)> = Vec::new();
@@ -386,6 +385,7 @@ pub fn dedup(
             g.members
                 .iter()
                 .filter(|m| !opts.group.protects(&rows[m.index].path))
+                .filter(|m| keepers.is_empty() || shown.contains(rows[m.index].path.as_path()))
                 .map(|m| (m.index, g.keeper, m.distance, m.how)),
         );
         on_event(&DedupEvent::Group(GroupReport {

@@ -62,9 +62,12 @@ pub enum JobSpec {
         library: Option<PathBuf>,
         /// Duplicate rules.
         group: GroupOptions,
-        /// Only the groups holding one of these files (empty: all).
+        /// Only the groups these files keep (empty: all).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        only: Vec<PathBuf>,
+        keepers: Vec<PathBuf>,
+        /// With `keepers`: only these of their duplicates are acted on.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        members: Vec<PathBuf>,
         /// Also tell of every file dated by its mtime only.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         undated: bool,
@@ -326,7 +329,7 @@ pub fn run_as(
             };
             JobSummary::Organize(organize(journal, &opts, &mut |ev| out.send(ev.into()))?)
         }
-        JobSpec::Dedup { dirs, action, to, library, group, only, undated } => {
+        JobSpec::Dedup { dirs, action, to, library, group, keepers, members, undated } => {
             let opts = DedupOptions {
                 dirs: dirs.clone(),
                 action: *action,
@@ -334,7 +337,8 @@ pub fn run_as(
                 group: group.clone(),
                 library: library.clone(),
                 access: access.cloned(),
-                only: only.clone(),
+                keepers: keepers.clone(),
+                members: members.clone(),
                 undated: *undated,
             };
             JobSummary::Dedup(dedup(journal, &opts, &mut |ev| out.send(ev.into()))?)

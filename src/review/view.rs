@@ -207,7 +207,8 @@ impl Review {
                 to: None,
                 library: self.source.library.clone(),
                 group: self.source.group.clone(),
-                only: Vec::new(),
+                keepers: Vec::new(),
+                members: Vec::new(),
                 undated: true,
             };
             let mut events = Vec::new();
@@ -379,7 +380,19 @@ impl Review {
                 (format!("filed {}{}", path.display(), to.unwrap_or_default()), session_of(&reply))
             }
             Action::Trash { keeper } => {
-                let keeper = self.file(*keeper)?;
+                let id = *keeper;
+                let keeper = self.file(id)?;
+                // Exactly the copies the page shows beside that keeper.
+                let shown: Vec<PathBuf> = self
+                    .view
+                    .rows
+                    .iter()
+                    .filter(|r| r.source == "folder" && r.keeper.as_ref().is_some_and(|k| k.id == id))
+                    .flat_map(|r| r.members.iter().filter_map(|m| self.files.path(m.id).map(Path::to_path_buf)))
+                    .collect();
+                if shown.is_empty() {
+                    return Err(ApiError::usage(format!("{} keeps no group on this page", keeper.display())));
+                }
                 let Some(dir) = self.source.dir.clone() else {
                     return Err(ApiError::usage("only a folder's groups are moved to the trash here"));
                 };
@@ -389,7 +402,8 @@ impl Review {
                     to: None,
                     library: self.source.library.clone(),
                     group: self.source.group.clone(),
-                    only: vec![keeper.clone()],
+                    keepers: vec![keeper.clone()],
+                    members: shown,
                     undated: false,
                 };
                 let mut trashed = 0usize;
