@@ -80,10 +80,11 @@ pub fn work(mut review: Review, c: &mut dyn Control, rx: mpsc::Receiver<Work>) {
                     (Ok(said), Ok(())) => answer(&review, Some(said)),
                     (Err(e), _) | (Ok(_), Err(e)) => Err(e),
                 };
+                // The journal is free again before the page hears back.
+                c.release();
                 let _ = tx.send(out);
             }
         }
-        c.release();
     }
 }
 
