@@ -119,13 +119,16 @@ impl Rng {
     }
 }
 
+/// One product of sines: its values along x, along y, and its amplitude.
+type Term = (Vec<f32>, Vec<f32>, f32);
+
 /// A w x h RGB picture: per channel, four products of random low-frequency
 /// sines, plus noise.
 fn picture(seed: u64, w: usize, h: usize) -> Vec<u8> {
     let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let tau = std::f32::consts::TAU;
     // terms[c][k] = (x table, y table, amplitude)
-    let mut terms: Vec<Vec<(Vec<f32>, Vec<f32>, f32)>> = Vec::new();
+    let mut terms: Vec<Vec<Term>> = Vec::new();
     for _ in 0..3 {
         let mut ch = Vec::new();
         for _ in 0..4 {
