@@ -193,20 +193,34 @@ pub struct DedupSummary {
     pub index: RefreshReport,
 }
 
+/// The sidecar-like files of each folder (by [`super::assets::sidecar_role`]),
+/// listed once per job: listing a folder of 10,000 photos once for each of
+/// them made a dedup of it quadratic (BENCHMARKS.md, "Review page: first
+/// screen"). A file moved away later in the job stays listed; its open then
+/// fails and it is passed over, as before.
+#[derive(Default)]
+struct Sidecars(std::cell::RefCell<HashMap<PathBuf, Vec<(PathBuf, super::assets::Role)>>>);
+
 /// The sidecars beside `path` (a media file of kind `kind`) that belong
 /// to it by name: `NAME.EXT.xmp`, `NAME.xmp`, `.aae`, Takeout `.json`.
-fn sidecars_of(path: &Path, kind: &str) -> Vec<(PathBuf, super::assets::Role)> {
+fn sidecars_of(listed: &Sidecars, path: &Path, kind: &str) -> Vec<(PathBuf, super::assets::Role)> {
     let (Some(folder), Some(name), Some(kind)) = (path.parent(), path.file_name(), crate::media::Kind::from_name(kind))
     else {
         return Vec::new();
     };
     let me = [(0, name.to_string_lossy().into_owned(), kind)];
-    crate::fsops::files_in(folder)
-        .into_iter()
-        .filter_map(|p| {
-            let role = super::assets::sidecar_role(&p)?;
+    let mut listed = listed.0.borrow_mut();
+    let candidates = listed.entry(folder.to_path_buf()).or_insert_with(|| {
+        crate::fsops::files_in(folder)
+            .into_iter()
+            .filter_map(|p| super::assets::sidecar_role(&p).map(|role| (p, role)))
+            .collect()
+    });
+    candidates
+        .iter()
+        .filter_map(|(p, role)| {
             let n = p.file_name()?.to_string_lossy().into_owned();
-            (super::assets::primary_of_sidecar(&n, role, &me) == Some(0)).then_some((p, role))
+            (super::assets::primary_of_sidecar(&n, *role, &me) == Some(0)).then(|| (p.clone(), *role))
         })
         .collect()
 }
@@ -214,11 +228,12 @@ fn sidecars_of(path: &Path, kind: &str) -> Vec<(PathBuf, super::assets::Role)> {
 /// What goes wherever `rows[i]` goes: its sidecars beside it and its media
 /// members, with their roles and sizes.
 fn riders_of(
+    listed: &Sidecars,
     rows: &[FileRow],
     members_of: &HashMap<usize, Vec<(usize, super::assets::Role)>>,
     i: usize,
 ) -> Vec<(PathBuf, super::assets::Role, u64)> {
-    let sidecars = sidecars_of(&rows[i].path, &rows[i].kind).into_iter().map(|(p, role)| {
+    let sidecars = sidecars_of(listed, &rows[i].path, &rows[i].kind).into_iter().map(|(p, role)| {
         let size = fsops::fingerprint(&p).map_or(0, |f| f.size);
         (p, role, size)
     });
@@ -341,6 +356,7 @@ pub fn dedup(
     // Files that belong together are compared by their primary: a Live
     // Photo's video, a RAW's JPEG, an edit ride with it, wherever it goes.
     let members_of = members_of(&rows);
+    let listed = Sidecars::default();
     let member: std::collections::HashSet<usize> = members_of.values().flatten().map(|&(m, _)| m).collect();
     let primaries: Vec<usize> = (0..rows.len()).filter(|i| !member.contains(i)).collect();
     let compared: Vec<FileRow> = primaries.iter().map(|&i| rows[i].clone()).collect();
@@ -363,7 +379,7 @@ pub fn dedup(
             .iter()
             .map(|m| {
                 let row = &rows[m.index];
-                let riders = riders_of(&rows, &members_of, m.index);
+                let riders = riders_of(&listed, &rows, &members_of, m.index);
                 MemberReport {
                     path: row.path.clone(),
                     distance: m.distance,
@@ -471,7 +487,7 @@ pub fn dedup(
                 let dst_name = dst.file_name().unwrap_or_default().to_os_string();
                 let dst_folder = dst.parent().unwrap_or(&top).to_path_buf();
                 let mut riders = Vec::new();
-                for (side, role, _) in riders_of(&rows, &members_of, i) {
+                for (side, role, _) in riders_of(&listed, &rows, &members_of, i) {
                     let Ok(mut opened) = crate::media::open(&side) else { continue };
                     let Ok(sfp) = fsops::fingerprint_file(&mut opened.file, &side) else { continue };
                     let to = dst_folder.join(super::assets::member_name(
