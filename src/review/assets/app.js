@@ -194,11 +194,30 @@
     select(cur, Math.min(sel, rows[cur] ? files(rows[cur]).length - 1 : 0), false);
 
     $('undated-section').hidden = !view.undated.length;
-    $('undated').replaceChildren(...view.undated.map((f) => h('div', { class: 'card undated', 'data-path': f.path },
-      thumb(f, -1, 0), factsOf(f, true))));
+    undatedShown = 0;
+    $('undated').replaceChildren();
+    moreUndated();
     $('failed-section').hidden = !view.failed.length;
     $('failed').replaceChildren(...view.failed.map((f) => h('li', {},
       h('code', { text: f.path }), document.createTextNode(': ' + f.reason))));
+  }
+
+  // Undated files, a page at a time: a folder without dates can hold thousands.
+  let undatedShown = 0;
+  function moreUndated() {
+    const box = $('undated');
+    const old = box.querySelector('.more-undated');
+    if (old) old.remove();
+    const upto = Math.min(view.undated.length, undatedShown + 4 * PAGE);
+    for (let i = undatedShown; i < upto; i++) {
+      const f = view.undated[i];
+      box.append(h('div', { class: 'card undated', 'data-path': f.path }, thumb(f, -1, i), factsOf(f, true)));
+    }
+    undatedShown = upto;
+    if (undatedShown < view.undated.length) {
+      box.append(h('button', { type: 'button', class: 'more-undated',
+        text: `Show more (${view.undated.length - undatedShown} left)`, onclick: moreUndated }));
+    }
   }
 
   function select(r, i, scroll) {
