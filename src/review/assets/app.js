@@ -27,10 +27,11 @@
     return e;
   }
   function bytes(n) {
-    const u = ['B', 'KB', 'MB', 'GB', 'TB'];
+    // As cbctl prints them (KiB, MiB: powers of 1024).
+    const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
     let i = 0;
     let x = n || 0;
-    while (x >= 1000 && i < u.length - 1) { x /= 1000; i++; }
+    while (x >= 1024 && i < u.length - 1) { x /= 1024; i++; }
     return (i ? x.toFixed(x < 10 ? 1 : 0) : x) + ' ' + u[i];
   }
   function thumbSrc(id, big) {
