@@ -79,14 +79,26 @@ fn another_user_is_told_permission_denied_and_what_to_do_not_that_the_daemon_is_
     let exe = t.path().join("cbctl");
     std::fs::copy(env!("CARGO_BIN_EXE_cbctl"), &exe).unwrap();
     std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let out = run(Command::new("setpriv")
-        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
-        .arg(&exe)
-        .arg("status")
-        .env_remove("CLEAN_BACKUP_CONFIG")
-        .env("HOME", "/nonexistent")
-        .env("XDG_CONFIG_HOME", "/nonexistent")
-        .env("XDG_RUNTIME_DIR", t.path().join("run")));
+    let as_nobody = || {
+        run(Command::new("setpriv")
+            .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+            .arg(&exe)
+            .arg("status")
+            .env_remove("CLEAN_BACKUP_CONFIG")
+            .env("HOME", "/nonexistent")
+            .env("XDG_CONFIG_HOME", "/nonexistent")
+            .env("XDG_RUNTIME_DIR", t.path().join("run")))
+    };
+    // A process another test forks while the copy is still open for writing
+    // holds it until it execs: exec then fails with "Text file busy". Try again.
+    let mut out = as_nobody();
+    for _ in 0..20 {
+        if !text(&out.stderr).contains("Text file busy") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        out = as_nobody();
+    }
     let err = text(&out.stderr);
     assert_eq!(code(&out), Some(2), "{err}");
     assert!(err.contains("permission denied") && err.contains("runs as root"), "{err}");
