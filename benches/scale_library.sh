@@ -120,7 +120,7 @@ PY
         wait $dp || true
         dedup_s=$(echo "$(date +%s.%N) - $t0" | bc); dedup_mib=$((peak / 1024))
     fi
-    groups=$(tail -n 1 "$work/dedup.json" | python3 -c 'import json,sys; s=json.load(sys.stdin); print(f"{s.get('files', '?')} files, {s.get('groups', '?')} groups")' 2>/dev/null || echo "?")
+    groups=$(tail -n 1 "$work/dedup.json" | python3 -c 'import json, sys; s = json.load(sys.stdin); print(s["files"], "files,", s["groups"], "groups")' 2>/dev/null || echo "?")
     rate=$(python3 -c "print(f'{$N / max($index_s, 0.001):.0f}')")
     row="| $N | $gen_s | $index_s | $rate | $hwm | $rss | $new_ms | $db_mib | $dedup_s | $dedup_mib | $groups |"
     rows+=("$row")
