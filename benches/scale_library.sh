@@ -104,7 +104,7 @@ PY
     # Similar-image dedup over the same library, on a fresh state dir.
     if [ -x /usr/bin/time ]; then
         /usr/bin/time -v -o "$work/time.txt" "$bin/cbctl" --state-dir "$work/dstate" --json \
-            dedup --local "$work/lib" >"$work/dedup.json" 2>"$work/dedup.err"
+            dedup --local "$work/lib" >"$work/dedup.json" 2>"$work/dedup.err" || true
         dedup_s=$(awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, a, ":"); s = 0;
             for (i = 1; i <= n; i++) s = s * 60 + a[i]; printf "%.1f", s}' "$work/time.txt")
         dedup_mib=$(awk -F': ' '/Maximum resident set size/ {printf "%.0f", $2 / 1024}' "$work/time.txt")
