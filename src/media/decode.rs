@@ -179,6 +179,22 @@ fn orientation_of(data: &[u8], kind: Kind) -> Option<u16> {
 /// Decodes an image in memory with the `image` crate, checking its declared
 /// size first, to upright 8-bit luma.
 fn decode_bytes(path: &Path, data: &[u8], orientation: u16) -> Result<Decoded, MediaError> {
+    let img = decode_checked(path, data)?;
+    let (w, h) = (img.width(), img.height());
+    let rgb = img.to_rgb8();
+    // Pillow's "L" conversion (ITU-R 601-2 luma), as imagehash uses.
+    let pixels = rgb
+        .pixels()
+        .map(|p| ((u32::from(p[0]) * 19595 + u32::from(p[1]) * 38470 + u32::from(p[2]) * 7471 + 0x8000) >> 16) as u8)
+        .collect();
+    let gray = Gray { width: rgb.width() as usize, height: rgb.height() as usize, pixels };
+    Ok(upright(gray, w, h, orientation))
+}
+
+/// Decodes `data` with the `image` crate after checking its declared size
+/// ([`check_dimensions`]) and capping what the decoder may allocate: a
+/// decompression bomb is refused before its pixels are.
+pub fn decode_checked(path: &Path, data: &[u8]) -> Result<image::DynamicImage, MediaError> {
     let corrupt = |reason: String| MediaError::Corrupt { path: path.to_path_buf(), reason };
     let open = || {
         image::ImageReader::new(Cursor::new(data))
@@ -193,15 +209,7 @@ fn decode_bytes(path: &Path, data: &[u8], orientation: u16) -> Result<Decoded, M
     limits.max_image_height = Some(h);
     limits.max_alloc = Some(MAX_PIXELS * 8);
     reader.limits(limits);
-    let img = reader.decode().map_err(|e| corrupt(format!("cannot decode: {e}")))?;
-    let rgb = img.to_rgb8();
-    // Pillow's "L" conversion (ITU-R 601-2 luma), as imagehash uses.
-    let pixels = rgb
-        .pixels()
-        .map(|p| ((u32::from(p[0]) * 19595 + u32::from(p[1]) * 38470 + u32::from(p[2]) * 7471 + 0x8000) >> 16) as u8)
-        .collect();
-    let gray = Gray { width: rgb.width() as usize, height: rgb.height() as usize, pixels };
-    Ok(upright(gray, w, h, orientation))
+    reader.decode().map_err(|e| corrupt(format!("cannot decode: {e}")))
 }
 
 /// Turns pixels and the full size by an EXIF orientation.

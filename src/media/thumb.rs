@@ -24,7 +24,7 @@ use std::path::Path;
 
 use image::{imageops, DynamicImage, RgbImage};
 
-use super::decode::{check_dimensions, MAX_PIXELS};
+use super::decode::check_dimensions;
 use super::{exif, raw, sniff, Kind, MediaError};
 
 /// JPEG quality of a thumbnail.
@@ -202,21 +202,7 @@ fn jpeg(path: &Path, data: &[u8], max_side: u32, orientation: u16) -> Result<Pix
 /// Decodes with the `image` crate after checking the declared size; alpha is
 /// composited over white.
 fn generic(path: &Path, data: &[u8]) -> Result<RgbImage, MediaError> {
-    let open = || {
-        image::ImageReader::new(Cursor::new(data))
-            .with_guessed_format()
-            .map_err(|source| MediaError::Io { path: path.to_path_buf(), source })
-    };
-    let (w, h) = open()?.into_dimensions().map_err(|e| corrupt(path, format!("cannot read image size: {e}")))?;
-    check_dimensions(path, w, h)?;
-    let mut reader = open()?;
-    let mut limits = image::Limits::default();
-    limits.max_image_width = Some(w);
-    limits.max_image_height = Some(h);
-    limits.max_alloc = Some(MAX_PIXELS * 8);
-    reader.limits(limits);
-    let img = reader.decode().map_err(|e| corrupt(path, format!("cannot decode: {e}")))?;
-    Ok(flatten(img))
+    Ok(flatten(super::decode::decode_checked(path, data)?))
 }
 
 /// RGB of an image, any transparency composited over white.
