@@ -370,8 +370,10 @@ fn the_daemon_waits_for_a_late_live_photo_video_and_files_a_later_one_beside_its
     drop_in(&stage.join("b.mov"), "late.mov");
     wait_for("its video beside it", std::time::Duration::from_secs(30), || folder.join("IMG_2929.mov").exists());
     assert_eq!(b3(&folder.join("IMG_2929.mov")), video_bytes);
-    let logged = std::fs::read_to_string(&log).unwrap_or_default();
-    assert!(logged.contains("IMG_2929.HEIC (its Live Photo video), filed earlier"), "{logged}");
+    // Logged once its batch is journaled, a moment after the move.
+    wait_for("the late video's log line", std::time::Duration::from_secs(10), || {
+        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("IMG_2929.HEIC (its Live Photo video), filed earlier"))
+    });
     let out = run(ctl(&config).args(["undo", "--last"]));
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(inbox.join("late.mov").exists() && !folder.join("IMG_2929.mov").exists());

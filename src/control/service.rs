@@ -168,7 +168,7 @@ impl Service<'_> {
         }
         crate::marker::standing(journal.store(), &cfg.library, &cfg.state_dir, true)
             .map_err(|e| ApiError::failed(e.to_string()))?;
-        let (_, report) = crate::engine::index::refresh(
+        let report = crate::engine::index::update(
             journal.store_mut(),
             &cfg.library,
             cfg.dedup_perceptual,

@@ -2,7 +2,6 @@
 //! changed (or that are new) are read and hashed, in parallel; rows of
 //! files that are gone are dropped.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -106,6 +105,11 @@ pub fn index_probed(
     Ok(row)
 }
 
+/// Files read and written to the index together: the unit of work a
+/// `kill -9` can lose (what was written before is not read again), and what
+/// is read in inode order, kind to a spinning disk.
+const CHUNK: usize = 256;
+
 /// Brings the index of `root` up to date and returns its rows (by path).
 /// Files that cannot be read are passed to `on_error` and left out.
 pub fn refresh(
@@ -128,18 +132,85 @@ pub fn refresh_as(
     progress: Progress<'_>,
     on_error: &mut dyn FnMut(&Path, String),
 ) -> Result<(Vec<FileRow>, RefreshReport), EngineError> {
+    let (root, seen, mut report) = walk(store, root, perceptual, access, progress, on_error)?;
+    let rows = store.files_under_where(&root, &mut |id| seen.has(id))?;
+    report.files = rows.len() as u64;
+    Ok((rows, report))
+}
+
+/// [`refresh`] without the rows: the index is brought up to date, and
+/// nothing of it is held in memory (a library of a million files is walked
+/// in constant memory; only a bit per row is kept).
+pub fn update(
+    store: &mut Store,
+    root: &Path,
+    perceptual: bool,
+    progress: Progress<'_>,
+    on_error: &mut dyn FnMut(&Path, String),
+) -> Result<RefreshReport, EngineError> {
+    walk(store, root, perceptual, None, progress, on_error).map(|(_, _, report)| report)
+}
+
+/// The rows a walk found on disk, by row id: one bit each. Rows written
+/// after the walk began (by it, or by a filing beside it) count as seen.
+struct Seen {
+    bits: Vec<u64>,
+    max: i64,
+}
+
+impl Seen {
+    fn new(max: i64) -> Seen {
+        Seen { bits: vec![0; usize::try_from(max / 64 + 1).unwrap_or(0)], max }
+    }
+
+    fn mark(&mut self, id: i64) {
+        if let (Ok(i), true) = (usize::try_from(id), id <= self.max) {
+            if let Some(w) = self.bits.get_mut(i / 64) {
+                *w |= 1 << (i % 64);
+            }
+        }
+    }
+
+    fn has(&self, id: i64) -> bool {
+        id > self.max
+            || usize::try_from(id).is_ok_and(|i| self.bits.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0))
+    }
+}
+
+/// A file to read: its path, inode (the order it is read in), and whether
+/// it was indexed before.
+type ToRead = (PathBuf, u64, bool);
+
+/// Walks `root` once, in directory order: each file's size, mtime and
+/// inode are compared with its index row (looked up by path, one at a
+/// time), new and changed files are read [`CHUNK`] at a time in parallel
+/// and written to the index after each chunk, and rows of files that are
+/// gone are dropped at the end.
+fn walk(
+    store: &mut Store,
+    root: &Path,
+    perceptual: bool,
+    access: Option<&crate::access::Access>,
+    progress: Progress<'_>,
+    on_error: &mut dyn FnMut(&Path, String),
+) -> Result<(PathBuf, Seen, RefreshReport), EngineError> {
     let meta = std::fs::metadata(root).map_err(|_| EngineError::MissingSource(root.to_path_buf()))?;
     if !meta.is_dir() {
         return Err(EngineError::SourceNotDir(root.to_path_buf()));
     }
     let root = fsops::canonical_lenient(root)?;
-    let mut known: HashMap<PathBuf, FileRow> =
-        store.files_under(&root)?.into_iter().map(|r| (r.path.clone(), r)).collect();
+    let mut seen = Seen::new(store.max_file_id()?);
     let mut report = RefreshReport::default();
-    let mut keep = Vec::new();
-    let mut to_read = Vec::new();
     let mut refused: Vec<PathBuf> = Vec::new();
-    for f in super::scan::scan_as(&root, access) {
+    let total = super::scan::count_files(&root);
+    let done = AtomicU64::new(0);
+    progress(0, total);
+    let mut chunk: Vec<ToRead> = Vec::new();
+    let mut failed: Option<EngineError> = None;
+    super::scan::scan_each(&root, access, &mut |f| {
+        if failed.is_some() {
+            return;
+        }
         match f {
             Found::File(path) => {
                 let meta = match std::fs::symlink_metadata(&path) {
@@ -148,18 +219,38 @@ pub fn refresh_as(
                     Err(e) => {
                         report.errors += 1;
                         on_error(&path, e.to_string());
-                        continue;
+                        return;
                     }
                 };
-                match known.remove(&path) {
-                    Some(row)
-                        if (row.size, row.mtime_ns, row.inode) == FileRow::stat_key(&meta)
-                            && !stale(&row, perceptual) =>
-                    {
-                        keep.push(row)
+                let stat = FileRow::stat_key(&meta);
+                let key = match store.file_key_at(&path) {
+                    Ok(k) => k,
+                    Err(e) => {
+                        failed = Some(e.into());
+                        return;
                     }
-                    Some(_) => to_read.push((path, meta, true)),
-                    None => to_read.push((path, meta, false)),
+                };
+                match key {
+                    Some(k) if (k.size, k.mtime_ns, k.inode) == stat && !stale_key(&k, perceptual) => {
+                        seen.mark(k.id);
+                        report.unchanged += 1;
+                        let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                        if n % 1024 == 0 {
+                            progress(n, total.max(n));
+                        }
+                    }
+                    Some(k) => {
+                        seen.mark(k.id);
+                        chunk.push((path, stat.2, true));
+                    }
+                    None => chunk.push((path, stat.2, false)),
+                }
+                if chunk.len() >= CHUNK {
+                    let batch = std::mem::take(&mut chunk);
+                    if let Err(e) = read_chunk(store, batch, perceptual, &done, total, progress, &mut report, on_error)
+                    {
+                        failed = Some(e);
+                    }
                 }
             }
             Found::Skipped(..) => {}
@@ -171,25 +262,54 @@ pub fn refresh_as(
                 }
             }
         }
+    });
+    if let Some(e) = failed {
+        return Err(e);
     }
+    read_chunk(store, chunk, perceptual, &done, total, progress, &mut report, on_error)?;
     // Rows of files the caller may not see are neither returned nor dropped.
-    if !refused.is_empty() {
-        known.retain(|p, _| !refused.iter().any(|r| p.starts_with(r)));
+    let gone: Vec<PathBuf> = store
+        .ids_under(&root, &mut |id| !seen.has(id))?
+        .into_iter()
+        .map(|(_, p)| p)
+        .filter(|p| !refused.iter().any(|r| p.starts_with(r)))
+        .collect();
+    report.removed += gone.len() as u64;
+    store.update_files(&[], &gone)?;
+    report.files = report.unchanged + report.added + report.changed;
+    let n = done.load(Ordering::Relaxed);
+    progress(n, total.max(n));
+    Ok((root, seen, report))
+}
+
+/// Reads one chunk of new or changed files (in inode order, in parallel)
+/// and writes their rows to the index in one transaction.
+#[allow(clippy::too_many_arguments)]
+fn read_chunk(
+    store: &mut Store,
+    mut chunk: Vec<ToRead>,
+    perceptual: bool,
+    done: &AtomicU64,
+    total: u64,
+    progress: Progress<'_>,
+    report: &mut RefreshReport,
+    on_error: &mut dyn FnMut(&Path, String),
+) -> Result<(), EngineError> {
+    if chunk.is_empty() {
+        return Ok(());
     }
-    report.unchanged = keep.len() as u64;
-    let total = to_read.len() as u64;
-    let done = AtomicU64::new(0);
-    progress(0, total);
-    let read: Vec<(PathBuf, bool, Result<Option<FileRow>, MediaError>)> = to_read
+    chunk.sort_by_key(|&(_, inode, _)| inode);
+    let read: Vec<(PathBuf, bool, Result<Option<FileRow>, MediaError>)> = chunk
         .into_par_iter()
-        .map(|(path, _meta, changed): (PathBuf, std::fs::Metadata, bool)| {
+        .map(|(path, _, changed)| {
             let r = index_file(&path, perceptual);
-            progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+            let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+            progress(n, total.max(n));
             (path, changed, r)
         })
         .collect();
     let mut upsert = Vec::new();
-    let mut remove: Vec<PathBuf> = known.into_keys().collect();
+    let mut remove = Vec::new();
     for (path, changed, r) in read {
         match r {
             Ok(Some(row)) => {
@@ -215,20 +335,14 @@ pub fn refresh_as(
             }
         }
     }
-    report.removed = remove.len() as u64;
+    report.removed += remove.len() as u64;
     store.update_files(&upsert, &remove)?;
-    keep.extend(upsert);
-    keep.sort_by(|a, b| a.path.cmp(&b.path));
-    report.files = keep.len() as u64;
-    Ok((keep, report))
+    Ok(())
 }
 
-/// A row read with an older index format, or without perceptual hashes
-/// that are now wanted.
-fn stale(row: &FileRow, perceptual: bool) -> bool {
-    row.format < crate::store::INDEX_FORMAT
-        || perceptual
-            && row.phash.is_none()
-            && row.hash_error.is_none()
-            && !Kind::from_name(&row.kind).is_some_and(Kind::is_video)
+/// A row read with an older index format, or without the perceptual
+/// hash that is now wanted.
+fn stale_key(k: &crate::store::FileKey, perceptual: bool) -> bool {
+    k.format < crate::store::INDEX_FORMAT
+        || perceptual && !k.hashed && !Kind::from_name(&k.kind).is_some_and(Kind::is_video)
 }

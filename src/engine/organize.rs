@@ -15,7 +15,7 @@ use chrono::FixedOffset;
 use rayon::prelude::*;
 
 use super::group::{group, GroupOptions, Match, SetAside};
-use super::index::{index_probed, refresh};
+use super::index::{index_probed, update};
 use super::scan::Found;
 use super::{match_name, record_decisions, EngineError, Event, FileEvent, Outcome, Summary};
 use crate::config::Mode;
@@ -23,7 +23,7 @@ use crate::fsops::{self, Fingerprint, Slot};
 use crate::journal::{BatchItem, Journal, OpOutcome};
 use crate::layout::Layout;
 use crate::media::{self, MediaError, MediaInfo};
-use crate::store::{Action, FileRow, HashIndex};
+use crate::store::{Action, FileRow, HashIndex, Store};
 
 /// The folder at the top of a library where the daemon moves duplicates
 /// when `dedup.on_duplicate = "quarantine"` (hidden, so never indexed).
@@ -88,30 +88,30 @@ fn probe_one(path: PathBuf, perceptual: bool) -> Probed {
     Probed { path, result }
 }
 
-/// What the library already holds: exact content and pHashes. Loaded by
-/// refreshing the index from disk; the daemon keeps one between batches
+/// What the library already holds. Only the pHashes, by index row id,
+/// are kept in memory (16 bytes a file, plus the multi-index tables: about
+/// 32 MB for a million photos); exact content, Live Photo stills and names
+/// are looked up in the index (SQLite) when a file comes, and every row
+/// found is checked against the disk before it counts. Loaded by updating
+/// the index from disk; the daemon keeps one between batches
 /// ([`organize_found_with`]) and adds what it files, so a batch does not
 /// walk the whole library.
 pub struct Library {
     dest: PathBuf,
     perceptual: bool,
     loaded: Instant,
-    rows: Vec<FileRow>,
-    by_blake3: HashMap<String, usize>,
     phashes: HashIndex,
-    /// Live Photo stills by their ContentIdentifier, for a video that comes late.
-    live: HashMap<String, usize>,
 }
 
 impl Library {
-    /// Refreshes the index of `dest` (reading new or changed files) and loads it.
+    /// Updates the index of `dest` (reading new or changed files) and loads it.
     pub fn load(
         journal: &mut Journal,
         dest: &Path,
         perceptual: bool,
         on_event: &mut (dyn FnMut(&Event) + Send),
     ) -> Result<Library, EngineError> {
-        let rows = if dest.is_dir() {
+        if dest.is_dir() {
             let on_event = std::sync::Mutex::new(on_event);
             let progress = |done, total| {
                 if let Ok(mut f) = on_event.lock() {
@@ -119,15 +119,17 @@ impl Library {
                 }
             };
             // Unreadable library files are not ours to report here; they stay unindexed.
-            refresh(journal.store_mut(), dest, perceptual, &progress, &mut |_, _| {})?.0
-        } else {
-            Vec::new()
-        };
-        let by_blake3 = rows.iter().enumerate().map(|(i, r)| (r.blake3.clone(), i)).collect();
-        let phashes =
-            HashIndex::new(rows.iter().enumerate().filter_map(|(i, r)| r.phash.map(|h| (i as i64, h))).collect());
-        let live = rows.iter().enumerate().filter_map(|(i, r)| Some((still_id(r)?.to_string(), i))).collect();
-        Ok(Library { dest: dest.to_path_buf(), perceptual, loaded: Instant::now(), rows, by_blake3, phashes, live })
+            update(journal.store_mut(), dest, perceptual, &progress, &mut |_, _| {})?;
+        }
+        Library::from_index(journal.store(), dest, perceptual)
+    }
+
+    /// The library as the index has it now, without looking at the disk:
+    /// after a background check brought the index up to date.
+    pub fn from_index(store: &Store, dest: &Path, perceptual: bool) -> Result<Library, EngineError> {
+        let dest = fsops::canonical_lenient(dest)?;
+        let hashes = if perceptual { store.phashes_under(Some(&dest))? } else { Vec::new() };
+        Ok(Library { dest, perceptual, loaded: Instant::now(), phashes: HashIndex::new(hashes) })
     }
 
     /// How long ago it was read from disk.
@@ -135,22 +137,28 @@ impl Library {
         self.loaded.elapsed()
     }
 
-    /// A file just filed into the library.
-    fn add(&mut self, row: FileRow) {
-        let i = self.rows.len();
-        self.by_blake3.insert(row.blake3.clone(), i);
-        if let Some(h) = row.phash {
-            self.phashes.push(i as i64, h);
+    /// Whether it is the library at `dest`, read for `perceptual` matching.
+    pub fn is_for(&self, dest: &Path, perceptual: bool) -> bool {
+        self.dest == dest && self.perceptual == perceptual
+    }
+
+    /// A file just filed into the library (its row is in the index).
+    fn add(&mut self, store: &Store, row: &FileRow) -> Result<(), EngineError> {
+        if let Some(h) = row.phash.filter(|_| self.perceptual) {
+            if let Some(k) = store.file_key_at(&row.path)? {
+                self.phashes.push(k.id, h);
+            }
         }
-        if let Some(id) = still_id(&row) {
-            self.live.insert(id.to_string(), i);
-        }
-        self.rows.push(row);
+        Ok(())
     }
 
     /// The Live Photo still in the library whose video has this ContentIdentifier.
-    fn live_still(&self, id: &str) -> Option<PathBuf> {
-        self.live.get(id).filter(|&&i| self.there(i)).map(|&i| self.rows[i].path.clone())
+    fn live_still(&self, store: &Store, id: &str) -> Result<Option<PathBuf>, EngineError> {
+        let stills = store.live_stills_under(&self.dest, id)?;
+        Ok(stills
+            .into_iter()
+            .find(|r| !media::Kind::from_name(&r.kind).is_some_and(media::Kind::is_video) && there(r))
+            .map(|r| r.path))
     }
 
     /// The library file this one duplicates, the pHash distance, and whether
@@ -158,56 +166,84 @@ impl Library {
     /// (size, mtime or inode, as the index refresh checks; a kept library
     /// can be stale) is no match. A perceptual match must be a copy of the
     /// same capture ([`GroupOptions::similar`]).
-    fn find(&self, row: &FileRow, opts: &GroupOptions) -> Option<(&FileRow, u32, bool)> {
-        if let Some(r) = self.with_content(&row.blake3) {
-            return Some((r, 0, true));
+    fn find(
+        &self,
+        store: &Store,
+        row: &FileRow,
+        opts: &GroupOptions,
+    ) -> Result<Option<(FileRow, u32, bool)>, EngineError> {
+        if let Some(r) = self.with_content(store, &row.blake3)? {
+            return Ok(Some((r, 0, true)));
         }
-        if !opts.perceptual {
-            return None;
+        let Some(h) = row.phash.filter(|_| opts.perceptual) else {
+            return Ok(None);
+        };
+        for (id, _) in self.phashes.within(h, opts.threshold) {
+            let Some(r) = store.file_by_id(id)? else { continue };
+            if !r.path.starts_with(&self.dest) {
+                continue;
+            }
+            if let Some(d) = opts.similar(&r, row) {
+                if there(&r) {
+                    return Ok(Some((r, d, false)));
+                }
+            }
         }
-        self.phashes.within(row.phash?, opts.threshold).into_iter().find_map(|(id, _)| {
-            let r = &self.rows[id as usize];
-            let d = opts.similar(r, row)?;
-            self.there(id as usize).then_some((r, d, false))
-        })
+        Ok(None)
     }
 
     /// The one library file a sidecar that came alone belongs with, by
     /// name (`IMG_1234.HEIC.xmp` → a library `IMG_1234.HEIC`); `None` when
-    /// no library file, or more than one, has that name.
-    fn primary_for(&self, sidecar: &Path, role: super::assets::Role) -> Option<PathBuf> {
-        let name = sidecar.file_name()?.to_string_lossy().into_owned();
-        let media: Vec<(usize, String, media::Kind)> = self
-            .rows
+    /// no library file, or more than one, has that name. The index is read
+    /// for the names that could be it (what every rule below asks of a
+    /// name: it starts with the sidecar's, cut at its first `.` or `(`).
+    fn primary_for(
+        &self,
+        store: &Store,
+        sidecar: &Path,
+        role: super::assets::Role,
+    ) -> Result<Option<PathBuf>, EngineError> {
+        let Some(name) = sidecar.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+            return Ok(None);
+        };
+        let lower = name.to_lowercase();
+        let head: String = lower.chars().take_while(|&c| c != '.' && c != '(').take(8).collect();
+        // IMG_O1234.AAE belongs to IMG_1234.*.
+        let alt = head.strip_prefix("img_o").map(|n| format!("img_{n}"));
+        let rows = store.files_named_under(&self.dest, &|n: &str| {
+            n.starts_with(&head) || alt.as_deref().is_some_and(|a| n.starts_with(a))
+        })?;
+        let media: Vec<(usize, String, media::Kind)> = rows
             .iter()
             .enumerate()
-            .filter_map(|(i, r)| {
-                let n = r.path.file_name()?.to_string_lossy().into_owned();
-                Some((i, n, media::Kind::from_name(&r.kind)?))
+            .filter_map(|(i, (p, kind))| {
+                let n = p.file_name()?.to_string_lossy().into_owned();
+                Some((i, n, media::Kind::from_name(kind)?))
             })
             .collect();
-        let i = super::assets::primary_of_sidecar(&name, role, &media)?;
-        let chosen = media.iter().find(|(j, _, _)| *j == i)?.1.to_lowercase();
+        let Some(i) = super::assets::primary_of_sidecar(&name, role, &media) else {
+            return Ok(None);
+        };
+        let Some(chosen) = media.iter().find(|(j, _, _)| *j == i).map(|m| m.1.to_lowercase()) else {
+            return Ok(None);
+        };
         let same = media.iter().filter(|(_, n, _)| n.to_lowercase() == chosen).count();
-        (same == 1 && self.there(i)).then(|| self.rows[i].path.clone())
+        if same != 1 {
+            return Ok(None);
+        }
+        let path = &rows[i].0;
+        Ok(store.file_at(path)?.filter(there).map(|r| r.path))
     }
 
     /// The library file with this content, if it is still there as indexed.
-    fn with_content(&self, blake3: &str) -> Option<&FileRow> {
-        self.by_blake3.get(blake3).filter(|&&i| self.there(i)).map(|&i| &self.rows[i])
-    }
-
-    /// Row `i` is still on disk as indexed.
-    fn there(&self, i: usize) -> bool {
-        let r = &self.rows[i];
-        std::fs::symlink_metadata(&r.path).is_ok_and(|m| FileRow::stat_key(&m) == (r.size, r.mtime_ns, r.inode))
+    fn with_content(&self, store: &Store, blake3: &str) -> Result<Option<FileRow>, EngineError> {
+        Ok(store.files_with_blake3(&self.dest, blake3)?.into_iter().find(there))
     }
 }
 
-/// The ContentIdentifier of a Live Photo's still (not its video).
-fn still_id(row: &FileRow) -> Option<&str> {
-    let video = media::Kind::from_name(&row.kind).is_some_and(media::Kind::is_video);
-    row.capture.live.as_deref().filter(|_| !video)
+/// The file of index row `r` is still on disk as indexed.
+fn there(r: &FileRow) -> bool {
+    std::fs::symlink_metadata(&r.path).is_ok_and(|m| FileRow::stat_key(&m) == (r.size, r.mtime_ns, r.inode))
 }
 
 /// Why an incoming file is set aside rather than filed.
@@ -248,13 +284,17 @@ fn library_verdict(
     row: &FileRow,
     opts: &GroupOptions,
 ) -> Result<Option<Verdict>, EngineError> {
-    if let Some(k) = library.with_content(&row.blake3) {
+    if let Some(k) = library.with_content(store, &row.blake3)? {
         let why = format!("identical to {} in the library", k.path.display());
         return Ok(Some(Verdict { keeper: Some(k.path.clone()), distance: 0, how: "exact", why }));
     }
     for r in store.remembered(&row.blake3)? {
         if r.kind == crate::store::COMPRESSED {
-            if let Some(k) = r.now.as_deref().and_then(|now| library.with_content(now)) {
+            let now = match r.now.as_deref() {
+                Some(now) => library.with_content(store, now)?,
+                None => None,
+            };
+            if let Some(k) = now {
                 let why = format!(
                     "the original of {} in the library, which session {} filed compressed",
                     k.path.display(),
@@ -273,8 +313,8 @@ fn library_verdict(
             return Ok(Some(Verdict { keeper: None, distance: 0, how: "deleted", why }));
         }
     }
-    if let Some((k, d, exact)) = library.find(row, opts) {
-        let (how, words) = exactness(k, row, d, exact);
+    if let Some((k, d, exact)) = library.find(store, row, opts)? {
+        let (how, words) = exactness(&k, row, d, exact);
         let why = format!(
             "{words} {} in the library{}; the library's copy is kept",
             k.path.display(),
@@ -402,7 +442,7 @@ pub fn organize_found_with(
 
     let perceptual = opts.dedup.perceptual;
     let mut library = match library_slot.take() {
-        Some(l) if l.dest == dest && l.perceptual == perceptual => l,
+        Some(l) if l.is_for(&dest, perceptual) => l,
         _ => Library::load(journal, &dest, perceptual, on_event)?,
     };
     let probed: Vec<Probed> = candidates.into_par_iter().map(|path| probe_one(path, perceptual)).collect();
@@ -433,7 +473,9 @@ pub fn organize_found_with(
         let has = |role| groups.get(&i).is_some_and(|ms| ms.iter().any(|&(_, r)| r == role));
         let why = match &p.result {
             Ok((info, _, _, _)) => match info.capture.live.as_deref() {
-                Some(id) if info.kind.is_video() && library.live_still(id).is_none() => Some("its Live Photo still"),
+                Some(id) if info.kind.is_video() && library.live_still(journal.store(), id)?.is_none() => {
+                    Some("its Live Photo still")
+                }
                 Some(_) if !info.kind.is_video() && !has(super::assets::Role::LiveVideo) => {
                     Some("its Live Photo video")
                 }
@@ -559,7 +601,10 @@ pub fn organize_found_with(
             Err(MediaError::NotMedia { .. }) if !media::looks_like_media_name(&p.path) => {
                 // A sidecar that came without its photo goes beside the library file it names.
                 let role = super::assets::sidecar_role(&p.path);
-                let beside = role.and_then(|r| library.primary_for(&p.path, r));
+                let beside = match role {
+                    Some(r) => library.primary_for(journal.store(), &p.path, r)?,
+                    None => None,
+                };
                 match (role, beside) {
                     (Some(role), Some(primary)) => match read_sidecar(&p.path) {
                         Ok((fp, id)) => {
@@ -656,7 +701,11 @@ pub fn organize_found_with(
                 }
                 // A Live Photo's video that came after its still was filed goes beside it.
                 let still = info.capture.live.as_deref().filter(|_| info.kind.is_video() && members.is_empty());
-                if let Some(still) = still.and_then(|live| library.live_still(live)) {
+                let still = match still {
+                    Some(live) => library.live_still(journal.store(), live)?,
+                    None => None,
+                };
+                if let Some(still) = still {
                     let ext = p.path.extension().unwrap_or_default();
                     let mut name = still.file_stem().unwrap_or_default().to_os_string();
                     name.push(".");
@@ -734,7 +783,9 @@ impl Batch {
         // Filed files enter the library index in the transaction that journals them done.
         let rows = items.iter().map(|it| self.rows.remove(&it.src)).collect();
         let (outcomes, filed) = journal.run_batch_indexed(session, &items, rows)?;
-        filed.into_iter().for_each(|row| library.add(row));
+        for row in &filed {
+            library.add(journal.store(), row)?;
+        }
         let remember = std::mem::take(&mut self.remember);
         if let Err(e) = journal.store_mut().remember(&remember) {
             // Only a later re-sync's verdict is lost: it would be filed again, never lost.

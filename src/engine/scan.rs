@@ -47,8 +47,17 @@ pub fn scan(root: &Path) -> Vec<Found> {
 /// not remove from their folder), are reported as errors and left alone,
 /// so the daemon never lends its rights to the caller.
 pub fn scan_as(root: &Path, access: Option<&Access>) -> Vec<Found> {
-    use std::os::unix::ffi::OsStrExt;
     let mut out = Vec::new();
+    scan_each(root, access, &mut |f| out.push(f));
+    out
+}
+
+/// [`scan_as`], handing each entry to `each` as it is found instead of
+/// collecting them: a library of a million files is walked without a
+/// million paths in memory.
+pub fn scan_each(root: &Path, access: Option<&Access>, each: &mut dyn FnMut(Found)) {
+    use std::os::unix::ffi::OsStrExt;
+    let mut out = Each(each);
     let mut walker = walkdir::WalkDir::new(root)
         .follow_links(false)
         .sort_by_file_name()
@@ -96,7 +105,29 @@ pub fn scan_as(root: &Path, access: Option<&Access>) -> Vec<Found> {
             }
         }
     }
-    out
+}
+
+/// Files (not links, not in hidden folders) under `root`, counted from
+/// the folder listings alone: the total a progress bar shows before the
+/// walk that looks at each of them.
+pub fn count_files(root: &Path) -> u64 {
+    use std::os::unix::ffi::OsStrExt;
+    walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !e.file_type().is_dir() || !e.file_name().as_bytes().starts_with(b"."))
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file() && skip_reason(e.file_name().as_bytes()).is_none())
+        .count() as u64
+}
+
+/// Lets the walk `push` to a callback as it did to a `Vec`.
+struct Each<'a>(&'a mut dyn FnMut(Found));
+
+impl Each<'_> {
+    fn push(&mut self, f: Found) {
+        (self.0)(f)
+    }
 }
 
 /// Why the caller may not have this file handled, if it may not.

@@ -70,23 +70,47 @@ const COLUMNS: &str = "path, size, mtime_ns, inode, blake3, phash, width, height
                        hash_error, second, capture, format";
 
 fn row_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRow> {
+    row_at(r, 0)
+}
+
+/// The row whose [`COLUMNS`] start at column `o`.
+fn row_at(r: &rusqlite::Row<'_>, o: usize) -> rusqlite::Result<FileRow> {
     Ok(FileRow {
-        path: blob_path(r.get(0)?),
-        size: r.get::<_, i64>(1)? as u64,
-        mtime_ns: r.get(2)?,
-        inode: r.get::<_, i64>(3)? as u64,
-        blake3: r.get(4)?,
-        phash: r.get::<_, Option<i64>>(5)?.map(|v| PHash(v as u64)),
-        width: r.get(6)?,
-        height: r.get(7)?,
-        taken_at: r.get(8)?,
-        taken_source: r.get(9)?,
-        kind: r.get(10)?,
-        hash_error: r.get(11)?,
-        second: r.get::<_, Option<i64>>(12)?.map(|v| PHash(v as u64)),
-        capture: Capture::from_json(r.get::<_, Option<String>>(13)?.as_deref()),
-        format: r.get(14)?,
+        path: blob_path(r.get(o)?),
+        size: r.get::<_, i64>(o + 1)? as u64,
+        mtime_ns: r.get(o + 2)?,
+        inode: r.get::<_, i64>(o + 3)? as u64,
+        blake3: r.get(o + 4)?,
+        phash: r.get::<_, Option<i64>>(o + 5)?.map(|v| PHash(v as u64)),
+        width: r.get(o + 6)?,
+        height: r.get(o + 7)?,
+        taken_at: r.get(o + 8)?,
+        taken_source: r.get(o + 9)?,
+        kind: r.get(o + 10)?,
+        hash_error: r.get(o + 11)?,
+        second: r.get::<_, Option<i64>>(o + 12)?.map(|v| PHash(v as u64)),
+        capture: Capture::from_json(r.get::<_, Option<String>>(o + 13)?.as_deref()),
+        format: r.get(o + 14)?,
     })
+}
+
+/// What [`Store::file_key_at`] gives: enough to tell a changed file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileKey {
+    /// Row id.
+    pub id: i64,
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, nanoseconds since the epoch.
+    pub mtime_ns: i64,
+    /// Inode number.
+    pub inode: u64,
+    /// The index format it was read with.
+    pub format: u32,
+    /// Media kind name.
+    pub kind: String,
+    /// It has a perceptual hash, or the reason why not.
+    pub hashed: bool,
 }
 
 /// The half-open range of path blobs strictly under `root`: `root/` ..
@@ -167,6 +191,125 @@ impl Store {
             ))
             .map_err(self.sql())?;
         let rows = stmt.query_map(params![blake3, lo, hi], row_of).map_err(self.sql())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.sql())
+    }
+
+    /// What the index knows of one path to tell whether its file changed
+    /// (no other columns: a refresh looks this up for every file it walks).
+    pub fn file_key_at(&self, path: &Path) -> Result<Option<FileKey>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, size, mtime_ns, inode, format, kind, phash IS NOT NULL OR hash_error IS NOT NULL
+                 FROM files WHERE path = ?1",
+            )
+            .map_err(self.sql())?;
+        let mut rows = stmt
+            .query_map([path_blob(path)], |r| {
+                Ok(FileKey {
+                    id: r.get(0)?,
+                    size: r.get::<_, i64>(1)? as u64,
+                    mtime_ns: r.get(2)?,
+                    inode: r.get::<_, i64>(3)? as u64,
+                    format: r.get(4)?,
+                    kind: r.get(5)?,
+                    hashed: r.get(6)?,
+                })
+            })
+            .map_err(self.sql())?;
+        rows.next().transpose().map_err(self.sql())
+    }
+
+    /// The largest row id of the index (0 when it is empty): rows written
+    /// after a refresh began have larger ones.
+    pub fn max_file_id(&self) -> Result<i64, StoreError> {
+        self.conn.query_row("SELECT coalesce(max(id), 0) FROM files", [], |r| r.get(0)).map_err(self.sql())
+    }
+
+    /// Row id and path of every indexed file under `root` that `wanted`
+    /// picks (by row id), without reading their other columns.
+    pub fn ids_under(
+        &self,
+        root: &Path,
+        wanted: &mut dyn FnMut(i64) -> bool,
+    ) -> Result<Vec<(i64, PathBuf)>, StoreError> {
+        let (lo, hi) = subtree(root);
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, path FROM files WHERE path >= ?1 AND path < ?2")
+            .map_err(self.sql())?;
+        let mut rows = stmt.query(params![lo, hi]).map_err(self.sql())?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().map_err(self.sql())? {
+            let id: i64 = r.get(0).map_err(self.sql())?;
+            if wanted(id) {
+                out.push((id, blob_path(r.get(1).map_err(self.sql())?)));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every indexed file under `root` (recursively, by path) that `wanted`
+    /// picks by row id.
+    pub fn files_under_where(
+        &self,
+        root: &Path,
+        wanted: &mut dyn FnMut(i64) -> bool,
+    ) -> Result<Vec<FileRow>, StoreError> {
+        let (lo, hi) = subtree(root);
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("SELECT id, {COLUMNS} FROM files WHERE path >= ?1 AND path < ?2 ORDER BY path"))
+            .map_err(self.sql())?;
+        let mut rows = stmt.query(params![lo, hi]).map_err(self.sql())?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().map_err(self.sql())? {
+            if wanted(r.get(0).map_err(self.sql())?) {
+                out.push(row_at(r, 1).map_err(self.sql())?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The indexed media files under `root` whose lower-case file name
+    /// `wanted` picks: a sidecar that came alone looks for its photo by
+    /// name. Reads every path under `root` once (no other columns but the
+    /// kind of the ones picked); nothing is kept in memory between calls.
+    pub fn files_named_under(
+        &self,
+        root: &Path,
+        wanted: &dyn Fn(&str) -> bool,
+    ) -> Result<Vec<(PathBuf, String)>, StoreError> {
+        let (lo, hi) = subtree(root);
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT path, kind FROM files WHERE path >= ?1 AND path < ?2 ORDER BY path")
+            .map_err(self.sql())?;
+        let mut rows = stmt.query(params![lo, hi]).map_err(self.sql())?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().map_err(self.sql())? {
+            let path = blob_path(r.get(0).map_err(self.sql())?);
+            let picked = path.file_name().is_some_and(|n| wanted(&n.to_string_lossy().to_lowercase()));
+            if picked {
+                out.push((path, r.get(1).map_err(self.sql())?));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The Live Photo still (not its video) under `root` with this Apple
+    /// ContentIdentifier, by its index row; through an index on the
+    /// identifier, so nothing of the library is kept in memory for it.
+    pub fn live_stills_under(&self, root: &Path, id: &str) -> Result<Vec<FileRow>, StoreError> {
+        let (lo, hi) = subtree(root);
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM files WHERE capture IS NOT NULL AND json_extract(capture, '$.live') = ?1
+                 AND path >= ?2 AND path < ?3 ORDER BY path"
+            ))
+            .map_err(self.sql())?;
+        let rows = stmt.query_map(params![id, lo, hi], row_of).map_err(self.sql())?;
         rows.collect::<Result<Vec<_>, _>>().map_err(self.sql())
     }
 

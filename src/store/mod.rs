@@ -19,7 +19,7 @@ pub mod search;
 mod verdicts;
 
 pub use decisions::DecisionRow;
-pub use index::{FileRow, INDEX_FORMAT};
+pub use index::{FileKey, FileRow, INDEX_FORMAT};
 pub use lock::StateLock;
 pub use parked::ParkedRow;
 pub use search::HashIndex;
@@ -35,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_lookups.sql"),
     include_str!("migrations/0007_verdicts.sql"),
     include_str!("migrations/0008_chosen.sql"),
+    include_str!("migrations/0009_live.sql"),
 ];
 
 /// File name of the database inside `state_dir`.
