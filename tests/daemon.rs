@@ -456,3 +456,59 @@ fn status_index_files_counts_the_library_only_after_a_dedup_of_another_folder() 
     assert_eq!(in_library, 1);
     assert_eq!(common::status(&config)["index_files"].as_u64(), Some(in_library));
 }
+
+/// A PNG re-save of a camera JPEG: the same pixels, other bytes (matched
+/// through the kept pHash index, not by content).
+fn png_resave(jpeg: &Path, png: &Path) {
+    let data = std::fs::read(jpeg).unwrap();
+    let rgb = turbojpeg::decompress(&data, turbojpeg::PixelFormat::RGB).unwrap();
+    image::RgbImage::from_raw(rgb.width as u32, rgb.height as u32, rgb.pixels).unwrap().save(png).unwrap();
+}
+
+/// The library is read once, before the first batch (its pictures match
+/// what comes), and never walked again for a batch: a photo copied into it
+/// behind the daemon's back is not in the index after the next batch. A
+/// `cbctl rescan` brings it in, and the kept index is read again at once,
+/// so its re-save is set aside as its duplicate.
+#[test]
+fn the_library_is_read_once_not_for_each_batch_and_a_rescan_brings_in_what_came_behind_its_back() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let t = tempfile::tempdir().unwrap();
+    let config = common::daemon_config(t.path(), 1);
+    let (inbox, lib, stage) = (t.path().join("inbox"), t.path().join("lib"), t.path().join("stage"));
+    std::fs::create_dir_all(lib.join("2008/05")).unwrap();
+    std::fs::create_dir_all(&stage).unwrap();
+    let a = corpus.join("exif-samples/jpg/Canon_40D.jpg");
+    std::fs::copy(&a, lib.join("2008/05/A.jpg")).unwrap();
+    let _daemon = common::start_daemon_logged(&config, &t.path().join("daemon.log"));
+    let counts = |key: &str| common::status(&config)["total"][key].as_u64().unwrap_or(0);
+    let index_files = || common::status(&config)["index_files"].as_u64().unwrap_or(0);
+
+    png_resave(&a, &stage.join("a.png"));
+    std::fs::rename(stage.join("a.png"), inbox.join("a.png")).unwrap();
+    wait_for("the re-save of a library photo set aside", Duration::from_secs(30), || counts("skipped") == 1);
+    assert_eq!(counts("filed"), 0);
+
+    // Behind the daemon's back: not walked for the next batch.
+    let b = corpus.join("exif-samples/jpg/gps/DSCN0010.jpg");
+    std::fs::create_dir_all(lib.join("2008/10")).unwrap();
+    std::fs::copy(&b, lib.join("2008/10/B.jpg")).unwrap();
+    let c = corpus.join("exif-samples/jpg/Nikon_D70.jpg");
+    std::fs::copy(&c, inbox.join("c.jpg")).unwrap();
+    wait_for("a new photo filed", Duration::from_secs(30), || counts("filed") == 1);
+    assert_eq!(index_files(), 2, "the library was walked for a batch");
+
+    let out = common::run(common::ctl(&config).arg("rescan"));
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(index_files(), 3);
+    png_resave(&b, &stage.join("b.png"));
+    std::fs::rename(stage.join("b.png"), inbox.join("b.png")).unwrap();
+    wait_for("the re-save of the photo copied in by hand set aside", Duration::from_secs(30), || {
+        counts("skipped") == 2
+    });
+    assert_eq!(counts("filed"), 1);
+    assert!(!lib.join("2008/10/b.png").exists());
+    assert_eq!(common::b3(&lib.join("2008/10/B.jpg")), common::b3(&b));
+}

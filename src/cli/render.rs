@@ -330,6 +330,11 @@ pub fn status(s: &Status) {
         );
     }
     println!("index:   {} in the library", count(s.index_files, "file"));
+    if let Some(c) = &s.library_check {
+        let of = if c.total > 0 { format!("{}/{} files", c.done, c.total) } else { "counting files".to_string() };
+        let what = if c.filing_waits { "reading the library, filing waits" } else { "checking the library" };
+        println!("index:   {what}: {of}");
+    }
     if let Some(j) = &s.job {
         println!("job:     {} {} ({}/{}), {} queued", j.kind, j.id, j.done, j.total, s.jobs_queued);
     }

@@ -154,7 +154,8 @@ fn unexpected(r: &Reply) -> fdo::Error {
 impl Daemon1 {
     /// The daemon's state: uptime_seconds, paused, library, library_available,
     /// queue, index_files, {filed,skipped,failed}_{today,total}, last_error,
-    /// inboxes (path, mode, available), job (id, kind, done, total), jobs_queued.
+    /// inboxes (path, mode, available), job (id, kind, done, total), jobs_queued,
+    /// library_check (done, total, filing_waits; all 0 when none runs).
     async fn status(
         &self,
         #[zbus(connection)] conn: &zbus::Connection,
@@ -185,6 +186,8 @@ impl Daemon1 {
         let job = s.job.map_or((0, String::new(), 0, 0), |j| (j.id, j.kind, j.done, j.total));
         m.insert("job".into(), job.into());
         m.insert("jobs_queued".into(), s.jobs_queued.into());
+        let check = s.library_check.map_or((0, 0, false), |c| (c.done, c.total, c.filing_waits));
+        m.insert("library_check".into(), check.into());
         Ok(m)
     }
 

@@ -144,6 +144,21 @@ pub struct Status {
     /// Jobs waiting behind it.
     #[serde(default)]
     pub jobs_queued: u64,
+    /// The library being read: at start (filing waits for it), or checked
+    /// in the background (filing goes on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub library_check: Option<LibraryCheck>,
+}
+
+/// A read of the library in progress.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LibraryCheck {
+    /// Files looked at so far.
+    pub done: u64,
+    /// Files in the library, once counted (0 before).
+    pub total: u64,
+    /// Filing waits for it (the first read since start or a config reload).
+    pub filing_waits: bool,
 }
 
 /// A one-shot job on the daemon.

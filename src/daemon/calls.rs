@@ -126,6 +126,11 @@ impl Daemon for Side<'_> {
             total: state.total.clone(),
             index_files: journal.store().count_under(&cfg.library).unwrap_or(0),
             last_error: state.last_error.clone(),
+            library_check: state.kept.progress().map(|(done, total)| control::LibraryCheck {
+                done,
+                total,
+                filing_waits: !state.kept.ready(cfg),
+            }),
         }
     }
 
@@ -141,7 +146,7 @@ impl Daemon for Side<'_> {
         // wanted them, unless asked (`cbctl rescan --undone`).
         self.seen.values_mut().filter(|s| undone || !s.undone).for_each(|s| s.parked = false);
         self.state.rescan_requested = true;
-        self.state.library = None;
+        self.state.kept.want_check();
     }
 
     fn library_adopted(&mut self) {
@@ -150,7 +155,7 @@ impl Daemon for Side<'_> {
     }
 
     fn library_changed(&mut self) {
-        self.state.library = None;
+        self.state.kept.want_check();
     }
 
     fn put_back(&mut self, journal: &mut Journal, files: &[UndoneFile]) {

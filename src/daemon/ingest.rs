@@ -124,7 +124,7 @@ pub(super) fn poll_inbox(
         keep: false,
         wait_for: deadlines.keys().cloned().collect(),
     };
-    let mut library = state.library.take();
+    let mut library = state.kept.library.take();
     // Announced once the batch's session is known.
     let mut filed: Vec<(String, String)> = Vec::new();
     // Files handled but left in the inbox: remembered (across restarts) until they change.
@@ -214,7 +214,7 @@ pub(super) fn poll_inbox(
         }
     };
     let result = organize_found_with(journal, &opts, batch, &mut library, &mut on_event);
-    state.library = library;
+    state.kept.library = library;
     let now = Instant::now();
     for path in waiting {
         // The member of a waiting group has no deadline of its own: its primary's, or `pair` from now.

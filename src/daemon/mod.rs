@@ -18,6 +18,7 @@ mod calls;
 pub mod cli;
 mod ingest;
 mod jobs;
+mod library;
 pub mod logging;
 mod notify_systemd;
 mod settle;
@@ -238,7 +239,7 @@ pub fn run(
                     cfg = c;
                     layout = l;
                     settle.set_settle(Duration::from_secs(cfg.settle_seconds));
-                    state.library = None;
+                    state.kept.forget();
                     tracing::info!("config reloaded");
                     log_start(&cfg);
                     watch = watch_inboxes(&cfg);
@@ -249,6 +250,10 @@ pub fn run(
             }
         }
         absorb(&watch, &mut settle, &mut dirty);
+        if state.library_available {
+            // Takes a finished check's library, starts one when due; never waits for one.
+            dirty |= state.kept.tick(&cfg, journal.store());
+        }
         let now = Instant::now();
         dirty |= std::mem::take(&mut state.rescan_requested);
         // Scan when something happened, something is settling, a folder is
@@ -257,24 +262,26 @@ pub fn run(
             || last_full_scan.is_none_or(|t| t.elapsed() >= SAFETY_SCAN)
             || settle.queue() > 0
             || !watch.unwatched.is_empty()
-            // A missing library is looked for on every poll.
-            || !state.library_available;
+            // A missing library is looked for on every poll, a library being read until it is.
+            || !state.library_available
+            || !state.kept.ready(&cfg);
         if !state.paused && due && !state.backing_off() {
             dirty = false;
             last_full_scan = Some(now);
             settle.expire_events(now);
             check_library(&journal, &cfg, &mut state);
             let jobs_done = jobs.finished();
-            if state.library_jobs != jobs_done || state.library.as_ref().is_some_and(|l| l.age() > LIBRARY_MAX_AGE) {
-                state.library = None;
+            if state.library_jobs != jobs_done {
+                state.kept.want_check();
                 state.library_jobs = jobs_done;
             }
             for inbox in &cfg.inbox {
                 if signals.stop.load(Ordering::Relaxed) {
                     break;
                 }
-                if !state.library_available {
-                    // Nothing is filed, but a missing inbox is still said.
+                if !state.library_available || !state.kept.ready(&cfg) {
+                    // Nothing is filed (the library is away, or still being
+                    // read), but a missing inbox is still said.
                     ingest::inbox_present(inbox, &mut state);
                     continue;
                 }
@@ -423,6 +430,9 @@ fn status_line(cfg: &Config, state: &State) -> String {
     if let Some(p) = state.problem() {
         return format!("waiting: {p}");
     }
+    if let (Some((done, total)), false) = (state.kept.progress(), state.kept.ready(cfg)) {
+        return format!("indexing the library: {done}/{total} files");
+    }
     let what = if state.paused { "paused" } else { "watching" };
     format!(
         "{what} {} inbox(es); {} filed, {} skipped, {} failed since start",
@@ -446,12 +456,6 @@ fn absorb(watch: &watch::Watch, settle: &mut Settle, dirty: &mut bool) {
 /// How often the inboxes are scanned when the watcher reports nothing: a
 /// safety net against events lost without an overflow notice.
 const SAFETY_SCAN: Duration = Duration::from_secs(30);
-
-/// How long the daemon files against the library index it keeps before it
-/// reads the library again, to notice files put there by hand (it notices
-/// its own, and jobs', at once). A match with a file deleted or changed
-/// since it was indexed is never used (`Library::find` checks each).
-const LIBRARY_MAX_AGE: Duration = Duration::from_secs(600);
 
 fn watch_inboxes(cfg: &Config) -> watch::Watch {
     // A missing inbox cannot be watched: it lands in `unwatched` and is looked at every poll.

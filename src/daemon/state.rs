@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::control::{Counts, Emitter};
-use crate::engine::Library;
 
 /// The first wait after a failure that would repeat (no space left).
 pub(super) const BACKOFF_FIRST: Duration = Duration::from_secs(5);
@@ -52,11 +51,11 @@ pub(super) struct State {
     pub(super) total: Counts,
     pub(super) last_error: Option<String>,
     pub(super) rescan_requested: bool,
-    /// The library index as of the last batch, with what the daemon filed
-    /// since: a batch need not walk the whole library. Dropped (read again
-    /// at the next batch) when anything else may have changed the library:
-    /// a job, an undo, a prune, a rescan, a reload, or `LIBRARY_MAX_AGE`.
-    pub(super) library: Option<Library>,
+    /// The library index filing matches against, with what the daemon
+    /// filed since it was read: a batch never walks the library. Checked
+    /// in the background when anything else may have changed the library
+    /// (a job, an undo, a prune, a rescan) and every `CHECK_EVERY`.
+    pub(super) kept: super::library::Kept,
     /// `Jobs::finished` when `library` was kept.
     pub(super) library_jobs: u64,
     /// Where FileFiled / DuplicateSkipped go (D-Bus).
@@ -94,7 +93,7 @@ impl State {
             total: Counts::default(),
             last_error: None,
             rescan_requested: false,
-            library: None,
+            kept: Default::default(),
             library_jobs: 0,
             last_backup: None,
             backoff: None,

@@ -23,6 +23,7 @@ use crate::fsops::{self, Fingerprint, Slot};
 use crate::journal::{BatchItem, Journal, OpOutcome};
 use crate::layout::Layout;
 use crate::media::{self, MediaError, MediaInfo};
+use crate::phash::PHash;
 use crate::store::{Action, FileRow, HashIndex, Store};
 
 /// The folder at the top of a library where the daemon moves duplicates
@@ -101,6 +102,11 @@ pub struct Library {
     perceptual: bool,
     loaded: Instant,
     phashes: HashIndex,
+    /// The largest index row id when it was read: rows after it were
+    /// written since.
+    max_id: i64,
+    /// What was filed into it since it was read, for a newer read to take over.
+    added: Vec<(i64, PHash)>,
 }
 
 impl Library {
@@ -111,25 +117,66 @@ impl Library {
         perceptual: bool,
         on_event: &mut (dyn FnMut(&Event) + Send),
     ) -> Result<Library, EngineError> {
+        let on_event = std::sync::Mutex::new(on_event);
+        let progress = |done, total| {
+            if let Ok(mut f) = on_event.lock() {
+                (*f)(&Event::Indexing { done, total });
+            }
+        };
+        Library::refreshed(journal.store_mut(), dest, perceptual, &progress)
+    }
+
+    /// [`Library::load`] through a store of its own: the daemon's check in
+    /// the background, while filing goes on with the library it has.
+    pub fn refreshed(
+        store: &mut Store,
+        dest: &Path,
+        perceptual: bool,
+        progress: super::index::Progress<'_>,
+    ) -> Result<Library, EngineError> {
         if dest.is_dir() {
-            let on_event = std::sync::Mutex::new(on_event);
-            let progress = |done, total| {
-                if let Ok(mut f) = on_event.lock() {
-                    (*f)(&Event::Indexing { done, total });
-                }
-            };
             // Unreadable library files are not ours to report here; they stay unindexed.
-            update(journal.store_mut(), dest, perceptual, &progress, &mut |_, _| {})?;
+            update(store, dest, perceptual, progress, &mut |_, _| {})?;
         }
-        Library::from_index(journal.store(), dest, perceptual)
+        Library::from_index(store, dest, perceptual)
     }
 
     /// The library as the index has it now, without looking at the disk:
     /// after a background check brought the index up to date.
     pub fn from_index(store: &Store, dest: &Path, perceptual: bool) -> Result<Library, EngineError> {
         let dest = fsops::canonical_lenient(dest)?;
+        let max_id = store.max_file_id()?;
         let hashes = if perceptual { store.phashes_under(Some(&dest))? } else { Vec::new() };
-        Ok(Library { dest, perceptual, loaded: Instant::now(), phashes: HashIndex::new(hashes) })
+        Ok(Library {
+            dest,
+            perceptual,
+            loaded: Instant::now(),
+            phashes: HashIndex::new(hashes),
+            max_id,
+            added: Vec::new(),
+        })
+    }
+
+    /// Takes over what was filed into `older` after this one was read
+    /// from the index (a filing while a background read ran).
+    pub fn take_over(&mut self, older: &Library) {
+        if !older.is_for(&self.dest, self.perceptual) {
+            return;
+        }
+        for &(id, h) in older.added.iter().filter(|&&(id, _)| id > self.max_id) {
+            self.phashes.push(id, h);
+            self.added.push((id, h));
+        }
+    }
+
+    /// The files it holds pHashes of.
+    pub fn len(&self) -> usize {
+        self.phashes.len()
+    }
+
+    /// Whether it holds no pHash.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// How long ago it was read from disk.
@@ -147,6 +194,7 @@ impl Library {
         if let Some(h) = row.phash.filter(|_| self.perceptual) {
             if let Some(k) = store.file_key_at(&row.path)? {
                 self.phashes.push(k.id, h);
+                self.added.push((k.id, h));
             }
         }
         Ok(())
