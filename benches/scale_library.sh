@@ -10,7 +10,11 @@
 #   - the daemon is stopped and `cbctl --json dedup --local` runs over the
 #     same library on a fresh state dir (so it indexes itself), timed with
 #     its peak RSS from /usr/bin/time -v (or polled /proc when absent).
-# Usage: benches/scale_library.sh [SIZES...]   (default: 10000 100000; 1000000 allowed)
+#   - BURST (default 2000) more distinct PNGs are renamed into the inbox at
+#     once: the filing rate with N files in the library (N = 0: empty);
+# Exits 1 when the daemon's peak RSS is over 50 MiB (N <= 100,000) or
+# 150 MB (1,000,000), or dedup's is over 1 GB.
+# Usage: benches/scale_library.sh [SIZES...]   (default: 10000 100000; 0 and 1000000 allowed)
 # Generated data lives under /var/tmp and is deleted after each size.
 # CARGO_TARGET_DIR is honoured; NO_BUILD=1 skips the build.
 set -euo pipefail
@@ -25,6 +29,7 @@ work=
 trap 'if [ -n "$pid" ]; then kill $pid 2>/dev/null || true; fi; [ -z "$work" ] || rm -rf "$work"' EXIT
 
 rows=()
+failed=()
 for N in "${SIZES[@]}"; do
     work=$(mktemp -d /var/tmp/cb-scale.XXXXXX)
     # The daemon and cbctl find each other through XDG dirs: keep them here.
@@ -57,7 +62,7 @@ os.sync()
 print(f"{time.perf_counter() - t:.1f}")
 PY
 )
-    mkdir -p "$work/inbox"  # clean-backupd never creates an inbox
+    mkdir -p "$work/inbox" "$work/lib"  # clean-backupd never creates an inbox or a library
     cat > "$work/config.toml" <<TOML
 library = "lib"
 state_dir = "state"
@@ -94,13 +99,42 @@ index_s = drop(open(os.path.join(warmdir, warm), "rb").read(), warm)
 new_s = drop(open(newsrc, "rb").read() + b"scale bench new photo", "NEW_Canon_40D.jpg")
 st = {l.split(":")[0]: int(l.split()[1]) for l in open(f"/proc/{pid}/status")
       if l.startswith(("VmHWM", "VmRSS"))}
+# Filing rate: BURST distinct tiny PNGs renamed into the inbox at once, timed
+# from the rename until the last is moved out (minus the settle delay).
+import struct, zlib
+def png(seed):
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
+    px = os.urandom(16 * 16 * 3)
+    raw = b"".join(b"\x00" + px[r * 48:(r + 1) * 48] for r in range(16))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 16, 16, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw, 1)) + chunk(b"IEND", b""))
+burst = int(os.environ.get("BURST", "2000"))
+stage = os.path.join(work, "stage")
+os.makedirs(stage)
+names = [f"BURST_{i:05d}.png" for i in range(burst)]
+for n in names:
+    with open(os.path.join(stage, n), "wb") as f:
+        f.write(png(n))
+t = time.perf_counter()
+for n in names:
+    os.rename(os.path.join(stage, n), os.path.join(inbox, n))
+left = set(names)
+while left:
+    if time.perf_counter() - t > 7200:
+        sys.exit("the burst was not filed in 2 h")
+    left = {n for n in left if os.path.exists(os.path.join(inbox, n))}
+    time.sleep(0.05)
+burst_rate = burst / max(time.perf_counter() - t - 1.0, 0.001)
+st2 = {l.split(":")[0]: int(l.split()[1]) for l in open(f"/proc/{pid}/status") if l.startswith("VmHWM")}
 db = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(os.path.join(work, "state"))
          for f in fs if ".db" in f or ".sqlite" in f)
-print(f"{index_s:.1f} {st['VmHWM'] / 1024:.0f} {st['VmRSS'] / 1024:.0f} {new_s * 1000:.0f} {db / 2**20:.1f}")
+print(f"{index_s:.1f} {st['VmHWM'] / 1024:.0f} {st['VmRSS'] / 1024:.0f} {new_s * 1000:.0f} {db / 2**20:.1f} "
+      f"{burst_rate:.0f} {st2['VmHWM'] / 1024:.0f}")
 PY
 )
     kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
-    read -r index_s hwm rss new_ms db_mib <<<"$daemon"
+    read -r index_s hwm rss new_ms db_mib burst_rate burst_hwm <<<"$daemon"
     # Similar-image dedup over the same library, on a fresh state dir.
     if [ -x /usr/bin/time ]; then
         /usr/bin/time -v -o "$work/time.txt" "$bin/cbctl" --state-dir "$work/dstate" --json \
@@ -122,11 +156,21 @@ PY
     fi
     groups=$(tail -n 1 "$work/dedup.json" | python3 -c 'import json, sys; s = json.load(sys.stdin); print(s["files"], "files,", s["groups"], "groups")' 2>/dev/null || echo "?")
     rate=$(python3 -c "print(f'{$N / max($index_s, 0.001):.0f}')")
-    row="| $N | $gen_s | $index_s | $rate | $hwm | $rss | $new_ms | $db_mib | $dedup_s | $dedup_mib | $groups |"
+    row="| $N | $gen_s | $index_s | $rate | $hwm | $rss | $new_ms | $burst_rate | $burst_hwm | $db_mib | $dedup_s | $dedup_mib | $groups |"
+    # Regressions fail the run (issue 17): the daemon's peak after its first
+    # index and one photo, <= 50 MiB up to 100,000 files and <= 150 MB
+    # (143 MiB) at a million; dedup under 1 GB.
+    limit=$([ "$N" -le 100000 ] && echo 50 || echo 143)
+    [ "$hwm" -le "$limit" ] || failed+=("$N files: daemon peak RSS $hwm MiB > $limit MiB")
+    [ "${dedup_mib:-0}" -lt 954 ] || failed+=("$N files: dedup peak RSS $dedup_mib MiB >= 1 GB")
     rows+=("$row")
     echo "$row" >&2
     rm -rf "$work"; work=
 done
-echo "| files | generate (s) | daemon first index (s) | files/s | daemon peak RSS (MiB) | RSS after filing (MiB) | file one new photo (ms) | state DB (MiB) | dedup (s) | dedup peak RSS (MiB) | dedup found |"
-echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| files | generate (s) | daemon first index (s) | files/s | daemon peak RSS (MiB) | RSS after filing (MiB) | file one new photo (ms) | filing a burst (files/s) | peak RSS after the burst (MiB) | state DB (MiB) | dedup (s) | dedup peak RSS (MiB) | dedup found |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 printf '%s\n' "${rows[@]}"
+if ((${#failed[@]})); then
+    printf 'REGRESSION: %s\n' "${failed[@]}" >&2
+    exit 1
+fi

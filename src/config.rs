@@ -107,6 +107,7 @@ pub const KEYS: &[&str] = &[
     "state_dir",
     "layout",
     "layout_undated",
+    "read_back_copies",
     "inbox.N.path",
     "inbox.N.mode",
     "watch.settle_seconds",
@@ -193,6 +194,9 @@ pub struct Config {
     /// Folder template for files whose only date is their mtime (no date in
     /// the file or its name), so they do not mix with dated photos.
     pub layout_undated: String,
+    /// A copy to another filesystem is read back from the disk to check it,
+    /// rather than checked by hashing the bytes as they are written.
+    pub read_back_copies: bool,
     /// Watched inboxes.
     pub inbox: Vec<Inbox>,
     /// Seconds a file must stay unchanged before it is filed.
@@ -268,6 +272,7 @@ impl Config {
             state_dir: xdg("XDG_STATE_HOME", ".local/state").join("clean-backup"),
             layout: "{year}/{month:02}".to_string(),
             layout_undated: crate::layout::DEFAULT_UNDATED.to_string(),
+            read_back_copies: false,
             inbox: vec![Inbox { path: home().join("Pictures/Inbox"), mode: Mode::Move }],
             settle_seconds: 5,
             pair_seconds: 30,
@@ -323,6 +328,7 @@ impl Config {
                 "state_dir" => v.string(root, key, key).map(|s| cfg.state_dir = expand(&s, &base)),
                 "layout" => v.layout(root, key).map(|s| cfg.layout = s),
                 "layout_undated" => v.layout(root, key).map(|s| cfg.layout_undated = s),
+                "read_back_copies" => v.boolean(root, key, key).map(|b| cfg.read_back_copies = b),
                 "inbox" => match item.as_array_of_tables() {
                     Some(list) => {
                         for (i, t) in list.iter().enumerate() {
@@ -406,6 +412,7 @@ impl Config {
             ["state_dir"] => self.state_dir.display().to_string(),
             ["layout"] => self.layout.clone(),
             ["layout_undated"] => self.layout_undated.clone(),
+            ["read_back_copies"] => self.read_back_copies.to_string(),
             ["watch", "settle_seconds"] => self.settle_seconds.to_string(),
             ["watch", "pair_seconds"] => self.pair_seconds.to_string(),
             ["dedup", "perceptual"] => self.dedup_perceptual.to_string(),
@@ -440,6 +447,7 @@ impl Config {
         doc["state_dir"] = toml_edit::value(self.state_dir.display().to_string());
         doc["layout"] = toml_edit::value(self.layout.clone());
         doc["layout_undated"] = toml_edit::value(self.layout_undated.clone());
+        doc["read_back_copies"] = toml_edit::value(self.read_back_copies);
         let mut inboxes = toml_edit::ArrayOfTables::new();
         for b in &self.inbox {
             let mut t = toml_edit::Table::new();

@@ -48,6 +48,14 @@ pub const KEY_DOCS: &[KeyDoc] = &[
               \"{year}/{month:02}\" files them with the dated ones. `cbctl date FILE` shows their source as mtime.",
     },
     KeyDoc {
+        key: "read_back_copies",
+        default: "false",
+        doc: "How a file copied to another filesystem (an inbox on one disk, the library on a NAS) is \
+              checked before its source goes: false hashes the bytes as they are written, then syncs the \
+              copy to disk (the file is read once); true also reads the copy back in full and hashes it \
+              again. Moves within one filesystem are renames and read nothing.",
+    },
+    KeyDoc {
         key: "inbox.N.path",
         default: "\"~/Pictures/Inbox\"",
         doc: "A folder watched for new media; repeat [[inbox]] for more. With no config file at all one \

@@ -104,9 +104,7 @@ fn jpeg_2000_is_dated_from_xmp_or_exif_and_said_to_be_matched_by_content_only() 
 
     let err = media::image_hash(&xmp, Kind::Jp2).unwrap_err().to_string();
     assert!(err.contains("JPEG 2000: unsupported for pictures; matched by exact content only"), "{err}");
-    let mut opened = media::open(&xmp).unwrap();
-    let info = media::probe_opened(&mut opened, &xmp).unwrap();
-    let row = clean_backup::engine::index::index_probed(&xmp, &mut opened, &info, true).unwrap();
+    let row = clean_backup::engine::index::index_file(&xmp, true).unwrap().unwrap();
     assert_eq!(row.hash_error.as_deref(), Some("JPEG 2000: unsupported for pictures; matched by exact content only"));
     assert_eq!(row.kind, "jp2");
 }

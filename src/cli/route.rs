@@ -39,6 +39,8 @@ impl Setup {
             if let Some(dir) = state_dir {
                 cfg.state_dir = dir.to_path_buf();
             }
+            // Copies made here (`--local`) are checked as the config says.
+            crate::fsops::set_read_back_copies(cfg.read_back_copies);
             cfg
         });
         let socket = match (&advert, &cfg) {

@@ -155,6 +155,7 @@ fn load_config(config_path: Option<&Path>, state_override: Option<&Path>) -> Res
     if let Some(s) = state_override {
         cfg.state_dir = s.to_path_buf();
     }
+    crate::fsops::set_read_back_copies(cfg.read_back_copies);
     // The roots are resolved once, through the administrator's links; below
     // them nothing is followed (fsops), so the paths acted on are these.
     let canonical = |p: &Path| crate::fsops::canonical_lenient(p).unwrap_or_else(|_| p.to_path_buf());

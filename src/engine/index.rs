@@ -37,40 +37,29 @@ pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Sync);
 
 /// Reads one file into an index row: kind, date, blake3, and for images
 /// the perceptual hash and size. `Ok(None)` for files that are not media.
-/// The file is opened once, without following links, and every value comes
-/// from that descriptor; the row's size, mtime and inode are the open file's.
+/// The file is opened once, without following links, read once
+/// ([`media::inspect`]), and every value comes from that descriptor; the
+/// row's size, mtime and inode are the open file's.
 pub fn index_file(path: &Path, perceptual: bool) -> Result<Option<FileRow>, MediaError> {
     let mut opened = media::open(path)?;
-    match media::probe_opened(&mut opened, path) {
-        Ok(info) => index_probed(path, &mut opened, &info, perceptual).map(Some),
+    match media::inspect(&mut opened, path, perceptual) {
+        Ok(ins) => Ok(Some(index_row(path, &opened.meta, &ins, perceptual))),
         Err(MediaError::NotMedia { .. }) if !media::looks_like_media_name(path) => Ok(None),
         Err(e) => Err(e),
     }
 }
 
-/// As [`index_file`], for a file already opened and probed: fingerprint
-/// and pHash only, read through the same descriptor (an image once, into
-/// memory, for both).
-pub fn index_probed(
-    path: &Path,
-    opened: &mut fsops::Opened,
-    info: &media::MediaInfo,
-    perceptual: bool,
-) -> Result<FileRow, MediaError> {
-    let meta = &opened.meta;
-    let wants_pixels = perceptual && !info.kind.is_video() && decode::can_decode(info.kind);
-    let data = if wants_pixels { Some(media::read_all(&mut opened.file, path)?) } else { None };
-    let fp = match &data {
-        Some(d) => fsops::Fingerprint::of(d),
-        None => fsops::fingerprint_file(&mut opened.file, path)?,
-    };
+/// The index row of a file [`media::inspect`]ed through a descriptor
+/// whose metadata is `meta`: the pHash from the bytes it read.
+pub fn index_row(path: &Path, meta: &std::fs::Metadata, ins: &media::Inspection, perceptual: bool) -> FileRow {
+    let info = &ins.info;
     let (size, mtime_ns, inode) = FileRow::stat_key(meta);
     let mut row = FileRow {
         path: path.to_path_buf(),
         size,
         mtime_ns,
         inode,
-        blake3: fp.hex(),
+        blake3: ins.fingerprint.hex(),
         phash: None,
         width: None,
         height: None,
@@ -83,7 +72,7 @@ pub fn index_probed(
         format: crate::store::INDEX_FORMAT,
     };
     if perceptual && !info.kind.is_video() {
-        if let Some(data) = &data {
+        if let Some(data) = &ins.data {
             match media::image_hash_bytes(path, data, info.kind) {
                 Ok(h) => {
                     row.width = Some(h.width);
@@ -102,13 +91,81 @@ pub fn index_probed(
             row.hash_error = Some(decode::cannot_decode_reason(info.kind));
         }
     }
-    Ok(row)
+    row
 }
 
-/// Files read and written to the index together: the unit of work a
-/// `kill -9` can lose (what was written before is not read again), and what
-/// is read in inode order, kind to a spinning disk.
+/// Files read together, in inode order (kind to a spinning disk), while
+/// the walk goes on.
 const CHUNK: usize = 256;
+
+/// Rows read are written to the index at least this often (and at the
+/// end): what a `kill -9` can lose; what was written is not read again.
+/// Each write is a transaction and an fsync (37 ms on this machine's disk),
+/// so not one per chunk.
+const WRITE_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// ... or once this many rows wait.
+const WRITE_ROWS: usize = 8192;
+
+/// One chunk as read: each file's path, whether it was indexed before, and
+/// its row (`None`: not media).
+type ReadChunk = Vec<(PathBuf, bool, Result<Option<FileRow>, MediaError>)>;
+
+/// Rows read and not yet written.
+struct Pending {
+    upsert: Vec<FileRow>,
+    remove: Vec<PathBuf>,
+    since: std::time::Instant,
+}
+
+impl Pending {
+    fn new() -> Pending {
+        Pending { upsert: Vec::new(), remove: Vec::new(), since: std::time::Instant::now() }
+    }
+
+    /// Takes in a chunk read: rows to write, files to drop from the index.
+    fn absorb(&mut self, read: ReadChunk, report: &mut RefreshReport, on_error: &mut dyn FnMut(&Path, String)) {
+        for (path, changed, r) in read {
+            match r {
+                Ok(Some(row)) => {
+                    report.bytes_read += row.size;
+                    if changed {
+                        report.changed += 1;
+                    } else {
+                        report.added += 1;
+                    }
+                    self.upsert.push(row);
+                }
+                Ok(None) => {
+                    if changed {
+                        self.remove.push(path);
+                    }
+                }
+                Err(e) => {
+                    report.errors += 1;
+                    on_error(&path, e.to_string());
+                    if changed {
+                        self.remove.push(path);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes what waits, when it is time (or `now`), in one transaction.
+    fn write(&mut self, store: &mut Store, report: &mut RefreshReport, now: bool) -> Result<(), EngineError> {
+        let waiting = self.upsert.len() + self.remove.len();
+        if waiting == 0 || !now && waiting < WRITE_ROWS && self.since.elapsed() < WRITE_EVERY {
+            return Ok(());
+        }
+        report.removed += self.remove.len() as u64;
+        store.update_files(&self.upsert, &self.remove)?;
+        self.upsert.clear();
+        self.remove.clear();
+        self.since = std::time::Instant::now();
+        Ok(())
+    }
+}
 
 /// Brings the index of `root` up to date and returns its rows (by path).
 /// Files that cannot be read are passed to `on_error` and left out.
@@ -183,9 +240,10 @@ type ToRead = (PathBuf, u64, bool);
 
 /// Walks `root` once, in directory order: each file's size, mtime and
 /// inode are compared with its index row (looked up by path, one at a
-/// time), new and changed files are read [`CHUNK`] at a time in parallel
-/// and written to the index after each chunk, and rows of files that are
-/// gone are dropped at the end.
+/// time); new and changed files are handed, [`CHUNK`] at a time, to a
+/// reader that reads them in parallel (in inode order) while the walk goes
+/// on, and their rows are written every [`WRITE_EVERY`]; rows of files
+/// that are gone are dropped at the end.
 fn walk(
     store: &mut Store,
     root: &Path,
@@ -205,68 +263,102 @@ fn walk(
     let total = super::scan::count_files(&root);
     let done = AtomicU64::new(0);
     progress(0, total);
-    let mut chunk: Vec<ToRead> = Vec::new();
-    let mut failed: Option<EngineError> = None;
-    super::scan::scan_each(&root, access, &mut |f| {
-        if failed.is_some() {
-            return;
-        }
-        match f {
-            Found::File(path) => {
-                let meta = match std::fs::symlink_metadata(&path) {
-                    // (only compared with the index: the file itself is opened safely if read)
-                    Ok(m) => m,
-                    Err(e) => {
-                        report.errors += 1;
-                        on_error(&path, e.to_string());
-                        return;
-                    }
-                };
-                let stat = FileRow::stat_key(&meta);
-                let key = match store.file_key_at(&path) {
-                    Ok(k) => k,
-                    Err(e) => {
-                        failed = Some(e.into());
-                        return;
-                    }
-                };
-                match key {
-                    Some(k) if (k.size, k.mtime_ns, k.inode) == stat && !stale_key(&k, perceptual) => {
-                        seen.mark(k.id);
-                        report.unchanged += 1;
+    let mut pending = Pending::new();
+    std::thread::scope(|scope| -> Result<(), EngineError> {
+        // At most two chunks wait for the reader: the walk never runs far ahead.
+        let (chunk_tx, chunk_rx) = std::sync::mpsc::sync_channel::<Vec<ToRead>>(2);
+        let (read_tx, read_rx) = std::sync::mpsc::channel::<ReadChunk>();
+        let done = &done;
+        scope.spawn(move || {
+            for mut chunk in chunk_rx {
+                chunk.sort_by_key(|&(_, inode, _)| inode);
+                let read: ReadChunk = chunk
+                    .into_par_iter()
+                    .map(|(path, _, changed)| {
+                        let r = index_file(&path, perceptual);
                         let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                        if n % 1024 == 0 {
-                            progress(n, total.max(n));
-                        }
-                    }
-                    Some(k) => {
-                        seen.mark(k.id);
-                        chunk.push((path, stat.2, true));
-                    }
-                    None => chunk.push((path, stat.2, false)),
+                        progress(n, total.max(n));
+                        (path, changed, r)
+                    })
+                    .collect();
+                if read_tx.send(read).is_err() {
+                    break;
                 }
-                if chunk.len() >= CHUNK {
-                    let batch = std::mem::take(&mut chunk);
-                    if let Err(e) = read_chunk(store, batch, perceptual, &done, total, progress, &mut report, on_error)
-                    {
+            }
+        });
+        let mut chunk: Vec<ToRead> = Vec::new();
+        let mut failed: Option<EngineError> = None;
+        super::scan::scan_each(&root, access, &mut |f| {
+            if failed.is_some() {
+                return;
+            }
+            match f {
+                Found::File(path) => {
+                    let meta = match std::fs::symlink_metadata(&path) {
+                        // (only compared with the index: the file itself is opened safely if read)
+                        Ok(m) => m,
+                        Err(e) => {
+                            report.errors += 1;
+                            on_error(&path, e.to_string());
+                            return;
+                        }
+                    };
+                    let stat = FileRow::stat_key(&meta);
+                    let key = match store.file_key_at(&path) {
+                        Ok(k) => k,
+                        Err(e) => {
+                            failed = Some(e.into());
+                            return;
+                        }
+                    };
+                    match key {
+                        Some(k) if (k.size, k.mtime_ns, k.inode) == stat && !stale_key(&k, perceptual) => {
+                            seen.mark(k.id);
+                            report.unchanged += 1;
+                            let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                            if n % 1024 == 0 {
+                                progress(n, total.max(n));
+                            }
+                        }
+                        Some(k) => {
+                            seen.mark(k.id);
+                            chunk.push((path, stat.2, true));
+                        }
+                        None => chunk.push((path, stat.2, false)),
+                    }
+                    if chunk.len() >= CHUNK {
+                        // The reader is gone only if it panicked; the scope says so.
+                        let _ = chunk_tx.send(std::mem::take(&mut chunk));
+                    }
+                    while let Ok(read) = read_rx.try_recv() {
+                        pending.absorb(read, &mut report, on_error);
+                    }
+                    if let Err(e) = pending.write(store, &mut report, false) {
                         failed = Some(e);
                     }
                 }
-            }
-            Found::Skipped(..) => {}
-            Found::Error(path, why) => {
-                report.errors += 1;
-                on_error(&path, why);
-                if access.is_some() {
-                    refused.push(path);
+                Found::Skipped(..) => {}
+                Found::Error(path, why) => {
+                    report.errors += 1;
+                    on_error(&path, why);
+                    if access.is_some() {
+                        refused.push(path);
+                    }
                 }
             }
+        });
+        if !chunk.is_empty() {
+            let _ = chunk_tx.send(chunk);
         }
-    });
-    if let Some(e) = failed {
-        return Err(e);
-    }
-    read_chunk(store, chunk, perceptual, &done, total, progress, &mut report, on_error)?;
+        drop(chunk_tx);
+        // The reader ends when the chunks do; what it read is written even after a failure.
+        for read in read_rx {
+            pending.absorb(read, &mut report, on_error);
+            pending.write(store, &mut report, false)?;
+        }
+        pending.write(store, &mut report, true)?;
+        failed.map_or(Ok(()), Err)
+    })?;
     // Rows of files the caller may not see are neither returned nor dropped.
     let gone: Vec<PathBuf> = store
         .ids_under(&root, &mut |id| !seen.has(id))?
@@ -280,64 +372,6 @@ fn walk(
     let n = done.load(Ordering::Relaxed);
     progress(n, total.max(n));
     Ok((root, seen, report))
-}
-
-/// Reads one chunk of new or changed files (in inode order, in parallel)
-/// and writes their rows to the index in one transaction.
-#[allow(clippy::too_many_arguments)]
-fn read_chunk(
-    store: &mut Store,
-    mut chunk: Vec<ToRead>,
-    perceptual: bool,
-    done: &AtomicU64,
-    total: u64,
-    progress: Progress<'_>,
-    report: &mut RefreshReport,
-    on_error: &mut dyn FnMut(&Path, String),
-) -> Result<(), EngineError> {
-    if chunk.is_empty() {
-        return Ok(());
-    }
-    chunk.sort_by_key(|&(_, inode, _)| inode);
-    let read: Vec<(PathBuf, bool, Result<Option<FileRow>, MediaError>)> = chunk
-        .into_par_iter()
-        .map(|(path, _, changed)| {
-            let r = index_file(&path, perceptual);
-            let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-            progress(n, total.max(n));
-            (path, changed, r)
-        })
-        .collect();
-    let mut upsert = Vec::new();
-    let mut remove = Vec::new();
-    for (path, changed, r) in read {
-        match r {
-            Ok(Some(row)) => {
-                report.bytes_read += row.size;
-                if changed {
-                    report.changed += 1;
-                } else {
-                    report.added += 1;
-                }
-                upsert.push(row);
-            }
-            Ok(None) => {
-                if changed {
-                    remove.push(path);
-                }
-            }
-            Err(e) => {
-                report.errors += 1;
-                on_error(&path, e.to_string());
-                if changed {
-                    remove.push(path);
-                }
-            }
-        }
-    }
-    report.removed += remove.len() as u64;
-    store.update_files(&upsert, &remove)?;
-    Ok(())
 }
 
 /// A row read with an older index format, or without the perceptual

@@ -15,7 +15,7 @@ use chrono::FixedOffset;
 use rayon::prelude::*;
 
 use super::group::{group, GroupOptions, Match, SetAside};
-use super::index::{index_probed, update};
+use super::index::{index_row, update};
 use super::scan::Found;
 use super::{match_name, record_decisions, EngineError, Event, FileEvent, Outcome, Summary};
 use crate::config::Mode;
@@ -80,11 +80,9 @@ struct Probed {
 /// through one descriptor opened without following links.
 fn probe_one(path: PathBuf, perceptual: bool) -> Probed {
     let result = media::open(&path).and_then(|mut opened| {
-        let info = media::probe_opened(&mut opened, &path)?;
-        let row = index_probed(&path, &mut opened, &info, perceptual)?;
-        let hash = blake3::Hash::from_hex(&row.blake3)
-            .map_err(|e| MediaError::Corrupt { path: path.clone(), reason: e.to_string() })?;
-        Ok((info, Fingerprint { size: row.size, hash }, row, opened.id))
+        let ins = media::inspect(&mut opened, &path, perceptual)?;
+        let row = index_row(&path, &opened.meta, &ins, perceptual);
+        Ok((ins.info, ins.fingerprint, row, opened.id))
     });
     Probed { path, result }
 }

@@ -8,11 +8,21 @@ use chrono::{FixedOffset, NaiveDateTime, Offset, TimeZone};
 
 use super::date::CaptureDate;
 
-/// The zone finder: built once (it decodes the bundled boundaries, some
-/// tens of milliseconds), shared by every thread after.
-fn finder() -> &'static tzf_rs::DefaultFinder {
-    static FINDER: OnceLock<tzf_rs::DefaultFinder> = OnceLock::new();
-    FINDER.get_or_init(tzf_rs::DefaultFinder::new)
+/// The zone of most places on earth, from tzf's pre-indexed map tiles:
+/// built once (~90 ms, ~13 MB kept), shared by every thread after.
+fn tiles() -> &'static tzf_rs::FuzzyFinder {
+    static TILES: OnceLock<tzf_rs::FuzzyFinder> = OnceLock::new();
+    TILES.get_or_init(tzf_rs::FuzzyFinder::new)
+}
+
+/// The zone boundaries themselves, for a position whose tile straddles a
+/// border: built only when one comes (~30 MB more, without tzf's lookup
+/// index: a lookup costs microseconds more). `tzf_rs::DefaultFinder` builds
+/// both at once with that index, 61 MB of a daemon that is otherwise a few
+/// tens (BENCHMARKS.md, "Bounded memory"); it answers as this does.
+fn boundaries() -> &'static tzf_rs::Finder {
+    static BOUNDARIES: OnceLock<tzf_rs::Finder> = OnceLock::new();
+    BOUNDARIES.get_or_init(tzf_rs::Finder::new)
 }
 
 /// The IANA zone at `(lat, lon)` ("America/Los_Angeles"), if the position is on the map.
@@ -20,7 +30,11 @@ pub fn zone_at(lat: f64, lon: f64) -> Option<chrono_tz::Tz> {
     if !lat.is_finite() || !lon.is_finite() || lat.abs() > 90.0 || lon.abs() > 180.0 {
         return None;
     }
-    finder().get_tz_name(lon, lat).parse().ok()
+    let name = match tiles().get_tz_name(lon, lat) {
+        "" => boundaries().get_tz_name(lon, lat),
+        name => name,
+    };
+    name.parse().ok()
 }
 
 /// The offset at `(lat, lon)` for the UTC instant `utc`.

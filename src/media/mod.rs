@@ -329,6 +329,44 @@ pub fn probe(path: &Path) -> Result<MediaInfo, MediaError> {
 /// [`probe`] of a file already opened with [`open`] (`path` names it in
 /// messages and gives the file-name date).
 pub fn probe_opened(opened: &mut crate::fsops::Opened, path: &Path) -> Result<MediaInfo, MediaError> {
+    probe_whole(opened, path).map(|(info, _)| info)
+}
+
+/// What [`inspect`] learns of a file from one read of its bytes.
+#[derive(Debug)]
+pub struct Inspection {
+    /// Kind, capture date, camera, what tells the shot apart.
+    pub info: MediaInfo,
+    /// Size and blake3 of the bytes read.
+    pub fingerprint: crate::fsops::Fingerprint,
+    /// The whole file, when it was read into memory (a picture to hash).
+    pub data: Option<Vec<u8>>,
+}
+
+/// One pass over an opened file: kind, damage check, capture date and
+/// blake3, with the bytes themselves when `pixels` (a picture to be
+/// pHashed) — the file's content is read once. A JPEG is read whole by its
+/// damage check, and those bytes give the fingerprint and the pixels; any
+/// other picture wanted for its pixels is read whole once; a video (or a
+/// picture not wanted for its pixels) is hashed as it streams by. Only the
+/// small reads of headers (EXIF, XMP, movie boxes) come on top.
+pub fn inspect(opened: &mut crate::fsops::Opened, path: &Path, pixels: bool) -> Result<Inspection, MediaError> {
+    let (info, whole) = probe_whole(opened, path)?;
+    let wants = pixels && !info.kind.is_video() && decode::can_decode(info.kind);
+    let data = match whole {
+        Some(d) if wants || d.len() as u64 == opened.meta.len() => Some(d),
+        _ if wants => Some(read_all(&mut opened.file, path)?),
+        _ => None,
+    };
+    let fingerprint = match &data {
+        Some(d) => crate::fsops::Fingerprint::of(d),
+        None => crate::fsops::fingerprint_file(&mut opened.file, path)?,
+    };
+    Ok(Inspection { info, fingerprint, data: data.filter(|_| wants) })
+}
+
+/// [`probe_opened`], with the whole file when the probe read it whole (a JPEG).
+fn probe_whole(opened: &mut crate::fsops::Opened, path: &Path) -> Result<(MediaInfo, Option<Vec<u8>>), MediaError> {
     use std::io::{Seek, SeekFrom};
     let meta = opened.meta.clone();
     let file = &mut opened.file;
@@ -450,7 +488,7 @@ pub fn probe_opened(opened: &mut crate::fsops::Opened, path: &Path) -> Result<Me
         let head = read_prefix(file, path, 64 << 10)?;
         capture.burst = capture::xmp_burst_id(&head);
     }
-    Ok(MediaInfo { kind, taken, camera, capture, motion })
+    Ok((MediaInfo { kind, taken, camera, capture, motion }, whole_jpeg))
 }
 
 /// The whole content of an open file, from its start.
