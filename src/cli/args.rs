@@ -325,6 +325,12 @@ pub struct DedupArgs {
     /// How duplicates are recognised.
     #[command(flatten)]
     pub dup: DupArgs,
+    /// Exact copies only, and fast: nothing is decoded; files are grouped by size, then by their first and last 16 KiB, and only those still alike are read whole. Copy names still pick the keeper.
+    #[arg(long, conflicts_with = "threshold")]
+    pub exact: bool,
+    /// With --exact: every file counts, not only photos and videos.
+    #[arg(long, requires = "exact")]
+    pub all_files: bool,
 }
 
 /// `cbctl review`.
