@@ -17,7 +17,7 @@
 # of each pair uses a state dir it has never seen (its index is cold).
 #
 # Usage: benches/exact_vs_fclones.sh [N]   (FCLONES=path, RUNS=5, NO_BUILD=1,
-#        CARGO_TARGET_DIR honoured). Install fclones with
+#        CBCTL=path to a built cbctl, CARGO_TARGET_DIR honoured). Install fclones with
 #        `cargo install --root /some/dir fclones` and set FCLONES.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,8 +25,8 @@ N=${1:-50000}
 RUNS=${RUNS:-5}
 FCLONES=${FCLONES:-$(command -v fclones || echo /work/tools/bin/fclones)}
 [ -x "$FCLONES" ] || { echo "fclones not found: set FCLONES" >&2; exit 2; }
-[ -n "${NO_BUILD:-}" ] || cargo build --release --quiet --bin cbctl
-CBCTL=$(realpath "${CARGO_TARGET_DIR:-target}/release/cbctl")
+[ -n "${NO_BUILD:-}${CBCTL:-}" ] || cargo build --release --quiet --bin cbctl
+CBCTL=$(realpath "${CBCTL:-${CARGO_TARGET_DIR:-target}/release/cbctl}")
 corpus=../shared/corpus
 work=$(mktemp -d /var/tmp/cb-exact.XXXXXX)
 trap 'rm -rf "$work"' EXIT

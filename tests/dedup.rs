@@ -396,6 +396,8 @@ fn a_trash_of_one_group_moves_only_the_copies_shown_and_nothing_once_its_keeper_
         keepers,
         members,
         undated: false,
+        exact: false,
+        all_files: false,
     };
     let (mut journal, _) = clean_backup::journal::Journal::open(&t.path().join("state")).unwrap();
     // The page showed the half-size copy as the keeper: it is not, so nothing moves.

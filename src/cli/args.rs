@@ -257,7 +257,7 @@ pub struct OrganizeArgs {
 /// How duplicates are recognised (defaults from `[dedup]` in the config).
 #[derive(Args, Debug)]
 pub struct DupArgs {
-    /// Exact copies (same bytes) only: no perceptual hash.
+    /// Exact copies (same bytes) only: no perceptual hash (with dedup.names on, a copy-named file is still compared by its picture; `dedup --exact` decodes nothing).
     #[arg(long)]
     pub no_phash: bool,
     /// Use OS copy names ("IMG (1).jpg", "x - Copy.jpg") to pick keepers.
