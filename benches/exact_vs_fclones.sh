@@ -17,7 +17,8 @@
 # of each pair uses a state dir it has never seen (its index is cold).
 #
 # Usage: benches/exact_vs_fclones.sh [N]   (FCLONES=path, RUNS=5, NO_BUILD=1,
-#        CBCTL=path to a built cbctl, CARGO_TARGET_DIR honoured). Install fclones with
+#        CBCTL=path to a built cbctl, TREE=dir to keep the tree or reuse it, CARGO_TARGET_DIR
+#        honoured). Install fclones with
 #        `cargo install --root /some/dir fclones` and set FCLONES.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,9 +33,9 @@ work=$(mktemp -d /var/tmp/cb-exact.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 export XDG_CONFIG_HOME=$work/xconfig XDG_RUNTIME_DIR=$work/run
 mkdir -p "$XDG_CONFIG_HOME" "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
-tree=$work/tree
+tree=${TREE:-$work/tree}
 
-python3 - "$tree" "$N" "$corpus" <<'PY'
+[ -d "$tree" ] || python3 - "$tree" "$N" "$corpus" <<'PY'
 import os, random, shutil, sys
 tree, n, corpus = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 rng = random.Random(17)

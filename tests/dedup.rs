@@ -500,8 +500,7 @@ fn exact_delete_trashes_the_copies_byte_for_byte_and_undo_restores_them() {
     assert_eq!(s["handled"].as_u64(), Some(3), "{s}");
     let session = s["session"].as_i64().unwrap();
     let trash = dir.join(".clean-backup-trash").join(session.to_string());
-    let trashed: BTreeSet<(PathBuf, String)> =
-        tree(&trash).into_iter().filter(|(_, h)| h != "dir").map(|(p, h)| (p, h)).collect();
+    let trashed: BTreeSet<(PathBuf, String)> = tree(&trash).into_iter().filter(|(_, h)| h != "dir").collect();
     let copies: BTreeSet<(PathBuf, String)> = ["sub/a again.jpg", "sub/s2.png", "sub/notes.txt"]
         .iter()
         .map(|p| (PathBuf::from(p), before[Path::new(p)].clone()))

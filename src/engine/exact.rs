@@ -37,6 +37,9 @@ pub struct Exact {
     pub report: RefreshReport,
 }
 
+/// A file read whole: its fingerprint and the identity of what was read.
+type Whole = Result<(fsops::Fingerprint, Identity), fsops::FsError>;
+
 /// A regular file found under a root.
 struct Candidate {
     path: PathBuf,
@@ -178,7 +181,7 @@ pub fn find(
     if total > 0 {
         progress(0, total);
     }
-    let hashed: Vec<(usize, Result<(fsops::Fingerprint, Identity), fsops::FsError>)> = work
+    let hashed: Vec<(usize, Whole)> = work
         .into_par_iter()
         .map(|i| {
             let r = fsops::fingerprint_id(&cands[i].path);
@@ -213,8 +216,11 @@ pub fn find(
         }
     }
 
-    let mut members: Vec<(usize, blake3::Hash)> =
-        by_hash.into_iter().filter(|(_, g)| g.len() > 1).flat_map(|((_, h), g)| g.into_iter().map(move |i| (i, h))).collect();
+    let mut members: Vec<(usize, blake3::Hash)> = by_hash
+        .into_iter()
+        .filter(|(_, g)| g.len() > 1)
+        .flat_map(|((_, h), g)| g.into_iter().map(move |i| (i, h)))
+        .collect();
     members.sort_by(|a, b| cands[a.0].path.cmp(&cands[b.0].path));
     let mut out = Exact { report, ..Exact::default() };
     for (i, hash) in members {
