@@ -248,8 +248,13 @@ pub fn examples(page: &str) -> &'static [Example] {
                 "Move every copy but the best to ~/dupes, keeping their relative paths.",
             ),
             (
-                "cbctl dedup --no-phash --action delete ~/Pictures/Library",
-                "Send byte-identical copies to the trash (cbctl undo brings them back).",
+                "cbctl dedup --exact --action delete ~/Pictures/Library",
+                "Send byte-identical copies to the trash (cbctl undo brings them back); nothing is decoded, \
+                 only files that share a size are read.",
+            ),
+            (
+                "cbctl dedup --exact --all-files ~/Downloads",
+                "Report byte-identical copies of any kind of file, not only photos and videos.",
             ),
             (
                 "cbctl dedup --report html --out dupes.html ~/Pictures/Library",

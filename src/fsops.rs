@@ -326,6 +326,69 @@ pub fn fingerprint_file(file: &mut File, path: &Path) -> Result<Fingerprint, FsE
     fingerprint_reader(file).map_err(io_err("read", path))
 }
 
+/// The head and tail of a file, read once to tell same-size files apart
+/// before reading them whole (as fclones does).
+#[derive(Debug, Clone)]
+pub struct Sample {
+    /// The file's device and inode, as opened.
+    pub id: Identity,
+    /// Its size as opened.
+    pub size: u64,
+    /// blake3 of the bytes read: the whole content when `whole`, else the
+    /// first and last `block` bytes.
+    pub hash: blake3::Hash,
+    /// The hash is of the whole file (it is no longer than two blocks).
+    pub whole: bool,
+    /// Its first bytes (up to 512), to sniff its kind.
+    pub head: Vec<u8>,
+    /// Bytes read.
+    pub read: u64,
+}
+
+/// Reads the first and last `block` bytes of `path` (all of it when it is
+/// no longer than two blocks), opened as [`open_file`] opens.
+pub fn sample(path: &Path, block: usize) -> Result<Sample, FsError> {
+    use std::os::unix::fs::FileExt;
+    let o = open_file(path)?;
+    let size = o.meta.len();
+    let block = block.max(1) as u64;
+    let read_at = |buf: &mut [u8], at: u64| -> Result<usize, FsError> {
+        let mut n = 0;
+        while n < buf.len() {
+            match o.file.read_at(&mut buf[n..], at + n as u64) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(io_err("read", path)(e)),
+            }
+        }
+        Ok(n)
+    };
+    let (hash, whole, head, read) = if size <= 2 * block {
+        let mut buf = vec![0u8; size as usize];
+        let n = read_at(&mut buf, 0)?;
+        buf.truncate(n);
+        // The file grew or shrank while read: its whole hash is not this one.
+        let whole = n as u64 == size;
+        (blake3::hash(&buf), whole, buf[..n.min(512)].to_vec(), n as u64)
+    } else {
+        let mut buf = vec![0u8; 2 * block as usize];
+        let (h, t) = buf.split_at_mut(block as usize);
+        let a = read_at(h, 0)?;
+        let b = read_at(t, size - block)?;
+        let head = h[..a.min(512)].to_vec();
+        (blake3::hash(&buf), false, head, (a + b) as u64)
+    };
+    Ok(Sample { id: o.id, size, hash, whole, head, read })
+}
+
+/// [`fingerprint`], with the identity of the file read.
+pub fn fingerprint_id(path: &Path) -> Result<(Fingerprint, Identity), FsError> {
+    let mut o = open_file(path)?;
+    let fp = fingerprint_reader(&mut o.file).map_err(io_err("read", path))?;
+    Ok((fp, o.id))
+}
+
 fn fingerprint_reader(reader: &mut impl Read) -> io::Result<Fingerprint> {
     let mut hasher = blake3::Hasher::new();
     let mut buf = vec![0u8; 256 * 1024];

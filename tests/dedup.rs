@@ -396,6 +396,8 @@ fn a_trash_of_one_group_moves_only_the_copies_shown_and_nothing_once_its_keeper_
         keepers,
         members,
         undated: false,
+        exact: false,
+        all_files: false,
     };
     let (mut journal, _) = clean_backup::journal::Journal::open(&t.path().join("state")).unwrap();
     // The page showed the half-size copy as the keeper: it is not, so nothing moves.
@@ -413,4 +415,102 @@ fn a_trash_of_one_group_moves_only_the_copies_shown_and_nothing_once_its_keeper_
             assert_eq!(after.get(rel), Some(hash), "{} untouched", rel.display());
         }
     }
+}
+
+/// Bytes `dedup --exact` reads of each end of a file (`engine::exact::BLOCK`).
+const EXACT_BLOCK: u64 = 16 * 1024;
+
+/// A folder for `--exact`: two copies of a corpus photo, a photo and a copy
+/// of it with one byte changed in the middle (same size, same head and
+/// tail), two same-size photos that differ at once, a pair of small
+/// identical files, an empty pair, a hard link, a non-media pair, and one
+/// big file of a size nothing else has. Returns the folder and the bytes
+/// the search must read: the ends of every file that shares a size, and the
+/// whole of those whose ends are alike.
+fn exact_set(corpus: &Path, root: &Path) -> (PathBuf, u64) {
+    std::fs::create_dir_all(root.join("sub")).unwrap();
+    let dir = root.canonicalize().unwrap();
+    let a = std::fs::read(corpus.join(PHOTOS[0])).unwrap();
+    std::fs::write(dir.join("a.jpg"), &a).unwrap();
+    std::fs::write(dir.join("sub/a again.jpg"), &a).unwrap();
+    let b = std::fs::read(corpus.join(PHOTOS[1])).unwrap();
+    let mut b2 = b.clone();
+    let mid = b2.len() / 2;
+    b2[mid] ^= 0xff;
+    std::fs::write(dir.join("b.jpg"), &b).unwrap();
+    std::fs::write(dir.join("b-edited.jpg"), &b2).unwrap();
+    std::fs::hard_link(dir.join("b.jpg"), dir.join("b-link.jpg")).unwrap();
+    let mut c = std::fs::read(corpus.join(PHOTOS[2])).unwrap();
+    std::fs::write(dir.join("c.jpg"), &c).unwrap();
+    c[3] ^= 0xff;
+    std::fs::write(dir.join("c-head.jpg"), &c).unwrap();
+    let small: Vec<u8> = (0..3000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(dir.join("s1.png"), &small).unwrap();
+    std::fs::write(dir.join("sub/s2.png"), &small).unwrap();
+    std::fs::write(dir.join("empty1.jpg"), b"").unwrap();
+    std::fs::write(dir.join("empty2.jpg"), b"").unwrap();
+    let notes: Vec<u8> = (0..5000u32).map(|i| (i * 13 % 241) as u8).collect();
+    std::fs::write(dir.join("notes.txt"), &notes).unwrap();
+    std::fs::write(dir.join("sub/notes.txt"), &notes).unwrap();
+    let big: Vec<u8> = (0..3_000_001u32).map(|i| (i % 253) as u8).collect();
+    std::fs::write(dir.join("big.jpg"), &big).unwrap();
+    let ends = |n: usize| (n as u64).min(2 * EXACT_BLOCK);
+    let sampled = 2 * ends(a.len()) + 2 * ends(b.len()) + 2 * ends(c.len()) + 2 * ends(3000) + 2 * ends(5000);
+    (dir, sampled + 2 * a.len() as u64 + 2 * b.len() as u64)
+}
+
+#[test]
+fn exact_finds_only_byte_identical_files_and_reads_no_file_of_a_size_nothing_else_has() {
+    let Some(corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let (dir, must_read) = exact_set(&corpus, &t.path().join("photos"));
+    let set = |names: &[&str]| names.iter().map(|n| dir.join(n)).collect::<BTreeSet<PathBuf>>();
+
+    let (out, lines) = dedup(&t.path().join("state"), &["--exact"], &[&dir]);
+    assert_eq!(out.status.code(), Some(0));
+    let mut found = groups(&lines);
+    found.sort();
+    let mut expected = vec![set(&["a.jpg", "sub/a again.jpg"]), set(&["s1.png", "sub/s2.png"])];
+    expected.sort();
+    assert_eq!(found, expected, "no empty pair, no hard link, no same-size lookalike, no text file");
+    let s = summary(&lines);
+    assert_eq!(s["index"]["bytes_read"].as_u64(), Some(must_read), "{s}");
+    assert_eq!(s["errors"].as_u64(), Some(0), "an empty file is no error here: {s}");
+
+    let (_, lines) = dedup(&t.path().join("state"), &["--exact", "--all-files"], &[&dir]);
+    let mut found = groups(&lines);
+    found.sort();
+    expected.push(set(&["notes.txt", "sub/notes.txt"]));
+    expected.sort();
+    assert_eq!(found, expected, "--all-files adds the text files");
+    assert_eq!(summary(&lines)["index"]["bytes_read"].as_u64(), Some(must_read));
+}
+
+#[test]
+fn exact_delete_trashes_the_copies_byte_for_byte_and_undo_restores_them() {
+    let Some(corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let state = t.path().join("state");
+    let (dir, _) = exact_set(&corpus, &t.path().join("photos"));
+    let before = tree(&dir);
+
+    let (out, lines) = dedup(&state, &["--exact", "--all-files", "--action", "delete"], &[&dir]);
+    assert_eq!(out.status.code(), Some(0));
+    let s = summary(&lines);
+    assert_eq!(s["handled"].as_u64(), Some(3), "{s}");
+    let session = s["session"].as_i64().unwrap();
+    let trash = dir.join(".clean-backup-trash").join(session.to_string());
+    let trashed: BTreeSet<(PathBuf, String)> = tree(&trash).into_iter().filter(|(_, h)| h != "dir").collect();
+    let copies: BTreeSet<(PathBuf, String)> = ["sub/a again.jpg", "sub/s2.png", "sub/notes.txt"]
+        .iter()
+        .map(|p| (PathBuf::from(p), before[Path::new(p)].clone()))
+        .collect();
+    assert_eq!(trashed, copies, "the later copies, each with its bytes, under their relative paths");
+    for kept in ["a.jpg", "s1.png", "notes.txt", "b.jpg", "b-link.jpg", "empty2.jpg", "big.jpg"] {
+        assert!(dir.join(kept).exists(), "{kept} stays");
+    }
+
+    let out = run(cbctl(&state).arg("undo").arg("--last"));
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(tree(&dir), before, "every file back, byte for byte, and no trash folder left");
 }

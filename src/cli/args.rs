@@ -257,7 +257,7 @@ pub struct OrganizeArgs {
 /// How duplicates are recognised (defaults from `[dedup]` in the config).
 #[derive(Args, Debug)]
 pub struct DupArgs {
-    /// Exact copies (same bytes) only: no perceptual hash.
+    /// Exact copies (same bytes) only: no perceptual hash (with dedup.names on, a copy-named file is still compared by its picture; `dedup --exact` decodes nothing).
     #[arg(long)]
     pub no_phash: bool,
     /// Use OS copy names ("IMG (1).jpg", "x - Copy.jpg") to pick keepers.
@@ -325,6 +325,12 @@ pub struct DedupArgs {
     /// How duplicates are recognised.
     #[command(flatten)]
     pub dup: DupArgs,
+    /// Exact copies only, and fast: nothing is decoded; files are grouped by size, then by their first and last 16 KiB, and only those still alike are read whole. Copy names still pick the keeper.
+    #[arg(long, conflicts_with = "threshold")]
+    pub exact: bool,
+    /// With --exact: every file counts, not only photos and videos.
+    #[arg(long, requires = "exact")]
+    pub all_files: bool,
 }
 
 /// `cbctl review`.

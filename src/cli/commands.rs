@@ -394,7 +394,10 @@ fn dedup(cli: &Cli, setup: &Setup, c: &mut dyn Control, args: &DedupArgs) -> Res
         _ => Vec::new(),
     };
     let html = args.report == ReportArg::Html;
-    let group = args.dup.options(cfg);
+    let mut group = args.dup.options(cfg);
+    if args.exact {
+        group.perceptual = false;
+    }
     let spec = JobSpec::Dedup {
         dirs: dirs.clone(),
         action,
@@ -404,6 +407,8 @@ fn dedup(cli: &Cli, setup: &Setup, c: &mut dyn Control, args: &DedupArgs) -> Res
         keepers: Vec::new(),
         members: Vec::new(),
         undated: html,
+        exact: args.exact,
+        all_files: args.all_files,
     };
     let mut printer = Printer::new(cli.json, false, "files hashed");
     // For the page: its groups, undated and unreadable files (errors are still said on stderr).

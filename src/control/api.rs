@@ -533,6 +533,8 @@ mod tests {
             keepers: vec!["/p/a.jpg".into()],
             members: vec!["/p/b.jpg".into()],
             undated: true,
+            exact: false,
+            all_files: false,
         };
         let before = chrono::DateTime::parse_from_rfc3339("2026-01-02T03:04:05+01:00").unwrap();
         let all = vec![

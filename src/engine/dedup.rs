@@ -53,6 +53,21 @@ pub struct DedupOptions {
     pub members: Vec<PathBuf>,
     /// Tell of every file dated by its mtime only ([`DedupEvent::Undated`]).
     pub undated: bool,
+    /// Exact copies only, found without decoding anything ([`super::exact`]):
+    /// by size, then head and tail, then the whole content. Also taken when
+    /// neither `group.perceptual` nor `group.names` is on.
+    pub exact: bool,
+    /// With the exact search: every regular file counts, not only media.
+    pub all_files: bool,
+}
+
+impl DedupOptions {
+    /// The job takes the exact search: nothing it needs is decoded (copy
+    /// names still pick keepers, but never join files of other content),
+    /// and no file's capture date is asked for.
+    pub fn exact_only(&self) -> bool {
+        (self.exact || !self.group.perceptual && !self.group.names) && !self.undated
+    }
 }
 
 /// What the review page shows of a file: its size in pixels, format,
@@ -295,6 +310,7 @@ pub fn dedup(
     let mut rows: Vec<FileRow> = Vec::new();
     let mut roots: Vec<PathBuf> = Vec::new();
     let mut seen: HashMap<PathBuf, ()> = HashMap::new();
+    let mut resolved: Vec<PathBuf> = Vec::new();
     for dir in &opts.dirs {
         let root = match std::fs::metadata(dir) {
             Ok(m) if m.is_dir() => fsops::canonical_lenient(dir)?,
@@ -306,6 +322,31 @@ pub fn dedup(
                 return Err(EngineError::DestInsideSource { src: root, dest: to.clone() });
             }
         }
+        resolved.push(root);
+    }
+    if opts.exact_only() {
+        let mut errors = Vec::new();
+        let found = {
+            let progress_dir = resolved.first().cloned().unwrap_or_default();
+            let on_event_cell = std::sync::Mutex::new(&mut *on_event);
+            let progress: Progress<'_> = &|done, total| {
+                if let Ok(mut f) = on_event_cell.lock() {
+                    (*f)(&DedupEvent::Indexing { dir: progress_dir.clone(), done, total });
+                }
+            };
+            super::exact::find(&resolved, opts.all_files, opts.access.as_ref(), progress, &mut |p, why| {
+                errors.push((p.to_path_buf(), why))
+            })
+        };
+        for (path, reason) in errors {
+            on_event(&DedupEvent::Error { path, reason });
+        }
+        summary.index = found.report;
+        roots = found.roots.iter().map(|&r| resolved[r].clone()).collect();
+        rows = found.rows;
+    }
+    for root in resolved.iter().filter(|_| !opts.exact_only()) {
+        let root = root.clone();
         let mut errors = Vec::new();
         let (found, report) = {
             let read_phash = opts.group.perceptual || opts.group.names;
@@ -338,7 +379,7 @@ pub fn dedup(
             }
         }
     }
-    summary.files = rows.len() as u64;
+    summary.files = if opts.exact_only() { summary.index.files } else { rows.len() as u64 };
     summary.errors = summary.index.errors;
     if opts.undated {
         for r in rows.iter().filter(|r| r.taken_source.as_deref().is_none_or(|s| s == "mtime")) {

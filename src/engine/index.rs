@@ -20,7 +20,7 @@ pub struct RefreshReport {
     pub files: u64,
     /// Trusted from the index without reading (size, mtime, inode unchanged).
     pub unchanged: u64,
-    /// New to the index.
+    /// New to the index (with `dedup --exact`, which indexes nothing: files opened).
     pub added: u64,
     /// Re-read because they changed.
     pub changed: u64,
@@ -28,7 +28,7 @@ pub struct RefreshReport {
     pub removed: u64,
     /// Files that could not be read (each reported through `on_error`).
     pub errors: u64,
-    /// Bytes read to hash.
+    /// Bytes read to hash (with `dedup --exact`: of the files that share a size only).
     pub bytes_read: u64,
 }
 

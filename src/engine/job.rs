@@ -71,6 +71,13 @@ pub enum JobSpec {
         /// Also tell of every file dated by its mtime only.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         undated: bool,
+        /// Exact copies only, nothing decoded: by size, head and tail, then
+        /// the whole content (`--exact`).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        exact: bool,
+        /// With `exact`: every regular file counts, not only media (`--all-files`).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        all_files: bool,
     },
     /// `cbctl compress SRC DEST`.
     Compress(CompressOptions),
@@ -329,7 +336,7 @@ pub fn run_as(
             };
             JobSummary::Organize(organize(journal, &opts, &mut |ev| out.send(ev.into()))?)
         }
-        JobSpec::Dedup { dirs, action, to, library, group, keepers, members, undated } => {
+        JobSpec::Dedup { dirs, action, to, library, group, keepers, members, undated, exact, all_files } => {
             let opts = DedupOptions {
                 dirs: dirs.clone(),
                 action: *action,
@@ -340,6 +347,8 @@ pub fn run_as(
                 keepers: keepers.clone(),
                 members: members.clone(),
                 undated: *undated,
+                exact: *exact,
+                all_files: *all_files,
             };
             JobSummary::Dedup(dedup(journal, &opts, &mut |ev| out.send(ev.into()))?)
         }

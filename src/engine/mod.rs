@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 pub mod assets;
 pub mod compress;
 pub mod dedup;
+pub mod exact;
 pub mod group;
 pub mod index;
 pub mod job;

@@ -210,6 +210,8 @@ impl Review {
                 keepers: Vec::new(),
                 members: Vec::new(),
                 undated: true,
+                exact: false,
+                all_files: false,
             };
             let mut events = Vec::new();
             let summary = run_job(c, spec, &mut |ev| {
@@ -405,6 +407,8 @@ impl Review {
                     keepers: vec![keeper.clone()],
                     members: shown,
                     undated: false,
+                    exact: false,
+                    all_files: false,
                 };
                 let mut trashed = 0usize;
                 let mut failed = Vec::new();
