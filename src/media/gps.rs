@@ -31,10 +31,34 @@ pub fn zone_at(lat: f64, lon: f64) -> Option<chrono_tz::Tz> {
         return None;
     }
     let name = match tiles().get_tz_name(lon, lat) {
-        "" => boundaries().get_tz_name(lon, lat),
+        "" => around(lat, lon).unwrap_or_else(|| boundaries().get_tz_name(lon, lat)),
         name => name,
     };
     name.parse().ok()
+}
+
+/// The zone of the tiles around a position whose own tile straddles a
+/// border, when all of them that have one agree (Rome's tile holds the
+/// Vatican; inland, most border tiles are of this kind); `None` when two
+/// zones meet there, and only the boundaries can tell.
+fn around(lat: f64, lon: f64) -> Option<&'static str> {
+    let mut found: Option<&'static str> = None;
+    for r in [0.05, 0.1, 0.2] {
+        for (dy, dx) in
+            [(-1.0, -1.0), (-1.0, 0.0), (-1.0, 1.0), (0.0, -1.0), (0.0, 1.0), (1.0, -1.0), (1.0, 0.0), (1.0, 1.0)]
+        {
+            match (tiles().get_tz_name(lon + dx * r, lat + dy * r), found) {
+                ("", _) => {}
+                (n, None) => found = Some(n),
+                (n, Some(f)) if n != f => return None,
+                _ => {}
+            }
+        }
+        if found.is_some() {
+            return found;
+        }
+    }
+    None
 }
 
 /// The offset at `(lat, lon)` for the UTC instant `utc`.
@@ -85,6 +109,20 @@ mod tests {
         assert_eq!(offset_at_utc(34.05, -118.24, dt("2023-06-01 03:30:00")), FixedOffset::west_opt(7 * 3600));
         assert_eq!(offset_at_local(34.05, -118.24, dt("2023-01-01 12:00:00")), FixedOffset::west_opt(8 * 3600));
         assert_eq!(zone_at(91.0, 0.0), None);
+    }
+
+    #[test]
+    fn a_tile_that_straddles_a_border_takes_its_neighbours_zone_when_they_agree_else_the_boundaries() {
+        // Rome (the tile holds the Vatican): every tile around is Europe/Rome.
+        assert_eq!(tiles().get_tz_name(12.4888, 41.8530), "");
+        assert_eq!(around(41.8530, 12.4888), Some("Europe/Rome"));
+        assert_eq!(zone_at(41.8530, 12.4888), Some(chrono_tz::Europe::Rome));
+        // On the French-Spanish border two zones meet: the boundaries answer.
+        let (lat, lon) = (43.3390, -1.7890);
+        if tiles().get_tz_name(lon, lat).is_empty() {
+            assert_eq!(around(lat, lon), None);
+            assert!(matches!(zone_at(lat, lon), Some(chrono_tz::Europe::Madrid | chrono_tz::Europe::Paris)));
+        }
     }
 
     #[test]

@@ -329,7 +329,7 @@ pub fn probe(path: &Path) -> Result<MediaInfo, MediaError> {
 /// [`probe`] of a file already opened with [`open`] (`path` names it in
 /// messages and gives the file-name date).
 pub fn probe_opened(opened: &mut crate::fsops::Opened, path: &Path) -> Result<MediaInfo, MediaError> {
-    probe_whole(opened, path).map(|(info, _)| info)
+    probe_whole(opened, path, false).map(|(info, _)| info)
 }
 
 /// What [`inspect`] learns of a file from one read of its bytes.
@@ -351,7 +351,7 @@ pub struct Inspection {
 /// picture not wanted for its pixels) is hashed as it streams by. Only the
 /// small reads of headers (EXIF, XMP, movie boxes) come on top.
 pub fn inspect(opened: &mut crate::fsops::Opened, path: &Path, pixels: bool) -> Result<Inspection, MediaError> {
-    let (info, whole) = probe_whole(opened, path)?;
+    let (info, whole) = probe_whole(opened, path, pixels)?;
     let wants = pixels && !info.kind.is_video() && decode::can_decode(info.kind);
     let data = match whole {
         Some(d) if wants || d.len() as u64 == opened.meta.len() => Some(d),
@@ -365,8 +365,14 @@ pub fn inspect(opened: &mut crate::fsops::Opened, path: &Path, pixels: bool) -> 
     Ok(Inspection { info, fingerprint, data: data.filter(|_| wants) })
 }
 
-/// [`probe_opened`], with the whole file when the probe read it whole (a JPEG).
-fn probe_whole(opened: &mut crate::fsops::Opened, path: &Path) -> Result<(MediaInfo, Option<Vec<u8>>), MediaError> {
+/// [`probe_opened`], with the whole file when the probe read it whole: a
+/// JPEG always (its damage check), a HEIF when `keep` (its pixels are
+/// wanted: its motion-photo check reads from those bytes, not the file).
+fn probe_whole(
+    opened: &mut crate::fsops::Opened,
+    path: &Path,
+    keep: bool,
+) -> Result<(MediaInfo, Option<Vec<u8>>), MediaError> {
     use std::io::{Seek, SeekFrom};
     let meta = opened.meta.clone();
     let file = &mut opened.file;
@@ -389,7 +395,7 @@ fn probe_whole(opened: &mut crate::fsops::Opened, path: &Path) -> Result<(MediaI
     };
     let corrupt = |reason: String| MediaError::Corrupt { path: path.to_path_buf(), reason };
     // A JPEG is read whole to check it; its vendor segments are read from that too.
-    let mut whole_jpeg = None;
+    let mut whole_jpeg: Option<Vec<u8>> = None;
     let mut motion = None;
     if kind == Kind::Jpeg {
         let mut data = head.clone();
@@ -397,6 +403,10 @@ fn probe_whole(opened: &mut crate::fsops::Opened, path: &Path) -> Result<(MediaI
         if let Some(why) = jpeg::damage(&data) {
             return Err(corrupt(format!("JPEG {why}; left in place")));
         }
+        motion = motion::detect(&data, kind);
+        whole_jpeg = Some(data);
+    } else if kind == Kind::Heif && keep {
+        let data = read_all(file, path)?;
         motion = motion::detect(&data, kind);
         whole_jpeg = Some(data);
     } else if kind == Kind::Heif {
@@ -439,8 +449,10 @@ fn probe_whole(opened: &mut crate::fsops::Opened, path: &Path) -> Result<(MediaI
         if kind == Kind::Png {
             taken = taken.or_else(|| textdate::png_creation_time(&head).map(|(t, o)| found(t, o, DateSource::PngText)));
         }
-        let vendor =
-            exif.maker_date.map(|t| (t, None)).or_else(|| whole_jpeg.as_deref().and_then(vendor::jpeg_vendor_date));
+        let vendor = exif
+            .maker_date
+            .map(|t| (t, None))
+            .or_else(|| whole_jpeg.as_deref().filter(|_| kind == Kind::Jpeg).and_then(vendor::jpeg_vendor_date));
         taken = taken.or_else(|| vendor.map(|(t, o)| found(t, o, DateSource::MakerNote)));
     }
     if taken.is_none() {
