@@ -45,7 +45,7 @@ run() { # name, command...
     shift
     sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
     /usr/bin/time -f "%e %U %S %M" -o "$work/time" "$@" >"$work/out" 2>"$work/err" || true
-    read -r wall user sys kb <"$work/time"
+    read -r wall user sys kb < <(tail -n 1 "$work/time")
     python3 -c "
 w, u, s = $wall, $user, $sys
 print(f'| $name | {w:.1f} | {$N / w:.0f} | {$bytes / 1e6 / w:.0f} | {100 * (u + s) / w / $cores:.0f}% | {$kb / 1024:.0f} |')"
@@ -53,7 +53,7 @@ print(f'| $name | {w:.1f} | {$N / w:.0f} | {$bytes / 1e6 / w:.0f} | {100 * (u + 
 echo "| indexer | wall (s) | files/s | MB/s | CPU of $cores cores | peak RSS (MiB) |"
 echo "|---|---:|---:|---:|---:|---:|"
 run "cbctl dedup --local (fresh state dir)" "$bin" --state-dir "$work/st" --json dedup --local "$work/photos"
-half=$(awk '{print $1 / 2}' "$work/time")
+half=$(tail -n 1 "$work/time" | awk '{h = $1 * 0.6; print (h < 2.6 ? 2.6 : h)}')
 run "czkawka_cli image --disable-cache" "$czk" image --disable-cache -d "$work/photos" -f "$work/czk.txt"
 # Resume: killed halfway, then run again on the same state dir.
 rm -rf "$work/st2"
@@ -66,6 +66,7 @@ wait "$pid" 2>/dev/null || true
 tail -n 1 "$work/resume.json" | python3 -c '
 import json, sys
 s = json.load(sys.stdin)["index"]
-print(f"resume after kill -9: {s[\"unchanged\"]} files kept from before the kill, {s[\"added\"]} read after it (of {s[\"files\"]})")
+kept, read, files = s["unchanged"], s["added"], s["files"]
+print(f"resume after kill -9: {kept} files kept from before the kill, {read} read after it (of {files})")
 if s["unchanged"] == 0:
     sys.exit("REGRESSION: nothing stored before the kill was kept")'
