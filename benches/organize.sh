@@ -12,8 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-2000}
 CORPUS=../shared/corpus
-cargo build --release --quiet
-BIN=target/release/cbctl
+[ -n "${BIN:-}" ] || cargo build --release --quiet
+BIN=${BIN:-target/release/cbctl}
 work=$(mktemp -d /var/tmp/cb-bench.XXXXXX)
 trap 'rm -rf "$work" /dev/shm/cb-bench-*' EXIT
 
