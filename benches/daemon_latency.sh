@@ -31,7 +31,10 @@ path = "inbox"
 [watch]
 settle_seconds = 1
 TOML
-target/release/clean-backupd --config "$work/config.toml" 2>/dev/null &
+mkdir -p "$work/inbox" "$work/lib"  # the daemon never makes its inbox or its library
+export XDG_RUNTIME_DIR=$work/run
+mkdir -p -m 700 "$XDG_RUNTIME_DIR"
+"${DAEMON:-target/release/clean-backupd}" --config "$work/config.toml" 2>/dev/null &
 pid=$!
 python3 - "$work" "$N" "$pid" ../shared/corpus/metadata-extractor/jpg <<'PY'
 import os, statistics, sys, time
