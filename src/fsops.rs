@@ -440,6 +440,14 @@ pub fn exists(path: &Path) -> Result<bool, FsError> {
     }
 }
 
+/// The metadata of the entry at `path` itself (a link is not followed):
+/// what an index compares its size, mtime and inode with. Only compared:
+/// a file acted on is opened safely, and checked again, by the other
+/// functions here.
+pub fn lstat(path: &Path) -> io::Result<std::fs::Metadata> {
+    std::fs::symlink_metadata(path)
+}
+
 /// True if `path` is a folder reached without following a link.
 pub fn is_dir(path: &Path) -> bool {
     Dir::open(path).is_ok()

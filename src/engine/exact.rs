@@ -86,7 +86,7 @@ pub fn find(
                     if paths.contains(&path) {
                         continue;
                     }
-                    let meta = match std::fs::symlink_metadata(&path) {
+                    let meta = match fsops::lstat(&path) {
                         Ok(m) if m.is_file() => m,
                         Ok(_) => continue,
                         Err(e) => {

@@ -294,7 +294,7 @@ fn walk(
             }
             match f {
                 Found::File(path) => {
-                    let meta = match std::fs::symlink_metadata(&path) {
+                    let meta = match fsops::lstat(&path) {
                         // (only compared with the index: the file itself is opened safely if read)
                         Ok(m) => m,
                         Err(e) => {

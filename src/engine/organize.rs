@@ -289,7 +289,7 @@ impl Library {
 
 /// The file of index row `r` is still on disk as indexed.
 fn there(r: &FileRow) -> bool {
-    std::fs::symlink_metadata(&r.path).is_ok_and(|m| FileRow::stat_key(&m) == (r.size, r.mtime_ns, r.inode))
+    fsops::lstat(&r.path).is_ok_and(|m| FileRow::stat_key(&m) == (r.size, r.mtime_ns, r.inode))
 }
 
 /// Why an incoming file is set aside rather than filed.
