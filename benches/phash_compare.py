@@ -31,6 +31,8 @@ import os
 
 if os.environ.get("ONLY_JPEG"):  # the formats' share of the time: JPEG alone
     MIMES = ["image/jpeg"]
+if os.environ.get("ONLY_HEIF"):  # HEIC/HEIF (HEVC) alone (issue 17 item 3)
+    MIMES = ["image/heic", "image/heif"]
 files = [corpus / r[0] for r in rows if r[3] in MIMES]
 
 import os

@@ -8,13 +8,13 @@ cd "$(dirname "$0")/.."
 
 # gcc/make: the bundled SQLite; pkg-config: -sys crates; cmake + nasm: libjpeg-turbo
 # and libheif built from source (turbojpeg, libheif-rs); libde265/libdav1d: HEVC and
-# AV1 decoders libheif links; ffmpeg: test videos;
+# AV1 decoders libheif links; libavcodec-dev: libheif's faster HEVC decoder (build/libheif.cmake); ffmpeg: test videos;
 # exiftool: reference reader for dates; util-linux: setpriv for the permission test;
 # dbus + dbus-bin: a private bus and dbus-monitor for the D-Bus test; systemd: busctl
 # and systemd-analyze (unit checks); man-db + groff-base: render the generated man pages;
 # socat: the security tests' hostile socket clients; chromium + chromium-driver: headless
 # Chromium and its WebDriver (chromedriver) for the browser tests (tests/common/browser.rs).
-packages=(build-essential pkg-config cmake nasm libde265-dev libdav1d-dev ffmpeg libimage-exiftool-perl util-linux dbus dbus-bin systemd man-db groff-base ca-certificates curl socat chromium chromium-driver)
+packages=(build-essential pkg-config cmake nasm libde265-dev libdav1d-dev libavcodec-dev ffmpeg libimage-exiftool-perl util-linux dbus dbus-bin systemd man-db groff-base ca-certificates curl socat chromium chromium-driver)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -136,3 +136,33 @@ fn raw_files_hash_through_their_embedded_preview() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("without an embedded JPEG preview"));
 }
+
+#[test]
+fn libavcodec_decodes_every_corpus_heic_within_two_bits_of_libde265() {
+    use clean_backup::media::heif::{has_libavcodec, load_gray_with, HevcDecoder, Source};
+    use clean_backup::phash::phash;
+    let Some(corpus) = corpus() else { return };
+    if std::env::var("CI").as_deref() == Ok("true") {
+        // CI installs libavcodec-dev (.ci/run), so the fast decoder must be in.
+        assert!(has_libavcodec(), "libheif was built without its libavcodec decoder (build/libheif.cmake)");
+    } else if !has_libavcodec() {
+        eprintln!("SKIP: libheif built without libavcodec (install libavcodec-dev, cargo clean -p libheif-sys)");
+        return;
+    }
+    let mut compared = 0;
+    for e in manifest(&corpus).iter().filter(|e| e.mime == "image/heic" || e.mime == "image/heif") {
+        let path = corpus.join(&e.path);
+        let Ok((reference, _)) = load_gray_with(&path, Source::Primary, HevcDecoder::Libde265) else {
+            // A file libde265 cannot decode is the malformed-file tests' business.
+            continue;
+        };
+        let (fast, _) = load_gray_with(&path, Source::Primary, HevcDecoder::Fastest)
+            .unwrap_or_else(|e| panic!("{}: libde265 decodes it, the fast path fails: {e}", path.display()));
+        assert_eq!((fast.width, fast.height), (reference.width, reference.height), "{}", e.path);
+        let d = phash(&fast.gray).distance(phash(&reference.gray));
+        assert!(d <= 2, "{}: libavcodec's decode hashes {d} bits from libde265's", e.path);
+        eprintln!("{d} bits  {}", e.path);
+        compared += 1;
+    }
+    assert!(compared >= 10, "only {compared} corpus HEICs decoded");
+}
