@@ -512,3 +512,56 @@ fn the_library_is_read_once_not_for_each_batch_and_a_rescan_brings_in_what_came_
     assert!(!lib.join("2008/10/b.png").exists());
     assert_eq!(common::b3(&lib.join("2008/10/B.jpg")), common::b3(&b));
 }
+
+#[test]
+fn the_first_read_of_a_big_library_shows_files_done_of_total_and_an_eta_while_filing_waits() {
+    let t = tempfile::tempdir().unwrap();
+    let config = common::daemon_config(t.path(), 1);
+    let (inbox, lib) = (t.path().join("inbox"), t.path().join("lib"));
+    // Enough distinct photos that the first read takes seconds, not a blink.
+    // (8,001 made, the last one kept back as the new photo: all distinct.)
+    let folder = lib.join("2020/01");
+    let photos = common::make_photos(&folder, 8001);
+    let stage = t.path().join("new.jpg");
+    std::fs::rename(folder.join("IMG_08000.jpg"), &stage).unwrap();
+    let new_hash = common::b3(&stage);
+    let _daemon = start_daemon(&config);
+    std::fs::rename(&stage, inbox.join("new.jpg")).unwrap();
+    let mut seen = None;
+    wait_for("the first read's progress in cbctl status --json", Duration::from_secs(60), || {
+        let out = common::ctl(&config).args(["--json", "status"]).output();
+        let Some(v) = out.ok().and_then(|o| serde_json::from_slice::<serde_json::Value>(&o.stdout).ok()) else {
+            return false;
+        };
+        let c = &v["library_check"];
+        let (done, total) = (c["done"].as_u64().unwrap_or(0), c["total"].as_u64().unwrap_or(0));
+        if total > 0 && done > 0 && done < total && c["eta_seconds"].is_u64() {
+            seen = Some(v);
+        }
+        seen.is_some()
+    });
+    let v = seen.unwrap();
+    assert_eq!(v["library_check"]["total"], 8000, "{v}");
+    assert_eq!(v["library_check"]["filing_waits"], true, "{v}");
+    assert_eq!(v["total"]["filed"], 0, "nothing is filed before the library is read: {v}");
+    // The same read as text: done/total, the rate and the time left.
+    let mut line = String::new();
+    wait_for("the first read's progress in cbctl status", Duration::from_secs(30), || {
+        let out = common::run(common::ctl(&config).arg("status"));
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        line = text.lines().find(|l| l.contains("reading the library")).unwrap_or_default().to_string();
+        line.contains("/s, eta ")
+    });
+    assert!(
+        line.starts_with("index:   reading the library, filing waits: ") && line.contains("/8000 files ("),
+        "{line}"
+    );
+    wait_for("the new photo filed once the library is read", Duration::from_secs(120), || {
+        common::status(&config)["total"]["filed"] == 1
+    });
+    let after = common::status(&config);
+    assert!(after.get("library_check").is_none(), "no check left running: {after}");
+    assert_eq!(after["index_files"], photos.len() as u64);
+    assert_eq!(common::contents(&lib).get(&new_hash), Some(&1), "the new photo is in the library once");
+    assert!(!inbox.join("new.jpg").exists());
+}

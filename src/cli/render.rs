@@ -331,7 +331,12 @@ pub fn status(s: &Status) {
     }
     println!("index:   {} in the library", count(s.index_files, "file"));
     if let Some(c) = &s.library_check {
-        let of = if c.total > 0 { format!("{}/{} files", c.done, c.total) } else { "counting files".to_string() };
+        let of = if c.total > 0 {
+            let pace = eta(c.done, c.total, c.millis as f64 / 1000.0);
+            format!("{}/{} files {pace}", c.done, c.total).trim_end().to_string()
+        } else {
+            "counting files".to_string()
+        };
         let what = if c.filing_waits { "reading the library, filing waits" } else { "checking the library" };
         println!("index:   {what}: {of}");
     }

@@ -155,7 +155,8 @@ impl Daemon1 {
     /// The daemon's state: uptime_seconds, paused, library, library_available,
     /// queue, index_files, {filed,skipped,failed}_{today,total}, last_error,
     /// inboxes (path, mode, available), job (id, kind, done, total), jobs_queued,
-    /// library_check (done, total, filing_waits; all 0 when none runs).
+    /// library_check (done, total, filing_waits; all 0 when none runs),
+    /// library_check_eta_seconds (0 when unknown or none runs).
     async fn status(
         &self,
         #[zbus(connection)] conn: &zbus::Connection,
@@ -186,8 +187,10 @@ impl Daemon1 {
         let job = s.job.map_or((0, String::new(), 0, 0), |j| (j.id, j.kind, j.done, j.total));
         m.insert("job".into(), job.into());
         m.insert("jobs_queued".into(), s.jobs_queued.into());
+        let eta = s.library_check.as_ref().and_then(|c| c.eta_seconds).unwrap_or(0);
         let check = s.library_check.map_or((0, 0, false), |c| (c.done, c.total, c.filing_waits));
         m.insert("library_check".into(), check.into());
+        m.insert("library_check_eta_seconds".into(), eta.into());
         Ok(m)
     }
 

@@ -159,6 +159,23 @@ pub struct LibraryCheck {
     pub total: u64,
     /// Filing waits for it (the first read since start or a config reload).
     pub filing_waits: bool,
+    /// Milliseconds since it began.
+    #[serde(default)]
+    pub millis: u64,
+    /// Seconds it still needs at the rate seen so far (none before the
+    /// files are counted and the first is looked at).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eta_seconds: Option<u64>,
+}
+
+impl LibraryCheck {
+    /// `done` of `total` files looked at in `took`.
+    pub fn new(done: u64, total: u64, took: std::time::Duration, filing_waits: bool) -> LibraryCheck {
+        let secs = took.as_secs_f64();
+        let eta_seconds = (done > 0 && total > 0 && secs > 0.0)
+            .then(|| (total.saturating_sub(done) as f64 * secs / done as f64).ceil() as u64);
+        LibraryCheck { done, total, filing_waits, millis: took.as_millis() as u64, eta_seconds }
+    }
 }
 
 /// A one-shot job on the daemon.
@@ -172,4 +189,24 @@ pub struct JobStatus {
     pub done: u64,
     /// Files to handle, once known (0 before).
     pub total: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::LibraryCheck;
+
+    #[test]
+    fn a_library_check_s_eta_is_the_files_left_at_the_rate_seen_so_far() {
+        let c = LibraryCheck::new(2500, 10_000, Duration::from_secs(10), true);
+        assert_eq!((c.millis, c.eta_seconds), (10_000, Some(30)));
+        // Not counted yet, nothing looked at yet, or no time gone: no guess.
+        assert_eq!(LibraryCheck::new(0, 0, Duration::from_secs(3), true).eta_seconds, None);
+        assert_eq!(LibraryCheck::new(0, 500, Duration::from_secs(3), true).eta_seconds, None);
+        assert_eq!(LibraryCheck::new(5, 500, Duration::ZERO, false).eta_seconds, None);
+        // Done (or more seen than counted, as files arrive): nothing left.
+        assert_eq!(LibraryCheck::new(500, 500, Duration::from_secs(3), false).eta_seconds, Some(0));
+        assert_eq!(LibraryCheck::new(501, 500, Duration::from_secs(3), false).eta_seconds, Some(0));
+    }
 }

@@ -126,11 +126,10 @@ impl Daemon for Side<'_> {
             total: state.total.clone(),
             index_files: journal.store().count_under(&cfg.library).unwrap_or(0),
             last_error: state.last_error.clone(),
-            library_check: state.kept.progress().map(|(done, total)| control::LibraryCheck {
-                done,
-                total,
-                filing_waits: !state.kept.ready(cfg),
-            }),
+            library_check: state
+                .kept
+                .progress()
+                .map(|(done, total, took)| control::LibraryCheck::new(done, total, took, !state.kept.ready(cfg))),
         }
     }
 

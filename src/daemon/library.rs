@@ -34,6 +34,8 @@ struct Running {
     perceptual: bool,
     /// Filing waited for it.
     first: bool,
+    /// When it began (for the ETA `cbctl status` shows).
+    started: Instant,
 }
 
 /// The kept library and its background check.
@@ -72,9 +74,11 @@ impl Kept {
         self.library.as_ref().is_some_and(|l| l.is_for(&l_dest(cfg), cfg.dedup_perceptual))
     }
 
-    /// While a check runs: files looked at, and of how many.
-    pub(super) fn progress(&self) -> Option<(u64, u64)> {
-        self.running.as_ref().map(|r| (r.done.load(Ordering::Relaxed), r.total.load(Ordering::Relaxed)))
+    /// While a check runs: files looked at, of how many, and for how long.
+    pub(super) fn progress(&self) -> Option<(u64, u64, Duration)> {
+        self.running
+            .as_ref()
+            .map(|r| (r.done.load(Ordering::Relaxed), r.total.load(Ordering::Relaxed), r.started.elapsed()))
     }
 
     /// Takes the result of a finished check, and starts one when it is due:
@@ -169,7 +173,15 @@ impl Kept {
         });
         match spawned {
             Ok(_) => {
-                self.running = Some(Running { done, total, result: rx, dest: cfg.library.clone(), perceptual, first })
+                self.running = Some(Running {
+                    done,
+                    total,
+                    result: rx,
+                    dest: cfg.library.clone(),
+                    perceptual,
+                    first,
+                    started: Instant::now(),
+                })
             }
             Err(e) => tracing::warn!("could not start the library check: {e}"),
         }

@@ -431,8 +431,10 @@ fn status_line(cfg: &Config, state: &State) -> String {
     if let Some(p) = state.problem() {
         return format!("waiting: {p}");
     }
-    if let (Some((done, total)), false) = (state.kept.progress(), state.kept.ready(cfg)) {
-        return format!("indexing the library: {done}/{total} files");
+    if let (Some((done, total, took)), false) = (state.kept.progress(), state.kept.ready(cfg)) {
+        let eta = crate::control::LibraryCheck::new(done, total, took, true).eta_seconds;
+        let left = eta.map(|s| format!(", about {} min left", s.div_ceil(60))).unwrap_or_default();
+        return format!("indexing the library: {done}/{total} files{left}");
     }
     let what = if state.paused { "paused" } else { "watching" };
     format!(
