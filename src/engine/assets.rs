@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::media::Kind;
 
@@ -144,7 +144,8 @@ fn video_stem(stem: &str) -> &str {
 /// A Live Photo's still and video are paired by the ContentIdentifier they
 /// share, whatever their names and folders; by stem in one folder only when
 /// neither has one.
-pub fn assemble(paths: &[PathBuf], facts: &[Facts]) -> HashMap<usize, Vec<(usize, Role)>> {
+pub fn assemble<P: AsRef<Path>>(paths: &[P], facts: &[Facts]) -> HashMap<usize, Vec<(usize, Role)>> {
+    let paths: Vec<&Path> = paths.iter().map(AsRef::as_ref).collect();
     let kinds: Vec<Option<Kind>> = facts.iter().map(|f| f.kind).collect();
     let mut out: HashMap<usize, Vec<(usize, Role)>> = HashMap::new();
     let mut member = vec![false; paths.len()];
@@ -187,8 +188,7 @@ pub fn assemble(paths: &[PathBuf], facts: &[Facts]) -> HashMap<usize, Vec<(usize
         }
         for group in stems.values().filter(|g| g.len() > 1) {
             let kind = |i: usize| kinds[i].unwrap_or(Kind::Jpeg);
-            let Some(&primary) =
-                group.iter().min_by_key(|&&i| (kind(i).is_video(), !kind(i).is_raw(), paths[i].clone()))
+            let Some(&primary) = group.iter().min_by_key(|&&i| (kind(i).is_video(), !kind(i).is_raw(), paths[i]))
             else {
                 continue;
             };
@@ -228,7 +228,7 @@ pub fn assemble(paths: &[PathBuf], facts: &[Facts]) -> HashMap<usize, Vec<(usize
         let media: Vec<(usize, String, Kind)> =
             files.iter().filter_map(|&i| kinds[i].filter(|_| !member[i]).map(|k| (i, name(i), k))).collect();
         for &i in files.iter().filter(|&&i| kinds[i].is_none()) {
-            let Some(role) = sidecar_role(&paths[i]) else { continue };
+            let Some(role) = sidecar_role(paths[i]) else { continue };
             if let Some(p) = primary_of_sidecar(&name(i), role, &media) {
                 out.entry(p).or_default().push((i, role));
             }
@@ -287,6 +287,7 @@ pub fn member_names(members: &[(&OsStr, Role)], primary: &OsStr, target: &OsStr)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn assemble_names(names: &[&str], times: &[Option<i64>]) -> Vec<(String, Vec<(String, Role)>)> {
         assemble_live(names, times, &[])

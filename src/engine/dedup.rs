@@ -259,7 +259,7 @@ fn riders_of(
 /// The media files of `rows` that belong with another one (a Live Photo's
 /// video, a RAW's JPEG, an Apple edit), by the index of their primary.
 fn members_of(rows: &[FileRow]) -> HashMap<usize, Vec<(usize, super::assets::Role)>> {
-    let paths: Vec<PathBuf> = rows.iter().map(|r| r.path.clone()).collect();
+    let paths: Vec<&Path> = rows.iter().map(|r| r.path.as_path()).collect();
     let facts: Vec<super::assets::Facts> = rows
         .iter()
         .map(|r| super::assets::Facts {
@@ -308,8 +308,10 @@ pub fn dedup(
     let to = opts.to.as_deref().map(fsops::canonical_lenient).transpose()?;
     // Every file with the folder it was found under (first folder wins).
     let mut rows: Vec<FileRow> = Vec::new();
-    let mut roots: Vec<PathBuf> = Vec::new();
-    let mut seen: HashMap<PathBuf, ()> = HashMap::new();
+    // (each row's folder, by its index in `resolved`)
+    let mut roots: Vec<usize> = Vec::new();
+    // A file under two of the folders given is taken once (no set for one folder).
+    let mut seen: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
     let mut resolved: Vec<PathBuf> = Vec::new();
     for dir in &opts.dirs {
         let root = match std::fs::metadata(dir) {
@@ -342,10 +344,11 @@ pub fn dedup(
             on_event(&DedupEvent::Error { path, reason });
         }
         summary.index = found.report;
-        roots = found.roots.iter().map(|&r| resolved[r].clone()).collect();
+        roots = found.roots;
         rows = found.rows;
     }
-    for root in resolved.iter().filter(|_| !opts.exact_only()) {
+    let many = resolved.len() > 1;
+    for (root_index, root) in resolved.iter().enumerate().filter(|_| !opts.exact_only()) {
         let root = root.clone();
         let mut errors = Vec::new();
         let (found, report) = {
@@ -373,9 +376,9 @@ pub fn dedup(
         }
         add(&mut summary.index, &report);
         for r in found {
-            if seen.insert(r.path.clone(), ()).is_none() {
+            if !many || seen.insert(r.path.clone()) {
                 rows.push(r);
-                roots.push(root.clone());
+                roots.push(root_index);
             }
         }
     }
@@ -400,7 +403,7 @@ pub fn dedup(
     let listed = Sidecars::default();
     let member: std::collections::HashSet<usize> = members_of.values().flatten().map(|&(m, _)| m).collect();
     let primaries: Vec<usize> = (0..rows.len()).filter(|i| !member.contains(i)).collect();
-    let compared: Vec<FileRow> = primaries.iter().map(|&i| rows[i].clone()).collect();
+    let compared: Vec<&FileRow> = primaries.iter().map(|&i| &rows[i]).collect();
     let keepers: std::collections::HashSet<&Path> = opts.keepers.iter().map(PathBuf::as_path).collect();
     let shown: std::collections::HashSet<&Path> = opts.members.iter().map(PathBuf::as_path).collect();
     let groups: Vec<super::group::Group> = group(&compared, &rules)
@@ -483,7 +486,7 @@ pub fn dedup(
     };
     for (i, keeper, distance, how) in doomed {
         let row = &rows[i];
-        let root = &roots[i];
+        let root = &resolved[roots[i]];
         let mut ev = FileEvent {
             path: row.path.clone(),
             outcome: Outcome::Error,

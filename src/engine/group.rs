@@ -172,7 +172,7 @@ pub struct Group {
 }
 
 /// Rows whose name is an OS copy name of another row in the same folder.
-fn copy_names(rows: &[FileRow]) -> HashMap<usize, usize> {
+fn copy_names(rows: &[&FileRow]) -> HashMap<usize, usize> {
     let by_path: HashMap<&Path, usize> = rows.iter().enumerate().map(|(i, r)| (r.path.as_path(), i)).collect();
     let mut out = HashMap::new();
     for (i, r) in rows.iter().enumerate() {
@@ -280,10 +280,13 @@ pub fn keeper_order(a: &FileRow, b: &FileRow, a_is_copy: bool, b_is_copy: bool, 
 
 /// Groups `rows`; only groups with at least one member are returned, in
 /// keeper order.
-pub fn group(rows: &[FileRow], opts: &GroupOptions) -> Vec<Group> {
+pub fn group<R: std::borrow::Borrow<FileRow>>(rows: &[R], opts: &GroupOptions) -> Vec<Group> {
+    // Rows or references to them: dedup compares its rows without a copy.
+    let rows: Vec<&FileRow> = rows.iter().map(std::borrow::Borrow::borrow).collect();
+    let rows = rows.as_slice();
     let copies = if opts.names { copy_names(rows) } else { HashMap::new() };
     let mut order: Vec<usize> = (0..rows.len()).collect();
-    order.sort_by(|&a, &b| keeper_order(&rows[a], &rows[b], copies.contains_key(&a), copies.contains_key(&b), opts));
+    order.sort_by(|&a, &b| keeper_order(rows[a], rows[b], copies.contains_key(&a), copies.contains_key(&b), opts));
 
     // Exact clusters, each led by its best file.
     let mut clusters: Vec<Vec<usize>> = Vec::new();
@@ -314,7 +317,7 @@ pub fn group(rows: &[FileRow], opts: &GroupOptions) -> Vec<Group> {
             for (other, _) in index.within(h, opts.threshold) {
                 let other = other as usize;
                 if other != c && !taken[other] && other > c {
-                    if let Some(distance) = opts.similar(&rows[leaders[c]], &rows[leaders[other]]) {
+                    if let Some(distance) = opts.similar(rows[leaders[c]], rows[leaders[other]]) {
                         taken[other] = true;
                         joined[c].push((other, distance, Match::Perceptual));
                     }
@@ -330,7 +333,7 @@ pub fn group(rows: &[FileRow], opts: &GroupOptions) -> Vec<Group> {
             if cc == co || taken[cc] || !seen.insert(cc) {
                 continue;
             }
-            if let Some(d) = opts.similar(&rows[original], &rows[copy]) {
+            if let Some(d) = opts.similar(rows[original], rows[copy]) {
                 if !taken[co] {
                     taken[cc] = true;
                     joined[co].push((cc, d, Match::Name));
