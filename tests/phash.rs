@@ -166,3 +166,19 @@ fn libavcodec_decodes_every_corpus_heic_within_two_bits_of_libde265() {
     }
     assert!(compared >= 10, "only {compared} corpus HEICs decoded");
 }
+
+#[test]
+fn the_binaries_do_not_link_libavcodec_it_is_opened_for_the_first_heic() {
+    // Debian's libavcodec brings ~90 libraries (13 MiB of RSS) into every
+    // process that links it; media::avcodec opens it only to decode a HEIC.
+    for bin in [env!("CARGO_BIN_EXE_cbctl"), env!("CARGO_BIN_EXE_clean-backupd")] {
+        let out = std::process::Command::new("readelf").args(["-d", bin]).output().expect("readelf (binutils)");
+        assert!(out.status.success());
+        let dynamic = String::from_utf8_lossy(&out.stdout);
+        assert!(dynamic.contains("(NEEDED)"), "{dynamic}");
+        assert!(
+            !dynamic.contains("libavcodec") && !dynamic.contains("libavutil"),
+            "{bin} links libavcodec:\n{dynamic}"
+        );
+    }
+}

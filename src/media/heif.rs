@@ -52,10 +52,12 @@ pub enum HevcDecoder {
 const FFMPEG_ID: &str = "ffmpeg";
 
 /// Whether this libheif build has the libavcodec HEVC decoder.
+/// (libavcodec is opened the first time this is asked: [`super::avcodec`].)
 pub fn has_libavcodec() -> bool {
     static HAS: OnceLock<bool> = OnceLock::new();
     *HAS.get_or_init(|| {
-        LibHeif::new().decoder_descriptors(16, Some(CompressionFormat::Hevc)).iter().any(|d| d.id() == FFMPEG_ID)
+        super::avcodec::available()
+            && LibHeif::new().decoder_descriptors(16, Some(CompressionFormat::Hevc)).iter().any(|d| d.id() == FFMPEG_ID)
     })
 }
 

@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod avcodec;
 pub mod bmff;
 pub mod capture;
 pub mod compress;
