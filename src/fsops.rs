@@ -440,6 +440,16 @@ pub fn exists(path: &Path) -> Result<bool, FsError> {
     }
 }
 
+/// Asks the kernel to start reading `path` into the page cache now
+/// (`posix_fadvise(WILLNEED)`), so that the read that comes next does not
+/// wait for the disk. Opened as [`open_file`] opens (no link followed, a
+/// regular file only); a hint, so a failure is ignored.
+pub fn read_ahead(path: &Path) {
+    if let Ok(o) = open_file(path) {
+        let _ = rustix::fs::fadvise(&o.file, 0, None, rustix::fs::Advice::WillNeed);
+    }
+}
+
 /// The metadata of the entry at `path` itself (a link is not followed):
 /// what an index compares its size, mtime and inode with. Only compared:
 /// a file acted on is opened safely, and checked again, by the other

@@ -234,9 +234,28 @@ impl Seen {
     }
 }
 
-/// A file to read: its path, inode (the order it is read in), and whether
-/// it was indexed before.
-type ToRead = (PathBuf, u64, bool);
+/// A file to read: its path, inode (the order it is read in), whether it
+/// was indexed before, and its size.
+type ToRead = (PathBuf, u64, bool, u64);
+
+/// While a file is read and hashed, the disk is already asked for the one
+/// this many places further on in the chunk (`fsops::read_ahead`): a photo
+/// decodes in about the time the disk takes to read it, and one read at a
+/// time leaves the disk's queue empty (this VM's disk reads 250 MB/s one
+/// file at a time, 1,200 MB/s four at a time).
+const READ_AHEAD: usize = 4;
+
+/// Files smaller than this are not read ahead: the second open would cost
+/// more than the read it saves.
+const READ_AHEAD_MIN: u64 = 256 * 1024;
+
+fn read_ahead(file: Option<&ToRead>) {
+    if let Some((path, _, _, size)) = file {
+        if *size >= READ_AHEAD_MIN {
+            fsops::read_ahead(path);
+        }
+    }
+}
 
 /// Walks `root` once, in directory order: each file's size, mtime and
 /// inode are compared with its index row (looked up by path, one at a
@@ -271,14 +290,17 @@ fn walk(
         let done = &done;
         scope.spawn(move || {
             for mut chunk in chunk_rx {
-                chunk.sort_by_key(|&(_, inode, _)| inode);
+                chunk.sort_by_key(|&(_, inode, _, _)| inode);
+                chunk.iter().take(READ_AHEAD).for_each(|f| read_ahead(Some(f)));
                 let read: ReadChunk = chunk
-                    .into_par_iter()
-                    .map(|(path, _, changed)| {
-                        let r = index_file(&path, perceptual);
+                    .par_iter()
+                    .enumerate()
+                    .map(|(i, (path, _, changed, _))| {
+                        read_ahead(chunk.get(i + READ_AHEAD));
+                        let r = index_file(path, perceptual);
                         let n = done.fetch_add(1, Ordering::Relaxed) + 1;
                         progress(n, total.max(n));
-                        (path, changed, r)
+                        (path.clone(), *changed, r)
                     })
                     .collect();
                 if read_tx.send(read).is_err() {
@@ -322,9 +344,9 @@ fn walk(
                         }
                         Some(k) => {
                             seen.mark(k.id);
-                            chunk.push((path, stat.2, true));
+                            chunk.push((path, stat.2, true, stat.0));
                         }
-                        None => chunk.push((path, stat.2, false)),
+                        None => chunk.push((path, stat.2, false, stat.0)),
                     }
                     if chunk.len() >= CHUNK {
                         // The reader is gone only if it panicked; the scope says so.
