@@ -54,7 +54,11 @@ echo "| indexer | wall (s) | files/s | MB/s | CPU of $cores cores | peak RSS (Mi
 echo "|---|---:|---:|---:|---:|---:|"
 run "cbctl dedup --local (fresh state dir)" "$bin" --state-dir "$work/st" --json dedup --local "$work/photos"
 half=$(tail -n 1 "$work/time" | awk '{h = $1 * 0.6; print (h < 2.6 ? 2.6 : h)}')
-run "czkawka_cli image --disable-cache" "$czk" image --disable-cache -d "$work/photos" -f "$work/czk.txt"
+if [ -x "$czk" ]; then
+    run "czkawka_cli image --disable-cache" "$czk" image --disable-cache -d "$work/photos" -f "$work/czk.txt"
+else
+    echo "| czkawka_cli image: not installed (cargo install czkawka_cli), not run | | | | | |"
+fi
 # Resume: killed halfway, then run again on the same state dir.
 rm -rf "$work/st2"
 "$bin" --state-dir "$work/st2" --json dedup --local "$work/photos" >/dev/null 2>&1 &
