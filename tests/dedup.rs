@@ -514,3 +514,24 @@ fn exact_delete_trashes_the_copies_byte_for_byte_and_undo_restores_them() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(tree(&dir), before, "every file back, byte for byte, and no trash folder left");
 }
+
+#[test]
+fn folders_given_twice_or_inside_one_another_count_each_file_once_and_group_across_them() {
+    let Some(corpus) = corpus() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let (a, b) = (t.path().join("a"), t.path().join("b"));
+    std::fs::create_dir_all(a.join("sub")).unwrap();
+    std::fs::create_dir_all(&b).unwrap();
+    let photo = corpus.join("exif-samples/jpg/Canon_40D.jpg");
+    std::fs::copy(&photo, a.join("sub/one.jpg")).unwrap();
+    std::fs::copy(&photo, b.join("two.jpg")).unwrap();
+    std::fs::copy(corpus.join("exif-samples/jpg/Nikon_D70.jpg"), a.join("other.jpg")).unwrap();
+    // a, its own subfolder, and b: the file in a/sub is under two of them.
+    let (out, lines) = dedup(&t.path().join("state"), &[], &[&a, &a.join("sub"), &b]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let s = summary(&lines);
+    assert_eq!(s["files"], 3, "each file once: {s}");
+    let g = groups(&lines);
+    let canon = |p: PathBuf| p.canonicalize().unwrap();
+    assert_eq!(g, vec![[canon(a.join("sub/one.jpg")), canon(b.join("two.jpg"))].into_iter().collect()]);
+}
