@@ -13,16 +13,7 @@ LIB=${2:-0}
 [ -n "${NO_BUILD:-}" ] || cargo build --release --quiet
 work=$(mktemp -d /var/tmp/cb-latency.XXXXXX)
 trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
-python3 - "$work/lib/old" "$LIB" ../shared/corpus/exif-samples/jpg/Canon_40D.jpg <<'PY'
-import os, sys
-dst, n, src = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-data = open(src, "rb").read()
-for i in range(n):
-    d = os.path.join(dst, f"{i % 100:02d}")
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, f"IMG_{i:06d}.jpg"), "wb") as f:
-        f.write(data + f"unique {i}".encode())
-PY
+python3 benches/gen_small.py "$work/lib/old" "$LIB" ../shared/corpus/exif-samples/jpg/Canon_40D.jpg 100
 cat > "$work/config.toml" <<TOML
 library = "lib"
 state_dir = "state"

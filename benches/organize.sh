@@ -18,15 +18,7 @@ work=$(mktemp -d /var/tmp/cb-bench.XXXXXX)
 trap 'rm -rf "$work" /dev/shm/cb-bench-*' EXIT
 
 gen_small() { # dir count
-  python3 - "$1" "$2" "$CORPUS/exif-samples/jpg/Canon_40D.jpg" <<'PY'
-import os, sys
-d, n, src = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-base = open(src, "rb").read()
-for i in range(n):
-    sub = os.path.join(d, f"d{i % 50:02}")
-    os.makedirs(sub, exist_ok=True)
-    open(os.path.join(sub, f"IMG_{i:06}.jpg"), "wb").write(base + f"trailer {i}".encode())
-PY
+  python3 benches/gen_small.py "$1" "$2" "$CORPUS/exif-samples/jpg/Canon_40D.jpg"
 }
 
 timeit() { # label files bytes cmd...

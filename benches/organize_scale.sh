@@ -18,15 +18,7 @@ trap 'rm -rf "$work"' EXIT
 
 run() { # N -> seconds on stdout, a line on stderr
   local n=$1 src=$work/src-$1 lib=$work/lib-$1
-  python3 - "$src" "$n" "$CORPUS/exif-samples/jpg/Canon_40D.jpg" <<'PY'
-import os, sys
-d, n, src = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-base = open(src, "rb").read()
-for i in range(n):
-    sub = os.path.join(d, f"d{i % 50:02}")
-    os.makedirs(sub, exist_ok=True)
-    open(os.path.join(sub, f"IMG_{i:07}.jpg"), "wb").write(base + f"trailer {i}".encode())
-PY
+  python3 benches/gen_small.py "$src" "$n" "$CORPUS/exif-samples/jpg/Canon_40D.jpg"
   sync
   local t0 t1
   t0=$(date +%s.%N)
