@@ -2,7 +2,7 @@
 # CMAKE_TOOLCHAIN_FILE to this file); it changes nothing but one libheif option.
 #
 # libheif-sys builds libheif from source with its FFmpeg (libavcodec) HEVC
-# decoder switched off. That decoder is 2-3x faster than libde265 on phone
+# decoder switched off. That decoder is about twice as fast as libde265 on phone
 # HEICs (BENCHMARKS.md, "HEIC at JPEG-like cost"), so we turn it back on:
 # a cache entry forced here wins over the -DWITH_FFMPEG_DECODER=OFF on the
 # command line. libheif keeps libde265 too; where libavcodec's headers are

@@ -40,7 +40,7 @@ pub enum Source {
 /// Which HEVC decoder libheif runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HevcDecoder {
-    /// libavcodec's when this build has it (2–3× faster on phone HEICs),
+    /// libavcodec's when this build has it (about twice as fast on phone HEICs),
     /// else libde265.
     Fastest,
     /// libde265, libheif's own first choice: the reference the tests
