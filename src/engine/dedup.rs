@@ -310,7 +310,7 @@ pub fn dedup(
     let mut rows: Vec<FileRow> = Vec::new();
     // (each row's folder, by its index in `resolved`)
     let mut roots: Vec<usize> = Vec::new();
-    // A file under two of the folders given is taken once (no set for one folder).
+    // A file under two of the folders given is taken once.
     let mut seen: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
     let mut resolved: Vec<PathBuf> = Vec::new();
     for dir in &opts.dirs {
@@ -375,18 +375,15 @@ pub fn dedup(
             on_event(&DedupEvent::Error { path, reason });
         }
         add(&mut summary.index, &report);
-        if rows.is_empty() {
-            // The first folder's rows are taken as they are, not copied
-            // row by row (at a million files that copy was a third of the peak).
-            if many {
-                seen.extend(found.iter().map(|r| r.path.clone()));
-            }
+        if !many {
+            // One folder: its rows are taken as they are, not copied row by
+            // row (at a million files that copy was a third of the peak).
             roots = vec![root_index; found.len()];
             rows = found;
             continue;
         }
         for r in found {
-            if !many || seen.insert(r.path.clone()) {
+            if seen.insert(r.path.clone()) {
                 rows.push(r);
                 roots.push(root_index);
             }
