@@ -149,6 +149,7 @@ impl Fingerprint {
 
 /// A folder reached without following a link, held open: every call on a
 /// name in it is made relative to this descriptor.
+#[derive(Debug)]
 struct Dir {
     fd: OwnedFd,
     path: PathBuf,
@@ -747,19 +748,58 @@ fn copy_verified(input: &mut Opened, src: &Path, tmp: &Path, dst: &Path, fp: &Fi
 
 /// Folders whose entries changed and must be fsync'd before the journal may
 /// call the operations done. Batching them turns many fsyncs of one folder
-/// into one.
+/// into one. Each folder is held by the descriptor the change was made
+/// through, so the folder synced is the folder changed even when its name
+/// was swapped for a link or another folder in between.
 #[derive(Debug, Default)]
-pub struct PendingSyncs(std::collections::BTreeSet<PathBuf>);
+pub struct PendingSyncs {
+    held: std::collections::BTreeMap<(u64, u64), Dir>,
+    /// Folders that could not be held when they were named; flushing fails on them.
+    unheld: std::collections::BTreeSet<PathBuf>,
+}
 
 impl PendingSyncs {
-    /// Remembers that `dir` changed.
+    /// Remembers that the folder at `dir` changed (it is reached now, without following a link).
     pub fn add(&mut self, dir: &Path) {
-        self.0.insert(dir.to_path_buf());
+        match Dir::open(dir) {
+            Ok(d) => self.hold(&d),
+            Err(_) => {
+                self.unheld.insert(dir.to_path_buf());
+            }
+        }
+    }
+
+    /// Remembers that the folder held open as `dir` changed.
+    fn hold(&mut self, dir: &Dir) {
+        let key = match rustix::fs::fstat(&dir.fd) {
+            Ok(st) => {
+                let id = Identity::of_stat(&st);
+                (id.dev, id.ino)
+            }
+            Err(_) => {
+                self.unheld.insert(dir.path.clone());
+                return;
+            }
+        };
+        if self.held.contains_key(&key) {
+            return;
+        }
+        match rustix::io::fcntl_dupfd_cloexec(&dir.fd, 0) {
+            Ok(fd) => {
+                self.held.insert(key, Dir { fd, path: dir.path.clone() });
+            }
+            Err(_) => {
+                self.unheld.insert(dir.path.clone());
+            }
+        }
     }
 
     /// fsyncs every remembered folder.
     pub fn flush(&mut self) -> Result<(), FsError> {
-        for dir in std::mem::take(&mut self.0) {
+        for dir in std::mem::take(&mut self.held).into_values() {
+            dir.sync()?;
+        }
+        for dir in std::mem::take(&mut self.unheld) {
             sync_dir(&dir)?;
         }
         Ok(())
@@ -797,8 +837,8 @@ pub fn move_file(
             }
             return Err(FsError::Replaced { path: src.to_path_buf(), found_dev: moved.dev, found_ino: moved.ino });
         }
-        syncs.add(parent(dst));
-        syncs.add(parent(src));
+        syncs.hold(&ddir);
+        syncs.hold(&sdir);
         Ok(false)
     } else {
         copy_verified(&mut input, src, tmp, dst, fp)?;
@@ -812,7 +852,7 @@ pub fn move_file(
             return Err(FsError::Replaced { path: src.to_path_buf(), found_dev: found.dev, found_ino: found.ino });
         }
         sdir.unlink(sname)?;
-        syncs.add(parent(src));
+        syncs.hold(&sdir);
         Ok(true)
     }
 }
@@ -844,7 +884,7 @@ pub fn remove_verified(path: &Path, fp: &Fingerprint, syncs: &mut PendingSyncs) 
         Err(e) => return Err(errno("stat", path)(e)),
     }
     dir.unlink(name)?;
-    syncs.add(parent(path));
+    syncs.hold(&dir);
     Ok(())
 }
 
@@ -1134,6 +1174,31 @@ mod tests {
         ));
         assert!(!c.exists());
         assert!(!temp_path_for(&c, "t").exists());
+    }
+
+    #[test]
+    fn the_folders_a_move_changed_are_synced_even_after_one_was_swapped_for_a_link() {
+        let t = tempfile::tempdir().unwrap();
+        let (sub, lib) = (t.path().join("sub"), t.path().join("lib"));
+        fs::create_dir(&sub).unwrap();
+        fs::create_dir(&lib).unwrap();
+        let a = sub.join("a.jpg");
+        let fp = write(&a, b"photo");
+        let mut syncs = PendingSyncs::default();
+        move_file(&a, &lib.join("a.jpg"), &temp_path_for(&lib.join("a.jpg"), "t"), &fp, None, &mut syncs).unwrap();
+        // Between the move and the fsync, the source folder's name becomes a link.
+        fs::rename(&sub, t.path().join("moved-away")).unwrap();
+        std::os::unix::fs::symlink(&lib, &sub).unwrap();
+        syncs.flush().unwrap();
+        // Each folder is synced once, however many moves went through it.
+        let b = t.path().join("moved-away/b.jpg");
+        let fp_b = write(&b, b"other");
+        let mut syncs = PendingSyncs::default();
+        move_file(&b, &lib.join("b.jpg"), &temp_path_for(&lib.join("b.jpg"), "t"), &fp_b, None, &mut syncs).unwrap();
+        syncs.add(&lib);
+        assert_eq!(syncs.held.len(), 2, "{syncs:?}");
+        assert!(syncs.unheld.is_empty());
+        syncs.flush().unwrap();
     }
 
     #[test]
