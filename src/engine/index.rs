@@ -289,18 +289,50 @@ fn walk(
         let (read_tx, read_rx) = std::sync::mpsc::channel::<ReadChunk>();
         let done = &done;
         scope.spawn(move || {
-            for mut chunk in chunk_rx {
+            // The chunk after this one, when the walk has it ready: its first
+            // files are read ahead while this one's last are hashed, so the
+            // disk never waits for a chunk to end.
+            let mut next: Option<Vec<ToRead>> = None;
+            let sorted = |mut chunk: Vec<ToRead>| {
                 chunk.sort_by_key(|&(_, inode, _, _)| inode);
-                chunk.iter().take(READ_AHEAD).for_each(|f| read_ahead(Some(f)));
-                let read: ReadChunk = chunk
-                    .par_iter()
-                    .enumerate()
-                    .map(|(i, (path, _, changed, _))| {
-                        read_ahead(chunk.get(i + READ_AHEAD));
-                        let r = index_file(path, perceptual);
-                        let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                        progress(n, total.max(n));
-                        (path.clone(), *changed, r)
+                chunk
+            };
+            let workers = rayon::current_num_threads().max(1);
+            loop {
+                let chunk = match next.take() {
+                    Some(c) => c,
+                    None => match chunk_rx.recv() {
+                        Ok(c) => {
+                            let c = sorted(c);
+                            c.iter().take(READ_AHEAD).for_each(|f| read_ahead(Some(f)));
+                            c
+                        }
+                        Err(_) => break,
+                    },
+                };
+                next = chunk_rx.try_recv().ok().map(sorted);
+                let ahead = |i: usize| match chunk.get(i) {
+                    Some(f) => Some(f),
+                    None => next.as_ref().and_then(|n| n.get(i - chunk.len())),
+                };
+                // Each worker takes the next file in inode order (not a
+                // split of the chunk), so the files read ahead are the next
+                // ones hashed and the disk is read front to back.
+                let cursor = std::sync::atomic::AtomicUsize::new(0);
+                let read: ReadChunk = (0..workers)
+                    .into_par_iter()
+                    .flat_map_iter(|_| {
+                        let mut out = Vec::new();
+                        loop {
+                            let i = cursor.fetch_add(1, Ordering::Relaxed);
+                            let Some((path, _, changed, _)) = chunk.get(i) else { break };
+                            read_ahead(ahead(i + READ_AHEAD));
+                            let r = index_file(path, perceptual);
+                            let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                            progress(n, total.max(n));
+                            out.push((path.clone(), *changed, r));
+                        }
+                        out
                     })
                     .collect();
                 if read_tx.send(read).is_err() {
