@@ -187,7 +187,8 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM files WHERE blake3 = ?1 AND path >= ?2 AND path < ?3 ORDER BY path"
+                "SELECT {COLUMNS} FROM files WHERE substr(blake3, 1, 16) = substr(?1, 1, 16) AND blake3 = ?1
+                 AND path >= ?2 AND path < ?3 ORDER BY path"
             ))
             .map_err(self.sql())?;
         let rows = stmt.query_map(params![blake3, lo, hi], row_of).map_err(self.sql())?;
@@ -446,5 +447,43 @@ mod tests {
         assert_eq!(s.count_under(Path::new("/lib/x")).unwrap(), 1);
         assert_eq!(s.count_under(Path::new("/nowhere")).unwrap(), 0);
         assert_eq!(s.file_count().unwrap(), 4);
+    }
+
+    #[test]
+    fn content_lookups_go_through_the_prefix_index_and_compare_the_whole_hash() {
+        let t = tempfile::tempdir().unwrap();
+        let mut s = Store::open(t.path()).unwrap();
+        let prefix = "0123456789abcdef";
+        let mut a = row("/lib/a.jpg", Some(7));
+        a.blake3 = format!("{prefix}{}", "0".repeat(48));
+        let mut b = row("/lib/b.jpg", None);
+        b.blake3 = format!("{prefix}{}", "1".repeat(48));
+        let mut c = row("/elsewhere/c.jpg", None);
+        c.blake3 = a.blake3.clone();
+        s.update_files(&[a.clone(), b.clone(), c], &[]).unwrap();
+        // Same 64-bit prefix, different content: only the whole hash's row.
+        assert_eq!(s.files_with_blake3(Path::new("/lib"), &a.blake3).unwrap(), vec![a.clone()]);
+        assert_eq!(s.files_with_blake3(Path::new("/lib"), &b.blake3).unwrap(), vec![b.clone()]);
+        assert!(s.files_with_blake3(Path::new("/lib"), &format!("{prefix}{}", "2".repeat(48))).unwrap().is_empty());
+        assert_eq!(s.phash_of_content(&a.blake3).unwrap(), Some(PHash(7)));
+        assert_eq!(s.phash_of_content(&b.blake3).unwrap(), None);
+        // The lookup is a search of the compact index, never a scan.
+        let plan: Vec<String> = {
+            let mut stmt = s
+                .conn
+                .prepare(&format!(
+                    "EXPLAIN QUERY PLAN SELECT {COLUMNS} FROM files WHERE substr(blake3, 1, 16) = substr(?1, 1, 16)
+                     AND blake3 = ?1 AND path >= ?2 AND path < ?3 ORDER BY path"
+                ))
+                .unwrap();
+            let rows = stmt.query_map(params![a.blake3, b"/lib/".to_vec(), b"/lib0".to_vec()], |r| r.get(3)).unwrap();
+            rows.collect::<Result<_, _>>().unwrap()
+        };
+        assert!(plan.iter().any(|l| l.contains("USING INDEX files_content")), "{plan:?}");
+        let old: i64 = s
+            .conn
+            .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'files_blake3'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(old, 0, "the full-width index is dropped");
     }
 }

@@ -36,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_verdicts.sql"),
     include_str!("migrations/0008_chosen.sql"),
     include_str!("migrations/0009_live.sql"),
+    include_str!("migrations/0010_content_key.sql"),
 ];
 
 /// File name of the database inside `state_dir`.

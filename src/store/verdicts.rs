@@ -196,9 +196,12 @@ impl Store {
     /// The pHash the index knows for a content, from any file that has it.
     pub fn phash_of_content(&self, blake3: &str) -> Result<Option<PHash>, StoreError> {
         self.conn
-            .query_row("SELECT phash FROM files WHERE blake3 = ?1 AND phash IS NOT NULL LIMIT 1", [blake3], |r| {
-                r.get::<_, i64>(0)
-            })
+            .query_row(
+                "SELECT phash FROM files WHERE substr(blake3, 1, 16) = substr(?1, 1, 16) AND blake3 = ?1
+                 AND phash IS NOT NULL LIMIT 1",
+                [blake3],
+                |r| r.get::<_, i64>(0),
+            )
             .optional()
             .map(|v| v.map(|v| PHash(v as u64)))
             .map_err(self.sql())
