@@ -165,11 +165,17 @@ fn absolute(path: &Path) -> Result<PathBuf, FsError> {
 }
 
 impl Dir {
-    /// Opens `path` as a folder, one component at a time from `/`, refusing
-    /// a link anywhere on the way. `create` makes missing
+    /// Opens `path` as a folder, refusing a link anywhere on the way: in one
+    /// `openat2` where the kernel has it, else (and to create, or to name
+    /// the link) one component at a time from `/`. `create` makes missing
     /// folders (mode 0777 less the umask) as it goes.
     fn open_with(path: &Path, create: bool) -> Result<Dir, FsError> {
         let abs = absolute(path)?;
+        if let Some(fd) = open_without_links(&abs) {
+            return Ok(Dir { fd, path: abs });
+        }
+        // A folder missing (to create), a link on the way (to name), or a
+        // kernel without openat2: the walk below, one component at a time.
         let mut fd = rustix::fs::openat(rustix::fs::CWD, "/", DIR_FLAGS, Mode::empty()).map_err(errno("open", &abs))?;
         let mut at = PathBuf::from("/");
         for c in abs.components() {
@@ -242,6 +248,38 @@ impl Dir {
             Err(e) => Err(errno("create", &self.path.join(name))(e)),
         }
     }
+}
+
+/// Whether `openat2` may be tried (false once the kernel or a seccomp
+/// filter has said it has none).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+static OPENAT2: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// The folder at the absolute path `abs` in one `openat2` that refuses a
+/// link anywhere on the way (`RESOLVE_NO_SYMLINKS`, magic links included):
+/// what [`Dir::open_with`]'s walk from `/` checks, in one syscall instead of
+/// a descriptor opened and closed per component (a third of `organize`'s
+/// time). `None` on any failure, which the walk then reproduces, reports
+/// precisely, or mends (a folder to create).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn open_without_links(abs: &Path) -> Option<OwnedFd> {
+    use std::sync::atomic::Ordering;
+    if !OPENAT2.load(Ordering::Relaxed) {
+        return None;
+    }
+    match rustix::fs::openat2(rustix::fs::CWD, abs, DIR_FLAGS, Mode::empty(), rustix::fs::ResolveFlags::NO_SYMLINKS) {
+        Ok(fd) => Some(fd),
+        Err(rustix::io::Errno::NOSYS | rustix::io::Errno::PERM) => {
+            OPENAT2.store(false, Ordering::Relaxed);
+            None
+        }
+        Err(_) => None,
+    }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn open_without_links(_abs: &Path) -> Option<OwnedFd> {
+    None
 }
 
 fn is_symlink_at(dir: &impl AsFd, name: &OsStr) -> bool {
@@ -1251,6 +1289,38 @@ mod tests {
         assert!(!outside.join("new").exists());
         assert_eq!(fs::read(outside.join("secret.jpg")).unwrap(), b"secret");
         assert!(fs::read_dir(&lib).unwrap().next().is_none());
+    }
+
+    #[test]
+    fn the_one_call_open_refuses_what_the_walk_refuses_and_opens_what_it_opens() {
+        let t = tempfile::tempdir().unwrap();
+        let real = t.path().join("a/b");
+        fs::create_dir_all(&real).unwrap();
+        std::os::unix::fs::symlink(t.path().join("a"), t.path().join("link")).unwrap();
+        let same = |x: &OwnedFd, y: &Path| {
+            let (id, md) = (Identity::of_stat(&rustix::fs::fstat(x).unwrap()), fs::symlink_metadata(y).unwrap());
+            (id.dev, id.ino) == (md.dev(), md.ino())
+        };
+        // An ordinary folder, also through `.` and `..`: the folder the walk reaches.
+        let fd = open_without_links(&real).expect("openat2 is there on the kernels we ship for");
+        assert!(same(&fd, &real));
+        let dotted = t.path().join("a/./b/../b");
+        assert!(same(&open_without_links(&dotted).unwrap(), &real));
+        assert!(same(&Dir::open(&dotted).unwrap().fd, &real));
+        // A link as the last component, in the middle, or a magic link: refused,
+        // and the walk then names the link.
+        for via in [t.path().join("link"), t.path().join("link/b"), PathBuf::from("/proc/self/cwd")] {
+            assert!(open_without_links(&via).is_none(), "{} was followed", via.display());
+        }
+        let err = Dir::open(&t.path().join("link/b")).unwrap_err();
+        assert!(matches!(&err, FsError::Symlink { link, .. } if link.ends_with("link")), "{err}");
+        // Missing: none, and the walk creates it.
+        let new = t.path().join("a/b/c/d");
+        assert!(open_without_links(&new).is_none());
+        assert!(same(&Dir::open_with(&new, true).unwrap().fd, &new));
+        // A file is not a folder.
+        fs::write(real.join("f"), b"x").unwrap();
+        assert!(open_without_links(&real.join("f")).is_none());
     }
 
     #[test]
