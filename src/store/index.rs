@@ -69,6 +69,15 @@ impl FileRow {
 const COLUMNS: &str = "path, size, mtime_ns, inode, blake3, phash, width, height, taken_at, taken_source, kind, \
                        hash_error, second, capture, format";
 
+/// Rows whose content is `?1`: through the index of its 64-bit prefix
+/// (migration 0010, which the planner uses only for this very expression),
+/// then the whole hash.
+pub(super) const SAME_CONTENT: &str = "substr(blake3, 1, 16) = substr(?1, 1, 16) AND blake3 = ?1";
+
+fn files_with_blake3_sql() -> String {
+    format!("SELECT {COLUMNS} FROM files WHERE {SAME_CONTENT} AND path >= ?2 AND path < ?3 ORDER BY path")
+}
+
 fn row_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRow> {
     row_at(r, 0)
 }
@@ -184,13 +193,7 @@ impl Store {
     /// Indexed files under `root` with this content.
     pub fn files_with_blake3(&self, root: &Path, blake3: &str) -> Result<Vec<FileRow>, StoreError> {
         let (lo, hi) = subtree(root);
-        let mut stmt = self
-            .conn
-            .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM files WHERE substr(blake3, 1, 16) = substr(?1, 1, 16) AND blake3 = ?1
-                 AND path >= ?2 AND path < ?3 ORDER BY path"
-            ))
-            .map_err(self.sql())?;
+        let mut stmt = self.conn.prepare_cached(&files_with_blake3_sql()).map_err(self.sql())?;
         let rows = stmt.query_map(params![blake3, lo, hi], row_of).map_err(self.sql())?;
         rows.collect::<Result<Vec<_>, _>>().map_err(self.sql())
     }
@@ -469,13 +472,7 @@ mod tests {
         assert_eq!(s.phash_of_content(&b.blake3).unwrap(), None);
         // The lookup is a search of the compact index, never a scan.
         let plan: Vec<String> = {
-            let mut stmt = s
-                .conn
-                .prepare(&format!(
-                    "EXPLAIN QUERY PLAN SELECT {COLUMNS} FROM files WHERE substr(blake3, 1, 16) = substr(?1, 1, 16)
-                     AND blake3 = ?1 AND path >= ?2 AND path < ?3 ORDER BY path"
-                ))
-                .unwrap();
+            let mut stmt = s.conn.prepare(&format!("EXPLAIN QUERY PLAN {}", files_with_blake3_sql())).unwrap();
             let rows = stmt.query_map(params![a.blake3, b"/lib/".to_vec(), b"/lib0".to_vec()], |r| r.get(3)).unwrap();
             rows.collect::<Result<_, _>>().unwrap()
         };

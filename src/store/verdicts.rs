@@ -197,8 +197,7 @@ impl Store {
     pub fn phash_of_content(&self, blake3: &str) -> Result<Option<PHash>, StoreError> {
         self.conn
             .query_row(
-                "SELECT phash FROM files WHERE substr(blake3, 1, 16) = substr(?1, 1, 16) AND blake3 = ?1
-                 AND phash IS NOT NULL LIMIT 1",
+                &format!("SELECT phash FROM files WHERE {} AND phash IS NOT NULL LIMIT 1", super::index::SAME_CONTENT),
                 [blake3],
                 |r| r.get::<_, i64>(0),
             )
